@@ -1,0 +1,263 @@
+"""Money: a Decimal amount in one ISO 4217 currency. Floats never get in.
+
+`Money` is exact: an amount never carries more decimals than its currency's minor unit allows,
+arithmetic only happens within one currency, and splitting an amount (`allocate`) always returns
+parts that sum to the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any, Self
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
+
+__all__ = ["Currency", "CurrencyMismatchError", "Money", "MoneyError", "currency"]
+
+# ISO 4217 minor units for the currencies that differ from the default of 2, plus the common ones
+# with 2 so that a misspelt code is rejected instead of silently assumed.
+_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(
+        "AED AUD BRL CAD CHF CNY CZK DKK EUR GBP HKD INR MXN NOK NZD PLN SEK SGD USD ZAR "
+        "ARS BDT BGN COP EGP HUF IDR ILS MAD MYR NGN PHP PKR RON RUB SAR THB TRY TWD UAH".split(),
+        2,
+    ),
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
+
+
+class MoneyError(ValueError):
+    """An amount that cannot be money: a float, too many decimals, an unknown currency."""
+
+
+class CurrencyMismatchError(MoneyError):
+    """Arithmetic or comparison between two currencies."""
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    """An ISO 4217 currency and the number of decimals of its minor unit."""
+
+    code: str
+    exponent: int
+
+    @property
+    def quantum(self) -> Decimal:
+        """The value of one minor unit (`Decimal("0.01")` for CAD)."""
+        return Decimal(1).scaleb(-self.exponent)
+
+
+def currency(code: str) -> Currency:
+    """The `Currency` for an ISO 4217 code; raises `MoneyError` for an unknown code."""
+    if not isinstance(code, str):
+        raise MoneyError(f"currency must be an ISO 4217 code string, not {type(code).__name__}")
+    upper = code.upper()
+    try:
+        return Currency(upper, _EXPONENTS[upper])
+    except KeyError:
+        raise MoneyError(
+            f"unknown currency {code!r}: expected an ISO 4217 code such as CAD"
+        ) from None
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, (bool, float)):
+        raise MoneyError(f"amount {value!r} is a {type(value).__name__}: use a decimal string")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(value.strip() if isinstance(value, str) else value)
+        except InvalidOperation:
+            raise MoneyError(f"amount {value!r} is not a decimal number") from None
+    else:
+        raise MoneyError(
+            f"amount must be a decimal string, int or Decimal, not {type(value).__name__}"
+        )
+    if not result.is_finite():
+        raise MoneyError(f"amount {value!r} is not a finite number")
+    return result
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    """An exact amount of one currency.
+
+    Build it with `Money.of("12.34", "CAD")` or `Money.from_minor(1234, "CAD")`. The amount is
+    normalised to the currency's exponent (`Money.of("5", "CAD").amount == Decimal("5.00")`).
+    """
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        cur = currency(self.currency)
+        amount = _to_decimal(self.amount)
+        quantized = amount.quantize(cur.quantum)
+        if quantized != amount:
+            raise MoneyError(
+                f"amount {amount} has more decimals than {cur.code} allows ({cur.exponent})"
+            )
+        object.__setattr__(self, "amount", quantized)
+        object.__setattr__(self, "currency", cur.code)
+
+    @classmethod
+    def of(cls, amount: str | int | Decimal, currency_code: str) -> Self:
+        """Money from a decimal string, an int or a Decimal, in major units ("12.34")."""
+        return cls(_to_decimal(amount), currency_code)
+
+    @classmethod
+    def from_minor(cls, minor: int, currency_code: str) -> Self:
+        """Money from an integer count of minor units (1234 CAD cents is 12.34 CAD)."""
+        if isinstance(minor, bool) or not isinstance(minor, int):
+            raise MoneyError(f"minor units must be an int, not {type(minor).__name__}")
+        cur = currency(currency_code)
+        return cls(Decimal(minor).scaleb(-cur.exponent), cur.code)
+
+    @classmethod
+    def zero(cls, currency_code: str) -> Self:
+        return cls(Decimal(0), currency_code)
+
+    @classmethod
+    def sum(cls, items: Iterable[Money], currency_code: str) -> Money:
+        """The total of `items`, all in `currency_code` (zero when empty)."""
+        total = cls.zero(currency_code)
+        for item in items:
+            total = total + item
+        return total
+
+    @property
+    def minor(self) -> int:
+        """The amount as an integer count of minor units."""
+        return int(self.amount.scaleb(currency(self.currency).exponent))
+
+    def is_zero(self) -> bool:
+        return self.amount == 0
+
+    def _same(self, other: object, op: str) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot {op} Money and {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatchError(f"cannot {op} {self} and {other}: currencies differ")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + self._same(other, "add").amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - self._same(other, "subtract").amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __abs__(self) -> Money:
+        return Money(abs(self.amount), self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        if isinstance(factor, bool) or not isinstance(factor, int):
+            raise TypeError("Money can only be multiplied by an int; use allocate() to split it")
+        return Money(self.amount * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._same(other, "compare").amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._same(other, "compare").amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._same(other, "compare").amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._same(other, "compare").amount
+
+    def min(self, other: Money) -> Money:
+        return self if self <= other else other
+
+    def max(self, other: Money) -> Money:
+        return self if self >= other else other
+
+    def allocate(self, weights: Sequence[int | Decimal | Money]) -> list[Money]:
+        """Split this amount across `weights` so that the parts sum exactly to it.
+
+        Largest remainder: each part gets the floor of its proportional share in minor units, and
+        the minor units left over go one each to the parts with the largest remainders (ties to the
+        earliest). Every part differs from its exact proportional share by less than one minor
+        unit. Weights must be non-negative with a positive total; Money weights must share this
+        currency. A negative amount is split as its magnitude, negated.
+        """
+        if not weights:
+            raise MoneyError("cannot allocate over no weights")
+        values: list[Decimal] = []
+        for w in weights:
+            if isinstance(w, Money):
+                values.append(self._same(w, "allocate by").amount)
+            elif isinstance(w, (bool, float)):
+                raise MoneyError(f"weight {w!r} is a {type(w).__name__}: use int or Decimal")
+            else:
+                values.append(Decimal(w))
+        if any(v < 0 for v in values):
+            raise MoneyError(f"weights must not be negative: {[str(v) for v in values]}")
+        total_weight = sum(values, Decimal(0))
+        if total_weight == 0:
+            raise MoneyError("cannot allocate over weights that sum to zero")
+        sign = -1 if self.amount < 0 else 1
+        minor_total = abs(self.minor)
+        exact = [Decimal(minor_total) * v / total_weight for v in values]
+        floors = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
+        left = minor_total - sum(floors)
+        by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+        for i in by_remainder[:left]:
+            floors[i] += 1
+        return [Money.from_minor(sign * part, self.currency) for part in floors]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+    def __repr__(self) -> str:
+        return f"Money('{self.amount}', '{self.currency}')"
+
+    # pydantic: Money is a field type. It validates from a Money or from
+    # {"amount": "12.34", "currency": "CAD"} (amount as a decimal string or int, never a float)
+    # and serialises to that mapping with the amount as a string.
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        def validate(value: Any) -> Money:
+            if isinstance(value, Money):
+                return value
+            if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+                raise PydanticCustomError(
+                    "money_type",
+                    "money must be an object with exactly 'amount' and 'currency'",
+                )
+            try:
+                return Money.of(value["amount"], value["currency"])
+            except MoneyError as exc:
+                raise PydanticCustomError("money_value", str(exc)) from None
+
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            json_schema_input_schema=core_schema.typed_dict_schema(
+                {
+                    "amount": core_schema.typed_dict_field(
+                        core_schema.str_schema(pattern=r"^-?\d+(\.\d+)?$")
+                    ),
+                    "currency": core_schema.typed_dict_field(
+                        core_schema.str_schema(pattern=r"^[A-Z]{3}$")
+                    ),
+                }
+            ),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda m: {"amount": str(m.amount), "currency": m.currency}
+            ),
+        )

@@ -1,0 +1,151 @@
+"""What a platform plugin implements: small abstract base classes the core drives.
+
+A webhook platform (Shopify, WooCommerce) verifies a delivery on its raw bytes, names the keys
+that de-duplicate and order it, and translates it into events. A file platform (Sage) reads a
+batch payment file. Translation must be deterministic: the same delivery always gives the same
+events, so a stored delivery can be replayed after a fix.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+import httpx
+from pydantic import SecretStr
+
+from passerelle.batches import BatchFile
+from passerelle.events import (
+    BatchFileEdited,
+    OrderCancelled,
+    OrderEdited,
+    OrderReturned,
+    OrderShipped,
+)
+
+__all__ = [
+    "FilePlatform",
+    "Platform",
+    "Store",
+    "Translation",
+    "TranslationContext",
+    "TranslationError",
+    "VerificationError",
+    "WebhookPlatform",
+    "WebhookRequest",
+]
+
+TranslatedEvent = OrderShipped | OrderCancelled | OrderReturned | OrderEdited | BatchFileEdited
+
+
+@dataclass(frozen=True)
+class Store:
+    """A merchant's store on one platform, as the connector's configuration declares it.
+
+    `secrets` verify webhook signatures; several are allowed so a rotated secret keeps working
+    while deliveries signed with the old one drain. `options` holds platform settings such as API
+    credentials (`access_token`) or the API base URL.
+    """
+
+    platform: str
+    id: str
+    secrets: tuple[SecretStr, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A delivery exactly as it was received: headers (case-insensitive) and raw body bytes."""
+
+    platform: str
+    store: str
+    headers: httpx.Headers
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class TranslationContext:
+    """What `translate` may use besides the delivery: the store and an HTTP client for the
+    platform's API (for bodies that carry only deltas)."""
+
+    store: Store
+    http: httpx.Client
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The events a delivery means, in the order they happened, or why it was ignored."""
+
+    events: tuple[TranslatedEvent, ...] = ()
+    ignored: str | None = None
+    occurred_at: datetime | None = None
+    """When the platform says the act happened; the receive time when None."""
+
+    @classmethod
+    def ignore(cls, reason: str) -> Translation:
+        return cls(ignored=reason)
+
+
+class VerificationError(Exception):
+    """The delivery is not authentic: a missing header (named) or a signature that matches no
+    secret. The receiver answers 401 and stores nothing."""
+
+
+class TranslationError(Exception):
+    """An authentic delivery whose content cannot be read. `field` names the offending field
+    path; the delivery goes to the action center with this message."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+class WebhookPlatform(abc.ABC):
+    """A platform that sends webhooks. Subclasses set `name` (the `{platform}` path segment)."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        """Raise `VerificationError` unless `request` is authentic for `store`.
+
+        Check the signature on `request.body` as received, in constant time, against every
+        secret of the store; a store with no secret verifies nothing.
+        """
+
+    @abc.abstractmethod
+    def delivery_key(self, request: WebhookRequest) -> str:
+        """The de-duplication key: equal for every delivery of the same platform act."""
+
+    @abc.abstractmethod
+    def ordering_key(self, request: WebhookRequest) -> str | None:
+        """The key deliveries are processed in order within (usually the order id), or None.
+
+        Called before the delivery is stored, on a verified body that may still be malformed:
+        must not raise.
+        """
+
+    @abc.abstractmethod
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        """The events `request` means; raise `TranslationError` for unreadable content."""
+
+    def is_ping(self, request: WebhookRequest) -> bool:
+        """True for an unsigned liveness probe the platform expects a plain 200 for."""
+        return False
+
+
+class FilePlatform(abc.ABC):
+    """A platform that hands over batch payment files."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def read(self, data: bytes, *, filename: str) -> BatchFile:
+        """Parse `data`; raise `passerelle.formats.FormatError` naming the line and position."""
+
+
+Platform = WebhookPlatform | FilePlatform
