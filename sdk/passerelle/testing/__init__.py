@@ -1,0 +1,1 @@
+"""Testing helpers for plugin authors: fixtures and the platform contract suite."""
