@@ -7,9 +7,11 @@ parts that sum to the whole.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any, Self
 
 from pydantic import GetCoreSchemaHandler
@@ -100,12 +102,18 @@ class Money:
     def __post_init__(self) -> None:
         cur = currency(self.currency)
         amount = _to_decimal(self.amount)
-        quantized = amount.quantize(cur.quantum)
+        try:
+            quantized = amount.quantize(cur.quantum)
+        except InvalidOperation:
+            raise MoneyError(f"amount {amount} is too large") from None
         if quantized != amount:
             raise MoneyError(
                 f"amount {amount} has more decimals than {cur.code} allows ({cur.exponent})"
             )
-        object.__setattr__(self, "amount", quantized)
+        # "-0.00" would otherwise survive parsing and reach the wire.
+        object.__setattr__(
+            self, "amount", quantized.copy_abs() if quantized.is_zero() else quantized
+        )
         object.__setattr__(self, "currency", cur.code)
 
     @classmethod
@@ -206,13 +214,16 @@ class Money:
                 values.append(Decimal(w))
         if any(v < 0 for v in values):
             raise MoneyError(f"weights must not be negative: {[str(v) for v in values]}")
-        total_weight = sum(values, Decimal(0))
+        # Fractions, not Decimal arithmetic: a sum or share rounded to the context's precision
+        # could land on the wrong side of an integer and break the exact sum.
+        shares = [Fraction(v) for v in values]
+        total_weight = sum(shares, Fraction(0))
         if total_weight == 0:
             raise MoneyError("cannot allocate over weights that sum to zero")
         sign = -1 if self.amount < 0 else 1
         minor_total = abs(self.minor)
-        exact = [Decimal(minor_total) * v / total_weight for v in values]
-        floors = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
+        exact = [minor_total * share / total_weight for share in shares]
+        floors = [math.floor(e) for e in exact]
         left = minor_total - sum(floors)
         by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
         for i in by_remainder[:left]:

@@ -1,0 +1,740 @@
+"""The order ledger: what was ordered, shipped, cancelled and returned, and the money that follows.
+
+An `Order` is created at checkout. `OrderLedger.open(order)` starts its ledger with the order total
+authorized and nothing captured; `ledger.apply(event)` checks a lifecycle event against the rules
+and returns a new ledger together with the event's `Effect`. A ledger never changes in place, so a
+rejected event leaves nothing half-applied. Each (event kind, event id) applies once: applying it
+again is a no-op, which is how repeated and overlapping deliveries ship nothing new.
+
+How money follows the goods
+    Only product lines are shipped, cancelled and returned by quantity. Handling, fee and discount
+    lines adjust the whole order: each shipment captures, and each partial cancellation releases, a
+    share of the remaining authorization (authorized minus captured) proportional to the product
+    value it settles among the product value still to ship (by units when all of that is free).
+    The act that settles the last unit takes exactly what remains. So adjustments are captured pro
+    rata with the products, shipping everything captures the order total to the minor unit however
+    the shipments were split, and cancelling everything unshipped releases (voids) the whole
+    remaining authorization.
+
+Edits
+    `OrderEdited.cart` is the whole new unshipped part of the order, adjustments included: a cart
+    line's quantity is what is still to ship of it, and the authorization becomes what was
+    captured plus the cart total. Units already shipped or cancelled stay as they are; a line with
+    shipped units keeps its name, type and price, and a line left out of the cart has nothing more
+    to ship. Handling, fee and discount lines belong to the unshipped part: the cart replaces them.
+
+Rejected or not yet
+    A `LedgerError` is a rule violation: the event can never apply to this order and goes to the
+    action center. `EventNotYetApplicable` (a `LedgerError` too, so catch it first) means the event
+    depends on one that has not arrived: a return of units, or a refund of money, beyond what has
+    shipped or been captured but within what the order still has to ship. The dispatcher defers it
+    and retries. Returning a cancelled unit or more than was ever ordered is a violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import ClassVar, Literal, NamedTuple, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from passerelle.events import (
+    CartLine,
+    LineQuantity,
+    LineType,
+    OrderCancelled,
+    OrderEdited,
+    OrderEvent,
+    OrderReturned,
+    OrderShipped,
+    Text,
+)
+from passerelle.money import Money, currency
+
+__all__ = [
+    "CancelExceedsOrderedError",
+    "DuplicateLineError",
+    "Effect",
+    "EventKind",
+    "EventNotYetApplicable",
+    "InvalidCartError",
+    "InvalidRefundError",
+    "LedgerError",
+    "Line",
+    "LineAlreadyShippedError",
+    "LineState",
+    "NotAProductLineError",
+    "Order",
+    "OrderAlreadyShippedError",
+    "OrderCurrencyMismatchError",
+    "OrderLedger",
+    "OrderMismatchError",
+    "RefundExceedsCapturedError",
+    "ReturnExceedsShippedError",
+    "ShipExceedsOrderedError",
+    "UnknownLineError",
+]
+
+Line = CartLine
+"""A line of an order: the same thing as a line of a cart (a discount has a negative price)."""
+
+EventKind = Literal["order_shipped", "order_cancelled", "order_returned", "order_edited"]
+
+
+# Errors ------------------------------------------------------------------------------------------
+
+
+class LedgerError(Exception):
+    """An order event that breaks a ledger rule. `code` is the back end's problem code."""
+
+    code: ClassVar[str] = "ledger_error"
+
+    def __init__(self, message: str, *, order: str, line: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.order = order
+        self.line = line
+
+
+class EventNotYetApplicable(LedgerError):  # noqa: N818 - it is a deferral, not a failure
+    """The event depends on one not seen yet (a return before its shipment): defer and retry."""
+
+    code = "not_yet_applicable"
+
+
+class OrderMismatchError(LedgerError):
+    """The event is for another order."""
+
+    code = "order_mismatch"
+
+
+class UnknownLineError(LedgerError):
+    """The order has no line with that reference."""
+
+    code = "unknown_line"
+
+
+class NotAProductLineError(LedgerError):
+    """A handling, fee or discount line was named where only product lines count."""
+
+    code = "not_a_product_line"
+
+
+class DuplicateLineError(LedgerError):
+    """The same line is named twice in one event or cart."""
+
+    code = "duplicate_line"
+
+
+class OrderCurrencyMismatchError(LedgerError):
+    """An amount or a price is not in the order's currency."""
+
+    code = "currency_mismatch"
+
+
+class ShipExceedsOrderedError(LedgerError):
+    """More units shipped than are ordered and neither shipped nor cancelled."""
+
+    code = "ship_exceeds_ordered"
+
+
+class OrderAlreadyShippedError(LedgerError):
+    """A cancellation of units that have shipped: those are handled as a return."""
+
+    code = "order_already_shipped"
+
+
+class CancelExceedsOrderedError(LedgerError):
+    """More units cancelled than are ordered and not yet cancelled."""
+
+    code = "cancel_exceeds_ordered"
+
+
+class ReturnExceedsShippedError(LedgerError):
+    """More units returned than shipped, and the order has no more of them to ship."""
+
+    code = "return_exceeds_shipped"
+
+
+class RefundExceedsCapturedError(LedgerError):
+    """A refund above captured minus refunded that no pending shipment can cover."""
+
+    code = "refund_exceeds_captured"
+
+
+class InvalidRefundError(LedgerError):
+    """A negative refund."""
+
+    code = "invalid_refund"
+
+
+class LineAlreadyShippedError(LedgerError):
+    """An edit that changes the name, type or price of a line with shipped units."""
+
+    code = "line_already_shipped"
+
+
+class InvalidCartError(LedgerError):
+    """A cart that cannot be an order's unshipped part (price signs, totals, no product)."""
+
+    code = "invalid_cart"
+
+
+# Orders ------------------------------------------------------------------------------------------
+
+
+class _Issue(NamedTuple):
+    error: type[LedgerError]
+    line: str
+    reason: str
+
+
+def _cart_issue(lines: Iterable[Line], currency_code: str) -> _Issue | None:
+    """The first problem of a list of lines in an order of `currency_code`, if any."""
+    seen: set[str] = set()
+    for line in lines:
+        price = line.unit_price
+        if line.reference in seen:
+            return _Issue(DuplicateLineError, line.reference, "it is named more than once")
+        seen.add(line.reference)
+        if price.currency != currency_code:
+            return _Issue(
+                OrderCurrencyMismatchError,
+                line.reference,
+                f"its price {price} is not in the order's currency {currency_code}",
+            )
+        if line.type is LineType.DISCOUNT and price.amount > 0:
+            return _Issue(
+                InvalidCartError,
+                line.reference,
+                f"a discount line needs a unit price of zero or less, not {price}",
+            )
+        if line.type is not LineType.DISCOUNT and price.amount < 0:
+            return _Issue(
+                InvalidCartError,
+                line.reference,
+                f"a {line.type} line needs a unit price of zero or more, not {price}",
+            )
+    return None
+
+
+def _total(lines: Iterable[Line], currency_code: str) -> Money:
+    return Money.sum((line.total for line in lines), currency_code)
+
+
+class Order(BaseModel):
+    """An order as created at checkout: its lines, all in the order's currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference: Text
+    """The store's order reference."""
+    currency: str
+    lines: tuple[Line, ...] = Field(min_length=1)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        return currency(value).code
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        issue = _cart_issue(self.lines, self.currency)
+        if issue is not None:
+            raise ValueError(f"line {issue.line}: {issue.reason}")
+        if not any(line.type is LineType.PRODUCT for line in self.lines):
+            raise ValueError("an order needs at least one product line")
+        if self.total.amount < 0:
+            raise ValueError(f"the order total {self.total} must not be negative")
+        return self
+
+    @property
+    def total(self) -> Money:
+        return _total(self.lines, self.currency)
+
+
+# The ledger --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineState:
+    """A line of an order and what happened to its units.
+
+    `line.quantity` is the quantity ordered. Only product lines ship, cancel and return; the
+    counters of handling, fee and discount lines stay at zero.
+    """
+
+    line: Line
+    shipped: int = 0
+    cancelled: int = 0
+    returned: int = 0
+
+    def __post_init__(self) -> None:
+        if not (
+            min(self.shipped, self.cancelled, self.returned) >= 0
+            and self.shipped + self.cancelled <= self.ordered
+            and self.returned <= self.shipped
+        ):
+            raise ValueError(f"line {self.reference} has inconsistent quantities ({self.counts})")
+        if not self.is_product and (self.shipped or self.cancelled or self.returned):
+            raise ValueError(
+                f"line {self.reference} is a {self.line.type} line: it has no shipped, cancelled "
+                f"or returned units ({self.counts})"
+            )
+
+    @property
+    def reference(self) -> str:
+        return self.line.reference
+
+    @property
+    def is_product(self) -> bool:
+        return self.line.type is LineType.PRODUCT
+
+    @property
+    def ordered(self) -> int:
+        return self.line.quantity
+
+    @property
+    def to_ship(self) -> int:
+        """Units neither shipped nor cancelled (none for a handling, fee or discount line)."""
+        if not self.is_product:
+            return 0
+        return self.ordered - self.shipped - self.cancelled
+
+    @property
+    def returnable(self) -> int:
+        """Units shipped and not returned."""
+        return self.shipped - self.returned
+
+    @property
+    def counts(self) -> str:
+        """The four counters, as the ledger's messages quote them."""
+        return (
+            f"ordered {self.ordered}, shipped {self.shipped}, "
+            f"cancelled {self.cancelled}, returned {self.returned}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What applying an event changed.
+
+    `amount` is, by `kind`: captured by a shipment, released from the authorization by a
+    cancellation, refunded by a return, the change of authorization (possibly negative) by an
+    edit. `lines` are the quantities shipped, cancelled or returned, or for an edit the new
+    unshipped quantities of the cart. `void` marks a cancellation that left nothing to ship and so
+    released the whole remaining authorization.
+    """
+
+    order: str
+    id: str
+    kind: EventKind
+    lines: tuple[LineQuantity, ...]
+    amount: Money
+    void: bool = False
+    is_noop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLedger:
+    """An order's lines with their quantities, and its amounts authorized, captured and refunded.
+
+    Start one with `OrderLedger.open(order)` and advance it with `apply`; building one directly
+    (to mirror the back end) checks that its quantities and amounts are consistent.
+    """
+
+    reference: str
+    currency: str
+    lines: tuple[LineState, ...]
+    authorized: Money
+    captured: Money
+    refunded: Money
+    applied: frozenset[tuple[str, str]] = frozenset()
+    """The (event kind, event id) pairs applied so far."""
+
+    def __post_init__(self) -> None:
+        code = currency(self.currency).code
+        lines = [state.line for state in self.lines]
+        issue = _cart_issue(lines, code)
+        if issue is not None:
+            raise ValueError(f"line {issue.line} of order {self.reference}: {issue.reason}")
+        if not any(state.is_product for state in self.lines):
+            raise ValueError(f"order {self.reference} has no product line")
+        zero = Money.zero(code)
+        if not (zero <= self.refunded <= self.captured <= self.authorized):
+            raise ValueError(
+                f"order {self.reference} needs 0 <= refunded <= captured <= authorized, not "
+                f"refunded {self.refunded}, captured {self.captured}, "
+                f"authorized {self.authorized}"
+            )
+        if self.to_ship == 0 and self.authorized != self.captured:
+            raise ValueError(
+                f"order {self.reference} has nothing left to ship but {self.authorized} "
+                f"authorized and only {self.captured} captured"
+            )
+
+    @classmethod
+    def open(cls, order: Order) -> OrderLedger:
+        """The ledger of a new order: its total authorized, nothing shipped or captured."""
+        zero = Money.zero(order.currency)
+        return cls(
+            reference=order.reference,
+            currency=order.currency,
+            lines=tuple(LineState(line) for line in order.lines),
+            authorized=order.total,
+            captured=zero,
+            refunded=zero,
+        )
+
+    # Reading -------------------------------------------------------------------------------------
+
+    @property
+    def order(self) -> Order:
+        """The order as it stands now, with ordered quantities (cancelled units included)."""
+        return Order(
+            reference=self.reference,
+            currency=self.currency,
+            lines=tuple(state.line for state in self.lines),
+        )
+
+    def line(self, reference: str) -> LineState:
+        """The state of the line `reference`; raises `UnknownLineError`."""
+        for state in self.lines:
+            if state.reference == reference:
+                return state
+        raise UnknownLineError(
+            f"order {self.reference} has no line {reference}", order=self.reference, line=reference
+        )
+
+    @property
+    def remaining_authorization(self) -> Money:
+        """Authorized and not captured yet: what the units still to ship will capture."""
+        return self.authorized - self.captured
+
+    @property
+    def refundable(self) -> Money:
+        """Captured and not refunded."""
+        return self.captured - self.refunded
+
+    @property
+    def to_ship(self) -> int:
+        """Product units neither shipped nor cancelled."""
+        return sum(state.to_ship for state in self.lines)
+
+    @property
+    def is_fully_shipped(self) -> bool:
+        """Every unit not cancelled has shipped, and at least one has."""
+        return self.to_ship == 0 and any(state.shipped for state in self.lines)
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Nothing shipped and nothing left to ship."""
+        return self.to_ship == 0 and not any(state.shipped for state in self.lines)
+
+    def has_applied(self, kind: EventKind, id: str) -> bool:
+        return (kind, id) in self.applied
+
+    # Applying ------------------------------------------------------------------------------------
+
+    def apply(self, event: OrderEvent) -> tuple[OrderLedger, Effect]:
+        """Check `event` against the rules; return the new ledger and what changed.
+
+        Raises `EventNotYetApplicable` when the event depends on one not seen yet, another
+        `LedgerError` when it breaks a rule. Either way this ledger is unchanged.
+        """
+        if event.order != self.reference:
+            raise OrderMismatchError(
+                f"{event.kind} {event.id} is for order {event.order}, not order {self.reference}",
+                order=self.reference,
+            )
+        if (event.kind, event.id) in self.applied:
+            return self, self._effect(event, (), is_noop=True)
+        if isinstance(event, OrderShipped):
+            return self._ship(event)
+        if isinstance(event, OrderCancelled):
+            return self._cancel(event)
+        if isinstance(event, OrderReturned):
+            return self._return(event)
+        return self._edit(event)
+
+    def _effect(
+        self,
+        event: OrderEvent,
+        lines: tuple[LineQuantity, ...],
+        amount: Money | None = None,
+        *,
+        void: bool = False,
+        is_noop: bool = False,
+    ) -> Effect:
+        return Effect(
+            order=self.reference,
+            id=event.id,
+            kind=event.kind,
+            lines=lines,
+            amount=Money.zero(self.currency) if amount is None else amount,
+            void=void,
+            is_noop=is_noop,
+        )
+
+    def _named(self, lines: Iterable[LineQuantity], verb: str) -> list[tuple[LineState, int]]:
+        """The product lines an event names with their quantities, each known and named once."""
+        named: dict[str, tuple[LineState, int]] = {}
+        for item in lines:
+            where = f"cannot {verb} line {item.line} of order {self.reference}"
+            if item.line in named:
+                raise DuplicateLineError(
+                    f"{where}: it is named more than once", order=self.reference, line=item.line
+                )
+            state = next((s for s in self.lines if s.reference == item.line), None)
+            if state is None:
+                raise UnknownLineError(
+                    f"{where}: the order has no such line", order=self.reference, line=item.line
+                )
+            if not state.is_product:
+                raise NotAProductLineError(
+                    f"{where}: it is a {state.line.type} line; only product lines are shipped, "
+                    "cancelled or returned",
+                    order=self.reference,
+                    line=item.line,
+                )
+            named[item.line] = (state, item.quantity)
+        return list(named.values())
+
+    def _everything_to_ship(self) -> dict[str, int]:
+        return {state.reference: state.to_ship for state in self.lines if state.to_ship}
+
+    def _share(self, units: Mapping[str, int]) -> Money:
+        """The part of the remaining authorization that settling `units` takes (see module doc)."""
+        remaining = self.remaining_authorization
+        act_value = rest_value = act_units = rest_units = 0
+        for state in self.lines:
+            quantity = units.get(state.reference, 0)
+            act_units += quantity
+            rest_units += state.to_ship - quantity
+            act_value += (state.line.unit_price * quantity).minor
+            rest_value += (state.line.unit_price * (state.to_ship - quantity)).minor
+        if rest_units == 0:
+            return remaining
+        if act_units == 0 or remaining.is_zero():
+            return Money.zero(self.currency)
+        if act_value + rest_value == 0:
+            return remaining.allocate([act_units, rest_units])[0]
+        return remaining.allocate([act_value, rest_value])[0]
+
+    def _counted(
+        self, units: Mapping[str, int], counter: Literal["shipped", "cancelled", "returned"]
+    ) -> tuple[LineState, ...]:
+        """The line states with `units` added to `counter`."""
+        return tuple(
+            replace(state, **{counter: getattr(state, counter) + units[state.reference]})
+            if state.reference in units
+            else state
+            for state in self.lines
+        )
+
+    def _ship(self, event: OrderShipped) -> tuple[OrderLedger, Effect]:
+        if event.lines is None:
+            units = self._everything_to_ship()
+        else:
+            named = self._named(event.lines, "ship")
+            for state, quantity in named:
+                if quantity > state.to_ship:
+                    raise ShipExceedsOrderedError(
+                        f"cannot ship {quantity} of line {state.reference} of order "
+                        f"{self.reference}: only {state.to_ship} left to ship ({state.counts})",
+                        order=self.reference,
+                        line=state.reference,
+                    )
+            units = {state.reference: quantity for state, quantity in named}
+        recorded = self.applied | {(event.kind, event.id)}
+        if not units:
+            return replace(self, applied=recorded), self._effect(event, (), is_noop=True)
+        captured = self._share(units)
+        ledger = replace(
+            self,
+            lines=self._counted(units, "shipped"),
+            captured=self.captured + captured,
+            applied=recorded,
+        )
+        return ledger, self._effect(event, _quantities(units), captured)
+
+    def _cancel(self, event: OrderCancelled) -> tuple[OrderLedger, Effect]:
+        if event.lines is None:
+            units = self._everything_to_ship()
+        else:
+            named = self._named(event.lines, "cancel")
+            for state, quantity in named:
+                if quantity <= state.to_ship:
+                    continue
+                where = (
+                    f"cannot cancel {quantity} of line {state.reference} of order {self.reference}"
+                )
+                if quantity <= state.to_ship + state.shipped:
+                    raise OrderAlreadyShippedError(
+                        f"{where}: {state.shipped} of {state.ordered} already shipped; "
+                        "handle it as a return",
+                        order=self.reference,
+                        line=state.reference,
+                    )
+                raise CancelExceedsOrderedError(
+                    f"{where}: only {state.to_ship} left to cancel ({state.counts})",
+                    order=self.reference,
+                    line=state.reference,
+                )
+            units = {state.reference: quantity for state, quantity in named}
+        recorded = self.applied | {(event.kind, event.id)}
+        if not units:
+            return replace(self, applied=recorded), self._effect(event, (), is_noop=True)
+        released = self._share(units)
+        ledger = replace(
+            self,
+            lines=self._counted(units, "cancelled"),
+            authorized=self.authorized - released,
+            applied=recorded,
+        )
+        void = ledger.to_ship == 0
+        return ledger, self._effect(event, _quantities(units), released, void=void)
+
+    def _return(self, event: OrderReturned) -> tuple[OrderLedger, Effect]:
+        refund = event.refund
+        where = f"cannot refund {refund} on order {self.reference}"
+        if refund.currency != self.currency:
+            raise OrderCurrencyMismatchError(
+                f"{where}: the order is in {self.currency}", order=self.reference
+            )
+        if refund.amount < 0:
+            raise InvalidRefundError(
+                f"{where}: a refund must not be negative", order=self.reference
+            )
+        named = self._named(event.lines, "return")
+        # A violation wins over a wait: an event that can never apply must not be retried.
+        waiting: EventNotYetApplicable | None = None
+        for state, quantity in named:
+            if quantity <= state.returnable:
+                continue
+            what = f"{quantity} of line {state.reference} of order {self.reference}"
+            if quantity > state.returnable + state.to_ship:
+                raise ReturnExceedsShippedError(
+                    f"cannot return {what}: only {state.returnable} shipped and not returned "
+                    f"({state.counts})",
+                    order=self.reference,
+                    line=state.reference,
+                )
+            waiting = waiting or EventNotYetApplicable(
+                f"cannot return {what} yet: only {state.returnable} shipped and not returned, "
+                f"{state.to_ship} still to ship ({state.counts})",
+                order=self.reference,
+                line=state.reference,
+            )
+        if refund > self.refundable:
+            pending = self.remaining_authorization
+            if self.to_ship == 0 or refund > self.refundable + pending:
+                raise RefundExceedsCapturedError(
+                    f"{where}: only {self.refundable} captured and not refunded "
+                    f"(captured {self.captured}, refunded {self.refunded})",
+                    order=self.reference,
+                )
+            waiting = waiting or EventNotYetApplicable(
+                f"{where} yet: only {self.refundable} captured and not refunded, "
+                f"{pending} still to capture",
+                order=self.reference,
+            )
+        if waiting is not None:
+            raise waiting
+        units = {state.reference: quantity for state, quantity in named}
+        recorded = self.applied | {(event.kind, event.id)}
+        if not units and refund.is_zero():
+            return replace(self, applied=recorded), self._effect(event, (), is_noop=True)
+        ledger = replace(
+            self,
+            lines=self._counted(units, "returned"),
+            refunded=self.refunded + refund,
+            applied=recorded,
+        )
+        return ledger, self._effect(event, _quantities(units), refund)
+
+    def _edit(self, event: OrderEdited) -> tuple[OrderLedger, Effect]:
+        cart = event.cart
+        issue = _cart_issue(cart, self.currency)
+        if issue is not None:
+            raise issue.error(
+                f"cannot edit line {issue.line} of order {self.reference}: {issue.reason}",
+                order=self.reference,
+                line=issue.line,
+            )
+        new_lines = {line.reference: line for line in cart}
+        states: list[LineState] = []
+        for state in self.lines:
+            new = new_lines.pop(state.reference, None)
+            kept = state.shipped + state.cancelled
+            if new is not None:
+                self._check_kept(state, new)
+                line = state.line if state.shipped else new
+                quantity = kept + new.quantity
+                states.append(replace(state, line=line.model_copy(update={"quantity": quantity})))
+            elif kept:
+                states.append(replace(state, line=state.line.model_copy(update={"quantity": kept})))
+        states.extend(LineState(line) for line in new_lines.values())
+
+        where = f"cannot edit order {self.reference}"
+        total = _total(cart, self.currency)
+        if total.amount < 0:
+            raise InvalidCartError(
+                f"{where}: the new cart totals {total}; it must not be negative",
+                order=self.reference,
+            )
+        if not total.is_zero() and not any(line.type is LineType.PRODUCT for line in cart):
+            raise InvalidCartError(
+                f"{where}: the new cart has {total} to pay but no product line to ship",
+                order=self.reference,
+            )
+        if not any(state.is_product for state in states):
+            raise InvalidCartError(
+                f"{where}: the edit leaves the order without any product line; cancel it instead",
+                order=self.reference,
+            )
+        authorized = self.captured + total
+        change = authorized - self.authorized
+        lines = tuple(states)
+        ledger = replace(
+            self,
+            lines=lines,
+            authorized=authorized,
+            applied=self.applied | {(event.kind, event.id)},
+        )
+        quantities = tuple(
+            LineQuantity(line=line.reference, quantity=line.quantity) for line in cart
+        )
+        is_noop = lines == self.lines and change.is_zero()
+        return ledger, self._effect(event, quantities, change, is_noop=is_noop)
+
+    def _check_kept(self, state: LineState, new: Line) -> None:
+        """Refuse a cart line that rewrites what already happened to the line `state`."""
+        old = state.line
+        where = f"cannot edit line {state.reference} of order {self.reference}"
+        if state.shipped:
+            if old.unit_price != new.unit_price:
+                change = f"at {old.unit_price}; its price cannot change to {new.unit_price}"
+            elif old.type != new.type:
+                change = f"as a {old.type} line; its type cannot change to {new.type}"
+            elif old.name != new.name:
+                change = f"as {old.name!r}; its name cannot change to {new.name!r}"
+            else:
+                return
+            raise LineAlreadyShippedError(
+                f"{where}: {state.shipped} already shipped {change}",
+                order=self.reference,
+                line=state.reference,
+            )
+        if state.cancelled and old.type != new.type:
+            raise InvalidCartError(
+                f"{where}: {state.cancelled} already cancelled as a {old.type} line; "
+                f"its type cannot change to {new.type}",
+                order=self.reference,
+                line=state.reference,
+            )
+
+
+def _quantities(units: Mapping[str, int]) -> tuple[LineQuantity, ...]:
+    return tuple(LineQuantity(line=line, quantity=quantity) for line, quantity in units.items())
