@@ -1,0 +1,293 @@
+"""The asynchronous back-end client: the scenarios of `test_backend_client.py`, awaited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Iterator
+from email.utils import format_datetime
+
+import httpx
+import pytest
+import respx
+
+from passerelle.backend.client import AsyncBackendClient
+from passerelle.backend.errors import (
+    ERROR_CLASSES,
+    APIConnectionError,
+    APIResponseValidationError,
+    BackendError,
+    UnprocessableEntityError,
+)
+from passerelle.backend.retry import RetryPolicy, no_jitter
+from passerelle.clock import FixedClock
+from test_backend_client import (
+    BASE,
+    CARD,
+    ENDPOINTS,
+    MERCHANT,
+    NOT_RETRYABLE,
+    NOW,
+    POLICY,
+    RETRYABLE,
+    SHIPPED,
+    TOKEN,
+    Endpoint,
+    Failure,
+    cad,
+    check_common_headers,
+    check_request,
+    endpoint_id,
+    keys,
+    ok,
+    order_create,
+    problem,
+    raising,
+    script,
+    shipment,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+async def client(sleeps: list[float]) -> AsyncIterator[AsyncBackendClient]:
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with AsyncBackendClient(
+        BASE, TOKEN, MERCHANT, retry=POLICY, clock=FixedClock(NOW), sleep=sleep
+    ) as c:
+        yield c
+
+
+# Requests
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=endpoint_id)
+async def test_each_method_sends_its_request_and_parses_the_answer(
+    client: AsyncBackendClient, router: respx.MockRouter, endpoint: Endpoint
+) -> None:
+    route = script(router, ok(endpoint.answer))
+    result = await getattr(client, endpoint.method_name)(*endpoint.args, **endpoint.kwargs)
+    assert result.model_dump(mode="json") == type(result).model_validate(
+        endpoint.answer
+    ).model_dump(mode="json")
+    check_request(route.calls.last.request, endpoint)
+    check_common_headers(route.calls.last.request)
+
+
+def test_both_clients_offer_the_same_methods() -> None:
+    from passerelle.backend.client import BackendClient
+
+    def public(cls: type) -> set[str]:
+        return {name for name in vars(cls) if not name.startswith("_")} - {"close", "aclose"}
+
+    assert public(AsyncBackendClient) == public(BackendClient)
+
+
+async def test_context_manager_closes_its_own_pool_but_not_a_given_one(
+    router: respx.MockRouter,
+) -> None:
+    script(router, ok())
+    given_pool = httpx.AsyncClient()
+    async with AsyncBackendClient(BASE, TOKEN, MERCHANT, http_client=given_pool) as c:
+        await c.get_order("ORD-1")
+    assert not given_pool.is_closed
+    await given_pool.aclose()
+    async with AsyncBackendClient(BASE, TOKEN, MERCHANT) as own:
+        pass
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        await own.get_order("ORD-1")
+
+
+async def test_repr_shows_neither_token_nor_url_credentials() -> None:
+    async with AsyncBackendClient("https://user:pw@backend.test", TOKEN, MERCHANT) as c:
+        assert repr(c) == "AsyncBackendClient('https://backend.test', merchant_id='m_4711')"
+
+
+# Retries
+
+
+@pytest.mark.parametrize("failure", RETRYABLE.values(), ids=RETRYABLE.keys())
+async def test_transient_failure_is_retried_then_succeeds(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float], failure: Failure
+) -> None:
+    route = script(router, failure.outcome, ok(SHIPPED))
+    assert (await client.ship("ORD-1", shipment())).captured == cad("25.00")
+    assert route.call_count == 2
+    assert sleeps == [0.5]
+
+
+@pytest.mark.parametrize("failure", RETRYABLE.values(), ids=RETRYABLE.keys())
+async def test_gives_up_after_max_attempts_with_the_last_error(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float], failure: Failure
+) -> None:
+    route = script(router, *[failure.outcome] * 3)
+    with pytest.raises(BackendError) as info:
+        await client.ship("ORD-1", shipment())
+    assert type(info.value) is failure.error
+    assert info.value.retryable
+    assert route.call_count == 3
+    assert sleeps == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("code", NOT_RETRYABLE)
+async def test_permanent_problem_is_not_retried(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float], code: str
+) -> None:
+    route = script(router, problem(code))
+    with pytest.raises(ERROR_CLASSES[code]):
+        await client.ship("ORD-1", shipment())
+    assert route.call_count == 1
+    assert sleeps == []
+
+
+async def test_unreadable_success_is_not_retried(
+    client: AsyncBackendClient, router: respx.MockRouter
+) -> None:
+    route = script(router, httpx.Response(200, json={"reference": "ORD-1"}))
+    with pytest.raises(APIResponseValidationError):
+        await client.get_order("ORD-1")
+    assert route.call_count == 1
+
+
+# Retry-After
+
+
+async def test_retry_after_seconds_is_honoured(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    script(router, problem("rate_limited", headers={"Retry-After": "7"}), ok())
+    await client.get_order("ORD-1")
+    assert sleeps == [7.0]
+
+
+async def test_retry_after_http_date_is_honoured(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    when = format_datetime(NOW + dt.timedelta(seconds=12), usegmt=True)
+    script(router, problem("service_unavailable", headers={"Retry-After": when}), ok())
+    await client.get_order("ORD-1")
+    assert sleeps == [12.0]
+
+
+async def test_retry_after_is_capped(router: respx.MockRouter, sleeps: list[float]) -> None:
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    script(router, problem("rate_limited", headers={"Retry-After": "3600"}), ok())
+    policy = RetryPolicy(max_retry_after=30.0, jitter=no_jitter)
+    async with AsyncBackendClient(BASE, TOKEN, MERCHANT, retry=policy, sleep=sleep) as c:
+        await c.get_order("ORD-1")
+    assert sleeps == [30.0]
+
+
+async def test_retry_after_in_the_past_retries_at_once(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    when = format_datetime(NOW - dt.timedelta(minutes=5), usegmt=True)
+    script(router, problem("rate_limited", headers={"Retry-After": when}), ok())
+    await client.get_order("ORD-1")
+    assert sleeps == [0.0]
+
+
+async def test_unreadable_retry_after_falls_back_to_backoff(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    script(router, problem("rate_limited", headers={"Retry-After": "soon"}), ok())
+    await client.get_order("ORD-1")
+    assert sleeps == [0.5]
+
+
+# Idempotency keys
+
+
+async def test_one_idempotency_key_across_all_retries(
+    client: AsyncBackendClient, router: respx.MockRouter
+) -> None:
+    route = script(
+        router, RETRYABLE["connect-error"].outcome, RETRYABLE["503"].outcome, ok(SHIPPED)
+    )
+    await client.ship("ORD-1", shipment())
+    sent = keys(route)
+    assert len(sent) == 3
+    assert sent[0]
+    assert len(set(sent)) == 1
+    assert len({call.request.content for call in route.calls}) == 1
+
+
+async def test_each_logical_call_gets_its_own_key(
+    client: AsyncBackendClient, router: respx.MockRouter
+) -> None:
+    route = script(router, ok(SHIPPED), ok(SHIPPED))
+    await client.ship("ORD-1", shipment())
+    await client.ship("ORD-1", shipment())
+    first, second = keys(route)
+    assert first
+    assert second
+    assert first != second
+
+
+async def test_caller_key_is_used_on_every_attempt(
+    client: AsyncBackendClient, router: respx.MockRouter
+) -> None:
+    route = script(router, RETRYABLE["read-timeout"].outcome, RETRYABLE["429"].outcome, ok())
+    await client.create_order(order_create(), idempotency_key="pse1_abc123")
+    assert keys(route) == ["pse1_abc123"] * 3
+
+
+async def test_reads_carry_no_key(client: AsyncBackendClient, router: respx.MockRouter) -> None:
+    route = script(router, RETRYABLE["500"].outcome, ok())
+    await client.get_order("ORD-1")
+    assert keys(route) == [None, None]
+
+
+# Errors, secrets and card numbers
+
+
+async def test_connection_error_message_names_the_call(
+    client: AsyncBackendClient, router: respx.MockRouter
+) -> None:
+    script(router, *[RETRYABLE["dropped-connection"].outcome] * 3)
+    with pytest.raises(APIConnectionError) as info:
+        await client.ship("ORD-1", shipment())
+    assert str(info.value) == (
+        "no answer from the payment back end (POST /v1/orders/ORD-1/shipments): "
+        "RemoteProtocolError: Server disconnected without sending a response."
+    )
+    assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
+
+
+async def test_token_and_card_numbers_never_reach_logs_or_errors(
+    client: AsyncBackendClient, router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    echo = f"token {TOKEN} and card {CARD} are not welcome"
+    script(
+        router,
+        problem("service_unavailable", echo),
+        raising(httpx.ConnectError(f"refused for {TOKEN}")),
+        problem("validation_failed", echo, headers={"Request-Id": "req_7"}),
+    )
+    with pytest.raises(UnprocessableEntityError) as info:
+        await client.ship("ORD-1", shipment())
+    assert str(info.value) == (
+        "validation_failed (HTTP 422): token [redacted] and card [redacted card number] are not "
+        "welcome [request id req_7]"
+    )
+    assert caplog.records, "the client logs its attempts"
+    assert TOKEN not in caplog.text
+    assert CARD not in caplog.text
+    assert CARD.replace(" ", "") not in caplog.text
