@@ -25,7 +25,9 @@ from passerelle.plugins import PluginError, PluginInfo, default_plugins
 
 __all__ = ["COMMAND_MODULES", "app", "main"]
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "passerelle.backend.explain_cli",
+)
 """Modules whose ``register(app)`` adds their commands, in the order they are listed in help."""
 
 app = typer.Typer(
