@@ -1,0 +1,137 @@
+"""Passerelle: connect e-commerce platforms to a payment back end. Nothing lost, nothing doubled.
+
+The public API. Everything not named in `__all__` is an implementation detail.
+"""
+
+from passerelle._version import __version__
+from passerelle.backend.client import AsyncBackendClient, BackendClient
+from passerelle.backend.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    BackendError,
+    CardDeclinedError,
+)
+from passerelle.backend.retry import RetryPolicy
+from passerelle.batches import (
+    BatchChange,
+    BatchEntry,
+    BatchFile,
+    BatchKind,
+    BatchPastCutoff,
+    CutoffPolicy,
+    Deleted,
+    Direction,
+    EntriesAdded,
+    EntriesRemoved,
+    EntryChanged,
+    Rescheduled,
+    apply,
+    diff,
+)
+from passerelle.clock import Clock, FixedClock, SystemClock
+from passerelle.events import (
+    BatchFileEdited,
+    CancelReason,
+    CartLine,
+    Envelope,
+    Event,
+    LineQuantity,
+    LineType,
+    OrderCancelled,
+    OrderEdited,
+    OrderEvent,
+    OrderReturned,
+    OrderShipped,
+    Tracking,
+)
+from passerelle.formats import FormatError
+from passerelle.hookspecs import hookimpl
+from passerelle.money import Currency, CurrencyMismatchError, Money, MoneyError
+from passerelle.orders import (
+    Effect,
+    EventNotYetApplicable,
+    LedgerError,
+    Line,
+    LineState,
+    Order,
+    OrderLedger,
+)
+from passerelle.platforms import (
+    FilePlatform,
+    Store,
+    Translation,
+    TranslationContext,
+    TranslationError,
+    VerificationError,
+    WebhookPlatform,
+    WebhookRequest,
+)
+from passerelle.plugins import PluginError, PluginInfo, Plugins, default_plugins
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncBackendClient",
+    "BackendClient",
+    "BackendError",
+    "BatchChange",
+    "BatchEntry",
+    "BatchFile",
+    "BatchFileEdited",
+    "BatchKind",
+    "BatchPastCutoff",
+    "CancelReason",
+    "CardDeclinedError",
+    "CartLine",
+    "Clock",
+    "Currency",
+    "CurrencyMismatchError",
+    "CutoffPolicy",
+    "Deleted",
+    "Direction",
+    "Effect",
+    "EntriesAdded",
+    "EntriesRemoved",
+    "EntryChanged",
+    "Envelope",
+    "Event",
+    "EventNotYetApplicable",
+    "FilePlatform",
+    "FixedClock",
+    "FormatError",
+    "LedgerError",
+    "Line",
+    "LineQuantity",
+    "LineState",
+    "LineType",
+    "Money",
+    "MoneyError",
+    "Order",
+    "OrderCancelled",
+    "OrderEdited",
+    "OrderEvent",
+    "OrderLedger",
+    "OrderReturned",
+    "OrderShipped",
+    "PluginError",
+    "PluginInfo",
+    "Plugins",
+    "Rescheduled",
+    "RetryPolicy",
+    "Store",
+    "SystemClock",
+    "Tracking",
+    "Translation",
+    "TranslationContext",
+    "TranslationError",
+    "VerificationError",
+    "WebhookPlatform",
+    "WebhookRequest",
+    "__version__",
+    "apply",
+    "default_plugins",
+    "diff",
+    "hookimpl",
+]
