@@ -1,0 +1,373 @@
+"""The dispatcher: turns stored deliveries into lifecycle hook calls, once, in order per order.
+
+Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel). For
+each, the platform translates the raw delivery into events; the mirrored ledger checks each event
+and computes its effect; the lifecycle hooks run (the built-in backend plugin calls the payment
+back end with the event's idempotency key). Then the claim is settled:
+
+- done: every event applied (or was a no-op, such as a fulfillment already shipped);
+- ignored: the platform said the delivery means nothing for the back end;
+- retry later: a transient failure (network, timeout, 408, 429, 5xx, a platform API outage),
+  with capped exponential backoff and jitter, or the back end's ``Retry-After``;
+- deferred: an event depends on one not seen yet (a refund before its fulfillment), or the order
+  is not known to the back end yet; retried until `DispatchPolicy.defer_for` has passed;
+- failed: a rule violation, unreadable content, a permanent back-end refusal, or retries
+  exhausted — parked in the action center with the full error, never dropped.
+
+Events of one delivery are applied in order; a retry applies them all again, which changes
+nothing for those already applied (ledger ids and idempotency keys).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+
+from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
+from passerelle.backend.retry import RetryPolicy
+from passerelle.clock import Clock, SystemClock
+from passerelle.connector.mirror import OrderMirror
+from passerelle.connector.store import Claim, DeliveryStore, ErrorInfo, LeaseLostError
+from passerelle.events import (
+    BatchFileEdited,
+    Envelope,
+    OrderCancelled,
+    OrderEdited,
+    OrderReturned,
+    OrderShipped,
+)
+from passerelle.orders import Effect, EventNotYetApplicable, LedgerError
+from passerelle.platforms import (
+    Store,
+    Translation,
+    TranslationContext,
+    TranslationError,
+    WebhookPlatform,
+)
+from passerelle.plugins import Plugins
+
+__all__ = ["DispatchPolicy", "Dispatcher"]
+
+log = logging.getLogger("passerelle.dispatcher")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """How the dispatcher works and how patient it is."""
+
+    workers: int = 4
+    lease: timedelta = timedelta(minutes=2)
+    """How long a claim is held before another worker may take the delivery over."""
+    max_attempts: int = 12
+    """Attempts at a delivery failing transiently before it goes to the action center."""
+    backoff: RetryPolicy = field(
+        default_factory=lambda: RetryPolicy(initial_delay=1.0, max_delay=300.0)
+    )
+    """Waits between attempts (its jitter and caps; its `max_attempts` is not used here)."""
+    defer_for: timedelta = timedelta(hours=24)
+    """How long an event may wait for the one it depends on before the action center."""
+    defer_delay: timedelta = timedelta(seconds=5)
+    """First wait of a deferred delivery; it doubles up to the backoff's cap."""
+    idle_wait: float = 0.5
+    """Seconds an idle worker waits before looking for work again (a wake-up cuts it short)."""
+
+
+class _TransientError(Exception):
+    """An attempt failed for a reason that may pass; retry after `wait` seconds (or backoff)."""
+
+    def __init__(self, error: ErrorInfo, wait: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.wait = wait
+
+
+class _DeferError(Exception):
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _PermanentError(Exception):
+    def __init__(self, error: ErrorInfo) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class Dispatcher:
+    """Dispatches stored deliveries; `start` runs worker threads, `run_once` works inline."""
+
+    def __init__(
+        self,
+        *,
+        store: DeliveryStore,
+        platforms: Mapping[str, WebhookPlatform],
+        stores: Mapping[tuple[str, str], Store],
+        plugins: Plugins,
+        mirror: OrderMirror,
+        http: httpx.Client | None = None,
+        policy: DispatchPolicy | None = None,
+        clock: Clock | None = None,
+        name: str = "dispatcher",
+    ) -> None:
+        self._store = store
+        self._platforms = platforms
+        self._stores = stores
+        self._plugins = plugins
+        self._mirror = mirror
+        self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+        self._owns_http = http is None
+        self.policy = policy or DispatchPolicy()
+        self._clock = clock or SystemClock()
+        self._name = name
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # Running ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker threads."""
+        self._stopping.clear()
+        for n in range(self.policy.workers):
+            thread = threading.Thread(
+                target=self._work, args=(f"{self._name}-{n}",), name=f"{self._name}-{n}"
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """Tell idle workers there may be new work (the receiver calls it after an append)."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Let every worker finish the delivery in hand, then stop them."""
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+        if self._owns_http:
+            self._http.close()
+
+    def run_once(self, worker_id: str | None = None, *, limit: int = 100) -> int:
+        """Claim what is claimable now and dispatch it inline; return how many were handled."""
+        claims = self._store.claim(
+            worker_id or f"{self._name}-inline", limit=limit, lease=self.policy.lease
+        )
+        for claim in claims:
+            self.dispatch(claim)
+        return len(claims)
+
+    def drain(self, *, max_rounds: int = 1000) -> int:
+        """`run_once` until nothing is claimable now; return how many were handled."""
+        handled = 0
+        for _ in range(max_rounds):
+            n = self.run_once()
+            if n == 0:
+                break
+            handled += n
+        return handled
+
+    def _work(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
+            except Exception:
+                log.exception("%s could not claim work; trying again", worker_id)
+                claims = []
+            if not claims:
+                self._wake.wait(self.policy.idle_wait)
+                self._wake.clear()
+                continue
+            for claim in claims:
+                self.dispatch(claim)
+
+    # One delivery ----------------------------------------------------------------------------
+
+    def dispatch(self, claim: Claim) -> None:
+        """Process one claimed delivery and settle its claim."""
+        delivery = claim.delivery
+        try:
+            outcome = self._process(claim)
+        except _TransientError as transient:
+            self._retry(claim, transient)
+        except _DeferError as deferred:
+            self._defer(claim, deferred.error)
+        except _PermanentError as permanent:
+            self._settle(self._store.fail, claim, permanent.error)
+        except Exception as exc:  # an observer plugin's bug must not kill the worker
+            log.exception("delivery %s failed unexpectedly", delivery.id)
+            self._settle(
+                self._store.fail, claim, ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}")
+            )
+        else:
+            if isinstance(outcome, str):
+                self._settle(self._store.ignore, claim, outcome)
+            else:
+                self._settle(self._store.complete, claim, json.dumps(outcome))
+
+    def _process(self, claim: Claim) -> list[str] | str:
+        delivery = claim.delivery
+        platform = self._platforms.get(delivery.platform)
+        if platform is None:
+            raise _PermanentError(
+                ErrorInfo("unknown_platform", f"no installed plugin provides {delivery.platform!r}")
+            )
+        store = self._stores.get((delivery.platform, delivery.store))
+        if store is None:
+            raise _PermanentError(
+                ErrorInfo(
+                    "unknown_store",
+                    f"store {delivery.store!r} of {delivery.platform} is no longer configured",
+                )
+            )
+        translation = self._translate(platform, claim, store)
+        if translation.ignored is not None:
+            return translation.ignored
+        occurred_at = translation.occurred_at or delivery.received_at
+        applied: list[str] = []
+        for position, event in enumerate(translation.events):
+            envelope = Envelope(
+                platform=delivery.platform,
+                store=delivery.store,
+                delivery=delivery.delivery_key,
+                position=position,
+                occurred_at=occurred_at,
+                event=event,
+            )
+            applied.append(self._apply(envelope))
+        return applied
+
+    def _translate(self, platform: WebhookPlatform, claim: Claim, store: Store) -> Translation:
+        try:
+            return platform.translate(
+                claim.delivery.to_request(), TranslationContext(store=store, http=self._http)
+            )
+        except TranslationError as exc:
+            raise _PermanentError(ErrorInfo("unreadable_delivery", str(exc))) from exc
+        except httpx.TransportError as exc:
+            raise _TransientError(
+                ErrorInfo("platform_unreachable", f"{type(exc).__name__}: {exc}")
+            ) from exc
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            message = f"the platform's API answered {status} to {exc.request.url.path}"
+            if status in (408, 429) or status >= 500:
+                raise _TransientError(ErrorInfo("platform_unavailable", message)) from exc
+            raise _PermanentError(ErrorInfo("platform_refused", message)) from exc
+
+    def _apply(self, envelope: Envelope) -> str:
+        event = envelope.event
+        if isinstance(event, BatchFileEdited):
+            self._call(lambda: self._plugins.batch_file_edited(envelope=envelope, event=event))
+            return f"batch {event.batch}: {', '.join(c.change for c in event.changes)}"
+        before = self._call(lambda: self._mirror.get(event.order))
+        try:
+            after, effect = before.apply(event)
+        except LedgerError:
+            # The mirror may be behind the back end (another process, a change by hand): look
+            # again before calling it a violation or a wait.
+            before = self._call(lambda: self._mirror.refresh(event.order))
+            try:
+                after, effect = before.apply(event)
+            except EventNotYetApplicable as exc:
+                raise _DeferError(ErrorInfo(exc.code, str(exc))) from exc
+            except LedgerError as exc:
+                raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
+        if effect.is_noop:
+            return f"{event.kind} {event.id} of order {event.order}: already applied"
+        self._call(lambda: self._run_hook(envelope, effect))
+        self._mirror.put_if_unchanged(before, after)
+        return f"{event.kind} {event.id} of order {event.order}: {_describe(effect)}"
+
+    def _run_hook(self, envelope: Envelope, effect: Effect) -> None:
+        event = envelope.event
+        if isinstance(event, OrderShipped):
+            self._plugins.order_shipped(envelope=envelope, event=event, effect=effect)
+        elif isinstance(event, OrderCancelled):
+            self._plugins.order_cancelled(envelope=envelope, event=event, effect=effect)
+        elif isinstance(event, OrderReturned):
+            self._plugins.order_returned(envelope=envelope, event=event, effect=effect)
+        elif isinstance(event, OrderEdited):
+            self._plugins.order_edited(envelope=envelope, event=event, effect=effect)
+
+    def _call(self, work: Callable[[], T]) -> T:
+        """Run `work`, sorting back-end failures into transient, deferred and permanent."""
+        try:
+            return work()
+        except UnknownOrderError as exc:
+            # Orders are created at checkout, outside the connector; the webhook may be faster.
+            raise _DeferError(ErrorInfo(exc.code or "unknown_order", str(exc))) from exc
+        except BackendError as exc:
+            code = getattr(exc, "code", None) or type(exc).__name__
+            error = ErrorInfo(code, str(exc))
+            if exc.retryable:
+                wait = None
+                if isinstance(exc, APIStatusError):
+                    wait = self.policy.backoff.delay(exc, 1, 0.0, self._clock.now())
+                raise _TransientError(error, wait) from exc
+            raise _PermanentError(error) from exc
+
+    # Settling --------------------------------------------------------------------------------
+
+    def _retry(self, claim: Claim, transient: _TransientError) -> None:
+        if claim.attempt >= self.policy.max_attempts:
+            error = ErrorInfo(
+                transient.error.code,
+                f"gave up after {claim.attempt} attempts: {transient.error.message}",
+            )
+            self._settle(self._store.fail, claim, error)
+            return
+        wait = transient.wait
+        if wait is None:
+            wait = self.policy.backoff.backoff(claim.attempt, self.policy.backoff.initial_delay)
+        at = self._clock.now() + timedelta(seconds=wait)
+        self._settle(self._store.retry_later, claim, at, transient.error)
+
+    def _defer(self, claim: Claim, error: ErrorInfo) -> None:
+        now = self._clock.now()
+        waited = now - claim.delivery.received_at
+        if waited >= self.policy.defer_for:
+            message = (
+                f"waited {_hours(waited)} for the event this one depends on, which never came: "
+                f"{error.message}"
+            )
+            self._settle(self._store.fail, claim, ErrorInfo(error.code, message))
+            return
+        cap = timedelta(seconds=self.policy.backoff.max_delay)
+        wait = min(self.policy.defer_delay * 2 ** max(0, claim.attempt - 1), cap)
+        self._settle(self._store.defer, claim, now + wait, error)
+
+    def _settle(self, action: Callable[..., None], claim: Claim, *args: Any) -> None:
+        try:
+            action(claim, *args)
+        except LeaseLostError:
+            # Another worker took over after our lease ran out; it will settle the delivery.
+            log.warning("lost the lease on delivery %s before settling it", claim.id)
+
+
+def _describe(effect: Effect) -> str:
+    lines = ", ".join(f"{lq.line} x{lq.quantity}" for lq in effect.lines)
+    verb = {
+        "order_shipped": "captured",
+        "order_cancelled": "released",
+        "order_returned": "refunded",
+        "order_edited": "authorization changed by",
+    }[effect.kind]
+    text = f"{verb} {effect.amount}"
+    if effect.void:
+        text += " (void)"
+    return f"{text}; {lines}" if lines else text
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"

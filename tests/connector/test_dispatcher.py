@@ -1,0 +1,398 @@
+"""The dispatcher against a real sandbox: deliveries become back-end calls once, in order."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from testplatform import PLATFORM, TestPlatform
+
+from passerelle.backend.client import BackendClient
+from passerelle.backend.models import CartLineItem, OrderCreate, OrderView
+from passerelle.backend.plugin import BackendPlugin
+from passerelle.backend.retry import RetryPolicy, no_jitter
+from passerelle.clock import FixedClock
+from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.mirror import OrderMirror
+from passerelle.connector.store import DeliveryStatus, DeliveryStore, NewDelivery, open_store
+from passerelle.events import Envelope, LineType, OrderShipped
+from passerelle.hookspecs import hookimpl
+from passerelle.money import Money
+from passerelle.orders import Effect
+from passerelle.platforms import Store
+from passerelle.plugins import Plugins
+from passerelle.sandbox.faults import Faults
+from passerelle.sandbox.server import SandboxServer
+from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
+
+SECRET = "s3cret-for-tests"
+STORE = "shop-1"
+_orders = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 3, 2, 17, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FixedClock) -> Iterator[DeliveryStore]:
+    with open_store(f"sqlite:///{tmp_path / 'inbox.db'}", clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
+    # One attempt per call: the dispatcher's own retry schedule is what these tests observe.
+    with BackendClient(
+        sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT, retry=RetryPolicy(max_attempts=1)
+    ) as backend:
+        yield backend
+
+
+class Observer:
+    """An observer plugin recording the lifecycle calls it sees."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+        self.fail = fail
+
+    @hookimpl
+    def order_shipped(self, envelope: Envelope, event: OrderShipped, effect: Effect) -> None:
+        if self.fail:
+            raise RuntimeError("the accounting export is down")
+        self.calls.append(("shipped", event.id, str(effect.amount)))
+
+
+def make_dispatcher(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock, *observers: object
+) -> Dispatcher:
+    plugins = Plugins()
+    mirror = OrderMirror(client)
+    plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
+    for n, observer in enumerate(observers):
+        plugins.register(observer, f"observer-{n}")
+    return Dispatcher(
+        store=store,
+        platforms={PLATFORM: TestPlatform()},
+        stores={(PLATFORM, STORE): Store(PLATFORM, STORE, (SecretStr(SECRET),))},
+        plugins=plugins,
+        mirror=mirror,
+        http=httpx.Client(),
+        policy=DispatchPolicy(
+            workers=2,
+            max_attempts=3,
+            backoff=RetryPolicy(initial_delay=1.0, max_delay=30.0, jitter=no_jitter),
+            defer_for=timedelta(hours=1),
+        ),
+        clock=clock,
+    )
+
+
+def new_order(client: BackendClient, *, quantity: int = 2) -> str:
+    reference = f"ord-{next(_orders)}-{datetime.now(UTC).timestamp():.0f}"
+    client.create_order(
+        OrderCreate(
+            reference=reference,
+            currency="CAD",
+            lines=(
+                CartLineItem(
+                    reference="SKU-1",
+                    name="Mug",
+                    unit_price=Money.of("12.50", "CAD"),
+                    quantity=quantity,
+                ),
+                CartLineItem(
+                    reference="SHIP",
+                    name="Shipping",
+                    type=LineType.HANDLING,
+                    unit_price=Money.of("5.00", "CAD"),
+                    quantity=1,
+                ),
+            ),
+        )
+    )
+    return reference
+
+
+def deliver(store: DeliveryStore, clock: FixedClock, key: str, order: str, **content: Any) -> int:
+    body = json.dumps({"order": order, **content}).encode()
+    result = store.append(
+        NewDelivery(
+            platform=PLATFORM,
+            store=STORE,
+            # Delivery keys are unique per store, and the sandbox outlives one test.
+            delivery_key=f"{order}:{key}",
+            ordering_key=order,
+            headers=(("Content-Type", "application/json"),),
+            body=body,
+            received_at=clock.now(),
+        )
+    )
+    return result.id
+
+
+def ship(order: str, id: str, quantity: int | None = None) -> dict[str, Any]:
+    lines = None if quantity is None else [{"line": "SKU-1", "quantity": quantity}]
+    return {"kind": "order_shipped", "order": order, "id": id, "lines": lines}
+
+
+def refund(order: str, id: str, amount: str, quantity: int = 1) -> dict[str, Any]:
+    return {
+        "kind": "order_returned",
+        "order": order,
+        "id": id,
+        "lines": [{"line": "SKU-1", "quantity": quantity}],
+        "refund": {"amount": amount, "currency": "CAD"},
+    }
+
+
+def order_view(client: BackendClient, reference: str) -> OrderView:
+    return client.get_order(reference)
+
+
+def test_a_shipment_is_captured_once_and_an_overlapping_delivery_changes_nothing(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    observer = Observer()
+    dispatcher = make_dispatcher(store, client, clock, observer)
+    first = deliver(store, clock, "d1", order, events=[ship(order, "F1", 1)])
+    # The same fulfillment again in a later, different delivery (orders/fulfilled style).
+    again = deliver(store, clock, "d2", order, events=[ship(order, "F1", 1)])
+
+    assert dispatcher.drain() == 2
+
+    view = order_view(client, order)
+    assert view.line("SKU-1").shipped == 1
+    assert view.captured == Money.of("15.00", "CAD")  # 12.50 + half of the 5.00 shipping
+    assert store.get(first).status is DeliveryStatus.DONE
+    assert json.loads(store.get(first).outcome or "") == [
+        f"order_shipped F1 of order {order}: captured 15.00 CAD; SKU-1 x1"
+    ]
+    assert json.loads(store.get(again).outcome or "") == [
+        f"order_shipped F1 of order {order}: already applied"
+    ]
+    assert observer.calls == [("shipped", "F1", "15.00 CAD")]
+
+
+def test_a_refund_before_its_shipment_is_deferred_then_applied(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    early = deliver(store, clock, "r1", order, events=[refund(order, "R1", "12.50")])
+
+    dispatcher.drain()
+    deferred = store.get(early)
+    assert deferred.status is DeliveryStatus.PENDING
+    assert deferred.deferred
+    assert deferred.last_error is not None
+    assert deferred.last_error.code == "not_yet_applicable"
+
+    deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    dispatcher.drain()
+    clock.advance(timedelta(seconds=10))
+    dispatcher.drain()
+
+    assert store.get(early).status is DeliveryStatus.DONE
+    view = order_view(client, order)
+    assert (view.line("SKU-1").shipped, view.line("SKU-1").returned) == (2, 1)
+    assert view.captured == Money.of("30.00", "CAD")
+    assert view.refunded == Money.of("12.50", "CAD")
+
+
+def test_a_missing_event_that_never_comes_ends_in_the_action_center(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    early = deliver(store, clock, "r1", order, events=[refund(order, "R1", "5.00")])
+    dispatcher.drain()
+    clock.advance(timedelta(hours=2))
+    dispatcher.drain()
+
+    failed = store.get(early)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.last_error is not None
+    assert failed.last_error.code == "not_yet_applicable"
+    assert failed.last_error.message.startswith(
+        "waited 2.0 h for the event this one depends on, which never came: "
+    )
+    assert order_view(client, order).refunded == Money.zero("CAD")
+
+
+def test_a_rule_violation_goes_to_the_action_center_naming_the_rule(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    cancel = {
+        "kind": "order_cancelled",
+        "order": order,
+        "id": "C1",
+        "lines": [{"line": "SKU-1", "quantity": 1}],
+    }
+    late = deliver(store, clock, "c1", order, events=[cancel])
+    dispatcher.drain()
+
+    failed = store.get(late)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.last_error is not None
+    assert failed.last_error.code == "order_already_shipped"
+    assert failed.last_error.message == (
+        f"cannot cancel 1 of line SKU-1 of order {order}: 2 of 2 already shipped; "
+        "handle it as a return"
+    )
+    assert store.list_failures() == [failed]
+
+
+def test_unreadable_content_and_ignored_topics(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    dispatcher = make_dispatcher(store, client, clock)
+    bad = deliver(store, clock, "b1", "o-x", events=[{"kind": "order_shipped", "order": "o-x"}])
+    ignored = deliver(store, clock, "i1", "o-y", ignore="topic customers/create is not handled")
+    dispatcher.drain()
+
+    failed = store.get(bad)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.last_error is not None
+    assert failed.last_error.code == "unreadable_delivery"
+    assert failed.last_error.message == "events[0].order_shipped.id: Field required"
+    assert store.get(ignored).status is DeliveryStatus.IGNORED
+    assert store.get(ignored).outcome == "topic customers/create is not handled"
+
+
+def test_an_unknown_order_waits_for_checkout(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    dispatcher = make_dispatcher(store, client, clock)
+    order = f"late-{next(_orders)}-{datetime.now(UTC).timestamp():.0f}"
+    waiting = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    dispatcher.drain()
+    assert store.get(waiting).deferred
+    assert store.get(waiting).last_error is not None
+
+    client.create_order(
+        OrderCreate(
+            reference=order,
+            currency="CAD",
+            lines=(
+                CartLineItem(
+                    reference="SKU-1", name="Mug", unit_price=Money.of("9.99", "CAD"), quantity=1
+                ),
+            ),
+        )
+    )
+    clock.advance(timedelta(seconds=10))
+    dispatcher.drain()
+    assert store.get(waiting).status is DeliveryStatus.DONE
+    assert order_view(client, order).captured == Money.of("9.99", "CAD")
+
+
+def test_back_end_outages_are_retried_with_backoff_and_applied_once(
+    sandbox: SandboxServer, store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1", 1)])
+    # Every answer is lost after the state changed: the worst case idempotency keys exist for.
+    sandbox.state.faults.configure(Faults(lost_response_rate=1.0, limit=1))
+    try:
+        dispatcher.drain()
+        retrying = store.get(delivery)
+        assert retrying.status is DeliveryStatus.PENDING
+        assert retrying.last_error is not None
+        assert retrying.next_attempt_at == clock.now() + timedelta(seconds=1)
+        clock.advance(timedelta(seconds=1))
+        dispatcher.drain()
+    finally:
+        sandbox.state.faults.configure(Faults())
+
+    assert store.get(delivery).status is DeliveryStatus.DONE
+    assert store.get(delivery).attempts == 2
+    view = order_view(client, order)
+    assert view.line("SKU-1").shipped == 1
+    assert view.captured == Money.of("15.00", "CAD")
+
+
+def test_retries_exhausted_go_to_the_action_center(
+    sandbox: SandboxServer, store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    sandbox.state.faults.configure(Faults(error_rate=1.0))
+    try:
+        for _ in range(3):
+            dispatcher.drain()
+            clock.advance(timedelta(minutes=1))
+    finally:
+        sandbox.state.faults.configure(Faults())
+
+    failed = store.get(delivery)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.attempts == 3
+    assert failed.last_error is not None
+    assert failed.last_error.code == "internal_error"
+    assert failed.last_error.message.startswith("gave up after 3 attempts: ")
+    assert order_view(client, order).captured == Money.zero("CAD")
+
+
+def test_an_observer_failure_is_visible_and_the_retry_does_not_charge_twice(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    observer = Observer(fail=True)
+    dispatcher = make_dispatcher(store, client, clock, observer)
+    delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    dispatcher.drain()
+
+    failed = store.get(delivery)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.last_error is not None
+    assert failed.last_error.code == "internal_error"
+    assert failed.last_error.message == "RuntimeError: the accounting export is down"
+
+    observer.fail = False
+    store.requeue([delivery], note="export fixed")
+    dispatcher.drain()
+    assert store.get(delivery).status is DeliveryStatus.DONE
+    # The back end captured on the first attempt; the retry found it applied.
+    assert order_view(client, order).captured == Money.of("30.00", "CAD")
+    assert observer.calls == []
+
+
+def test_worker_threads_dispatch_what_arrives(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    orders = [new_order(client, quantity=1) for _ in range(4)]
+    dispatcher = make_dispatcher(store, client, clock)
+    ids = [deliver(store, clock, f"s-{o}", o, events=[ship(o, "F1")]) for o in orders]
+    dispatcher.start()
+    try:
+        dispatcher.wake()
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while datetime.now(UTC) < deadline:
+            if all(store.get(i).status is DeliveryStatus.DONE for i in ids):
+                break
+            dispatcher.wake()
+    finally:
+        dispatcher.stop()
+    assert [store.get(i).status for i in ids] == [DeliveryStatus.DONE] * 4
+    assert all(order_view(client, o).status.value == "shipped" for o in orders)
