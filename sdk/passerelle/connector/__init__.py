@@ -1,0 +1,1 @@
+"""The connector: receives platform deliveries, stores them durably and dispatches them."""

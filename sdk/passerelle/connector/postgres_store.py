@@ -1,0 +1,198 @@
+"""The PostgreSQL store: several receivers and dispatchers, on several machines, share one database.
+
+How a claim keeps each lane to one worker at a time, in order, without a lanes table:
+
+1. `SELECT ... FOR UPDATE SKIP LOCKED` picks the oldest claimable deliveries, skipping rows another
+   worker is claiming right now, so concurrent workers spread over different deliveries.
+2. For each ordering key among them the claim takes a transaction-scoped advisory lock with
+   `pg_try_advisory_xact_lock` (keyed by the schema and the key's hash); a lane another worker is
+   claiming in right now is skipped, never waited for.
+3. With its lanes locked, the claim checks the lane rule again in a new statement, whose snapshot
+   includes every claim committed before the locks were granted, and marks the survivors
+   processing.
+
+Only claims put a lane under a lease, and every claim of a lane holds that lane's lock until it
+commits, so step 3 always sees the lane's live leases: a lane is never processed by two workers
+at once. A hash collision between two keys only makes their claims take turns. `requeue` and
+replay do not take the locks: a delivery they put back while a later delivery of its lane is
+being claimed may run after that one, as if it had been put back a moment later.
+
+Needs PostgreSQL 13 or later (`gen_random_uuid`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from passerelle.clock import Clock
+from passerelle.connector.migrations import migrations
+from passerelle.connector.store import (
+    CLAIMABLE,
+    Headers,
+    SchemaVersionError,
+    SQLDeliveryStore,
+    StoreClosedError,
+    StoreError,
+    Tx,
+    _redact_url,
+)
+
+__all__ = ["PostgresStore"]
+
+T = TypeVar("T")
+
+
+class PostgresStore(SQLDeliveryStore):
+    """The store in the current schema of the PostgreSQL database at `url` (migrated as needed)."""
+
+    random_id_sql = "gen_random_uuid()::text"
+    lock_rows = " FOR UPDATE"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock,
+        pool_size: int = 10,
+        connect_timeout: timedelta = timedelta(seconds=10),
+    ) -> None:
+        super().__init__(clock)
+        self._where = _redact_url(url)
+        self._closed = False
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,
+            name="passerelle-store",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout.total_seconds())
+            self._migrate()
+        except BaseException as exc:
+            self._pool.close()
+            if isinstance(exc, psycopg.Error):
+                raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
+            raise
+
+    def _migrate(self) -> None:
+        known = migrations("postgresql")
+        with self._pool.connection() as connection, connection.transaction():
+            # Two processes opening a fresh database at once must not both create the tables.
+            connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('passerelle.migrations'),"
+                " hashtext(current_schema()))"
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
+                " name text NOT NULL, applied_at timestamptz NOT NULL)"
+            )
+            row = connection.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+            ).fetchone()
+            current = int(row[0]) if row else 0
+            if current > len(known):
+                raise SchemaVersionError(
+                    f"PostgreSQL store {self._where} has schema version {current}; this version"
+                    f" of Passerelle knows versions up to {len(known)}"
+                )
+            for migration in known[current:]:
+                connection.execute(migration.sql.encode())
+                connection.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, self.clock.now()),
+                )
+
+    # -- what SQLDeliveryStore needs -------------------------------------------------------
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        return self._transaction(work, read_only=False)
+
+    def read(self, work: Callable[[Tx], T]) -> T:
+        return self._transaction(work, read_only=True)
+
+    def _transaction(self, work: Callable[[Tx], T], *, read_only: bool) -> T:
+        if self._closed:
+            raise StoreClosedError(f"the PostgreSQL store {self._where} is closed")
+        try:
+            with self._pool.connection() as connection, connection.transaction():
+                cursor = connection.cursor()
+                if read_only:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                return work(_PostgresTx(cursor))
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
+
+    def candidates(self, tx: Tx, *, limit: int, now: datetime) -> list[int]:
+        rows = tx.rows(
+            f"SELECT d.id, d.ordering_key FROM deliveries AS d WHERE {CLAIMABLE}"  # noqa: S608
+            " ORDER BY d.id LIMIT :limit FOR UPDATE OF d SKIP LOCKED",
+            {"now": now, "limit": limit},
+        )
+        keys = sorted({key for _, key in rows if key is not None})
+        held: set[str] = set()
+        if keys:
+            held = {
+                key
+                for (key,) in tx.rows(
+                    "SELECT lane.key FROM unnest(CAST(:keys AS text[])) AS lane (key)"
+                    " WHERE pg_try_advisory_xact_lock(hashtext(current_schema()),"
+                    " hashtext(lane.key))",
+                    {"keys": keys},
+                )
+            }
+        return [int(delivery_id) for delivery_id, key in rows if key is None or key in held]
+
+    def id_in(self, column: str) -> str:
+        return f"{column} = ANY(:ids)"
+
+    def to_db_ids(self, ids: Sequence[int]) -> list[int]:
+        return list(ids)
+
+    def to_db_time(self, value: datetime) -> datetime:
+        return value
+
+    def from_db_time(self, value: Any) -> datetime:
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a timestamp from PostgreSQL, got {value!r}")
+        return value.astimezone(UTC)
+
+    def to_db_headers(self, headers: Headers) -> Jsonb:
+        return Jsonb([list(pair) for pair in headers])
+
+    def from_db_headers(self, value: Any) -> Headers:
+        return tuple((str(name), str(content)) for name, content in value)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+
+class _PostgresTx:
+    def __init__(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
+        self._cursor = cursor
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        self._cursor.execute(_pyformat(sql), params)
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        self._cursor.execute(_pyformat(sql), params)
+        return self._cursor.rowcount
+
+
+@functools.lru_cache(maxsize=256)
+def _pyformat(sql: str) -> str:
+    """`:name` parameters as psycopg's `%(name)s`; `::type` casts are left alone."""
+    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)

@@ -1,0 +1,322 @@
+"""The SQLite store: one file on one machine, durable on return, with group commit.
+
+Every write goes through one writer thread per store. It takes whatever operations are waiting,
+runs them in a single `BEGIN IMMEDIATE` transaction (each under its own savepoint, so one that
+fails changes nothing and does not spoil the others), commits once, and only then hands each
+caller its result. While one transaction commits the next batch gathers, so concurrent receivers
+share one fsync instead of paying one each. Several processes may share the file: `BEGIN
+IMMEDIATE` takes SQLite's write lock before reading, so a claim's check and update see no other
+writer in between, and the busy timeout makes the others wait their turn. Reads run on their own
+connections; WAL lets them proceed while a write commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from passerelle.clock import Clock
+from passerelle.connector.migrations import migrations
+from passerelle.connector.store import (
+    CLAIMABLE,
+    AppendResult,
+    Headers,
+    NewDelivery,
+    SchemaVersionError,
+    SQLDeliveryStore,
+    StoreClosedError,
+    StoreError,
+    Tx,
+)
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class SQLiteStore(SQLDeliveryStore):
+    """The store in the SQLite file at `path` (created and migrated as needed)."""
+
+    random_id_sql = "lower(hex(randomblob(16)))"
+    lock_rows = ""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock,
+        busy_timeout: timedelta = timedelta(seconds=30),
+        max_batch: int = 1000,
+    ) -> None:
+        super().__init__(clock)
+        self.path = os.fspath(path)
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._readers: list[sqlite3.Connection] = []
+        self._closed = False
+        connection = self._connect()
+        try:
+            self._migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._writer = _Writer(connection, max_batch=max_batch)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout.total_seconds(),
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
+        try:
+            (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode != "wal":
+                raise StoreError(f"SQLite store {self.path}: WAL journal mode refused ({mode})")
+            # FULL syncs the WAL on every commit, so a committed delivery survives a power loss.
+            # NORMAL in WAL mode only syncs at checkpoints: a crash of the machine could roll
+            # back the last transactions, deliveries the platform was already told we had.
+            # Group commit is what keeps FULL affordable.
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        known = migrations("sqlite")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY,"
+                " name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
+            (current,) = connection.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+            ).fetchone()
+            if current > len(known):
+                raise SchemaVersionError(
+                    f"SQLite store {self.path} has schema version {current}; this version of"
+                    f" Passerelle knows versions up to {len(known)}"
+                )
+            for migration in known[current:]:
+                for statement in _statements(migration.sql):
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, self.to_db_time(self.clock.now())),
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    # -- what SQLDeliveryStore needs -------------------------------------------------------
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        return self._submit(work).result()
+
+    def _submit(self, work: Callable[[Tx], T]) -> Future[T]:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"the SQLite store {self.path} is closed")
+            return self._writer.submit(lambda connection: work(_SQLiteTx(connection)))
+
+    async def append_async(self, delivery: NewDelivery) -> AppendResult:
+        return await asyncio.wrap_future(self._submit(lambda tx: self.append_in(tx, delivery)))
+
+    def read(self, work: Callable[[Tx], T]) -> T:
+        connection = self._borrow_reader()
+        try:
+            connection.execute("BEGIN")
+            try:
+                return work(_SQLiteTx(connection))
+            finally:
+                connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+        finally:
+            self._return_reader(connection)
+
+    def _borrow_reader(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"the SQLite store {self.path} is closed")
+            if self._readers:
+                return self._readers.pop()
+        return self._connect()
+
+    def _return_reader(self, connection: sqlite3.Connection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._readers.append(connection)
+                return
+        connection.close()
+
+    def candidates(self, tx: Tx, *, limit: int, now: datetime) -> list[int]:
+        # The writer holds the database's write lock for the whole claim: no other worker can
+        # change a lane between this read and the update that follows.
+        rows = tx.rows(
+            f"SELECT d.id FROM deliveries AS d WHERE {CLAIMABLE} ORDER BY d.id LIMIT :limit",  # noqa: S608
+            {"now": self.to_db_time(now), "limit": limit},
+        )
+        return [int(row[0]) for row in rows]
+
+    def id_in(self, column: str) -> str:
+        # A JSON array rather than one parameter per id: SQLite caps the number of parameters.
+        return f"{column} IN (SELECT value FROM json_each(:ids))"  # noqa: S608
+
+    def to_db_ids(self, ids: Sequence[int]) -> str:
+        return json.dumps(list(ids))
+
+    def to_db_time(self, value: datetime) -> int:
+        return (value - _EPOCH) // _MICROSECOND
+
+    def from_db_time(self, value: Any) -> datetime:
+        return _EPOCH + int(value) * _MICROSECOND
+
+    def to_db_headers(self, headers: Headers) -> str:
+        return json.dumps([list(pair) for pair in headers], ensure_ascii=False)
+
+    def from_db_headers(self, value: Any) -> Headers:
+        return tuple((str(name), str(content)) for name, content in json.loads(value))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            readers, self._readers = self._readers, []
+        self._writer.stop()
+        for connection in readers:
+            connection.close()
+
+
+class _SQLiteTx:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._connection.execute(sql, params or {}).fetchall()
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        return self._connection.execute(sql, params or {}).rowcount
+
+
+@dataclass
+class _Operation(Generic[T]):
+    work: Callable[[sqlite3.Connection], T]
+    future: Future[T]
+
+
+class _Writer:
+    """The one thread that writes: batches waiting operations into one transaction each."""
+
+    def __init__(self, connection: sqlite3.Connection, *, max_batch: int) -> None:
+        self._connection = connection
+        self._max_batch = max_batch
+        self._waiting: list[_Operation[Any]] = []
+        self._stopping = False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="passerelle-sqlite-writer")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        future: Future[T] = Future()
+        with self._wake:
+            self._waiting.append(_Operation(work, future))
+            self._wake.notify()
+        return future
+
+    def stop(self) -> None:
+        """Finish every operation already submitted, then close the connection."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join()
+        self._connection.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting and not self._stopping:
+                    self._wake.wait()
+                if not self._waiting:
+                    return
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+            self._commit([op for op in batch if op.future.set_running_or_notify_cancel()])
+
+    def _commit(self, batch: list[_Operation[Any]]) -> None:
+        if not batch:
+            return
+        connection = self._connection
+        results: list[tuple[_Operation[Any], Any, Exception | None]] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for operation in batch:
+                connection.execute("SAVEPOINT operation")
+                try:
+                    value = operation.work(connection)
+                except Exception as exc:
+                    if not connection.in_transaction:
+                        raise  # SQLite rolled back the whole batch (disk full, I/O error)
+                    connection.execute("ROLLBACK TO operation")
+                    connection.execute("RELEASE operation")
+                    results.append((operation, None, _wrap(exc)))
+                else:
+                    connection.execute("RELEASE operation")
+                    results.append((operation, value, None))
+            connection.execute("COMMIT")
+        except Exception as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            failure = StoreError(f"SQLite store: the transaction was rolled back: {exc}")
+            failure.__cause__ = exc
+            for operation in batch:
+                operation.future.set_exception(failure)
+            return
+        for operation, value, error in results:
+            if error is None:
+                operation.future.set_result(value)
+            else:
+                operation.future.set_exception(error)
+
+
+def _wrap(exc: Exception) -> Exception:
+    if isinstance(exc, sqlite3.Error):
+        wrapped = StoreError(f"SQLite store: {exc}")
+        wrapped.__cause__ = exc
+        return wrapped
+    return exc
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script, each complete."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+    leftover = [
+        line for line in buffer.splitlines() if line.strip() and not line.strip().startswith("--")
+    ]
+    if leftover:
+        raise StoreError(f"migration script ends with an incomplete statement: {leftover[0]}")
