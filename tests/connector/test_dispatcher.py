@@ -354,6 +354,30 @@ def test_retries_exhausted_go_to_the_action_center(
     assert order_view(client, order).captured == Money.zero("CAD")
 
 
+def test_a_retry_by_hand_gets_a_fresh_attempt_budget(
+    sandbox: SandboxServer, store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    sandbox.state.faults.configure(Faults(error_rate=1.0))
+    try:
+        for _ in range(3):
+            dispatcher.drain()
+            clock.advance(timedelta(minutes=1))
+        assert store.get(delivery).status is DeliveryStatus.FAILED
+        store.requeue([delivery], note="the back end is back")
+        dispatcher.drain()
+        # Still failing, but retried: not sent straight back to the action center.
+        assert store.get(delivery).status is DeliveryStatus.PENDING
+        assert store.get(delivery).attempts == 4
+    finally:
+        sandbox.state.faults.configure(Faults())
+    clock.advance(timedelta(minutes=1))
+    dispatcher.drain()
+    assert store.get(delivery).status is DeliveryStatus.DONE
+
+
 def test_an_observer_failure_is_visible_and_the_retry_does_not_charge_twice(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:

@@ -320,18 +320,28 @@ class Dispatcher:
     # Settling --------------------------------------------------------------------------------
 
     def _retry(self, claim: Claim, transient: _TransientError) -> None:
-        if claim.attempt >= self.policy.max_attempts:
+        attempts = self._attempts_since_manual_action(claim)
+        if attempts >= self.policy.max_attempts:
             error = ErrorInfo(
                 transient.error.code,
-                f"gave up after {claim.attempt} attempts: {transient.error.message}",
+                f"gave up after {attempts} attempts: {transient.error.message}",
             )
             self._settle(self._store.fail, claim, error)
             return
         wait = transient.wait
         if wait is None:
-            wait = self.policy.backoff.backoff(claim.attempt, self.policy.backoff.initial_delay)
+            wait = self.policy.backoff.backoff(attempts, self.policy.backoff.initial_delay)
         at = self._clock.now() + timedelta(seconds=wait)
         self._settle(self._store.retry_later, claim, at, transient.error)
+
+    def _attempts_since_manual_action(self, claim: Claim) -> int:
+        """Attempts since the delivery was last retried or replayed by hand: a merchant who
+        retries a delivery from the action center gives it a fresh budget."""
+        notes = self._store.notes(claim.id)
+        if not notes:
+            return claim.attempt
+        since = notes[-1].at
+        return sum(1 for attempt in self._store.attempts(claim.id) if attempt.started_at >= since)
 
     def _defer(self, claim: Claim, error: ErrorInfo) -> None:
         now = self._clock.now()
