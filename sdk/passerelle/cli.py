@@ -26,6 +26,11 @@ from passerelle.plugins import PluginError, PluginInfo, default_plugins
 __all__ = ["COMMAND_MODULES", "app", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "passerelle.demo",
+    "passerelle.connector.serve_cli",
+    "passerelle.sandbox.cli",
+    "passerelle.connector.actions_cli",
+    "passerelle.connector.config_cli",
     "passerelle.backend.explain_cli",
 )
 """Modules whose ``register(app)`` adds their commands, in the order they are listed in help."""

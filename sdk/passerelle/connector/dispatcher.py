@@ -284,7 +284,8 @@ class Dispatcher:
             except LedgerError as exc:
                 raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
         if effect.is_noop:
-            return f"{event.kind} {event.id} of order {event.order}: already applied"
+            why = "already applied" if before.has_applied(event.kind, event.id) else "no change"
+            return f"{event.kind} {event.id} of order {event.order}: {why}"
         self._call(lambda: self._run_hook(envelope, effect))
         self._mirror.put_if_unchanged(before, after)
         return f"{event.kind} {event.id} of order {event.order}: {_describe(effect)}"

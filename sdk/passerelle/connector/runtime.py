@@ -1,0 +1,176 @@
+"""Assembles a connector from its settings: store, plugins, back-end client, receiver, dispatcher.
+
+`passerelle serve` runs `Connector.asgi()` under uvicorn. Roles split the work for scale-out on
+PostgreSQL: ``receiver`` only takes webhooks (and serves the action-center API), ``dispatcher``
+only dispatches, ``all`` does both in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from passerelle.backend.client import BackendClient
+from passerelle.backend.plugin import BackendPlugin
+from passerelle.backend.retry import RetryPolicy
+from passerelle.clock import Clock, SystemClock
+from passerelle.connector.api import create_api
+from passerelle.connector.config import Settings
+from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.mirror import OrderMirror
+from passerelle.connector.receiver import create_receiver
+from passerelle.connector.store import DeliveryStore, open_store
+from passerelle.platforms import WebhookPlatform
+from passerelle.plugins import Plugins, default_plugins
+
+__all__ = ["Connector", "Role", "build_connector"]
+
+log = logging.getLogger("passerelle.connector")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Role(StrEnum):
+    ALL = "all"
+    RECEIVER = "receiver"
+    DISPATCHER = "dispatcher"
+
+
+@dataclass
+class Connector:
+    """A running connector's parts; close it to release them."""
+
+    settings: Settings
+    role: Role
+    store: DeliveryStore
+    plugins: Plugins
+    client: BackendClient
+    dispatcher: Dispatcher | None
+    _closed: bool = field(default=False, repr=False)
+
+    def start(self) -> None:
+        """Start the dispatcher's workers (for the roles that dispatch)."""
+        if self.dispatcher is not None:
+            self.dispatcher.start()
+
+    def close(self) -> None:
+        """Let in-flight deliveries finish, then release the store and the client."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        self.client.close()
+        self.store.close()
+
+    def asgi(self) -> ASGIApp:
+        """The HTTP app: webhooks at ``/webhooks/...``, health at ``/healthz`` and ``/readyz``,
+        the action center under ``/api/``. Its lifespan starts and stops the dispatcher."""
+        platforms = _webhook_platforms(self.plugins)
+        receiver = create_receiver(
+            platforms,
+            self.settings.stores_by_key(),
+            self.store,
+            max_body_bytes=self.settings.receiver.max_body_bytes,
+            on_append=self.dispatcher.wake if self.dispatcher is not None else None,
+        )
+        api = create_api(self.store, self.settings.admin)
+        connector = self
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            kind = scope["type"]
+            if kind == "lifespan":
+                await _lifespan(connector, receive, send)
+            elif kind == "http" and (scope["path"] == "/api" or scope["path"].startswith("/api/")):
+                # A plain prefix check keeps the webhook path free of a router's overhead.
+                await api(
+                    {
+                        **scope,
+                        "root_path": scope.get("root_path", "") + "/api",
+                        "path": scope["path"][4:] or "/",
+                    },
+                    receive,
+                    send,
+                )
+            else:
+                await receiver(scope, receive, send)
+
+        return app
+
+
+async def _lifespan(connector: Connector, receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                connector.start()
+            except Exception as exc:
+                log.exception("the connector could not start")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            connector.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def build_connector(
+    settings: Settings,
+    *,
+    role: Role = Role.ALL,
+    plugins: Plugins | None = None,
+    clock: Clock | None = None,
+) -> Connector:
+    """Open the store, load the plugins, register the backend plugin, build the dispatcher."""
+    clock = clock or SystemClock()
+    plugins = plugins or default_plugins()
+    store = open_store(settings.store.url, clock=clock)
+    client = BackendClient(
+        settings.backend.url,
+        settings.backend.token.get_secret_value(),
+        settings.backend.merchant,
+    )
+    mirror = OrderMirror(client)
+    plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
+    dispatcher = None
+    if role is not Role.RECEIVER:
+        d = settings.dispatcher
+        dispatcher = Dispatcher(
+            store=store,
+            platforms=_webhook_platforms(plugins),
+            stores=settings.stores_by_key(),
+            plugins=plugins,
+            mirror=mirror,
+            policy=DispatchPolicy(
+                workers=d.workers,
+                lease=timedelta(seconds=d.lease),
+                max_attempts=d.max_attempts,
+                backoff=RetryPolicy(initial_delay=d.backoff_base, max_delay=d.backoff_cap),
+            ),
+            clock=clock,
+        )
+    return Connector(
+        settings=settings,
+        role=role,
+        store=store,
+        plugins=plugins,
+        client=client,
+        dispatcher=dispatcher,
+    )
+
+
+def _webhook_platforms(plugins: Plugins) -> dict[str, WebhookPlatform]:
+    return {
+        name: platform
+        for name, platform in plugins.platforms().items()
+        if isinstance(platform, WebhookPlatform)
+    }

@@ -1,0 +1,469 @@
+"""`passerelle demo`: the whole pipeline on this machine, with signed Shopify deliveries.
+
+It starts the sandbox back end and a connector (receiver, dispatcher, SQLite inbox) in this
+process on temporary files, creates three orders at the back end as a checkout would, sends
+signed Shopify webhooks over HTTP, and prints what each delivery became, then each order's ledger
+and disbursement. It checks every outcome and fails when one is not the expected one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from passerelle.backend.client import BackendClient
+from passerelle.backend.models import CartLineItem, OrderCreate, OrderView
+from passerelle.connector.config import Settings
+from passerelle.connector.runtime import Connector, build_connector
+from passerelle.connector.store import DeliveryStatus
+from passerelle.events import LineType
+from passerelle.money import Money
+from passerelle.plugins import Plugins, UnknownPlatformError, default_plugins
+from passerelle.sandbox.server import SandboxServer
+from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
+from passerelle.serving import BackgroundServer
+
+__all__ = ["DemoFailedError", "run_demo"]
+
+SHOP = "passerelle-demo.myshopify.com"
+SECRET = "demo-webhook-secret"  # noqa: S105 - signs the demo's own deliveries, nothing else
+CURRENCY = "CAD"
+API_VERSION = "2025-07"
+
+# Shopify ids exceed 2^53: the demo uses such ids so that any float on the way would show.
+MUGS_ORDER = 5_208_471_902_318_455_001
+QUILT_ORDER = 5_208_471_902_318_455_002
+LAMP_ORDER = 5_208_471_902_318_455_003
+MUG, APRON, QUILT, LAMP = (
+    14_011_223_344_550_001,
+    14_011_223_344_550_002,
+    14_011_223_344_550_003,
+    14_011_223_344_550_004,
+)
+
+
+class DemoFailedError(Exception):
+    """An outcome was not the expected one; the message lists each."""
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    title: str
+    topic: str
+    order: int
+    event_id: str
+    body: dict[str, Any]
+
+
+def _money(amount: str) -> dict[str, Any]:
+    return {
+        "shop_money": {"amount": amount, "currency_code": CURRENCY},
+        "presentment_money": {"amount": amount, "currency_code": CURRENCY},
+    }
+
+
+def _line(line_id: int, name: str, quantity: int, price: str) -> dict[str, Any]:
+    return {
+        "id": line_id,
+        "name": name,
+        "title": name,
+        "quantity": quantity,
+        "price": price,
+        "price_set": _money(price),
+        "fulfillment_status": "fulfilled",
+    }
+
+
+def _fulfillment(
+    fulfillment_id: int, order: int, lines: list[dict[str, Any]], number: str
+) -> dict[str, Any]:
+    return {
+        "id": fulfillment_id,
+        "order_id": order,
+        "status": "success",
+        "created_at": "2026-03-02T10:00:00-05:00",
+        "tracking_company": "Canada Post",
+        "tracking_number": number,
+        "tracking_url": f"https://www.canadapost-postescanada.ca/track-reperage/en#/details/{number}",
+        "line_items": lines,
+    }
+
+
+def _refund(
+    refund_id: int, order: int, line: dict[str, Any], quantity: int, amount: str
+) -> dict[str, Any]:
+    return {
+        "id": refund_id,
+        "order_id": order,
+        "created_at": "2026-03-04T09:30:00-05:00",
+        "note": "Customer returned it",
+        "refund_line_items": [
+            {
+                "line_item_id": line["id"],
+                "quantity": quantity,
+                "restock_type": "return",
+                "subtotal": amount,
+                "total_tax": "0.00",
+                "line_item": line,
+            }
+        ],
+        "transactions": [
+            {
+                "id": refund_id + 7,
+                "kind": "refund",
+                "status": "success",
+                "amount": amount,
+                "currency": CURRENCY,
+            }
+        ],
+    }
+
+
+def _order_body(order: int, lines: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    return {
+        "id": order,
+        "name": f"#{order % 10_000}",
+        "currency": CURRENCY,
+        "presentment_currency": CURRENCY,
+        "line_items": lines,
+        **fields,
+    }
+
+
+def _deliveries() -> list[_Delivery]:
+    mug = _line(MUG, "Ceramic mug", 2, "24.00")
+    apron = _line(APRON, "Linen apron", 1, "38.00")
+    quilt = _line(QUILT, "Wool quilt", 1, "180.00")
+    lamp = _line(LAMP, "Brass lamp", 1, "95.00")
+    mugs_shipped = _fulfillment(6_100_000_000_000_000_001, MUGS_ORDER, [mug], "7023 4100 2201")
+    rest_shipped = _fulfillment(6_100_000_000_000_000_002, MUGS_ORDER, [apron], "7023 4100 2202")
+    lamp_shipped = _fulfillment(6_100_000_000_000_000_003, LAMP_ORDER, [lamp], "7023 4100 2203")
+    mug_refund = _refund(7_200_000_000_000_000_001, MUGS_ORDER, mug, 1, "24.00")
+    lamp_refund = _refund(7_200_000_000_000_000_002, LAMP_ORDER, lamp, 1, "95.00")
+    return [
+        _Delivery(
+            "a partial fulfillment: the mugs ship",
+            "fulfillments/create",
+            MUGS_ORDER,
+            "ev-1",
+            mugs_shipped,
+        ),
+        _Delivery(
+            "the rest ships: the apron", "fulfillments/create", MUGS_ORDER, "ev-2", rest_shipped
+        ),
+        _Delivery(
+            "Shopify delivers that again", "fulfillments/create", MUGS_ORDER, "ev-2", rest_shipped
+        ),
+        _Delivery("a refund of a shipped mug", "refunds/create", MUGS_ORDER, "ev-3", mug_refund),
+        _Delivery(
+            "the customer cancels the unshipped quilt order",
+            "orders/cancelled",
+            QUILT_ORDER,
+            "ev-4",
+            _order_body(
+                QUILT_ORDER,
+                [quilt],
+                cancel_reason="customer",
+                cancelled_at="2026-03-02T11:00:00-05:00",
+            ),
+        ),
+        _Delivery("the lamp ships", "fulfillments/create", LAMP_ORDER, "ev-5", lamp_shipped),
+        _Delivery(
+            "a cancel after shipment: becomes a return",
+            "orders/cancelled",
+            LAMP_ORDER,
+            "ev-6",
+            _order_body(
+                LAMP_ORDER,
+                [lamp],
+                cancel_reason="customer",
+                cancelled_at="2026-03-05T08:00:00-05:00",
+                fulfillments=[lamp_shipped],
+                refunds=[lamp_refund],
+            ),
+        ),
+    ]
+
+
+def _checkout() -> list[OrderCreate]:
+    def item(
+        line_id: int, name: str, price: str, quantity: int, kind: LineType = LineType.PRODUCT
+    ) -> CartLineItem:
+        return CartLineItem(
+            reference=str(line_id),
+            name=name,
+            type=kind,
+            unit_price=Money.of(price, CURRENCY),
+            quantity=quantity,
+        )
+
+    return [
+        OrderCreate(
+            reference=str(MUGS_ORDER),
+            currency=CURRENCY,
+            lines=(
+                item(MUG, "Ceramic mug", "24.00", 2),
+                item(APRON, "Linen apron", "38.00", 1),
+                item(9001, "Standard shipping", "9.00", 1, LineType.HANDLING),
+            ),
+            installments=3,
+        ),
+        OrderCreate(
+            reference=str(QUILT_ORDER),
+            currency=CURRENCY,
+            lines=(item(QUILT, "Wool quilt", "180.00", 1),),
+        ),
+        OrderCreate(
+            reference=str(LAMP_ORDER),
+            currency=CURRENCY,
+            lines=(item(LAMP, "Brass lamp", "95.00", 1),),
+        ),
+    ]
+
+
+# What the back end must end with: per order, per line (shipped, cancelled, returned), captured,
+# refunded; and what each delivery must become.
+_EXPECTED_LEDGERS: dict[int, tuple[dict[int, tuple[int, int, int]], str, str]] = {
+    MUGS_ORDER: ({MUG: (2, 0, 1), APRON: (1, 0, 0)}, "95.00", "24.00"),
+    QUILT_ORDER: ({QUILT: (0, 1, 0)}, "0.00", "0.00"),
+    LAMP_ORDER: ({LAMP: (1, 0, 1)}, "95.00", "95.00"),
+}
+_EXPECTED_DUPLICATES = [False, False, True, False, False, False, False]
+
+
+def sign(body: bytes, secret: str) -> str:
+    """`X-Shopify-Hmac-Sha256` for `body`: base64 of its HMAC-SHA256 under the app's secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _headers(delivery: _Delivery, body: bytes, webhook_id: str) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": delivery.topic,
+        "X-Shopify-Hmac-Sha256": sign(body, SECRET),
+        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-API-Version": API_VERSION,
+        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-Event-Id": delivery.event_id,
+        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+    }
+
+
+@contextmanager
+def _running(directory: Path, plugins: Plugins) -> Iterator[tuple[SandboxServer, Connector, str]]:
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(SandboxServer(SandboxConfig(db=directory / "sandbox.db")))
+        settings = Settings.model_validate(
+            {
+                "backend": {
+                    "url": sandbox.url,
+                    "token": DEFAULT_TOKEN,
+                    "merchant": DEFAULT_MERCHANT,
+                },
+                "store": {"url": f"sqlite:///{directory / 'inbox.db'}"},
+                "stores": [{"platform": "shopify", "id": SHOP, "secrets": [SECRET]}],
+                "dispatcher": {"workers": 2, "backoff_base": 0.2, "backoff_cap": 2.0},
+            }
+        )
+        connector = build_connector(settings, plugins=plugins)
+        stack.callback(connector.close)
+        server = stack.enter_context(BackgroundServer(connector.asgi(), lifespan="on"))
+        yield sandbox, connector, server.url
+
+
+def _settle(connector: Connector, ids: list[int], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    unsettled = (DeliveryStatus.PENDING, DeliveryStatus.PROCESSING)
+    while time.monotonic() < deadline:
+        if all(connector.store.get(i).status not in unsettled for i in ids):
+            return
+        time.sleep(0.05)
+    raise DemoFailedError(f"deliveries still in progress after {timeout:g} s")
+
+
+def run_demo(console: Console | None = None, *, plugins: Plugins | None = None) -> None:
+    """Run the demo, printing as it goes; raise `DemoFailedError` when an outcome is unexpected."""
+    console = console or Console()
+    plugins = plugins or default_plugins()
+    try:
+        plugins.webhook_platform("shopify")
+    except UnknownPlatformError:
+        raise DemoFailedError(
+            "the demo sends Shopify webhooks: install the Shopify plugin first "
+            "(pip install passerelle-shopify, or pip install -e plugins/shopify from a clone)"
+        ) from None
+
+    problems: list[str] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="passerelle-demo-") as tmp,
+        _running(Path(tmp), plugins) as running,
+    ):
+        sandbox, connector, url = running
+        console.print(f"[bold]Sandbox back end[/] {sandbox.url}   [bold]Connector[/] {url}")
+        with BackendClient(sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT) as backend:
+            for checkout in _checkout():
+                backend.create_order(checkout)
+            console.print(f"Checkout created {len(_checkout())} orders at the back end.\n")
+
+            deliveries = _deliveries()
+            sent: list[tuple[_Delivery, int, dict[str, Any]]] = []
+            with httpx.Client(base_url=url, timeout=10.0) as http:
+                for n, delivery in enumerate(deliveries, start=1):
+                    body = json.dumps(delivery.body).encode()
+                    response = http.post(
+                        f"/webhooks/shopify/{SHOP}",
+                        content=body,
+                        headers=_headers(delivery, body, f"wh-{n}"),
+                    )
+                    answer = response.json() if response.status_code == 200 else {}
+                    sent.append((delivery, response.status_code, answer))
+                    if response.status_code != 200:
+                        problems.append(
+                            f"delivery {n} ({delivery.topic}) got HTTP {response.status_code}"
+                        )
+            ids = [answer["id"] for _, _, answer in sent if "id" in answer]
+            _settle(connector, ids)
+
+            console.print(_deliveries_table(connector, sent, problems))
+            views = {order: backend.get_order(str(order)) for order in _EXPECTED_LEDGERS}
+            disbursed = _disbursed(backend)
+        for order, view in views.items():
+            console.print(_ledger_table(view, disbursed.get(str(order))))
+            problems += _check_ledger(order, view)
+
+    if problems:
+        raise DemoFailedError("; ".join(problems))
+    console.print(f"[bold green]All {len(_deliveries())} deliveries had the expected outcome.[/]")
+
+
+def _deliveries_table(
+    connector: Connector, sent: list[tuple[_Delivery, int, dict[str, Any]]], problems: list[str]
+) -> Table:
+    table = Table(title="What each delivery became", title_justify="left", show_lines=True)
+    for column in ("#", "Shopify topic", "what happened", "HTTP", "became"):
+        table.add_column(column, overflow="fold")
+    for n, ((delivery, status, answer), duplicate) in enumerate(
+        zip(sent, _EXPECTED_DUPLICATES, strict=True), start=1
+    ):
+        became = "—"
+        if answer.get("duplicate"):
+            became = f"duplicate of delivery {answer['id']}: stored once, dispatched once"
+        elif "id" in answer:
+            stored = connector.store.get(answer["id"])
+            became = _became(
+                stored.status,
+                stored.outcome,
+                stored.last_error.message if stored.last_error else None,
+            )
+            if stored.status is not DeliveryStatus.DONE:
+                problems.append(f"delivery {n} ({delivery.topic}) ended {stored.status}: {became}")
+        if bool(answer.get("duplicate")) != duplicate:
+            problems.append(
+                f"delivery {n} duplicate={answer.get('duplicate')}, expected {duplicate}"
+            )
+        table.add_row(str(n), delivery.topic, delivery.title, str(status), became)
+    return table
+
+
+def _became(status: DeliveryStatus, outcome: str | None, error: str | None) -> str:
+    if status is DeliveryStatus.DONE and outcome:
+        applied: list[str] = json.loads(outcome)
+        return "\n".join(_short(line) for line in applied) or "nothing to apply"
+    return f"{status}: {error or outcome or ''}"
+
+
+_NAMES = {
+    str(MUG): "Ceramic mug",
+    str(APRON): "Linen apron",
+    str(QUILT): "Wool quilt",
+    str(LAMP): "Brass lamp",
+}
+
+
+def _short(line: str) -> str:
+    # "order_shipped 61… of order 52…: captured 57.00 CAD; 14…001 x2" reads better with names.
+    kind, _, rest = line.partition(" ")
+    what = rest.partition(": ")[2]
+    for line_id, name in _NAMES.items():
+        what = what.replace(line_id, name)
+    return f"{kind.removeprefix('order_')}: {what}"
+
+
+def _disbursed(backend: BackendClient) -> dict[str, Money]:
+    totals: dict[str, Money] = {}
+    for day in backend.list_disbursements().disbursements:
+        for entry in day.orders:
+            net = entry.captured - entry.refunded
+            totals[entry.order] = totals.get(entry.order, Money.zero(net.currency)) + net
+    return totals
+
+
+def _ledger_table(view: OrderView, disbursed: Money | None) -> Table:
+    table = Table(
+        title=f"Order {view.reference}: {view.status.value}",
+        title_justify="left",
+        caption=(
+            f"authorized {view.authorized}   captured {view.captured}   refunded {view.refunded}   "
+            f"voided {view.voided}   disbursed {disbursed or Money.zero(view.currency)}"
+        ),
+        caption_justify="left",
+    )
+    for column in ("line", "type", "unit price", "ordered", "shipped", "cancelled", "returned"):
+        table.add_column(column, justify="left" if column in ("line", "type") else "right")
+    for line in view.lines:
+        table.add_row(
+            line.name,
+            line.type.value,
+            str(line.unit_price),
+            str(line.ordered),
+            str(line.shipped),
+            str(line.cancelled),
+            str(line.returned),
+        )
+    return table
+
+
+def _check_ledger(order: int, view: OrderView) -> list[str]:
+    lines, captured, refunded = _EXPECTED_LEDGERS[order]
+    problems = []
+    for line_id, expected in lines.items():
+        line = view.line(str(line_id))
+        found = (line.shipped, line.cancelled, line.returned)
+        if found != expected:
+            problems.append(
+                f"order {order} line {line.name}: (shipped, cancelled, returned) {found}, expected {expected}"
+            )
+    for name, want in (("captured", captured), ("refunded", refunded)):
+        got: Money = getattr(view, name)
+        if got != Money.of(want, view.currency):
+            problems.append(f"order {order} {name} {got}, expected {want} {view.currency}")
+    return problems
+
+
+def register(app: typer.Typer) -> None:
+    """Add `passerelle demo` to the command line."""
+
+    @app.command("demo")
+    def demo_command() -> None:
+        """Run the whole pipeline on this machine with signed Shopify deliveries."""
+        console = Console()
+        try:
+            run_demo(console)
+        except DemoFailedError as exc:
+            console.print(f"[bold red]demo failed:[/] {exc}")
+            raise typer.Exit(1) from None

@@ -1,0 +1,25 @@
+"""`passerelle demo` is the README's first command: it must run and check its own outcomes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("passerelle_shopify", reason="the demo needs the Shopify plugin installed")
+
+
+@pytest.mark.slow
+def test_the_demo_runs_end_to_end_and_exits_0() -> None:
+    script = Path(sys.executable).with_name("passerelle")
+    # Wide enough that no table cell wraps.
+    env = {**os.environ, "COLUMNS": "250"}
+    result = subprocess.run(
+        [str(script), "demo"], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All 7 deliveries had the expected outcome." in result.stdout
+    assert "duplicate of delivery 2: stored once, dispatched once" in result.stdout
+    assert "returned: refunded 95.00 CAD; Brass lamp x1" in result.stdout
+    assert "cancelled: released 180.00 CAD (void); Wool quilt x1" in result.stdout
