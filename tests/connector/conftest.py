@@ -94,7 +94,7 @@ def _backend(request: pytest.FixtureRequest, tmp_path: Path) -> _Backend:
 
         @contextlib.contextmanager
         def sqlite_url() -> Iterator[str]:
-            yield f"sqlite://{tmp_path / f'store-{next(counter)}.db'}"
+            yield f"sqlite:///{tmp_path / f'store-{next(counter)}.db'}"
 
         return _Backend(sqlite_url, _sqlite_schema_versions)
     dsn: str = request.getfixturevalue("postgres_dsn")

@@ -8,6 +8,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -708,11 +709,13 @@ def test_a_closed_store_refuses_work(store_url: str, clock: FixedClock) -> None:
         ),
         (
             "sqlite://",
-            "store URL 'sqlite://': name a database file, as in sqlite:///var/lib/inbox.db",
+            "store URL 'sqlite://': name a database file, as in sqlite:///inbox.db (relative) "
+            "or sqlite:////var/lib/passerelle/inbox.db (absolute)",
         ),
         (
             "sqlite://:memory:",
-            "store URL 'sqlite://:memory:': name a database file, as in sqlite:///var/lib/inbox.db",
+            "store URL 'sqlite://:memory:': name a database file, as in sqlite:///inbox.db "
+            "(relative) or sqlite:////var/lib/passerelle/inbox.db (absolute)",
         ),
     ],
 )
@@ -868,3 +871,17 @@ def test_claims_follow_the_lane_rules_for_any_history(
                         model[chosen].deferred = False
                         model[chosen].due = clock.now()
         assert {d: store.get(d).status for d in model} == {d: m.status for d, m in model.items()}
+
+
+def test_sqlite_urls_follow_the_usual_relative_and_absolute_forms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:///relative.db"):
+        pass
+    assert (tmp_path / "relative.db").is_file()
+    absolute = tmp_path / "sub" / "absolute.db"
+    absolute.parent.mkdir()
+    with open_store(f"sqlite:///{absolute}"):  # the path's own slash makes four
+        pass
+    assert absolute.is_file()

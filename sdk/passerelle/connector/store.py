@@ -24,7 +24,7 @@ attempt is recorded as `lease_expired`. A worker whose lease was lost gets `Leas
 when it settles the claim, and nothing changes. A worker may settle after its lease expired as
 long as no one claimed the delivery again.
 
-Open a store with `open_store("sqlite:///var/lib/passerelle/inbox.db")` or
+Open a store with `open_store("sqlite:////var/lib/passerelle/inbox.db")` or
 `open_store("postgresql://user@host/db")`.
 """
 
@@ -411,7 +411,8 @@ class DeliveryStore(abc.ABC):
 def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> DeliveryStore:
     """Open (creating and migrating as needed) the store at `url`.
 
-    - `sqlite:///absolute/path.db`, `sqlite://relative/path.db`: one file, for one machine.
+    - `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`: one file, for one machine
+      (the usual SQLAlchemy form: three slashes, then the path).
     - `postgresql://user@host:port/db?options=-csearch_path%3Dschema`: shared by several
       machines; tables live in the connection's current schema. `pool_size` bounds the
       connections this process opens.
@@ -421,10 +422,11 @@ def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> 
     if scheme == "sqlite":
         from passerelle.connector.sqlite_store import SQLiteStore
 
-        path = rest[2:] if rest.startswith("//") else rest
+        path = rest[3:] if rest.startswith("///") else ""
         if not path or path == ":memory:":
             raise ValueError(
-                f"store URL {url!r}: name a database file, as in sqlite:///var/lib/inbox.db"
+                f"store URL {url!r}: name a database file, as in sqlite:///inbox.db (relative) "
+                "or sqlite:////var/lib/passerelle/inbox.db (absolute)"
             )
         return SQLiteStore(path, clock=clock)
     if scheme in ("postgresql", "postgres"):
