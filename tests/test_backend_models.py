@@ -650,3 +650,12 @@ def test_decimal_amounts_never_reach_the_wire() -> None:
         Decimal("12.50")
         == Money.from_minor(json.loads(body)["lines"][0]["unit_price"]["minor"], "CAD").amount
     )
+
+
+def test_redaction_blanks_card_numbers_and_keeps_long_platform_ids() -> None:
+    from passerelle.backend.errors import redact
+
+    text = "card 4242 4242 4242 4242 (also 5555-5555-5555-4444) on order 5208471902318455003"
+    assert redact(text) == (
+        "card [redacted card number] (also [redacted card number]) on order 5208471902318455003"
+    )
