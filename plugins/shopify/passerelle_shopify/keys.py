@@ -1,0 +1,86 @@
+"""The keys a Shopify delivery is de-duplicated and ordered by.
+
+De-duplication: ``<topic>#<X-Shopify-Event-Id>``. Shopify repeats the event id on every delivery
+of one event (retries, and one delivery per subscription); the topic is part of the key because
+one merchant action may raise several topics, which must not swallow each other. Without an event
+id (older deliveries) the webhook id is used (``<topic>#webhook-<id>``), and without either a hash
+of the body (``<topic>#sha256-<hex>``): an identical body for the same topic is the same act.
+
+Ordering: the order id as a decimal string, so deliveries about one order are handled one at a
+time, in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from passerelle.platforms import WebhookRequest
+from passerelle_shopify import headers
+from passerelle_shopify.payloads import loads
+
+__all__ = ["delivery_key", "ordering_key"]
+
+_LONGEST_ID = 128
+_ORDER_GID = re.compile(r"gid://shopify/Order/(\d+)")
+
+
+def delivery_key(request: WebhookRequest) -> str:
+    """The de-duplication key of `request` (see the module documentation)."""
+    topic = (headers.header(request.headers, headers.TOPIC) or "unknown").lower()
+    event_id = headers.header(request.headers, headers.EVENT_ID)
+    if event_id is not None:
+        return f"{topic}#{_bounded(event_id)}"
+    webhook_id = headers.header(request.headers, headers.WEBHOOK_ID)
+    if webhook_id is not None:
+        return f"{topic}#webhook-{_bounded(webhook_id)}"
+    digest = hashlib.sha256(topic.encode() + b"\0" + request.body).hexdigest()
+    return f"{topic}#sha256-{digest}"
+
+
+def ordering_key(request: WebhookRequest) -> str | None:
+    """The order id of `request` as a decimal string; None when the body does not name one.
+
+    Never raises: the body may still be malformed here.
+    """
+    try:
+        data = loads(request.body)
+    except Exception:
+        return None
+    if not isinstance(data, dict):
+        return None
+    topic = (headers.header(request.headers, headers.TOPIC) or "").lower()
+    if topic.startswith("orders/") and topic != "orders/edited":
+        return _order_id(data.get("id"))
+    edit = data.get("order_edit")
+    if isinstance(edit, dict):
+        return _order_id(edit.get("order_id"))
+    key = _order_id(data.get("order_id"))
+    if key is None:
+        order = data.get("order")
+        if isinstance(order, dict):
+            key = _order_id(order.get("id")) or _order_id(order.get("admin_graphql_api_id"))
+    return key
+
+
+def _order_id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if value >= 0 else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            return str(int(text))
+        match = _ORDER_GID.fullmatch(text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _bounded(value: str) -> str:
+    # Envelope delivery keys are at most 255 characters: an outsized header value is hashed.
+    if len(value) <= _LONGEST_ID:
+        return value
+    return "sha256-" + hashlib.sha256(value.encode()).hexdigest()

@@ -1,0 +1,39 @@
+"""`ShopifyPlatform`: the platform object the plugin registers under the name ``shopify``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from passerelle.platforms import (
+    Store,
+    Translation,
+    TranslationContext,
+    WebhookPlatform,
+    WebhookRequest,
+)
+from passerelle_shopify import keys, translate, verify
+
+__all__ = ["ShopifyPlatform"]
+
+
+class ShopifyPlatform(WebhookPlatform):
+    """Shopify webhooks: HMAC-signed JSON bodies, one topic per delivery.
+
+    Store options: ``shop_domain`` (the ``*.myshopify.com`` domain; defaults to the store id
+    when that is one), ``access_token`` (Admin API, for ``orders/edited``), and optionally
+    ``api_version`` and ``api_base_url``.
+    """
+
+    name: ClassVar[str] = "shopify"
+
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        verify.verify_delivery(request, store)
+
+    def delivery_key(self, request: WebhookRequest) -> str:
+        return keys.delivery_key(request)
+
+    def ordering_key(self, request: WebhookRequest) -> str | None:
+        return keys.ordering_key(request)
+
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        return translate.translate(request, context)
