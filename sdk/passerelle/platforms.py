@@ -53,7 +53,8 @@ class Store:
     platform: str
     id: str
     secrets: tuple[SecretStr, ...] = ()
-    options: Mapping[str, str] = field(default_factory=dict)
+    # Options carry API credentials: keep them out of reprs and logs.
+    options: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
