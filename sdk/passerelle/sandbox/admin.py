@@ -1,0 +1,82 @@
+"""The sandbox's own admin API (not part of the back end's contract): set the clock, inject
+faults. Only there when the sandbox has an admin token, and only for that token."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Self
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from passerelle.sandbox.deps import Admin, SandboxDep
+from passerelle.sandbox.errors import SandboxProblem
+from passerelle.sandbox.faults import Faults
+from passerelle.sandbox.state import ClockNotSettableError, Sandbox
+
+__all__ = ["ClockChange", "ClockState", "FaultState", "router"]
+
+router = APIRouter(prefix="/_sandbox", dependencies=[Admin], include_in_schema=False)
+
+
+class ClockChange(BaseModel):
+    """Exactly one of: stop the clock `at` a time, `advance` it by seconds, or `release` it to
+    follow the system clock again."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: AwareDatetime | None = None
+    advance_seconds: int | None = Field(default=None, ge=0)
+    release: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        chosen = [self.at is not None, self.advance_seconds is not None, self.release]
+        if sum(chosen) != 1:
+            raise ValueError("give exactly one of at, advance_seconds and release")
+        return self
+
+
+class ClockState(BaseModel):
+    now: AwareDatetime
+    stopped: bool
+
+
+class FaultState(BaseModel):
+    faults: Faults
+    injected: int = Field(description="Faults injected since they were last set.")
+
+
+def _clock_state(sandbox: Sandbox) -> ClockState:
+    stopped = getattr(sandbox.clock, "is_set", True)
+    return ClockState(now=sandbox.clock.now(), stopped=bool(stopped))
+
+
+@router.get("/clock")
+def get_clock(sandbox: SandboxDep) -> ClockState:
+    return _clock_state(sandbox)
+
+
+@router.post("/clock")
+def set_clock(change: ClockChange, sandbox: SandboxDep) -> ClockState:
+    try:
+        if change.at is not None:
+            sandbox.set_clock(change.at)
+        elif change.advance_seconds is not None:
+            sandbox.advance_clock(dt.timedelta(seconds=change.advance_seconds))
+        else:
+            sandbox.release_clock()
+    except ClockNotSettableError as exc:
+        raise SandboxProblem("validation_failed", str(exc)) from None
+    return _clock_state(sandbox)
+
+
+@router.get("/faults")
+def get_faults(sandbox: SandboxDep) -> FaultState:
+    return FaultState(faults=sandbox.faults.faults, injected=sandbox.faults.injected)
+
+
+@router.post("/faults")
+def set_faults(faults: Faults, sandbox: SandboxDep) -> FaultState:
+    sandbox.set_faults(faults)
+    return FaultState(faults=sandbox.faults.faults, injected=sandbox.faults.injected)

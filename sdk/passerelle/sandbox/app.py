@@ -1,0 +1,129 @@
+"""The sandbox's ASGI app: a reference payment back end implementing the API contract of
+`passerelle.backend.models` for real, with state, rules, idempotency and optional faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Path
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse
+
+from passerelle.backend.models import Problem
+from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, explain
+from passerelle.sandbox import admin, batches, disbursements, orders
+from passerelle.sandbox.deps import check_before_validation
+from passerelle.sandbox.errors import (
+    RequestIdMiddleware,
+    SandboxProblem,
+    install_problem_handlers,
+    problem_bytes,
+    request_id_of,
+)
+from passerelle.sandbox.faults import FaultMiddleware, FaultMode, Faults, Scope
+from passerelle.sandbox.state import Sandbox, SandboxConfig
+
+__all__ = ["API_VERSION", "create_app", "sandbox_of"]
+
+API_VERSION = "1.0.0"
+"""The version of the back-end API contract the sandbox implements."""
+
+_DESCRIPTION = """\
+The payment back end Passerelle delivers order lifecycle events and batch payment files to.
+
+Every request carries `Authorization: Bearer <token>` and `Passerelle-Merchant: <merchant id>`.
+Every write (POST, PUT, PATCH, DELETE) carries an `Idempotency-Key`: the same key with the same
+request answers the first answer again (with `Idempotent-Replayed: true`) and does the work once;
+the same key with another request is refused (`idempotency_key_reused`); a key whose first request
+is still running answers 409 `idempotency_key_in_use`. Money is an integer count of minor units
+with its ISO 4217 currency. Every error is an RFC 9457 problem (`application/problem+json`) with a
+stable `code`; `GET /problems/{code}` explains one.
+"""
+
+_problems = APIRouter(tags=["problems"])
+
+
+@_problems.get(
+    "/problems/{code}",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        404: {"model": Problem, "description": "Not a problem code."},
+        422: {"model": Problem, "description": "Problem: `validation_failed`"},
+    },
+    summary="Explain a problem code",
+)
+def explain_problem(code: str = Path(max_length=64)) -> PlainTextResponse:
+    """What a problem code means and what to do about it."""
+    if code not in PROBLEMS:
+        raise HTTPException(404, f"there is no problem code {code!r}")
+    return PlainTextResponse(explain(code))
+
+
+def _fault_answer(
+    mode: FaultMode, faults: Faults, scope: Scope
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode())]
+    if mode is FaultMode.THROTTLE:
+        problem = SandboxProblem("rate_limited", "too many requests (sandbox fault injection)")
+        headers.append((b"retry-after", str(faults.retry_after).encode()))
+    else:
+        problem = SandboxProblem(
+            "internal_error", "the back end failed (sandbox fault injection); nothing was changed"
+        )
+    answer = problem.problem(request_id_of(scope), str(scope.get("path", "")))
+    body = problem_bytes(answer)
+    headers.append((b"content-length", str(len(body)).encode()))
+    return answer.status, headers, body
+
+
+def create_app(config: SandboxConfig | None = None) -> FastAPI:
+    """A new sandbox app with its own state (see `SandboxConfig`); `sandbox_of(app)` reaches it."""
+    sandbox = Sandbox(config or SandboxConfig())
+    app = FastAPI(
+        title="Passerelle payment back end",
+        version=API_VERSION,
+        description=_DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.sandbox = sandbox
+    for router in (orders.router, batches.router, disbursements.router, _problems, admin.router):
+        app.include_router(router)
+    install_problem_handlers(app, before_validation=check_before_validation)
+    app.add_middleware(FaultMiddleware, injector=sandbox.faults, respond=_fault_answer)
+    app.add_middleware(RequestIdMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problem_media_types(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
+    """Error answers are ``application/problem+json``, which FastAPI cannot declare itself."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if int(status) >= 400 and content:
+                    response["content"] = {PROBLEM_CONTENT_TYPE: next(iter(content.values()))}
+    return schema
+
+
+def sandbox_of(app: FastAPI) -> Sandbox:
+    """The state behind a sandbox app made by `create_app`."""
+    sandbox = app.state.sandbox
+    if not isinstance(sandbox, Sandbox):
+        raise TypeError("this app was not made by passerelle.sandbox.create_app")
+    return sandbox

@@ -1,0 +1,246 @@
+"""Every error the sandbox answers is RFC 9457 problem+json with a registered ``code``."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from passerelle.backend.errors import REQUEST_ID_HEADER
+from passerelle.backend.models import FieldError, Problem
+from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS
+from passerelle.sandbox.faults import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "RequestIdMiddleware",
+    "SandboxProblem",
+    "field_errors_of",
+    "install_problem_handlers",
+    "problem_bytes",
+    "problem_response",
+    "problem_responses",
+    "request_id_of",
+]
+
+_REQUEST_ID = "request_id"
+
+
+class SandboxProblem(Exception):  # noqa: N818 - it is the problem the answer carries
+    """Raise to answer the problem `code` (a key of `PROBLEMS`) with `detail`."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        if code not in PROBLEMS:
+            raise ValueError(f"unregistered problem code {code!r}")
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+    def problem(self, request_id: str | None = None, instance: str | None = None) -> Problem:
+        return Problem.of(
+            self.code, self.detail, request_id=request_id, instance=instance, **self.extra
+        )
+
+
+def problem_bytes(problem: Problem) -> bytes:
+    return problem.model_dump_json(exclude_none=True).encode()
+
+
+def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        problem_bytes(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def request_id_of(scope: Mapping[str, Any]) -> str | None:
+    state = scope.get("state")
+    return None if state is None else state.get(_REQUEST_ID)
+
+
+class RequestIdMiddleware:
+    """Gives every request an id, answered in the ``Request-Id`` header and in problems."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "req_" + secrets.token_hex(12)
+        scope.setdefault("state", {})[_REQUEST_ID] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+# Validation errors
+
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "model_type", "dict_type"})
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "value_error":
+        cause = error.get("ctx", {}).get("error")
+        if cause is not None:
+            return str(cause)
+    if error.get("type") == "missing":
+        return "this field is required"
+    return str(error.get("msg", "invalid"))
+
+
+def field_errors_of(
+    errors: Iterable[Mapping[str, Any]],
+    *,
+    union_tags: frozenset[str] = frozenset(),
+    json_body: bool = True,
+) -> tuple[FieldError, ...]:
+    """`FieldError`s naming each invalid field of a FastAPI validation error.
+
+    Body fields are named by their dotted path without FastAPI's ``body`` prefix
+    (``lines.0.unit_price.minor``); query, path and header parameters keep theirs
+    (``query.since``). `union_tags` are the tags of a tagged union body, which pydantic puts
+    first in the path and which name no field. `json_body` says whether the request declared
+    a JSON body (without it, the body is not read as JSON).
+    """
+    result: list[FieldError] = []
+    for error in errors:
+        loc: Sequence[Any] = tuple(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            cause = error.get("ctx", {}).get("error", "malformed")
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            result.append(FieldError(field="(body)", message=f"invalid JSON: {cause}{where}"))
+            continue
+        if loc and loc[0] == "body":
+            loc = loc[1:]
+            if len(loc) > 1 and loc[0] in union_tags:
+                loc = loc[1:]
+            if not loc and error.get("type") == "missing":
+                result.append(FieldError(field="(body)", message="a JSON body is required"))
+                continue
+            if not loc and error.get("type") in _NOT_AN_OBJECT:
+                message = "the body must be a JSON object"
+                if not json_body:
+                    message += " sent as Content-Type: application/json"
+                result.append(FieldError(field="(body)", message=message))
+                continue
+        field = ".".join(str(part) for part in loc) or "(body)"
+        result.append(FieldError(field=field, message=_message(error)))
+    return tuple(result)
+
+
+# Handlers
+
+_UNION_TAGS: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/v1/batches"): frozenset({"file", "entries"}),
+}
+
+
+def install_problem_handlers(
+    app: FastAPI,
+    *,
+    before_validation: Callable[[Request, RequestValidationError], None] | None = None,
+) -> None:
+    """Answer problems, validation errors, unknown routes and crashes as problem+json.
+
+    `before_validation(request)` may raise a `SandboxProblem` that takes precedence over a
+    validation error (authentication, a missing idempotency key).
+    """
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SandboxProblem)
+        problem = exc.problem(request_id_of(request.scope), request.url.path)
+        return problem_response(problem, exc.headers)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        if before_validation is not None:
+            try:
+                before_validation(request, exc)
+            except SandboxProblem as refusal:
+                return await on_problem(request, refusal)
+        tags = _UNION_TAGS.get((request.method, request.url.path), frozenset())
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        json_body = content_type == "application/json" or content_type.endswith("+json")
+        errors = field_errors_of(exc.errors(), union_tags=tags, json_body=json_body)
+        fields = ", ".join(dict.fromkeys(error.field for error in errors))
+        problem = Problem.of(
+            "validation_failed",
+            f"invalid request: {fields}",
+            errors=errors,
+            request_id=request_id_of(request.scope),
+            instance=request.url.path,
+        )
+        return problem_response(problem)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        status = HTTPStatus(exc.status_code)
+        code = status.phrase.lower().replace(" ", "_").replace("-", "_")
+        detail = exc.detail if isinstance(exc.detail, str) else status.phrase
+        problem = Problem(
+            title=status.phrase,
+            status=exc.status_code,
+            detail=detail,
+            code=code,
+            request_id=request_id_of(request.scope),
+            instance=request.url.path,
+        )
+        return problem_response(problem, exc.headers)
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        problem = Problem.of(
+            "internal_error",
+            "the sandbox failed unexpectedly; nothing was changed",
+            request_id=request_id_of(request.scope),
+            instance=request.url.path,
+        )
+        return problem_response(problem)
+
+    app.add_exception_handler(SandboxProblem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_crash)
+
+
+# OpenAPI
+
+_ALWAYS = ("unauthorized", "forbidden", "validation_failed", "rate_limited", "internal_error")
+_WRITES = ("idempotency_key_missing", "idempotency_key_in_use", "idempotency_key_reused")
+
+
+def problem_responses(*codes: str, write: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route answering these problem codes (plus the ones every route or
+    every write may answer), one entry per status listing its codes."""
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, *(_WRITES if write else ()), *_ALWAYS):
+        by_status.setdefault(PROBLEMS[code].status, []).append(code)
+    return {
+        status: {
+            "model": Problem,
+            "description": "Problem: " + ", ".join(f"`{code}`" for code in dict.fromkeys(found)),
+        }
+        for status, found in sorted(by_status.items())
+    }

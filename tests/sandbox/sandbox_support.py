@@ -1,0 +1,82 @@
+"""What the sandbox tests share: credentials, the start time, and `Api` over both clients."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio
+
+from passerelle.backend.client import AsyncBackendClient, BackendClient
+from passerelle.backend.retry import RetryPolicy
+from passerelle.sandbox import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
+
+VANCOUVER = ZoneInfo("America/Vancouver")
+START = dt.datetime(2030, 3, 14, 9, 30, tzinfo=VANCOUVER)
+"""The sandbox clock at the start of each test: a Thursday morning before the batch cutoff."""
+
+OTHER_TOKEN = "sk_test_other"
+OTHER_MERCHANT = "other-shop"
+ADMIN_TOKEN = "sk_test_admin"
+
+AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Passerelle-Merchant": DEFAULT_MERCHANT}
+"""Headers of the demo merchant, for raw requests."""
+
+FAST_RETRY = RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.05)
+
+Api = Callable[..., Coroutine[Any, Any, Any]]
+"""``await api("ship", "A-1", shipment)``: calls a client method, sync or async alike."""
+
+
+def sandbox_config(db: Path) -> SandboxConfig:
+    return SandboxConfig(
+        tokens={DEFAULT_TOKEN: DEFAULT_MERCHANT, OTHER_TOKEN: OTHER_MERCHANT},
+        db=db,
+        admin_token=ADMIN_TOKEN,
+    )
+
+
+class Sleeps(list[float]):
+    """The waits a client asked for, recorded instead of slept."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@asynccontextmanager
+async def open_api(
+    flavour: str,
+    url: str,
+    sleeps: Sleeps,
+    *,
+    token: str = DEFAULT_TOKEN,
+    merchant: str = DEFAULT_MERCHANT,
+    **options: Any,
+) -> AsyncIterator[Api]:
+    """`Api` over a sync or an async client of `url`, retrying fast and recording its waits."""
+    options.setdefault("retry", FAST_RETRY)
+    if flavour == "sync":
+        with BackendClient(url, token, merchant, sleep=sleeps, **options) as client:
+
+            async def call_sync(method: str, *args: Any, **kwargs: Any) -> Any:
+                bound = functools.partial(getattr(client, method), *args, **kwargs)
+                return await anyio.to_thread.run_sync(bound)
+
+            yield call_sync
+    else:
+        async with AsyncBackendClient(
+            url, token, merchant, sleep=sleeps.asleep, **options
+        ) as aclient:
+
+            async def call_async(method: str, *args: Any, **kwargs: Any) -> Any:
+                return await getattr(aclient, method)(*args, **kwargs)
+
+            yield call_async

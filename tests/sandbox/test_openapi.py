@@ -1,0 +1,59 @@
+"""The checked-in OpenAPI document is the one the sandbox generates now."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from passerelle.sandbox.openapi import REGENERATE, openapi_document, render_openapi
+
+CHECKED_IN = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_the_checked_in_openapi_document_is_up_to_date() -> None:
+    assert CHECKED_IN.exists(), f"docs/openapi.json is missing; create it with: {REGENERATE}"
+    current = render_openapi()
+
+    assert CHECKED_IN.read_text(encoding="utf-8") == current, (
+        f"docs/openapi.json is stale; regenerate it with: {REGENERATE}"
+    )
+
+
+def test_the_document_covers_every_endpoint_of_the_contract() -> None:
+    document = openapi_document()
+
+    operations = {
+        f"{method.upper()} {path}"
+        for path, methods in document["paths"].items()
+        for method in methods
+    }
+    assert operations == {
+        "POST /v1/orders",
+        "GET /v1/orders/{ref}",
+        "POST /v1/orders/{ref}/shipments",
+        "POST /v1/orders/{ref}/cancellations",
+        "POST /v1/orders/{ref}/returns",
+        "PUT /v1/orders/{ref}/cart",
+        "POST /v1/batches",
+        "GET /v1/batches/{batch_id}",
+        "PATCH /v1/batches/{batch_id}",
+        "DELETE /v1/batches/{batch_id}",
+        "PUT /v1/batches/{batch_id}/entries",
+        "GET /v1/disbursements",
+        "GET /problems/{code}",
+    }
+    assert json.loads(render_openapi()) == document
+
+
+def test_errors_are_documented_as_problems() -> None:
+    document = openapi_document()
+
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (
+                        f"{method.upper()} {path} {status}"
+                    )
+    shipment_conflicts = document["paths"]["/v1/orders/{ref}/shipments"]["post"]["responses"]["409"]
+    assert "`ship_exceeds_ordered`" in shipment_conflicts["description"]

@@ -1,0 +1,1238 @@
+"""The sandbox over a real socket, through both clients: every endpoint and every rule."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from sandbox_support import (
+    ADMIN_TOKEN,
+    AUTH,
+    OTHER_MERCHANT,
+    OTHER_TOKEN,
+    START,
+    VANCOUVER,
+    Api,
+    Sleeps,
+    open_api,
+    sandbox_config,
+)
+
+from passerelle import formats
+from passerelle.backend.errors import (
+    APIStatusError,
+    BatchDeletedError,
+    BatchPastCutoffError,
+    CancelExceedsOrderedError,
+    CardDeclinedError,
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    InvalidBatchFileError,
+    LineAlreadyShippedError,
+    NotAProductLineError,
+    OrderAlreadyShippedError,
+    OrderCurrencyMismatchError,
+    OrderExistsError,
+    RefundExceedsCapturedError,
+    ReturnExceedsShippedError,
+    ShipExceedsOrderedError,
+    UnauthorizedError,
+    UnknownBatchError,
+    UnknownLineError,
+    UnknownOrderError,
+)
+from passerelle.backend.models import (
+    BatchEntriesCreate,
+    BatchEntryItem,
+    BatchFileUpload,
+    BatchFormat,
+    BatchStatus,
+    CancellationCreate,
+    CartLineItem,
+    CartUpdate,
+    LineQuantityItem,
+    OrderCreate,
+    OrderStatus,
+    ReturnCreate,
+    ShipmentCreate,
+    TrackingInfo,
+)
+from passerelle.backend.retry import RetryPolicy
+from passerelle.batches import BatchKind, Direction
+from passerelle.events import LineType
+from passerelle.money import Money
+from passerelle.sandbox import SandboxServer
+
+pytestmark = pytest.mark.anyio
+
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "samples" / "batch"
+SAMPLE_FILES = sorted(SAMPLES.glob("*/*"))
+
+
+def cad(amount: str) -> Money:
+    return Money.of(amount, "CAD")
+
+
+def new_order(reference: str = "A-100", *, installments: int | None = None) -> OrderCreate:
+    """Two shirts at 25.00, a mug at 12.50 and 7.50 of shipping: 70.00 CAD."""
+    return OrderCreate(
+        reference=reference,
+        currency="CAD",
+        installments=installments,
+        lines=(
+            CartLineItem(reference="shirt", name="Shirt", unit_price=cad("25.00"), quantity=2),
+            CartLineItem(reference="mug", name="Mug", unit_price=cad("12.50"), quantity=1),
+            CartLineItem(
+                reference="shipping",
+                name="Shipping",
+                type=LineType.HANDLING,
+                unit_price=cad("7.50"),
+                quantity=1,
+            ),
+        ),
+    )
+
+
+def units(**quantities: int) -> tuple[LineQuantityItem, ...]:
+    return tuple(LineQuantityItem(line=line, quantity=q) for line, q in quantities.items())
+
+
+def entry(
+    amount: str, *, direction: Direction = Direction.CREDIT, payee: str = "Ada"
+) -> BatchEntryItem:
+    return BatchEntryItem(
+        direction=direction,
+        amount=cad(amount),
+        payee=payee,
+        account="1234567",
+        institution="001",
+        transit="12345",
+    )
+
+
+def entries_batch(
+    day: dt.date = dt.date(2030, 3, 15), batch_id: str = "payroll-11"
+) -> BatchEntriesCreate:
+    return BatchEntriesCreate(
+        batch_id=batch_id,
+        originator="Acme Payroll",
+        kind=BatchKind.CREDIT,
+        currency="CAD",
+        processing_date=day,
+        entries=(entry("1200.00"), entry("950.50", payee="Grace")),
+    )
+
+
+def problem_of(response: httpx.Response) -> dict[str, Any]:
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    return body
+
+
+# Orders
+
+
+async def test_checkout_authorizes_the_total_and_plans_installments(api: Api) -> None:
+    view = await api("create_order", new_order(installments=3))
+
+    assert view.status is OrderStatus.OPEN
+    assert (view.authorized, view.captured, view.refunded, view.voided) == (
+        cad("70.00"),
+        cad("0"),
+        cad("0"),
+        cad("0"),
+    )
+    plan = view.payment_plan
+    assert plan.balance == cad("70.00")
+    assert [i.amount for i in plan.installments] == [cad("23.34"), cad("23.33"), cad("23.33")]
+    assert [i.due_date for i in plan.installments] == [
+        dt.date(2030, 3, 14),
+        dt.date(2030, 4, 13),
+        dt.date(2030, 5, 13),
+    ]
+    assert await api("get_order", "A-100") == view
+
+
+async def test_one_installment_by_default(api: Api) -> None:
+    view = await api("create_order", new_order())
+
+    assert [(i.due_date, i.amount) for i in view.payment_plan.installments] == [
+        (dt.date(2030, 3, 14), cad("70.00"))
+    ]
+
+
+async def test_shipments_capture_pro_rata_and_the_last_takes_the_rest(api: Api) -> None:
+    await api("create_order", new_order(installments=2))
+
+    first = await api(
+        "ship",
+        "A-100",
+        ShipmentCreate(
+            event_id="ful-1",
+            lines=units(shirt=1),
+            tracking=TrackingInfo(carrier="Canada Post", number="7023 1234"),
+        ),
+    )
+    assert first.captured == cad("28.00")
+    assert first.order.status is OrderStatus.PARTIALLY_SHIPPED
+    assert first.order.line("shirt").shipped == 1
+    assert first.order.payment_plan.balance == cad("42.00")
+    assert [i.amount for i in first.order.payment_plan.installments] == [cad("21.00")] * 2
+
+    rest = await api("ship", "A-100", ShipmentCreate(event_id="ful-2"))
+    assert rest.captured == cad("42.00")
+    assert rest.order.status is OrderStatus.SHIPPED
+    assert rest.order.captured == cad("70.00")
+    assert rest.order.payment_plan.installments == ()
+
+
+async def test_a_shipment_recorded_twice_ships_nothing_new(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(shirt=1)))
+
+    again = await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(shirt=1)))
+
+    assert again.captured == cad("0")
+    assert again.order.line("shirt").shipped == 1
+    assert again.order.captured == cad("28.00")
+
+
+async def test_cancelling_everything_unshipped_voids_the_remaining_authorization(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(shirt=1)))
+
+    result = await api("cancel", "A-100", CancellationCreate(event_id="can-1", reason="customer"))
+
+    assert result.released == cad("42.00")
+    assert result.order.voided == cad("42.00")
+    assert result.order.authorized == cad("28.00")
+    assert result.order.status is OrderStatus.SHIPPED
+    assert result.order.line("shirt").cancelled == 1
+    assert result.order.line("mug").cancelled == 1
+
+
+async def test_cancelling_an_unshipped_order_cancels_it(api: Api) -> None:
+    await api("create_order", new_order())
+
+    result = await api("cancel", "A-100", CancellationCreate(event_id="can-1"))
+
+    assert result.released == cad("70.00")
+    assert result.order.status is OrderStatus.CANCELLED
+    assert result.order.payment_plan.installments == ()
+
+
+async def test_partial_cancellation_releases_its_share(api: Api) -> None:
+    await api("create_order", new_order())
+
+    result = await api("cancel", "A-100", CancellationCreate(event_id="can-1", lines=units(mug=1)))
+
+    assert result.released == cad("14.00")
+    assert result.order.authorized == cad("56.00")
+    assert result.order.status is OrderStatus.OPEN
+
+
+async def test_returns_refund_and_the_last_one_marks_the_order_returned(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+    partial = await api(
+        "refund",
+        "A-100",
+        ReturnCreate(event_id="ret-1", lines=units(shirt=1), refund=cad("25.00"), reason="too big"),
+    )
+    assert partial.refunded == cad("25.00")
+    assert partial.order.refunded == cad("25.00")
+    assert partial.order.line("shirt").returned == 1
+    assert partial.order.status is OrderStatus.SHIPPED
+
+    rest = await api(
+        "refund",
+        "A-100",
+        ReturnCreate(event_id="ret-2", lines=units(shirt=1, mug=1), refund=cad("45.00")),
+    )
+    assert rest.order.refunded == cad("70.00")
+    assert rest.order.status is OrderStatus.RETURNED
+
+
+async def test_a_refund_without_goods(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+    result = await api("refund", "A-100", ReturnCreate(event_id="ret-1", refund=cad("7.50")))
+
+    assert result.refunded == cad("7.50")
+    assert all(line.returned == 0 for line in result.order.lines)
+
+
+async def test_cart_update_answers_the_recomputed_payment_plan(api: Api) -> None:
+    await api("create_order", new_order(installments=3))
+
+    result = await api(
+        "update_cart",
+        "A-100",
+        CartUpdate(
+            event_id="edit-1",
+            cart=(
+                CartLineItem(reference="shirt", name="Shirt", unit_price=cad("25.00"), quantity=1),
+                CartLineItem(reference="mug", name="Mug", unit_price=cad("12.50"), quantity=2),
+                CartLineItem(
+                    reference="shipping",
+                    name="Shipping",
+                    type=LineType.HANDLING,
+                    unit_price=cad("7.50"),
+                    quantity=1,
+                ),
+                CartLineItem(
+                    reference="promo",
+                    name="Spring promo",
+                    type=LineType.DISCOUNT,
+                    unit_price=cad("-5.00"),
+                    quantity=1,
+                ),
+            ),
+        ),
+    )
+
+    assert result.order.authorized == cad("52.50")
+    assert result.payment_plan == result.order.payment_plan
+    assert result.payment_plan.balance == cad("52.50")
+    assert [i.amount for i in result.payment_plan.installments] == [cad("17.50")] * 3
+    assert result.order.line("mug").ordered == 2
+    assert result.order.line("promo").type is LineType.DISCOUNT
+    assert (await api("get_order", "A-100")) == result.order
+
+
+# Rule violations: each answers its problem code and changes nothing
+
+
+async def test_unknown_order(api: Api) -> None:
+    with pytest.raises(UnknownOrderError) as missing:
+        await api("get_order", "nope")
+    assert missing.value.code == "unknown_order"
+    assert missing.value.status == 404
+    with pytest.raises(UnknownOrderError):
+        await api("ship", "nope", ShipmentCreate(event_id="ful-1"))
+
+
+async def test_order_exists(api: Api) -> None:
+    await api("create_order", new_order())
+
+    with pytest.raises(OrderExistsError) as exists:
+        await api("create_order", new_order())
+
+    assert exists.value.code == "order_exists"
+    assert exists.value.detail == "order 'A-100' already exists"
+
+
+async def test_card_declined_by_a_magic_reference(api: Api) -> None:
+    with pytest.raises(CardDeclinedError) as declined:
+        await api("create_order", new_order("decline-14"))
+
+    assert declined.value.status == 402
+    assert declined.value.code == "card_declined"
+    assert declined.value.processor_message_id == 14
+    assert declined.value.problem is not None
+    assert declined.value.problem.decline_code == "invalid_expiry_date"
+    with pytest.raises(UnknownOrderError):
+        await api("get_order", "decline-14")
+
+
+async def test_any_decline_reference_gets_the_generic_decline(api: Api) -> None:
+    with pytest.raises(CardDeclinedError) as declined:
+        await api("create_order", new_order("DECLINED-order"))
+
+    assert declined.value.processor_message_id == 7
+
+
+async def test_unknown_line(api: Api) -> None:
+    await api("create_order", new_order())
+
+    with pytest.raises(UnknownLineError) as unknown:
+        await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(hat=1)))
+
+    assert unknown.value.code == "unknown_line"
+    assert unknown.value.detail == "cannot ship line hat of order A-100: the order has no such line"
+
+
+async def test_ship_exceeds_ordered(api: Api) -> None:
+    await api("create_order", new_order())
+
+    with pytest.raises(ShipExceedsOrderedError) as exceeded:
+        await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(shirt=3)))
+
+    assert exceeded.value.code == "ship_exceeds_ordered"
+    assert exceeded.value.detail == (
+        "cannot ship 3 of line shirt of order A-100: only 2 left to ship "
+        "(ordered 2, shipped 0, cancelled 0, returned 0)"
+    )
+    assert (await api("get_order", "A-100")).captured == cad("0")
+
+
+async def test_order_already_shipped(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+    with pytest.raises(OrderAlreadyShippedError) as shipped:
+        await api("cancel", "A-100", CancellationCreate(event_id="can-1", lines=units(shirt=1)))
+
+    assert shipped.value.code == "order_already_shipped"
+    assert shipped.value.detail == (
+        "cannot cancel 1 of line shirt of order A-100: 2 of 2 already shipped; "
+        "handle it as a return"
+    )
+
+
+async def test_return_exceeds_shipped(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+    with pytest.raises(ReturnExceedsShippedError) as exceeded:
+        await api(
+            "refund", "A-100", ReturnCreate(event_id="ret-1", lines=units(shirt=3), refund=cad("0"))
+        )
+
+    assert exceeded.value.code == "return_exceeds_shipped"
+    assert exceeded.value.status == 409
+
+
+async def test_a_return_before_its_shipment_is_refused_until_the_shipment_arrives(api: Api) -> None:
+    await api("create_order", new_order())
+    early = ReturnCreate(event_id="ret-1", lines=units(shirt=1), refund=cad("25.00"))
+
+    with pytest.raises(ReturnExceedsShippedError):
+        await api("refund", "A-100", early, idempotency_key="ret-1-key")
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+    retried = await api("refund", "A-100", early, idempotency_key="ret-1-key")
+
+    assert retried.refunded == cad("25.00")
+
+
+async def test_refund_exceeds_captured(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+    with pytest.raises(RefundExceedsCapturedError) as exceeded:
+        await api("refund", "A-100", ReturnCreate(event_id="ret-1", refund=cad("70.01")))
+
+    assert exceeded.value.code == "refund_exceeds_captured"
+    assert exceeded.value.detail == (
+        "cannot refund 70.01 CAD on order A-100: only 70.00 CAD captured and not refunded "
+        "(captured 70.00 CAD, refunded 0.00 CAD)"
+    )
+    assert (await api("get_order", "A-100")).refunded == cad("0")
+
+
+async def test_line_already_shipped(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(shirt=1)))
+
+    with pytest.raises(LineAlreadyShippedError) as shipped:
+        await api(
+            "update_cart",
+            "A-100",
+            CartUpdate(
+                event_id="edit-1",
+                cart=(
+                    CartLineItem(
+                        reference="shirt", name="Shirt", unit_price=cad("20.00"), quantity=1
+                    ),
+                ),
+            ),
+        )
+
+    assert shipped.value.code == "line_already_shipped"
+    assert shipped.value.detail == (
+        "cannot edit line shirt of order A-100: 1 already shipped at 25.00 CAD; "
+        "its price cannot change to 20.00 CAD"
+    )
+
+
+async def test_currency_mismatch(api: Api) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+    with pytest.raises(OrderCurrencyMismatchError) as mismatch:
+        await api("refund", "A-100", ReturnCreate(event_id="ret-1", refund=Money.of("5.00", "USD")))
+
+    assert mismatch.value.code == "currency_mismatch"
+    assert mismatch.value.status == 422
+
+
+async def test_not_a_product_line(api: Api) -> None:
+    await api("create_order", new_order())
+
+    with pytest.raises(NotAProductLineError) as handling:
+        await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(shipping=1)))
+
+    assert handling.value.code == "not_a_product_line"
+    assert handling.value.detail == (
+        "cannot ship line shipping of order A-100: it is a handling line; only product lines "
+        "are shipped, cancelled or returned"
+    )
+
+
+async def test_cancel_exceeds_ordered(api: Api) -> None:
+    await api("create_order", new_order())
+
+    with pytest.raises(CancelExceedsOrderedError) as exceeded:
+        await api("cancel", "A-100", CancellationCreate(event_id="can-1", lines=units(mug=2)))
+
+    assert exceeded.value.code == "cancel_exceeds_ordered"
+    assert (await api("get_order", "A-100")).voided == cad("0")
+
+
+async def test_a_rule_the_contract_has_no_code_for_is_a_validation_failure(
+    raw: httpx.Client,
+) -> None:
+    raw.post(
+        "/v1/orders",
+        headers={**AUTH, "Idempotency-Key": "o"},
+        json=new_order().model_dump(mode="json"),
+    )
+    handling_only = CartLineItem(
+        reference="shipping",
+        name="Shipping",
+        type=LineType.HANDLING,
+        unit_price=cad("7.50"),
+        quantity=1,
+    )
+
+    response = raw.put(
+        "/v1/orders/A-100/cart",
+        headers={**AUTH, "Idempotency-Key": "c"},
+        json={"event_id": "edit-1", "cart": [handling_only.model_dump(mode="json")]},
+    )
+
+    problem = problem_of(response)
+    assert response.status_code == 422
+    assert problem["code"] == "validation_failed"
+    assert problem["errors"] == [
+        {
+            "field": "cart",
+            "message": "cannot edit order A-100: the new cart has 7.50 CAD to pay but no product "
+            "line to ship",
+        }
+    ]
+
+
+# Authentication and merchants
+
+
+async def test_unknown_token(sandbox: SandboxServer, sleeps: Sleeps, flavour: str) -> None:
+    async with open_api(flavour, sandbox.url, sleeps, token="sk_wrong") as api:
+        with pytest.raises(UnauthorizedError) as refused:
+            await api("get_order", "A-100")
+    assert refused.value.code == "unauthorized"
+    assert "sk_wrong" not in str(refused.value)
+
+
+async def test_a_token_acts_only_for_its_merchant(raw: httpx.Client) -> None:
+    response = raw.get(
+        "/v1/orders/A-100",
+        headers={"Authorization": f"Bearer {OTHER_TOKEN}", "Passerelle-Merchant": "demo"},
+    )
+
+    assert response.status_code == 403
+    assert problem_of(response)["detail"] == "the API token may not act for merchant 'demo'"
+
+
+async def test_missing_credentials(raw: httpx.Client) -> None:
+    no_token = raw.get("/v1/orders/A-100", headers={"Passerelle-Merchant": "demo"})
+    no_merchant = raw.get("/v1/orders/A-100", headers={"Authorization": AUTH["Authorization"]})
+
+    assert problem_of(no_token)["code"] == "unauthorized"
+    assert no_token.headers["www-authenticate"] == "Bearer"
+    assert problem_of(no_merchant)["code"] == "forbidden"
+
+
+async def test_authentication_comes_before_validation(raw: httpx.Client) -> None:
+    response = raw.post("/v1/orders", headers={"Idempotency-Key": "k"}, content=b"{not json")
+
+    assert problem_of(response)["code"] == "unauthorized"
+
+
+async def test_one_merchant_never_sees_another_merchants_orders_or_batches(
+    api: Api, other_api: Api
+) -> None:
+    await api("create_order", new_order())
+    await api("create_batch", entries_batch())
+
+    with pytest.raises(UnknownOrderError):
+        await other_api("get_order", "A-100")
+    with pytest.raises(UnknownOrderError):
+        await other_api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+    with pytest.raises(UnknownBatchError):
+        await other_api("get_batch", "payroll-11")
+    with pytest.raises(UnknownBatchError):
+        await other_api("delete_batch", "payroll-11")
+    own = await other_api("create_order", new_order())
+    assert own.reference == "A-100"
+    assert (await other_api("list_disbursements")).disbursements == ()
+    assert (await api("get_order", "A-100")).status is OrderStatus.OPEN
+
+
+# Idempotency
+
+
+async def test_a_replayed_write_answers_the_first_answer_byte_for_byte(raw: httpx.Client) -> None:
+    body = new_order().model_dump(mode="json")
+    headers = {**AUTH, "Idempotency-Key": "checkout-1"}
+
+    first = raw.post("/v1/orders", headers=headers, json=body)
+    # The same request, its keys in another order and spaced out: still the same request.
+    same = json.dumps(dict(reversed(list(body.items()))), indent=4).encode()
+    second = raw.post(
+        "/v1/orders", headers={**headers, "Content-Type": "application/json"}, content=same
+    )
+
+    assert first.status_code == second.status_code == 201
+    assert second.content == first.content
+    assert "idempotent-replayed" not in first.headers
+    assert second.headers["idempotent-replayed"] == "true"
+    assert first.headers["request-id"] != second.headers["request-id"]
+
+
+async def test_a_replayed_client_call_is_carried_out_once(api: Api) -> None:
+    await api("create_order", new_order())
+    shipment = ShipmentCreate(event_id="ful-1", lines=units(shirt=1))
+
+    first = await api("ship", "A-100", shipment, idempotency_key="ship-key")
+    second = await api("ship", "A-100", shipment, idempotency_key="ship-key")
+
+    assert second == first
+    assert second.captured == cad("28.00")
+    assert (await api("get_order", "A-100")).captured == cad("28.00")
+
+
+async def test_a_key_reused_for_another_request_is_refused(api: Api) -> None:
+    await api("create_order", new_order(), idempotency_key="key-1")
+
+    with pytest.raises(IdempotencyKeyReusedError) as reused:
+        await api("create_order", new_order("A-101"), idempotency_key="key-1")
+
+    assert reused.value.code == "idempotency_key_reused"
+    assert reused.value.detail == "Idempotency-Key 'key-1' was already used for another request"
+    with pytest.raises(UnknownOrderError):
+        await api("get_order", "A-101")
+
+
+async def test_a_key_reused_on_another_path_is_refused(raw: httpx.Client) -> None:
+    raw.post(
+        "/v1/orders",
+        headers={**AUTH, "Idempotency-Key": "k"},
+        json=new_order().model_dump(mode="json"),
+    )
+    response = raw.post(
+        "/v1/orders/A-100/shipments",
+        headers={**AUTH, "Idempotency-Key": "k"},
+        json={"event_id": "f"},
+    )
+
+    assert problem_of(response)["code"] == "idempotency_key_reused"
+
+
+async def test_keys_belong_to_their_merchant(api: Api, other_api: Api) -> None:
+    await api("create_order", new_order("A-100"), idempotency_key="shared-key")
+
+    other = await other_api("create_order", new_order("B-200"), idempotency_key="shared-key")
+
+    assert other.reference == "B-200"
+
+
+async def test_a_write_without_a_key_is_refused(raw: httpx.Client) -> None:
+    response = raw.post("/v1/orders", headers=AUTH, json=new_order().model_dump(mode="json"))
+
+    problem = problem_of(response)
+    assert response.status_code == 400
+    assert problem["code"] == "idempotency_key_missing"
+    assert problem["detail"] == "a POST needs an Idempotency-Key header"
+    deleted = raw.delete("/v1/batches/payroll-11", headers=AUTH)
+    assert problem_of(deleted)["code"] == "idempotency_key_missing"
+
+
+async def test_a_key_in_use_is_refused_until_the_first_request_ends(
+    sandbox: SandboxServer, raw: httpx.Client, sleeps: Sleeps, flavour: str
+) -> None:
+    async with open_api(flavour, sandbox.url, sleeps, retry=RetryPolicy(max_attempts=1)) as api:
+        await api("create_order", new_order())
+        shipment = ShipmentCreate(event_id="ful-1", lines=units(shirt=1))
+        results: list[Any] = []
+
+        async def first() -> None:
+            results.append(await api("ship", "A-100", shipment, idempotency_key="k-1"))
+
+        async with anyio.create_task_group() as tasks:
+            with sandbox.state.hold_writes() as gate:
+                tasks.start_soon(first)
+                assert await anyio.to_thread.run_sync(gate.wait_for_writes, 1)
+                with pytest.raises(IdempotencyKeyInUseError) as in_use:
+                    await api("ship", "A-100", shipment, idempotency_key="k-1")
+                concurrent = await anyio.to_thread.run_sync(
+                    lambda: raw.post(
+                        "/v1/orders/A-100/shipments",
+                        headers={**AUTH, "Idempotency-Key": "k-1"},
+                        json=shipment.model_dump(mode="json"),
+                    )
+                )
+
+        assert in_use.value.code == "idempotency_key_in_use"
+        assert in_use.value.retryable
+        assert concurrent.status_code == 409
+        assert problem_of(concurrent)["code"] == "idempotency_key_in_use"
+        assert results[0].captured == cad("28.00")
+        replay = await api("ship", "A-100", shipment, idempotency_key="k-1")
+        assert replay == results[0]
+
+
+async def test_the_client_waits_out_a_key_in_use(
+    sandbox: SandboxServer, api: Api, raw: httpx.Client
+) -> None:
+    await api("create_order", new_order())
+    shipment = ShipmentCreate(event_id="ful-1", lines=units(shirt=1))
+    results: list[Any] = []
+
+    def first() -> None:
+        results.append(
+            raw.post(
+                "/v1/orders/A-100/shipments",
+                headers={**AUTH, "Idempotency-Key": "k-1"},
+                json=shipment.model_dump(mode="json"),
+            )
+        )
+
+    async with anyio.create_task_group() as tasks:
+        with sandbox.state.hold_writes() as gate:
+            tasks.start_soon(anyio.to_thread.run_sync, first)
+            assert await anyio.to_thread.run_sync(gate.wait_for_writes, 1)
+        retried = await api("ship", "A-100", shipment, idempotency_key="k-1")
+
+    assert retried.captured == cad("28.00")
+    assert results[0].status_code == 201
+    assert (await api("get_order", "A-100")).captured == cad("28.00")
+
+
+# Malformed requests: 422 problem+json naming the field, never a 500
+
+ORDER_LINE = {
+    "reference": "l",
+    "name": "Shirt",
+    "unit_price": {"minor": 100, "currency": "CAD"},
+    "quantity": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field", "message"),
+    [
+        (
+            "POST",
+            "/v1/orders",
+            {
+                "reference": "r",
+                "currency": "CAD",
+                "lines": [{**ORDER_LINE, "unit_price": {"minor": 10.5, "currency": "CAD"}}],
+            },
+            "lines.0.unit_price.minor",
+            "Input should be a valid integer",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"reference": "r", "currency": "CAD", "lines": [{**ORDER_LINE, "quantity": 1.0}]},
+            "lines.0.quantity",
+            "Input should be a valid integer",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"reference": "r", "currency": "XYZ", "lines": [ORDER_LINE]},
+            "currency",
+            "unknown currency 'XYZ': expected an ISO 4217 code such as CAD",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"currency": "CAD", "lines": [ORDER_LINE]},
+            "reference",
+            "this field is required",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {
+                "reference": "r",
+                "currency": "CAD",
+                "lines": [ORDER_LINE],
+                "card_number": "4242424242424242",
+            },
+            "card_number",
+            "Extra inputs are not permitted",
+        ),
+        (
+            "POST",
+            "/v1/orders/A-100/returns",
+            {"event_id": "r", "refund": {"minor": -5, "currency": "CAD"}},
+            "(body)",
+            "refund -0.05 CAD is negative",
+        ),
+        (
+            "POST",
+            "/v1/orders/A-100/shipments",
+            ["not", "an", "object"],
+            "(body)",
+            "the body must be a JSON object",
+        ),
+        (
+            "PUT",
+            "/v1/orders/A-100/cart",
+            {"event_id": "e", "cart": "none"},
+            "cart",
+            "Input should be a valid tuple",
+        ),
+        (
+            "POST",
+            "/v1/batches",
+            {"file": "!!!", "encoding": "base64"},
+            "file",
+            "file is not valid base64 (encoding is 'base64')",
+        ),
+        (
+            "POST",
+            "/v1/batches",
+            {
+                "entries": [],
+                "processing_date": "2030-03-15",
+                "originator": "o",
+                "kind": "credit",
+                "currency": "CAD",
+            },
+            "entries",
+            "must hold at least one item",
+        ),
+        (
+            "PATCH",
+            "/v1/batches/b",
+            {"processing_date": 1700000000},
+            "processing_date",
+            "a date must be an ISO 8601 string such as 2025-03-14, not a number",
+        ),
+    ],
+)
+async def test_a_malformed_body_is_refused_naming_the_field(
+    raw: httpx.Client, method: str, path: str, body: Any, field: str, message: str
+) -> None:
+    response = raw.request(method, path, headers={**AUTH, "Idempotency-Key": "k"}, json=body)
+
+    problem = problem_of(response)
+    assert response.status_code == 422
+    assert problem["code"] == "validation_failed"
+    assert {"field": field, "message": message} in problem["errors"]
+    assert field in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"event_id": ', "invalid JSON: Expecting value at character 13"),
+        (b"", "a JSON body is required"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_refused(
+    raw: httpx.Client, content: bytes, message: str
+) -> None:
+    response = raw.post(
+        "/v1/orders/A-100/shipments",
+        headers={**AUTH, "Idempotency-Key": "k", "Content-Type": "application/json"},
+        content=content,
+    )
+
+    assert response.status_code == 422
+    assert problem_of(response)["errors"] == [{"field": "(body)", "message": message}]
+
+
+async def test_malformed_parameters_are_named(raw: httpx.Client) -> None:
+    since = raw.get("/v1/disbursements", params={"since": "yesterday"}, headers=AUTH)
+    ordered = raw.get(
+        "/v1/disbursements", params={"since": "2030-03-15", "until": "2030-03-14"}, headers=AUTH
+    )
+    long_ref = raw.get("/v1/orders/" + "x" * 256, headers=AUTH)
+    long_key = raw.post("/v1/orders", headers={**AUTH, "Idempotency-Key": "k" * 256}, json={})
+
+    assert [e["field"] for e in problem_of(since)["errors"]] == ["query.since"]
+    assert problem_of(ordered)["errors"] == [
+        {"field": "query", "message": "since 2030-03-15 is after until 2030-03-14"}
+    ]
+    assert [e["field"] for e in problem_of(long_ref)["errors"]] == ["path.ref"]
+    assert "header.Idempotency-Key" in [e["field"] for e in problem_of(long_key)["errors"]]
+
+
+async def test_unknown_paths_and_methods_answer_problems(raw: httpx.Client) -> None:
+    missing = raw.get("/v1/nowhere", headers=AUTH)
+    wrong_method = raw.delete("/v1/orders/A-100", headers=AUTH)
+
+    assert (missing.status_code, problem_of(missing)["code"]) == (404, "not_found")
+    assert (wrong_method.status_code, problem_of(wrong_method)["code"]) == (
+        405,
+        "method_not_allowed",
+    )
+
+
+async def test_problem_types_are_explained(raw: httpx.Client) -> None:
+    response = raw.post("/v1/orders", headers=AUTH, json={})
+    explained = raw.get(problem_of(response)["type"])
+
+    assert explained.status_code == 200
+    assert explained.text.startswith("idempotency_key_missing: Write without an idempotency key")
+    assert raw.get("/problems/no_such_code").status_code == 404
+
+
+# Batches
+
+
+async def test_a_batch_from_entries_lives_until_its_cutoff(api: Api) -> None:
+    created = await api("create_batch", entries_batch())
+
+    assert created.id == "payroll-11"
+    assert created.status is BatchStatus.SCHEDULED
+    assert created.cutoff_at == dt.datetime(2030, 3, 15, 11, 0, tzinfo=VANCOUVER)
+    assert created.totals.credits == cad("2150.50")
+    assert created.totals.credit_count == 2
+    assert await api("get_batch", "payroll-11") == created
+
+    moved = await api("reschedule_batch", "payroll-11", dt.date(2030, 3, 18))
+    assert moved.processing_date == dt.date(2030, 3, 18)
+    assert moved.cutoff_at == dt.datetime(2030, 3, 18, 11, 0, tzinfo=VANCOUVER)
+
+    edited = await api("replace_batch_entries", "payroll-11", [entry("10.00")])
+    assert edited.totals.credits == cad("10.00")
+    assert edited.entries == (entry("10.00"),)
+
+    deleted = await api("delete_batch", "payroll-11")
+    assert deleted.status is BatchStatus.DELETED
+    assert (await api("get_batch", "payroll-11")).status is BatchStatus.DELETED
+
+
+async def test_the_sandbox_names_a_batch_given_without_id(api: Api) -> None:
+    batch = entries_batch().model_copy(update={"batch_id": None})
+
+    created = await api("create_batch", batch)
+
+    assert created.id.startswith("bat_")
+    assert await api("get_batch", created.id) == created
+
+
+async def test_unknown_batch(api: Api) -> None:
+    with pytest.raises(UnknownBatchError) as unknown:
+        await api("get_batch", "nope")
+
+    assert unknown.value.code == "unknown_batch"
+    with pytest.raises(UnknownBatchError):
+        await api("reschedule_batch", "nope", dt.date(2030, 3, 20))
+
+
+async def test_a_deleted_batch_cannot_change(api: Api) -> None:
+    await api("create_batch", entries_batch())
+    await api("delete_batch", "payroll-11")
+
+    with pytest.raises(BatchDeletedError) as deleted:
+        await api("replace_batch_entries", "payroll-11", [entry("10.00")])
+
+    assert deleted.value.code == "batch_deleted"
+    with pytest.raises(BatchDeletedError):
+        await api("delete_batch", "payroll-11")
+
+
+async def test_replacement_entries_must_fit_the_batch(api: Api, raw: httpx.Client) -> None:
+    await api("create_batch", entries_batch())
+
+    with pytest.raises(OrderCurrencyMismatchError) as mismatch:
+        await api(
+            "replace_batch_entries",
+            "payroll-11",
+            [entry("10.00").model_copy(update={"amount": Money.of("10.00", "USD")})],
+        )
+    debit = raw.put(
+        "/v1/batches/payroll-11/entries",
+        headers={**AUTH, "Idempotency-Key": "d"},
+        json={"entries": [entry("5.00", direction=Direction.DEBIT).model_dump(mode="json")]},
+    )
+
+    assert mismatch.value.detail == "entries[0] is in USD, the batch in CAD"
+    assert problem_of(debit)["errors"] == [
+        {"field": "entries.0.direction", "message": "a debit in a credit batch"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("moment", "changeable"),
+    [
+        (dt.datetime(2030, 3, 15, 10, 59, tzinfo=VANCOUVER), True),
+        (dt.datetime(2030, 3, 15, 11, 0, tzinfo=VANCOUVER), False),
+    ],
+    ids=["10:59", "11:00"],
+)
+async def test_the_cutoff_is_eleven_vancouver_time(
+    sandbox: SandboxServer, api: Api, moment: dt.datetime, changeable: bool
+) -> None:
+    await api("create_batch", entries_batch(dt.date(2030, 3, 15)))
+    sandbox.state.set_clock(moment)
+
+    if changeable:
+        edited = await api("replace_batch_entries", "payroll-11", [entry("10.00")])
+        assert edited.status is BatchStatus.SCHEDULED
+        moved = await api("reschedule_batch", "payroll-11", dt.date(2030, 3, 16))
+        assert moved.processing_date == dt.date(2030, 3, 16)
+        return
+    assert (await api("get_batch", "payroll-11")).status is BatchStatus.PROCESSING
+    with pytest.raises(BatchPastCutoffError) as past:
+        await api("replace_batch_entries", "payroll-11", [entry("10.00")])
+    assert past.value.code == "batch_past_cutoff"
+    assert past.value.detail == (
+        "batch payroll-11 for 2030-03-15 is past its cutoff 2030-03-15 11:00 PDT "
+        "(America/Vancouver) (now 2030-03-15 11:00:00 PDT): it can no longer be changed"
+    )
+    with pytest.raises(BatchPastCutoffError):
+        await api("reschedule_batch", "payroll-11", dt.date(2030, 3, 16))
+    with pytest.raises(BatchPastCutoffError):
+        await api("delete_batch", "payroll-11")
+    assert len((await api("get_batch", "payroll-11")).entries) == 2
+
+
+async def test_the_admin_api_sets_the_clock(
+    sandbox: SandboxServer, api: Api, raw: httpx.Client
+) -> None:
+    await api("create_batch", entries_batch(dt.date(2030, 3, 15)))
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    refused = raw.post("/_sandbox/clock", json={"at": "2030-03-15T11:00:00-07:00"}, headers=AUTH)
+    answer = raw.post("/_sandbox/clock", json={"at": "2030-03-15T11:00:00-07:00"}, headers=admin)
+
+    assert problem_of(refused)["code"] == "unauthorized"
+    assert answer.status_code == 200
+    assert answer.json()["stopped"] is True
+    assert dt.datetime.fromisoformat(answer.json()["now"]) == dt.datetime(
+        2030, 3, 15, 18, tzinfo=dt.UTC
+    )
+    with pytest.raises(BatchPastCutoffError):
+        await api("delete_batch", "payroll-11")
+    advanced = raw.post("/_sandbox/clock", json={"advance_seconds": 60}, headers=admin)
+    assert dt.datetime.fromisoformat(advanced.json()["now"]) == dt.datetime(
+        2030, 3, 15, 18, 1, tzinfo=dt.UTC
+    )
+
+
+async def test_a_batch_cannot_be_rescheduled_to_a_day_past_its_cutoff(api: Api) -> None:
+    await api("create_batch", entries_batch(dt.date(2030, 3, 15)))
+
+    with pytest.raises(BatchPastCutoffError) as past:
+        await api("reschedule_batch", "payroll-11", dt.date(2030, 3, 13))
+
+    assert "cannot be rescheduled to 2030-03-13" in (past.value.detail or "")
+
+
+async def test_a_batch_for_a_day_already_past_its_cutoff_is_refused(api: Api) -> None:
+    with pytest.raises(BatchPastCutoffError) as past:
+        await api("create_batch", entries_batch(dt.date(2030, 3, 13)))
+
+    assert past.value.detail == (
+        "batch payroll-11 cannot be scheduled for 2030-03-13: that date's cutoff "
+        "2030-03-13T11:00:00-07:00 has passed; choose a later processing date"
+    )
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
+async def test_each_sample_batch_file_uploads(api: Api, path: Path) -> None:
+    data = path.read_bytes()
+    day = dt.date(2030, 3, 15)
+    expected = formats.read(data, filename=path.name, processing_date=day, batch_id="x")
+
+    view = await api(
+        "create_batch", BatchFileUpload(file=data.decode("ascii"), processing_date=day)
+    )
+
+    assert view.processing_date == day
+    assert view.status is BatchStatus.SCHEDULED
+    assert view.currency == expected.currency
+    assert view.kind is expected.kind
+    assert [item.to_entry() for item in view.entries] == list(expected.entries)
+    if path.parent.name != "bambora":
+        assert view.id == expected.batch_id
+    assert await api("get_batch", view.id) == view
+
+
+async def test_a_file_can_travel_as_base64_with_its_format(api: Api) -> None:
+    data = (SAMPLES / "nacha" / "moov-testdata-ppd-debit.ach").read_bytes()
+
+    view = await api(
+        "create_batch",
+        BatchFileUpload(
+            file=base64.b64encode(data).decode(),
+            encoding="base64",
+            format=BatchFormat.NACHA,
+            processing_date=dt.date(2030, 3, 15),
+        ),
+    )
+
+    assert view.totals.debits == Money.of("1000000.00", "USD")
+    assert view.totals.debit_count == 1
+
+
+async def test_an_upload_without_a_date_takes_the_files_own(
+    sandbox: SandboxServer, api: Api
+) -> None:
+    data = (SAMPLES / "cpa005" / "evergrowth-Export_CRONUS_01-works.txt").read_text("ascii")
+
+    with pytest.raises(BatchPastCutoffError):
+        await api("create_batch", BatchFileUpload(file=data))
+    sandbox.state.set_clock(dt.datetime(2026, 3, 10, 9, 0, tzinfo=VANCOUVER))
+    view = await api("create_batch", BatchFileUpload(file=data))
+
+    assert view.processing_date == dt.date(2026, 3, 16)
+
+
+async def test_a_bambora_file_without_a_date_is_processed_on_the_next_cutoff(
+    sandbox: SandboxServer, api: Api
+) -> None:
+    data = (SAMPLES / "bambora" / "bambora-eft-example.csv").read_text("ascii")
+
+    today = await api("create_batch", BatchFileUpload(file=data))
+    sandbox.state.set_clock(dt.datetime(2030, 3, 15, 11, 0, tzinfo=VANCOUVER))
+    after_friday_cutoff = await api("create_batch", BatchFileUpload(file=data))
+
+    assert today.processing_date == dt.date(2030, 3, 14)
+    assert after_friday_cutoff.processing_date == dt.date(2030, 3, 18)
+
+
+async def test_a_file_uploaded_twice_is_a_duplicate(api: Api) -> None:
+    data = (SAMPLES / "cpa005" / "evergrowth-Export_CRONUS_01-works.txt").read_text("ascii")
+    upload = BatchFileUpload(file=data, processing_date=dt.date(2030, 3, 15))
+    await api("create_batch", upload)
+
+    with pytest.raises(InvalidBatchFileError) as duplicate:
+        await api("create_batch", upload)
+
+    assert duplicate.value.detail == "duplicate file: batch XYZAB55255-0039 was already received"
+
+
+async def test_an_unreadable_file_is_refused_with_its_line_and_column(api: Api) -> None:
+    lines = (SAMPLES / "bambora" / "bambora-eft-example.csv").read_bytes().decode().split("\r\n")
+    lines[1] = lines[1].replace(",20000,", ",ten,")
+
+    with pytest.raises(InvalidBatchFileError) as invalid:
+        await api(
+            "create_batch",
+            BatchFileUpload(file="\r\n".join(lines), processing_date=dt.date(2030, 3, 15)),
+        )
+
+    assert invalid.value.code == "invalid_batch_file"
+    assert invalid.value.problem is not None
+    errors = invalid.value.problem.errors
+    assert errors is not None
+    assert (errors[0].field, errors[0].line, errors[0].column) == ("file", 2, 6)
+    assert invalid.value.detail == "file line 2, column 6 (amount): 'ten' is not a number"
+
+
+async def test_a_batch_id_already_used_is_refused(api: Api, raw: httpx.Client) -> None:
+    await api("create_batch", entries_batch())
+
+    response = raw.post(
+        "/v1/batches",
+        headers={**AUTH, "Idempotency-Key": "again"},
+        json=entries_batch().model_dump(mode="json"),
+    )
+
+    assert problem_of(response)["errors"] == [
+        {"field": "batch_id", "message": "batch payroll-11 already exists"}
+    ]
+
+
+# Disbursements
+
+
+async def test_refunds_come_off_the_next_disbursement(sandbox: SandboxServer, api: Api) -> None:
+    await api("create_order", new_order("A-100"))
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+    await api("refund", "A-100", ReturnCreate(event_id="ret-1", refund=cad("10.00")))
+    sandbox.state.set_clock(START + dt.timedelta(days=1))
+    await api("create_order", new_order("A-101"))
+    await api("ship", "A-101", ShipmentCreate(event_id="ful-1", lines=units(shirt=1)))
+
+    listed = await api("list_disbursements")
+
+    days = [(d.date, d.captured, d.refunded, d.net) for d in listed.disbursements]
+    assert days == [
+        (dt.date(2030, 3, 14), cad("70.00"), cad("0"), cad("70.00")),
+        (dt.date(2030, 3, 15), cad("28.00"), cad("10.00"), cad("18.00")),
+    ]
+    assert [(o.order, o.captured, o.refunded) for o in listed.disbursements[1].orders] == [
+        ("A-100", cad("0"), cad("10.00")),
+        ("A-101", cad("28.00"), cad("0")),
+    ]
+    since = await api("list_disbursements", since=dt.date(2030, 3, 15))
+    assert [d.date for d in since.disbursements] == [dt.date(2030, 3, 15)]
+    assert (await api("list_disbursements", currency="USD")).disbursements == ()
+
+
+async def test_a_disbursement_day_ends_at_midnight_vancouver_time(
+    sandbox: SandboxServer, api: Api
+) -> None:
+    await api("create_order", new_order("A-100"))
+    sandbox.state.set_clock(dt.datetime(2030, 3, 14, 23, 59, tzinfo=VANCOUVER))
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1", lines=units(shirt=1)))
+    sandbox.state.set_clock(dt.datetime(2030, 3, 15, 0, 0, tzinfo=VANCOUVER))
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-2"))
+
+    listed = await api("list_disbursements")
+
+    assert [(d.date, d.captured) for d in listed.disbursements] == [
+        (dt.date(2030, 3, 14), cad("28.00")),
+        (dt.date(2030, 3, 15), cad("42.00")),
+    ]
+
+
+async def test_the_state_survives_a_restart(tmp_path: Path, sleeps: Sleeps, flavour: str) -> None:
+    config = sandbox_config(tmp_path / "state.db")
+    with SandboxServer(config) as first:
+        async with open_api(flavour, first.url, sleeps) as api:
+            await api("create_order", new_order(), idempotency_key="checkout")
+            await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+    with SandboxServer(config) as second:
+        async with open_api(flavour, second.url, sleeps) as api:
+            view = await api("get_order", "A-100")
+            replay = await api("create_order", new_order(), idempotency_key="checkout")
+
+    assert view.captured == cad("70.00")
+    assert replay.captured == cad("0")
+    assert replay.reference == "A-100"
+
+
+async def test_a_merchant_from_another_sandbox_token_cannot_be_named(
+    sandbox: SandboxServer, sleeps: Sleeps, flavour: str
+) -> None:
+    async with open_api(flavour, sandbox.url, sleeps, token=OTHER_TOKEN, merchant="demo") as api:
+        with pytest.raises(APIStatusError) as refused:
+            await api("get_order", "A-100")
+    assert (refused.value.status, refused.value.code) == (403, "forbidden")
+    assert OTHER_MERCHANT != "demo"
+
+
+async def test_concurrent_writes_all_land_once(api: Api) -> None:
+    references = [f"C-{i}" for i in range(12)]
+
+    async with anyio.create_task_group() as tasks:
+        for reference in references:
+            tasks.start_soon(api, "create_order", new_order(reference))
+    async with anyio.create_task_group() as tasks:
+        for reference in references:
+            tasks.start_soon(api, "ship", reference, ShipmentCreate(event_id="ful-1"))
+            tasks.start_soon(api, "ship", reference, ShipmentCreate(event_id="ful-1"))
+
+    disbursed = (await api("list_disbursements")).disbursements
+    assert [(d.captured, len(d.orders)) for d in disbursed] == [(cad("840.00"), 12)]
