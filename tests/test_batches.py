@@ -34,7 +34,9 @@ from passerelle.money import Money
 
 VANCOUVER = ZoneInfo("America/Vancouver")
 UTC = dt.UTC
-CRONUS = Path("/work/shared/samples/batch/cpa005/evergrowth-Export_CRONUS_01-works.txt")
+CRONUS = (
+    Path(__file__).parent / "fixtures/samples/batch/cpa005/evergrowth-Export_CRONUS_01-works.txt"
+)
 
 
 def entry(

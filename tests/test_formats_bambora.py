@@ -14,7 +14,7 @@ from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind
 from passerelle.formats import FormatError, bambora
 from passerelle.money import Money
 
-SAMPLES = Path("/work/shared/samples/batch/bambora")
+SAMPLES = Path(__file__).parent / "fixtures" / "samples" / "batch" / "bambora"
 FIXTURES = Path(__file__).parent / "fixtures" / "batch" / "bambora"
 EFT = (SAMPLES / "bambora-eft-example.csv").read_bytes()
 ACH = (SAMPLES / "bambora-ach-example.csv").read_bytes()

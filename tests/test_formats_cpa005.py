@@ -14,7 +14,7 @@ from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind
 from passerelle.formats import FormatError, cpa005
 from passerelle.money import Money
 
-SAMPLES = Path("/work/shared/samples/batch/cpa005")
+SAMPLES = Path(__file__).parent / "fixtures" / "samples" / "batch" / "cpa005"
 FIXTURES = Path(__file__).parent / "fixtures" / "batch" / "cpa005"
 CRONUS = (SAMPLES / "evergrowth-Export_CRONUS_01-works.txt").read_bytes()
 

@@ -15,7 +15,7 @@ from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
 from passerelle.formats import FormatError, nacha
 from passerelle.money import Money
 
-SAMPLES = Path("/work/shared/samples/batch/nacha")
+SAMPLES = Path(__file__).parent / "fixtures" / "samples" / "batch" / "nacha"
 FIXTURES = Path(__file__).parent / "fixtures" / "batch" / "nacha"
 CREDIT = (SAMPLES / "moov-testdata-ppd-credit.ach").read_bytes()
 DEBIT = (SAMPLES / "moov-testdata-ppd-debit.ach").read_bytes()
@@ -487,9 +487,7 @@ def test_write_refuses_a_transaction_code_of_the_other_direction() -> None:
 
 def test_write_refuses_other_currencies() -> None:
     batch = formats.cpa005.read(
-        (
-            Path("/work/shared/samples/batch/cpa005") / "evergrowth-Export_CRONUS_01-works.txt"
-        ).read_bytes()
+        (SAMPLES.parent / "cpa005" / "evergrowth-Export_CRONUS_01-works.txt").read_bytes()
     )
 
     assert write_error(batch.model_copy(update={"batch_id": "1-240101-A"})) == (

@@ -15,7 +15,8 @@ from passerelle_shopify.verify import sign
 
 SAMPLES = Path(__file__).parent / "samples"
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED_SAMPLES = Path("/work/shared/samples/shopify")
+# The project's shared samples, beside the repository's root when it is checked out with them.
+SHARED_SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "shopify"
 
 SECRET = "shpss_test_client_secret_1"
 OLD_SECRET = "shpss_test_client_secret_0"
