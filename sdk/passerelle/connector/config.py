@@ -1,0 +1,587 @@
+"""The connector's configuration: `passerelle.toml`, overridable key by key from the environment.
+
+The file is the one named by `--config`, else `PASSERELLE_CONFIG`, else `./passerelle.toml`
+(which may be absent when everything comes from the environment). Every key can be set by an
+environment variable `PASSERELLE_<SECTION>__<KEY>`; a list entry is addressed by its index, so
+`PASSERELLE_BACKEND__TOKEN` replaces `[backend] token` and `PASSERELLE_STORES__0__SECRETS='["new",
+"old"]'` replaces the secrets of the first `[[stores]]` entry (a plain value there is a one-item
+list). The environment wins over the file.
+
+Secrets are `SecretStr`: they never appear in a repr, an error or `passerelle config check`.
+A bad configuration raises `ConfigError`, which lists every problem with its key path
+(`stores[1].secrets: at least one secret is required`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
+from passerelle.platforms import Store
+
+__all__ = [
+    "CONFIG_ENV",
+    "ENV_PREFIX",
+    "AdminSettings",
+    "AdminToken",
+    "BackendSettings",
+    "BatchSettings",
+    "ConfigError",
+    "DispatcherSettings",
+    "Problem",
+    "ReceiverSettings",
+    "Settings",
+    "StorageSettings",
+    "StoreSettings",
+    "config_path",
+    "redact_url",
+]
+
+ENV_PREFIX = "PASSERELLE_"
+CONFIG_ENV = "PASSERELLE_CONFIG"
+DEFAULT_CONFIG = Path("passerelle.toml")
+ENV_DELIMITER = "__"
+MIN_ADMIN_TOKEN_LENGTH = 16
+_SECRET_OPTION = re.compile(r"token|secret|password|passwd|key|credential|auth", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration: the key path and what is wrong with it."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}" if self.key else self.message
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists every reason, each with its key."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The configuration file to read: `explicit`, else `PASSERELLE_CONFIG`, else the default."""
+    if explicit is not None:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else DEFAULT_CONFIG
+
+
+def redact_url(url: str) -> str:
+    """`url` with any password (in the user part or a `password` query parameter) masked."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    in_query = any(name.lower() == "password" for name, _ in pairs)
+    if parts.password is None and not in_query:
+        return url
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    query = parts.query
+    if in_query:
+        masked = [(n, "***" if n.lower() == "password" else v) for n, v in pairs]
+        query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _not_blank_secret(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_not_blank_secret)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _platform_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", value):
+        raise ValueError(
+            "a platform name is lower case letters, digits, '-' and '_', starting with a letter"
+        )
+    return value
+
+
+def _store_id(value: str) -> str:
+    if not value or re.search(r"[/?#%\s]", value):
+        raise ValueError("a store id is not empty and has no '/', '?', '#', '%' or spaces")
+    return value
+
+
+PlatformName = Annotated[str, AfterValidator(_platform_name)]
+StoreId = Annotated[str, AfterValidator(_store_id)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackendSettings(_Section):
+    """`[backend]`: where the payment back end is and who the connector is to it."""
+
+    url: str
+    token: Secret
+    merchant: Text
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a URL ({exc})") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "url" else value
+
+
+class StorageSettings(_Section):
+    """`[store]`: the durable inbox, a SQLite file or a PostgreSQL database."""
+
+    url: str = "sqlite:///passerelle.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.partition("://")[0].lower()
+        if scheme == "sqlite":
+            if not value.startswith("sqlite:///") or value == "sqlite:///":
+                raise ValueError(
+                    "a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path"
+                )
+        elif scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a sqlite:/// URL or a postgresql:// DSN")
+        return value
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "url", self.redacted_url
+
+
+class StoreSettings(_Section):
+    """One `[[stores]]` entry: a merchant's store on a platform and its webhook secrets.
+
+    Options whose name looks secret (token, secret, password, key, ...) are kept as `SecretStr`.
+    """
+
+    platform: PlatformName
+    id: StoreId
+    secrets: list[Secret] = Field(default_factory=list, validate_default=True)
+    options: dict[str, str | SecretStr] = Field(default_factory=dict)
+
+    @field_validator("secrets")
+    @classmethod
+    def _at_least_one(cls, value: list[SecretStr]) -> list[SecretStr]:
+        if not value:
+            raise ValueError("at least one secret is required")
+        return value
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _plain_values(cls, value: object) -> object:
+        if not isinstance(value, Mapping):
+            return value
+        return {name: _option_text(name, item) for name, item in value.items()}
+
+    @field_validator("options")
+    @classmethod
+    def _hide_secret_options(cls, value: dict[str, str | SecretStr]) -> dict[str, str | SecretStr]:
+        return {
+            name: SecretStr(item) if isinstance(item, str) and _SECRET_OPTION.search(name) else item
+            for name, item in value.items()
+        }
+
+    def to_store(self) -> Store:
+        """The `Store` a platform plugin verifies and translates with (secrets revealed)."""
+        return Store(
+            platform=self.platform,
+            id=self.id,
+            secrets=tuple(self.secrets),
+            options={
+                name: item.get_secret_value() if isinstance(item, SecretStr) else item
+                for name, item in self.options.items()
+            },
+        )
+
+
+def _option_text(name: str, item: object) -> object:
+    # TOML gives integers and booleans their own types; platforms read options as text.
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    if isinstance(item, int):
+        return str(item)
+    if not isinstance(item, str | SecretStr):
+        raise ValueError(f"option {name!r} must be text, an integer or a boolean")
+    return item
+
+
+class DispatcherSettings(_Section):
+    """`[dispatcher]`: workers, the lease a worker holds a delivery for, retries with backoff.
+
+    Durations are in seconds.
+    """
+
+    workers: int = Field(default=4, ge=1, le=256)
+    lease: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_base: float = Field(default=1.0, gt=0)
+    backoff_cap: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> DispatcherSettings:
+        if self.backoff_cap < self.backoff_base:
+            raise ValueError(
+                f"backoff_cap ({self.backoff_cap:g}) must not be below backoff_base "
+                f"({self.backoff_base:g})"
+            )
+        return self
+
+
+class ReceiverSettings(_Section):
+    """`[receiver]`: where the webhook receiver listens and the largest body it accepts."""
+
+    host: Text = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+
+class BatchSettings(_Section):
+    """`[batches]`: the daily cutoff after which a batch can no longer change, in `zone`."""
+
+    cutoff: time = DEFAULT_CUTOFF.time
+    zone: ZoneInfo = ZoneInfo(DEFAULT_CUTOFF.zone)
+
+    def policy(self) -> CutoffPolicy:
+        """The cutoff as the batch rules use it."""
+        return CutoffPolicy(time=self.cutoff, zone=self.zone.key)
+
+
+Access = Literal["read", "full"]
+
+
+class AdminToken(_Section):
+    """A token for the action-center API: `read` lists, `full` may also retry and dismiss."""
+
+    name: Text
+    token: Secret
+    access: Access = "read"
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters")
+        return value
+
+
+class AdminSettings(_Section):
+    """`[admin]`: the tokens the action-center API accepts (`[[admin.tokens]]`)."""
+
+    tokens: list[AdminToken] = Field(default_factory=list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _distinct(cls, value: list[AdminToken]) -> list[AdminToken]:
+        names: dict[str, int] = {}
+        secrets: dict[str, int] = {}
+        for index, token in enumerate(value):
+            if token.name in names:
+                raise ValueError(
+                    f"tokens[{index}] has the same name as tokens[{names[token.name]}]"
+                )
+            if token.token.get_secret_value() in secrets:
+                raise ValueError(
+                    f"tokens[{index}] has the same token as "
+                    f"tokens[{secrets[token.token.get_secret_value()]}]"
+                )
+            names[token.name] = index
+            secrets[token.token.get_secret_value()] = index
+        return value
+
+    def access(self, presented: str) -> Access | None:
+        """The access `presented` grants, compared in constant time; None if it is unknown."""
+        granted: Access | None = None
+        for token in self.tokens:
+            # Compare against every token so timing does not tell which one matched.
+            if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
+                granted = token.access
+        return granted
+
+
+class Settings(BaseSettings):
+    """The whole connector configuration. Load it with `Settings.load()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER, extra="forbid", frozen=True
+    )
+
+    backend: BackendSettings
+    store: StorageSettings = StorageSettings()
+    stores: list[StoreSettings] = Field(default_factory=list)
+    dispatcher: DispatcherSettings = DispatcherSettings()
+    receiver: ReceiverSettings = ReceiverSettings()
+    batches: BatchSettings = BatchSettings()
+    admin: AdminSettings = AdminSettings()
+
+    @field_validator("stores")
+    @classmethod
+    def _distinct_stores(cls, value: list[StoreSettings]) -> list[StoreSettings]:
+        seen: dict[tuple[str, str], int] = {}
+        for index, store in enumerate(value):
+            key = (store.platform, store.id)
+            if key in seen:
+                raise ValueError(
+                    f"stores[{index}] repeats stores[{seen[key]}] "
+                    f"(platform {store.platform!r}, id {store.id!r})"
+                )
+            seen[key] = index
+        return value
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Settings:
+        """Read the file (see `config_path`) and the environment; raise `ConfigError`."""
+        loading = _Loading.of(path)
+        token = _LOADING.set(loading)
+        try:
+            settings = cls()
+        except ValidationError as exc:
+            problems = loading.problems + [_problem(error, loading) for error in exc.errors()]
+            raise ConfigError(problems) from None
+        finally:
+            _LOADING.reset(token)
+        if loading.problems:
+            raise ConfigError(loading.problems)
+        return settings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _FileAndEnvironment(settings_cls, _LOADING.get() or _Loading.of())
+
+    def stores_by_key(self) -> dict[tuple[str, str], Store]:
+        """Every declared store as `{(platform, store id): Store}`."""
+        return {(entry.platform, entry.id): entry.to_store() for entry in self.stores}
+
+
+@dataclass
+class _Loading:
+    path: Path
+    explicit: bool
+    problems: list[Problem] = field(default_factory=list)
+    from_env: dict[tuple[str | int, ...], str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str] | None = None) -> _Loading:
+        # Only the default file may be absent: a file someone named must exist.
+        explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
+        return cls(config_path(path), explicit=explicit)
+
+
+_LOADING: ContextVar[_Loading | None] = ContextVar("passerelle_config_loading", default=None)
+
+
+class _FileAndEnvironment(PydanticBaseSettingsSource):
+    """The TOML file with `PASSERELLE_*` variables laid over it, list entries by index.
+
+    One source rather than pydantic-settings' two because its environment source replaces a
+    list wholesale and cannot address `[[stores]]` entries.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], loading: _Loading) -> None:
+        super().__init__(settings_cls)
+        self._loading = loading
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = self._read_file()
+        overrides = []
+        for name, value in os.environ.items():
+            if not name.upper().startswith(ENV_PREFIX) or name.upper() == CONFIG_ENV:
+                continue
+            segments = name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER)
+            # Other PASSERELLE_* variables (plugins, tests) are not configuration keys.
+            if segments[0] in self.settings_cls.model_fields:
+                path = tuple(int(s) if s.isdigit() else s for s in segments)
+                overrides.append((path, name, value))
+        # Index order, so entries added from the environment are created one after another.
+        overrides.sort(key=lambda item: tuple((isinstance(s, str), s) for s in item[0]))
+        for path, name, value in overrides:
+            self._apply(data, path, name, value)
+        return data
+
+    def _read_file(self) -> dict[str, Any]:
+        path = self._loading.path
+        if not path.is_file():
+            if self._loading.explicit:
+                raise ConfigError([Problem(str(path), "configuration file not found")])
+            return {}
+        try:
+            return TomlConfigSettingsSource(self.settings_cls, toml_file=path)()
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([Problem(str(path), f"not valid TOML: {exc}")]) from None
+        except OSError as exc:
+            raise ConfigError([Problem(str(path), f"cannot be read: {exc.strerror}")]) from None
+
+    def _apply(
+        self, data: dict[str, Any], path: tuple[str | int, ...], name: str, raw: str
+    ) -> None:
+        container: Any = data
+        annotation: Any = self.settings_cls
+        for depth, segment in enumerate(path):
+            annotation = _child_type(annotation, segment)
+            last = depth == len(path) - 1
+            here = _key(path[: depth + 1])
+            if isinstance(segment, int):
+                if not isinstance(container, list):
+                    self._loading.problems.append(Problem(here, f"{name}: not a list entry"))
+                    return
+                if segment > len(container):
+                    first = _key((*path[:depth], len(container)))
+                    self._loading.problems.append(
+                        Problem(here, f"{name}: {first} must be set first")
+                    )
+                    return
+                if segment == len(container):
+                    container.append({})
+            elif not isinstance(container, dict):
+                self._loading.problems.append(Problem(here, f"{name}: not a table"))
+                return
+            if last:
+                try:
+                    container[segment] = _parse(raw, annotation)
+                except ValueError as exc:
+                    self._loading.problems.append(Problem(here, f"{name}: {exc}"))
+                    return
+                self._loading.from_env[path] = name
+                return
+            # An int segment was checked above to index a list, a str one to key a table.
+            child = container[segment] if isinstance(segment, int) else container.get(segment)
+            if not isinstance(child, dict | list):
+                child = [] if _is_list(annotation) else {}
+                container[segment] = child
+            container = child
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = members[0] if len(members) == 1 else Any
+        else:
+            return annotation
+
+
+def _child_type(annotation: Any, segment: str | int) -> Any:
+    """The declared type under `segment` of `annotation` (Any where it is not known)."""
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found = annotation.model_fields.get(str(segment))
+        return found.annotation if found is not None else Any
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return Any
+
+
+def _is_list(annotation: Any) -> bool:
+    return typing.get_origin(_unwrap(annotation)) is list
+
+
+def _parse(raw: str, annotation: Any) -> Any:
+    annotation = _unwrap(annotation)
+    complex_type = (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    ) or typing.get_origin(annotation) in (list, dict)
+    if not complex_type:
+        return raw
+    if _is_list(annotation) and not raw.lstrip().startswith("["):
+        return [raw]
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise ValueError("not valid JSON") from None
+
+
+def _key(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+_MESSAGES = {"missing": "is required", "extra_forbidden": "unknown key"}
+
+
+def _problem(error: Mapping[str, Any], loading: _Loading) -> Problem:
+    loc = tuple(error["loc"])
+    message = _MESSAGES.get(error["type"])
+    if message is None:
+        context = error.get("ctx") or {}
+        message = str(context["error"]) if error["type"] == "value_error" else error["msg"]
+        message = message[:1].lower() + message[1:]
+    source = next(
+        (name for path, name in loading.from_env.items() if loc[: len(path)] == path), None
+    )
+    if source is not None:
+        message = f"{message} (from {source})"
+    return Problem(_key(loc) or "(top level)", message)

@@ -1,0 +1,112 @@
+"""`passerelle config check`: validate the configuration and show it with its secrets hidden."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+
+from passerelle.connector.config import ConfigError, Settings, config_path, redact_url
+from passerelle.plugins import PluginError, default_plugins
+
+__all__ = ["config_app", "installed_platforms", "platform_warnings", "register", "summary"]
+
+config_app = typer.Typer(
+    name="config",
+    help="Check the connector's configuration (passerelle.toml and PASSERELLE_* variables).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+MASK = "********"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `config` command group to `app`."""
+    app.add_typer(config_app, name="config")
+
+
+def installed_platforms() -> Collection[str] | None:
+    """The platform names installed plugins register, or None when they cannot be loaded."""
+    try:
+        return set(default_plugins().platforms())
+    except PluginError as exc:
+        typer.echo(f"warning: platform names not checked: {exc}", err=True)
+        return None
+
+
+@config_app.command("check")
+def check(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="The configuration file [default: $PASSERELLE_CONFIG, else ./passerelle.toml].",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Validate the configuration: every problem is listed with its key and the command exits
+    with status 1; otherwise print a summary with secrets hidden."""
+    source = config_path(config)
+    try:
+        settings = Settings.load(config)
+    except ConfigError as exc:
+        count = len(exc.problems)
+        typer.echo(f"{source}: {count} problem{'s' if count != 1 else ''}", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from None
+    known = installed_platforms()
+    for warning in platform_warnings(settings, known) if known is not None else ():
+        typer.echo(f"warning: {warning}", err=True)
+    shown = source if source.is_file() else f"{source} (absent: environment only)"
+    typer.echo(f"{shown}: OK")
+    for line in summary(settings):
+        typer.echo(line)
+
+
+def platform_warnings(settings: Settings, known: Collection[str]) -> list[str]:
+    """One warning per store whose platform no installed plugin registers."""
+    listing = ", ".join(sorted(known)) or "none"
+    return [
+        f"stores[{index}].platform: no installed plugin registers platform {store.platform!r} "
+        f"(installed: {listing})"
+        for index, store in enumerate(settings.stores)
+        if store.platform not in known
+    ]
+
+
+def summary(settings: Settings) -> list[str]:
+    """The configuration as lines for a terminal; every secret is masked."""
+    backend = settings.backend
+    dispatcher = settings.dispatcher
+    receiver = settings.receiver
+    batches = settings.batches
+    lines = [
+        f"backend     {redact_url(backend.url)} as merchant {backend.merchant}, token {MASK}",
+        f"store       {settings.store.redacted_url}",
+        f"receiver    http://{receiver.host}:{receiver.port}, "
+        f"bodies up to {receiver.max_body_bytes} bytes",
+        f"dispatcher  {dispatcher.workers} workers, lease {dispatcher.lease:g} s, "
+        f"{dispatcher.max_attempts} attempts, backoff {dispatcher.backoff_base:g} s "
+        f"to {dispatcher.backoff_cap:g} s",
+        f"batches     cutoff {batches.cutoff.isoformat('minutes')} {batches.zone.key}",
+        f"stores      {len(settings.stores)}",
+    ]
+    for store in settings.stores:
+        secrets = len(store.secrets)
+        options = ", ".join(
+            f"{name}={MASK if isinstance(value, SecretStr) else value}"
+            for name, value in sorted(store.options.items())
+        )
+        line = f"  {store.platform} {store.id}: {secrets} secret{'s' if secrets != 1 else ''}"
+        lines.append(f"{line}; options {options}" if options else line)
+    tokens = ", ".join(f"{token.name} ({token.access})" for token in settings.admin.tokens)
+    lines.append(f"admin       {tokens or 'no tokens'}")
+    return lines

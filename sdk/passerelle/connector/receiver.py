@@ -1,0 +1,292 @@
+"""The webhook receiver: an ASGI app that stores authentic deliveries durably, then says 2xx.
+
+Routes:
+
+``POST /webhooks/{platform}/{store}``
+    Checked in this order; the first failing check answers and nothing is stored:
+
+    ===  ============================================================================
+    413  the body is larger than `max_body_bytes` (announced or streamed)
+    404  no such platform, or no such store of that platform
+    200  the platform's ping (`WebhookPlatform.is_ping`): answered, not stored
+    415  the content type is not ``application/json`` (pings are exempt: WooCommerce's
+         is form-encoded)
+    401  the platform's `verify` (or a missing key header) raised `VerificationError`
+    500  the platform plugin failed otherwise (logged with its traceback)
+    503  the durable store failed: the platform retries later
+    200  stored, or already stored: ``{"id": ..., "duplicate": false|true}``
+    ===  ============================================================================
+
+    An authentic body that is not valid JSON is stored and acknowledged all the same: the
+    dispatcher sends it to the action center, while an error status would only make the platform
+    retry and eventually drop its subscription.
+``GET /healthz``
+    200 while the process runs.
+``GET /readyz``
+    200 when the durable store answers, else 503.
+
+Any other method on these paths is 405 (with ``Allow``); any other path is 404. Every error
+answer is one line of ``text/plain`` saying why. The receiver never calls the back end; each
+delivery is logged on one line (``passerelle.receiver``), without its body or any secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any, Final
+
+import httpx
+
+from passerelle.clock import Clock, SystemClock
+from passerelle.connector.store import DeliveryStore, NewDelivery
+from passerelle.platforms import Store, VerificationError, WebhookPlatform, WebhookRequest
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ASGIApp", "create_receiver"]
+
+DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+JSON_MEDIA_TYPE: Final = "application/json"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("passerelle.receiver")
+
+_WEBHOOK_PREFIX: Final = "/webhooks/"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_TEXT: Final = [(b"content-type", b"text/plain; charset=utf-8")]
+_JSON: Final = [(b"content-type", b"application/json")]
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+class _ClientLeftError(Exception):
+    pass
+
+
+def create_receiver(
+    platforms: Mapping[str, WebhookPlatform],
+    stores: Mapping[tuple[str, str], Store],
+    store: DeliveryStore,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    on_append: Callable[[], None] | None = None,
+    clock: Clock | None = None,
+) -> ASGIApp:
+    """The receiver's ASGI app.
+
+    `platforms` maps a `{platform}` path segment to its platform object, `stores` maps
+    `(platform, store id)` to the store it verifies with, `store` is the durable inbox.
+    `on_append` is called on the event loop after each new (not duplicate) delivery is stored,
+    to wake a dispatcher; it must be quick and must not block.
+    """
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
+    return _Receiver(platforms, stores, store, max_body_bytes, on_append, clock or SystemClock())
+
+
+class _Receiver:
+    def __init__(
+        self,
+        platforms: Mapping[str, WebhookPlatform],
+        stores: Mapping[tuple[str, str], Store],
+        store: DeliveryStore,
+        max_body_bytes: int,
+        on_append: Callable[[], None] | None,
+        clock: Clock,
+    ) -> None:
+        self._platforms = dict(platforms)
+        self._stores = dict(stores)
+        self._inbox = store
+        self._max_body = max_body_bytes
+        self._on_append = on_append
+        self._clock = clock
+        self._too_large = f"payload too large: the limit is {max_body_bytes} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        method: str = scope["method"]
+        if path.startswith(_WEBHOOK_PREFIX):
+            segments = path[len(_WEBHOOK_PREFIX) :].split("/")
+            if len(segments) != 2 or not all(segments):
+                await _text(send, 404, "not found: the path is /webhooks/{platform}/{store}")
+            elif method != "POST":
+                await _text(send, 405, f"method {method} not allowed: use POST", allow=b"POST")
+            else:
+                await self._delivery(scope, receive, send, segments[0], segments[1])
+        elif path in ("/healthz", "/readyz"):
+            if method not in ("GET", "HEAD"):
+                await _text(send, 405, f"method {method} not allowed: use GET", allow=b"GET, HEAD")
+            elif path == "/healthz":
+                await _text(send, 200, "ok")
+            else:
+                await self._ready(send)
+        else:
+            await _text(send, 404, "not found")
+
+    async def _ready(self, send: Send) -> None:
+        try:
+            await asyncio.to_thread(self._inbox.stats)
+        except Exception:
+            logger.exception("readiness: the store does not answer")
+            await _text(send, 503, "not ready: the store does not answer")
+            return
+        await _text(send, 200, "ready")
+
+    async def _delivery(
+        self, scope: Scope, receive: Receive, send: Send, platform_name: str, store_id: str
+    ) -> None:
+        started = time.perf_counter()
+        status, note = await self._answer_delivery(scope, receive, send, platform_name, store_id)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "%d %s/%s %s %.1fms",
+                status,
+                _one_line(platform_name),
+                _one_line(store_id),
+                note,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    async def _answer_delivery(
+        self, scope: Scope, receive: Receive, send: Send, platform_name: str, store_id: str
+    ) -> tuple[int, str]:
+        """Answer the delivery; return the status and what happened, for the log."""
+        content_type = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"content-length" and value.isdigit() and int(value) > self._max_body:
+                return await _reject(send, 413, self._too_large)
+        try:
+            body = await _read_body(receive, self._max_body)
+        except _BodyTooLargeError:
+            return await _reject(send, 413, self._too_large)
+        except _ClientLeftError:
+            return 499, "the client left before the body was complete"
+
+        platform = self._platforms.get(platform_name)
+        if platform is None:
+            return await _reject(send, 404, f"unknown platform {platform_name!r}")
+        store = self._stores.get((platform_name, store_id))
+        if store is None:
+            reason = f"unknown store {store_id!r} of platform {platform_name}"
+            return await _reject(send, 404, reason)
+        request = WebhookRequest(
+            platform=platform_name,
+            store=store_id,
+            headers=httpx.Headers(scope["headers"]),
+            body=body,
+            received_at=self._clock.now(),
+        )
+        if platform.is_ping(request):
+            await _text(send, 200, "pong")
+            return 200, "ping"
+        media_type = content_type.partition(b";")[0].strip().lower()
+        if media_type != b"application/json":
+            shown = _one_line(media_type.decode("latin-1")) if media_type else "none"
+            return await _reject(
+                send, 415, f"unsupported content type {shown}: expected {JSON_MEDIA_TYPE}"
+            )
+        try:
+            platform.verify(request, store)
+            delivery = NewDelivery.from_request(
+                request,
+                delivery_key=platform.delivery_key(request),
+                ordering_key=platform.ordering_key(request),
+            )
+        except VerificationError as exc:
+            return await _reject(send, 401, f"not authentic: {_one_line(str(exc))}")
+        except Exception:
+            logger.exception("%s/%s: the platform plugin failed", platform_name, store_id)
+            return await _reject(send, 500, "internal error: the platform plugin failed")
+        key = _one_line(delivery.delivery_key)
+        try:
+            result = await self._inbox.append_async(delivery)
+        except Exception:
+            logger.exception("%s/%s delivery %s: the store failed", platform_name, store_id, key)
+            return await _reject(send, 503, "the delivery could not be stored: retry later")
+        if self._on_append is not None and not result.duplicate:
+            try:
+                self._on_append()
+            except Exception:
+                # The delivery is stored: the dispatcher finds it on its next poll all the same.
+                logger.exception(
+                    "%s/%s delivery %s: on_append failed", platform_name, store_id, key
+                )
+        duplicate = b"true" if result.duplicate else b"false"
+        await _send(send, 200, _JSON, b'{"id": %d, "duplicate": %s}' % (result.id, duplicate))
+        kind = "duplicate" if result.duplicate else "stored"
+        return 200, f"{kind} delivery={key} id={result.id} bytes={len(body)}"
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientLeftError
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLargeError
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _reject(send: Send, status: int, reason: str) -> tuple[int, str]:
+    await _text(send, status, reason)
+    return status, reason
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(" ", text).strip()
+
+
+async def _text(send: Send, status: int, reason: str, *, allow: bytes | None = None) -> None:
+    headers = list(_TEXT)
+    if allow is not None:
+        headers.append((b"allow", allow))
+    await _send(send, status, headers, (reason + "\n").encode())
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

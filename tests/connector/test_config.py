@@ -1,0 +1,509 @@
+"""The connector configuration: passerelle.toml, PASSERELLE_* overrides, `passerelle config check`."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from passerelle.connector.config import ConfigError, Problem, Settings, config_path, redact_url
+from passerelle.connector.config_cli import register
+
+SECRETS = (
+    "whsec-shop-current",
+    "whsec-shop-previous",
+    "shpat-access-token",
+    "backend-token-0001",
+    "dbpassword",
+    "admin-token-0123456789",
+    "whsec-woo",
+)
+
+VALID = """
+[backend]
+url = "https://api.example.com"
+token = "backend-token-0001"
+merchant = "m-42"
+
+[store]
+url = "postgresql://passerelle:dbpassword@db.internal:5432/inbox"
+
+[[stores]]
+platform = "shopify"
+id = "north.myshopify.com"
+secrets = ["whsec-shop-current", "whsec-shop-previous"]
+options = { access_token = "shpat-access-token", api_version = "2024-10", page_size = 50 }
+
+[[stores]]
+platform = "woocommerce"
+id = "shop.example.ca"
+secrets = ["whsec-woo"]
+
+[dispatcher]
+workers = 8
+lease = 30
+max_attempts = 5
+backoff_base = 0.5
+backoff_cap = 60
+
+[receiver]
+host = "10.1.2.3"
+port = 9000
+max_body_bytes = 2097152
+
+[batches]
+cutoff = "15:30"
+zone = "America/Toronto"
+
+[[admin.tokens]]
+name = "ops"
+token = "admin-token-0123456789"
+access = "full"
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("PASSERELLE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def write(tmp_path: Path, text: str, name: str = "passerelle.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(path)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_file_is_read_with_every_section(tmp_path: Path) -> None:
+    settings = Settings.load(write(tmp_path, VALID))
+
+    assert settings.backend.url == "https://api.example.com"
+    assert settings.backend.token.get_secret_value() == "backend-token-0001"
+    assert settings.store.url == "postgresql://passerelle:dbpassword@db.internal:5432/inbox"
+    assert settings.dispatcher.workers == 8
+    assert settings.dispatcher.backoff_base == 0.5
+    assert (settings.receiver.host, settings.receiver.port) == ("10.1.2.3", 9000)
+    assert settings.receiver.max_body_bytes == 2 * 1024 * 1024
+    assert settings.batches.cutoff == time(15, 30)
+    assert settings.batches.zone.key == "America/Toronto"
+    assert settings.admin.access("admin-token-0123456789") == "full"
+    assert settings.admin.access("admin-token-012345678") is None
+
+
+def test_stores_by_key_gives_platform_stores_with_secrets_in_rotation_order(
+    tmp_path: Path,
+) -> None:
+    stores = Settings.load(write(tmp_path, VALID)).stores_by_key()
+
+    assert set(stores) == {("shopify", "north.myshopify.com"), ("woocommerce", "shop.example.ca")}
+    shop = stores["shopify", "north.myshopify.com"]
+    assert [s.get_secret_value() for s in shop.secrets] == [
+        "whsec-shop-current",
+        "whsec-shop-previous",
+    ]
+    assert dict(shop.options) == {
+        "access_token": "shpat-access-token",
+        "api_version": "2024-10",
+        "page_size": "50",
+    }
+    assert stores["woocommerce", "shop.example.ca"].options == {}
+
+
+def test_defaults_when_only_the_backend_is_given(tmp_path: Path) -> None:
+    settings = Settings.load(
+        write(tmp_path, '[backend]\nurl = "http://127.0.0.1:8001"\ntoken = "t"\nmerchant = "m"\n')
+    )
+
+    assert settings.store.url == "sqlite:///passerelle.db"
+    assert settings.stores == []
+    assert settings.receiver.max_body_bytes == 1024 * 1024
+    assert settings.receiver.port == 8080
+    assert settings.admin.tokens == []
+
+
+def test_environment_overrides_file_keys_and_list_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, VALID)
+    monkeypatch.setenv("PASSERELLE_BACKEND__TOKEN", "token-from-env")
+    monkeypatch.setenv("PASSERELLE_RECEIVER__PORT", "9100")
+    monkeypatch.setenv("PASSERELLE_STORES__0__SECRETS", '["rotated-new", "whsec-shop-current"]')
+    monkeypatch.setenv("PASSERELLE_STORES__1__SECRETS", "woo-from-env")
+    monkeypatch.setenv("PASSERELLE_STORES__0__OPTIONS__ACCESS_TOKEN", "shpat-from-env")
+
+    settings = Settings.load(path)
+
+    assert settings.backend.token.get_secret_value() == "token-from-env"
+    assert settings.backend.merchant == "m-42"
+    assert settings.receiver.port == 9100
+    assert settings.receiver.host == "10.1.2.3"
+    stores = settings.stores_by_key()
+    shop = stores["shopify", "north.myshopify.com"]
+    assert [s.get_secret_value() for s in shop.secrets] == ["rotated-new", "whsec-shop-current"]
+    assert shop.options["access_token"] == "shpat-from-env"
+    assert shop.options["api_version"] == "2024-10"
+    woo = stores["woocommerce", "shop.example.ca"]
+    assert [s.get_secret_value() for s in woo.secrets] == ["woo-from-env"]
+
+
+def test_environment_alone_can_configure_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSERELLE_BACKEND__URL", "https://api.example.com")
+    monkeypatch.setenv("PASSERELLE_BACKEND__TOKEN", "t")
+    monkeypatch.setenv("PASSERELLE_BACKEND__MERCHANT", "m")
+    monkeypatch.setenv("PASSERELLE_STORES__0__PLATFORM", "shopify")
+    monkeypatch.setenv("PASSERELLE_STORES__0__ID", "a.myshopify.com")
+    monkeypatch.setenv("PASSERELLE_STORES__0__SECRETS", "s0")
+    monkeypatch.setenv("PASSERELLE_STORES__1__PLATFORM", "shopify")
+    monkeypatch.setenv("PASSERELLE_STORES__1__ID", "b.myshopify.com")
+    monkeypatch.setenv("PASSERELLE_STORES__1__SECRETS", "s1")
+
+    settings = Settings.load()
+
+    assert sorted(settings.stores_by_key()) == [
+        ("shopify", "a.myshopify.com"),
+        ("shopify", "b.myshopify.com"),
+    ]
+
+
+def test_other_passerelle_variables_are_not_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSERELLE_LOAD_PLUGINS", "shopify")
+    monkeypatch.setenv("PASSERELLE_TEST_POSTGRES_DSN", "postgresql://x@y/z")
+
+    assert Settings.load(write(tmp_path, VALID)).backend.merchant == "m-42"
+
+
+def test_file_is_chosen_by_argument_then_variable_then_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert config_path() == Path("passerelle.toml")
+    monkeypatch.setenv("PASSERELLE_CONFIG", str(tmp_path / "from-env.toml"))
+    assert config_path() == tmp_path / "from-env.toml"
+    assert config_path(tmp_path / "explicit.toml") == tmp_path / "explicit.toml"
+
+    write(tmp_path, VALID.replace("m-42", "from-env"), "from-env.toml")
+    write(tmp_path, VALID.replace("m-42", "explicit"), "explicit.toml")
+    write(tmp_path, VALID.replace("m-42", "cwd"))
+    assert Settings.load().backend.merchant == "from-env"
+    assert Settings.load(tmp_path / "explicit.toml").backend.merchant == "explicit"
+    monkeypatch.delenv("PASSERELLE_CONFIG")
+    assert Settings.load().backend.merchant == "cwd"
+
+
+def test_a_named_file_that_is_missing_is_a_problem(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.toml"
+
+    assert problems(missing) == [f"{missing}: configuration file not found"]
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[backend]\nurl = "https://x"\ntoken = \n')
+
+    (message,) = problems(path)
+    assert message.startswith(f"{path}: not valid TOML: ")
+    assert "line 3" in message
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        (
+            'secrets = ["whsec-woo"]',
+            "secrets = []",
+            "stores[1].secrets: at least one secret is required",
+        ),
+        ('secrets = ["whsec-woo"]', "", "stores[1].secrets: at least one secret is required"),
+        ('secrets = ["whsec-woo"]', 'secrets = ["  "]', "stores[1].secrets[0]: must not be empty"),
+        (
+            'platform = "woocommerce"',
+            'platform = "Woo Commerce"',
+            "stores[1].platform: a platform name is lower case letters, digits, '-' and '_',"
+            " starting with a letter",
+        ),
+        (
+            'id = "shop.example.ca"',
+            'id = "shop/ca"',
+            "stores[1].id: a store id is not empty and has no '/', '?', '#', '%' or spaces",
+        ),
+        (
+            'id = "shop.example.ca"',
+            'id = "shop.example.ca"\nsecret = "typo"',
+            "stores[1].secret: unknown key",
+        ),
+        (
+            'platform = "woocommerce"\nid = "shop.example.ca"',
+            'platform = "shopify"\nid = "north.myshopify.com"',
+            "stores: stores[1] repeats stores[0] (platform 'shopify', id 'north.myshopify.com')",
+        ),
+        (
+            "page_size = 50",
+            "page_size = 0.5",
+            "stores[0].options: option 'page_size' must be text, an integer or a boolean",
+        ),
+        ('merchant = "m-42"', "", "backend.merchant: is required"),
+        (
+            'url = "https://api.example.com"',
+            'url = "ftp://api.example.com"',
+            "backend.url: must be an http:// or https:// URL with a host",
+        ),
+        (
+            'token = "backend-token-0001"',
+            'token = ""',
+            "backend.token: must not be empty",
+        ),
+        (
+            'url = "postgresql://passerelle:dbpassword@db.internal:5432/inbox"',
+            'url = "mysql://db"',
+            "store.url: must be a sqlite:/// URL or a postgresql:// DSN",
+        ),
+        (
+            "workers = 8",
+            "workers = 0",
+            "dispatcher.workers: input should be greater than or equal to 1",
+        ),
+        (
+            "backoff_cap = 60",
+            "backoff_cap = 0.1",
+            "dispatcher: backoff_cap (0.1) must not be below backoff_base (0.5)",
+        ),
+        (
+            "port = 9000",
+            "port = 70000",
+            "receiver.port: input should be less than or equal to 65535",
+        ),
+        (
+            "max_body_bytes = 2097152",
+            'max_body_bytes = "big"',
+            "receiver.max_body_bytes: input should be a valid integer, unable to parse string as"
+            " an integer",
+        ),
+        (
+            'zone = "America/Toronto"',
+            'zone = "America/Atlantis"',
+            "batches.zone: invalid timezone: America/Atlantis",
+        ),
+        (
+            'token = "admin-token-0123456789"',
+            'token = "short"',
+            "admin.tokens[0].token: must be at least 16 characters",
+        ),
+        (
+            'access = "full"',
+            'access = "write"',
+            "admin.tokens[0].access: input should be 'read' or 'full'",
+        ),
+        ("[receiver]", "[reciever]", "reciever: unknown key"),
+    ],
+)
+def test_each_problem_names_its_key(tmp_path: Path, replace: str, by: str, expected: str) -> None:
+    assert replace in VALID
+    assert problems(write(tmp_path, VALID.replace(replace, by, 1))) == [expected]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        VALID.replace('secrets = ["whsec-woo"]', "")
+        .replace("workers = 8", "workers = -1")
+        .replace('merchant = "m-42"', "")
+    )
+
+    assert problems(write(tmp_path, text)) == [
+        "backend.merchant: is required",
+        "stores[1].secrets: at least one secret is required",
+        "dispatcher.workers: input should be greater than or equal to 1",
+    ]
+
+
+def test_problems_from_the_environment_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, VALID)
+    monkeypatch.setenv("PASSERELLE_RECEIVER__PORT", "eighty")
+    monkeypatch.setenv("PASSERELLE_BACKEND__TOKNE", "x")
+    monkeypatch.setenv("PASSERELLE_STORES__3__ID", "late")
+    monkeypatch.setenv("PASSERELLE_STORES__0__OPTIONS", "{not json")
+
+    assert problems(path) == [
+        "stores[0].options: PASSERELLE_STORES__0__OPTIONS: not valid JSON",
+        "stores[3]: PASSERELLE_STORES__3__ID: stores[2] must be set first",
+        "backend.tokne: unknown key (from PASSERELLE_BACKEND__TOKNE)",
+        "receiver.port: input should be a valid integer, unable to parse string as an integer"
+        " (from PASSERELLE_RECEIVER__PORT)",
+    ]
+
+
+def test_a_problem_from_the_environment_alone_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSERELLE_STORES__5__SECRETS", "s")
+
+    assert problems(write(tmp_path, VALID)) == [
+        "stores[5]: PASSERELLE_STORES__5__SECRETS: stores[2] must be set first"
+    ]
+
+
+def test_secrets_never_appear_in_reprs_or_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings.load(write(tmp_path, VALID))
+    shown = repr(settings) + str(settings) + repr(settings.stores_by_key())
+    monkeypatch.setenv("PASSERELLE_RECEIVER__PORT", "x")
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(
+            write(tmp_path, VALID.replace('access = "full"', 'access = "admin-token-0123456789"'))
+        )
+    shown += str(caught.value)
+
+    for secret in SECRETS:
+        assert secret not in shown
+    assert "postgresql://passerelle:***@db.internal:5432/inbox" in shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
+        (
+            "postgresql://u@h/db?password=pw&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
+        ("sqlite:///var/lib/inbox.db", "sqlite:///var/lib/inbox.db"),
+        ("https://api.example.com/v1", "https://api.example.com/v1"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_problem_text() -> None:
+    assert str(Problem("stores[1].secrets", "at least one secret is required")) == (
+        "stores[1].secrets: at least one secret is required"
+    )
+    assert str(ConfigError([Problem("a", "x"), Problem("b", "y")])) == "a: x\nb: y"
+
+
+# passerelle config check
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """The passerelle command."""
+
+    register(app)
+    return app
+
+
+def check(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    # No installed plugin is loaded, so every platform name is unknown to the check.
+    result = CliRunner().invoke(
+        cli(), ["config", "check", *args], env={"PASSERELLE_LOAD_PLUGINS": "", **(env or {})}
+    )
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+
+    code, out, err = check("--config", str(path), env={"PASSERELLE_BACKEND__TOKEN": "env-token-x"})
+
+    assert code == 0
+    assert out.splitlines() == [
+        f"{path}: OK",
+        "backend     https://api.example.com as merchant m-42, token ********",
+        "store       postgresql://passerelle:***@db.internal:5432/inbox",
+        "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
+        "dispatcher  8 workers, lease 30 s, 5 attempts, backoff 0.5 s to 60 s",
+        "batches     cutoff 15:30 America/Toronto",
+        "stores      2",
+        "  shopify north.myshopify.com: 2 secrets; options access_token=********,"
+        " api_version=2024-10, page_size=50",
+        "  woocommerce shop.example.ca: 1 secret",
+        "admin       ops (full)",
+    ]
+    for secret in (*SECRETS, "env-token-x"):
+        assert secret not in out + err
+
+
+def test_check_warns_about_platforms_no_plugin_registers(tmp_path: Path) -> None:
+    code, _, err = check("--config", str(write(tmp_path, VALID)))
+
+    assert code == 0
+    assert err.splitlines() == [
+        "warning: stores[0].platform: no installed plugin registers platform 'shopify'"
+        " (installed: none)",
+        "warning: stores[1].platform: no installed plugin registers platform 'woocommerce'"
+        " (installed: none)",
+    ]
+
+
+def test_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        VALID.replace('secrets = ["whsec-woo"]', "").replace(
+            'token = "admin-token-0123456789"', 'token = "admin-token"'
+        ),
+    )
+
+    code, out, err = check("--config", str(path))
+
+    assert code == 1
+    assert out == ""
+    assert err.splitlines() == [
+        f"{path}: 2 problems",
+        "  stores[1].secrets: at least one secret is required",
+        "  admin.tokens[0].token: must be at least 16 characters",
+    ]
+    for secret in SECRETS:
+        assert secret not in err
+
+
+def test_check_reads_passerelle_config_and_reports_a_missing_file(tmp_path: Path) -> None:
+    code, out, err = check(env={"PASSERELLE_CONFIG": str(tmp_path / "nope.toml")})
+
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{tmp_path / 'nope.toml'}: 1 problem",
+        f"  {tmp_path / 'nope.toml'}: configuration file not found",
+    ]
+
+
+def test_check_without_a_file_uses_the_environment(tmp_path: Path) -> None:
+    code, out, _ = check(
+        env={
+            "PASSERELLE_BACKEND__URL": "http://127.0.0.1:8001",
+            "PASSERELLE_BACKEND__TOKEN": "t-123",
+            "PASSERELLE_BACKEND__MERCHANT": "m",
+        }
+    )
+
+    assert code == 0
+    assert out.splitlines()[0] == "passerelle.toml (absent: environment only): OK"
+    assert "t-123" not in out
+
+
+def test_the_batch_cutoff_defaults_to_11_vancouver_and_becomes_a_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from passerelle.batches import DEFAULT_CUTOFF
+
+    config = tmp_path / "passerelle.toml"
+    config.write_text('[backend]\nurl = "http://127.0.0.1:1"\ntoken = "t"\nmerchant = "m"\n')
+    settings = Settings.load(config)
+    assert settings.batches.cutoff == time(11, 0)
+    assert settings.batches.policy() == DEFAULT_CUTOFF

@@ -1,0 +1,120 @@
+"""A small webhook platform for connector tests: JSON bodies signed with HMAC-SHA256.
+
+Deliveries carry `X-Test-Signature` (base64 HMAC-SHA256 of the raw body with one of the store's
+secrets) and `X-Test-Delivery` (the de-duplication key). The JSON body's `order` field is the
+ordering key; its `events` list holds the events it means, written as the SDK's event models
+(`{"kind": "order_shipped", "order": ..., "id": ...}`), and `ignore` a reason to ignore it. A
+form-encoded `webhook_id=...` body without a signature is a ping, as WooCommerce sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from passerelle.events import Event
+from passerelle.platforms import (
+    Store,
+    Translation,
+    TranslationContext,
+    TranslationError,
+    VerificationError,
+    WebhookPlatform,
+    WebhookRequest,
+)
+
+SIGNATURE_HEADER = "X-Test-Signature"
+DELIVERY_HEADER = "X-Test-Delivery"
+PLATFORM = "test"
+
+_EVENT = TypeAdapter[Event](Event)
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The `X-Test-Signature` value for `body` under `secret`."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signed_headers(
+    body: bytes, secret: str, *, delivery: str, content_type: str = "application/json"
+) -> dict[str, str]:
+    """Headers of an authentic delivery of `body`."""
+    return {
+        "Content-Type": content_type,
+        SIGNATURE_HEADER: sign(body, secret),
+        DELIVERY_HEADER: delivery,
+    }
+
+
+def body(order: str | None = "1001", **fields: Any) -> bytes:
+    """A JSON delivery body for `order` with extra `fields`."""
+    content: dict[str, Any] = {} if order is None else {"order": order}
+    content.update(fields)
+    return json.dumps(content).encode()
+
+
+class TestPlatform(WebhookPlatform):
+    """The platform `test` (see the module documentation)."""
+
+    __test__ = False  # not a pytest test class despite its name
+    name = PLATFORM
+
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        presented = request.headers.get(SIGNATURE_HEADER)
+        if presented is None:
+            raise VerificationError(f"missing header {SIGNATURE_HEADER}")
+        matched = False
+        for secret in store.secrets:
+            value = secret.get_secret_value()
+            # Every secret is compared so timing does not tell which one matched.
+            if value and hmac.compare_digest(sign(request.body, value), presented):
+                matched = True
+        if not matched:
+            raise VerificationError(f"{SIGNATURE_HEADER} matches no secret of the store")
+
+    def delivery_key(self, request: WebhookRequest) -> str:
+        key: str | None = request.headers.get(DELIVERY_HEADER)
+        if not key:
+            raise VerificationError(f"missing header {DELIVERY_HEADER}")
+        return key
+
+    def ordering_key(self, request: WebhookRequest) -> str | None:
+        content = _json(request.body)
+        order = content.get("order") if isinstance(content, Mapping) else None
+        return str(order) if isinstance(order, str | int) and not isinstance(order, bool) else None
+
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        content = _json(request.body)
+        if not isinstance(content, Mapping):
+            raise TranslationError("the body is not a JSON object")
+        if isinstance(content.get("ignore"), str):
+            return Translation.ignore(content["ignore"])
+        raw_events = content.get("events", [])
+        if not isinstance(raw_events, list):
+            raise TranslationError("must be a list", field="events")
+        events = []
+        for index, raw in enumerate(raw_events):
+            try:
+                events.append(_EVENT.validate_python(raw))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise TranslationError(first["msg"], field=f"events[{index}].{where}") from None
+        return Translation(events=tuple(events))
+
+    def is_ping(self, request: WebhookRequest) -> bool:
+        return SIGNATURE_HEADER not in request.headers and request.body.startswith(b"webhook_id=")
+
+
+def _json(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
