@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from passerelle.connector.store import AppendResult, DeliveryStore, NewDelivery
 from passerelle.platforms import (
@@ -75,8 +75,13 @@ def sign(body: bytes) -> str:
     return base64.b64encode(hmac.digest(SIGNING_KEY.encode(), body, "sha256")).decode()
 
 
+class _OrderId(BaseModel):
+    id: Any = None
+
+
 class BenchPlatform(WebhookPlatform):
-    """Signed like Shopify: base64 HMAC-SHA256 of the raw body; the order id from the JSON."""
+    """Signed like Shopify: base64 HMAC-SHA256 of the raw body; the order id read from the JSON
+    the way the Shopify plugin reads it (only that field, the rest of the body skipped)."""
 
     name: ClassVar[str] = PLATFORM
 
@@ -99,8 +104,8 @@ class BenchPlatform(WebhookPlatform):
 
     def ordering_key(self, request: WebhookRequest) -> str | None:
         try:
-            order = json.loads(request.body).get("id")
-        except (ValueError, AttributeError):
+            order = _OrderId.model_validate_json(request.body).id
+        except ValidationError:
             return None
         return str(order) if isinstance(order, int) else None
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from passerelle.clock import FixedClock
+from passerelle.connector.migrations import migrations
 from passerelle.connector.store import (
     AppendResult,
     Claim,
@@ -112,7 +113,8 @@ def test_stores_opened_at_once_on_a_new_database_migrate_it_once(
     finally:
         for store in opened:
             store.close()
-    assert schema_versions(store_url) == [1]
+    known = migrations("sqlite" if store_url.startswith("sqlite:") else "postgresql")
+    assert schema_versions(store_url) == [migration.version for migration in known]
 
 
 @pytest.mark.anyio

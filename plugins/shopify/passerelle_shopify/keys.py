@@ -7,7 +7,8 @@ id (older deliveries) the webhook id is used (``<topic>#webhook-<id>``), and wit
 of the body (``<topic>#sha256-<hex>``): an identical body for the same topic is the same act.
 
 Ordering: the order id as a decimal string, so deliveries about one order are handled one at a
-time, in order.
+time, in order. The receiver computes it before it answers, so only the few fields that can name
+the order are read (by pydantic-core, which skips the rest of the body without building it).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import hashlib
 import re
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from passerelle.platforms import WebhookRequest
 from passerelle_shopify import headers
-from passerelle_shopify.payloads import loads
 
 __all__ = ["delivery_key", "ordering_key"]
 
@@ -45,23 +47,30 @@ def ordering_key(request: WebhookRequest) -> str | None:
     Never raises: the body may still be malformed here.
     """
     try:
-        data = loads(request.body)
+        data = _OrderFields.model_validate_json(request.body)
     except Exception:
-        return None
-    if not isinstance(data, dict):
         return None
     topic = (headers.header(request.headers, headers.TOPIC) or "").lower()
     if topic.startswith("orders/") and topic != "orders/edited":
-        return _order_id(data.get("id"))
-    edit = data.get("order_edit")
-    if isinstance(edit, dict):
-        return _order_id(edit.get("order_id"))
-    key = _order_id(data.get("order_id"))
-    if key is None:
-        order = data.get("order")
-        if isinstance(order, dict):
-            key = _order_id(order.get("id")) or _order_id(order.get("admin_graphql_api_id"))
+        return _order_id(data.id)
+    if isinstance(data.order_edit, dict):
+        return _order_id(data.order_edit.get("order_id"))
+    key = _order_id(data.order_id)
+    if key is None and isinstance(data.order, dict):
+        order = data.order
+        key = _order_id(order.get("id")) or _order_id(order.get("admin_graphql_api_id"))
     return key
+
+
+class _OrderFields(BaseModel):
+    """The top-level fields that may name the order, as JSON gave them (integers exact)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Any = None
+    order_id: Any = None
+    order_edit: Any = None
+    order: Any = None
 
 
 def _order_id(value: Any) -> str | None:

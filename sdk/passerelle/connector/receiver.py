@@ -143,7 +143,7 @@ class _Receiver:
 
     async def _ready(self, send: Send) -> None:
         try:
-            await asyncio.to_thread(self._inbox.stats)
+            await asyncio.to_thread(self._inbox.ping)
         except Exception:
             logger.exception("readiness: the store does not answer")
             await _text(send, 503, "not ready: the store does not answer")

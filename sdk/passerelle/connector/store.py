@@ -393,6 +393,10 @@ class DeliveryStore(abc.ABC):
         """How many deliveries are in each status."""
 
     @abc.abstractmethod
+    def ping(self) -> None:
+        """Check that the store answers, cheaply (a readiness probe); raise `StoreError` if not."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Finish what was started and release connections; idempotent."""
 
@@ -554,6 +558,14 @@ class SQLDeliveryStore(DeliveryStore):
     @abc.abstractmethod
     def from_db_headers(self, value: Any) -> Headers: ...
 
+    def to_db_body(self, body: bytes) -> Any:
+        """The body as the backend keeps it (as is unless the backend encodes it)."""
+        return body
+
+    def from_db_body(self, value: Any) -> bytes:
+        """The body exactly as it was received, from what `to_db_body` made of it."""
+        return bytes(value)
+
     # -- the inbox -------------------------------------------------------------------------
 
     def append(self, delivery: NewDelivery) -> AppendResult:
@@ -567,7 +579,7 @@ class SQLDeliveryStore(DeliveryStore):
             "delivery_key": delivery.delivery_key,
             "ordering_key": delivery.ordering_key,
             "headers": self.to_db_headers(delivery.headers),
-            "body": delivery.body,
+            "body": self.to_db_body(delivery.body),
             "received_at": self.to_db_time(delivery.received_at),
         }
         inserted = tx.rows(
@@ -973,6 +985,9 @@ class SQLDeliveryStore(DeliveryStore):
             counts[DeliveryStatus(status)] = int(count)
         return counts
 
+    def ping(self) -> None:
+        self.read(lambda tx: tx.rows("SELECT MAX(version) FROM schema_version"))
+
     # -- conversions -----------------------------------------------------------------------
 
     def _now(self, now: datetime | None) -> datetime:
@@ -1014,7 +1029,7 @@ class SQLDeliveryStore(DeliveryStore):
             delivery_key=delivery_key,
             ordering_key=ordering_key,
             headers=self.from_db_headers(headers),
-            body=bytes(body),
+            body=self.from_db_body(body),
             received_at=self.from_db_time(received_at),
             status=DeliveryStatus(status),
             deferred=bool(deferred),
