@@ -1,1 +1,29 @@
-"""Testing helpers for plugin authors: fixtures and the platform contract suite."""
+"""Testing helpers for plugin authors: fixtures and the platform contract suite.
+
+The contract suite (`WebhookPlatformContract`, see `passerelle.testing.contract`) needs pytest
+and hypothesis (``pip install 'passerelle[test]'``); it is imported on first use, so the pytest
+plugin this package installs loads without hypothesis.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from passerelle.testing.contract import (
+        AWKWARD_BODIES,
+        Sample,
+        WebhookPlatformContract,
+        malformed_bodies,
+    )
+
+__all__ = ["AWKWARD_BODIES", "Sample", "WebhookPlatformContract", "malformed_bodies"]
+
+_CONTRACT = frozenset({"AWKWARD_BODIES", "Sample", "WebhookPlatformContract", "malformed_bodies"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONTRACT:
+        return getattr(importlib.import_module("passerelle.testing.contract"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

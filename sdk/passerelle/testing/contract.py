@@ -1,0 +1,852 @@
+"""The platform contract suite: what every webhook platform must do for the core to be safe.
+
+A platform plugin proves itself by subclassing `WebhookPlatformContract` in its tests, in a
+class pytest collects (its name starts with ``Test``). The class names the platform, a store to
+verify deliveries for, how the platform signs a body, and a few deliveries it really sends;
+every test of the suite is inherited and runs on each delivery. It needs pytest and hypothesis
+(``pip install 'passerelle[test]'``)::
+
+    # tests/test_acme_contract.py
+    from pathlib import Path
+
+    from pydantic import SecretStr
+
+    from passerelle.platforms import Store
+    from passerelle.testing import Sample, WebhookPlatformContract
+    from passerelle_acme import AcmePlatform, signature
+
+    SAMPLES = Path(__file__).parent / "samples"
+    HEADERS = {"Content-Type": "application/json", "X-Acme-Delivery": "dlv_1"}
+
+
+    class TestAcmeContract(WebhookPlatformContract):
+        platform = AcmePlatform()
+        store = Store(platform="acme", id="main", secrets=(SecretStr("whsec_test"),))
+        samples = (
+            Sample("shipment", (SAMPLES / "shipment.json").read_bytes(), HEADERS),
+            Sample("refund", (SAMPLES / "refund.json").read_bytes(), HEADERS),
+        )
+
+        def sign(self, body: bytes, secret: str) -> dict[str, str]:
+            return {"X-Acme-Signature": signature(body, secret)}
+
+A failure names the rule and the sample (``test_verify_rejects_another_secret[refund]``) and
+says what the core would do with such a platform.
+
+What the subclass sets:
+
+``platform``
+    The `WebhookPlatform` under test.
+``store``
+    The `Store` deliveries are verified for, with the options the platform needs; its first
+    secret signs the samples. ``other_secret`` is a second valid secret for the same platform,
+    used to test rotation and wrong signatures (override it if secrets have a required shape).
+``samples``
+    Deliveries as the platform sends them, without their signature: a name (the test id), the
+    raw body and every other header (topic, delivery id, shop...). Use real bodies, byte for
+    byte, and cover each kind of delivery the platform handles. Each must translate, to events
+    or to an ignore with a reason: deliveries that end in `TranslationError` belong in the
+    plugin's own tests.
+``sign(body, secret)``
+    The headers that carry the signature of `body` under `secret`, and only those (a
+    timestamp the signature covers included): the suite removes and corrupts each of them.
+
+What it checks, on every sample:
+
+- `verify` accepts the signed delivery, also with lower-case header names (as the receiver
+  sees them), and with either secret of a store being rotated. It raises `VerificationError`,
+  and nothing else, for a signature made with another secret, a body changed by one byte, a
+  missing or garbled signature header (non-ASCII bytes included), and a store with no secret
+  or an empty one, which verifies nothing. Its message is not empty and quotes neither a
+  secret nor the signature it expected.
+- `delivery_key` is a non-empty string of at most 255 characters without surrounding spaces,
+  equal for every delivery of the same act: received later, signed with the other secret, with
+  other header case. `ordering_key` is None or a non-empty string, just as stable.
+- On a signed delivery whose body is malformed (random bytes, empty, not JSON, JSON of the
+  wrong shape, the sample with one value replaced by another of any type or removed),
+  `delivery_key` and `ordering_key` never raise, and `translate` returns a well-formed
+  `Translation` or raises `TranslationError` with a message (or, for a platform that reads its
+  API, an `httpx.TransportError` or `httpx.HTTPStatusError`, which the dispatcher retries or
+  files). These use hypothesis, ``max_examples`` (default 30) per sample, after a fixed set of
+  awkward bodies.
+- `translate` is deterministic: the same delivery gives an equal `Translation`, or the same
+  error. A `Translation` either ignores the delivery with a non-blank reason and no events, or
+  has events; each is an SDK event that survives being stored and read back (`Envelope`), order
+  events have no repeated (kind, id), and ``occurred_at`` is None or timezone-aware.
+- `is_ping` is False for a signed delivery, and ``name`` is accepted by the plugin manager (a
+  valid ``{platform}`` path segment).
+
+`translate` gets an HTTP client that is offline: a request through it raises
+`httpx.ConnectError`. A sample whose translation reads the platform's API is then skipped,
+saying so; to cover it, override the ``contract_http`` fixture with a client that answers::
+
+    @pytest.fixture
+    def contract_http(self) -> Iterator[httpx.Client]:
+        # A small WSGI app plays Acme's API for the orders the samples name.
+        with httpx.Client(transport=httpx.WSGITransport(app=acme_api)) as client:
+            yield client
+
+The helpers `signed_request` and `translation_context` build the suite's requests, for the
+plugin's own tests. A test that cannot hold for a platform is turned off as any pytest test is,
+by overriding it in the subclass with a skip that says why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Final
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from passerelle.events import (
+    BatchFileEdited,
+    Envelope,
+    OrderCancelled,
+    OrderEdited,
+    OrderReturned,
+    OrderShipped,
+)
+from passerelle.hookspecs import hookimpl
+from passerelle.platforms import (
+    FilePlatform,
+    Store,
+    Translation,
+    TranslationContext,
+    TranslationError,
+    VerificationError,
+    WebhookPlatform,
+    WebhookRequest,
+)
+from passerelle.plugins import PluginError, Plugins
+
+__all__ = ["AWKWARD_BODIES", "Sample", "WebhookPlatformContract", "malformed_bodies"]
+
+_SDK_EVENTS: Final = (OrderShipped, OrderCancelled, OrderReturned, OrderEdited, BatchFileEdited)
+_LONGEST_DELIVERY_KEY: Final = 255
+"""`Envelope.delivery` holds at most this many characters."""
+
+AWKWARD_BODIES: Final[tuple[bytes, ...]] = (
+    b"",
+    b" \r\n",
+    b"null",
+    b"true",
+    b"0",
+    b"-1.5e400",
+    b'"text"',
+    b"[]",
+    b"{}",
+    b"[{}]",
+    b"{",
+    b'{"id":',
+    b"NaN",
+    b'{"id": Infinity}',
+    b"\xff\xfe\x00{",
+    b"\xef\xbb\xbf{}",
+    "{}".encode("utf-16"),
+    # Python refuses integers of more than 4300 digits with ValueError, not JSONDecodeError.
+    b'{"id": ' + b"9" * 5000 + b"}",
+    b"[" * 200 + b"]" * 200,
+    b"webhook_id=1",
+    b"<html><body>502 Bad Gateway</body></html>",
+    b"\x00" * 16,
+)
+"""Bodies every platform must survive, signed: tried before the random ones."""
+
+# Values a field of any type may be replaced by: wrong types, empties, ids beyond a float's
+# precision, amounts a Decimal reads as infinite.
+_AWKWARD_VALUES: Final[tuple[object, ...]] = (
+    None,
+    "",
+    " ",
+    0,
+    -1,
+    2**53 + 1,
+    1.5,
+    True,
+    [],
+    {},
+    "x",
+    "1e400",
+    "NaN",
+)
+_SWEEP_VALUES: Final[tuple[object, ...]] = (None, "", 0, [], {})
+"""Each top-level field of a sample is set to each of these, deterministically."""
+_MOST_PATHS: Final = 500
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A delivery as the platform sends it, without its signature.
+
+    `name` labels the tests run on it (``test_...[name]``); `body` is the raw body, byte for
+    byte; `headers` are every header but those `WebhookPlatformContract.sign` adds.
+    """
+
+    name: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class _OfflineError(httpx.ConnectError):
+    """What the suite's HTTP client raises: the suite makes no network calls."""
+
+
+class _OfflineTransport(httpx.BaseTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise _OfflineError(
+            f"the contract suite is offline: no answer for {request.method} {request.url}",
+            request=request,
+        )
+
+
+class _Registers:
+    """A plugin registering one platform, to check its name as the plugin manager does."""
+
+    def __init__(self, platform: WebhookPlatform) -> None:
+        self._platform = platform
+
+    @hookimpl
+    def register_platforms(
+        self, register: Callable[[WebhookPlatform | FilePlatform], None]
+    ) -> None:
+        register(self._platform)
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """An exception `translate` raised, compared by type and message."""
+
+    type: type[BaseException]
+    message: str
+
+
+_Outcome = Translation | _Raised
+_SDKEvent = OrderShipped | OrderCancelled | OrderReturned | OrderEdited | BatchFileEdited
+
+
+class WebhookPlatformContract:
+    """The contract suite for a `WebhookPlatform`: subclass it in a ``Test...`` class.
+
+    See the module documentation for what to set and what is checked.
+    """
+
+    platform: ClassVar[WebhookPlatform]
+    """The platform under test."""
+    store: ClassVar[Store]
+    """The store deliveries are verified for; its first secret signs the samples."""
+    samples: ClassVar[Sequence[Sample]]
+    """Deliveries the platform sends, unsigned; each must translate."""
+    # Only ever signs the suite's own requests.
+    other_secret: ClassVar[str] = "passerelle-contract-other-secret"  # noqa: S105
+    """A second valid secret, for rotation and wrong signatures."""
+    max_examples: ClassVar[int] = 30
+    """Random malformed bodies tried per sample and property, after the fixed ones."""
+    received_at: ClassVar[datetime] = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    """When the suite's deliveries are received."""
+
+    def sign(self, body: bytes, secret: str) -> Mapping[str, str]:
+        """The headers carrying the signature of `body` under `secret`, and only those."""
+        raise NotImplementedError(f"{type(self).__name__} must define sign(body, secret)")
+
+    # Set-up
+
+    @classmethod
+    def configuration_problems(cls) -> list[str]:
+        """What the subclass is missing or got wrong; every test fails with these."""
+        problems = []
+        platform = getattr(cls, "platform", None)
+        if not isinstance(platform, WebhookPlatform):
+            problems.append(f"platform must be a WebhookPlatform instance, not {platform!r}")
+        store = getattr(cls, "store", None)
+        if not isinstance(store, Store):
+            problems.append(f"store must be a passerelle.platforms.Store, not {store!r}")
+        elif not store.secrets or not store.secrets[0].get_secret_value():
+            problems.append("store must have a non-empty first secret: it signs the samples")
+        elif cls.other_secret in {s.get_secret_value() for s in store.secrets}:
+            problems.append("other_secret must not be one of the store's secrets")
+        if not cls.other_secret:
+            problems.append("other_secret must not be empty")
+        samples = getattr(cls, "samples", None)
+        if not isinstance(samples, Sequence) or not samples:
+            problems.append("samples must be a non-empty sequence of Sample")
+        elif not all(isinstance(sample, Sample) for sample in samples):
+            problems.append("samples must hold only Sample instances")
+        else:
+            names = [sample.name for sample in samples]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                problems.append(f"sample names must be distinct; repeated: {', '.join(repeated)}")
+        if cls.sign is WebhookPlatformContract.sign:
+            problems.append("sign(body, secret) must return the signature headers")
+        return problems
+
+    @pytest.fixture(autouse=True)
+    def _contract_configured(self) -> None:
+        problems = self.configuration_problems()
+        if problems:
+            pytest.fail(
+                f"{type(self).__name__} is not set up for the contract suite: "
+                + "; ".join(problems),
+                pytrace=False,
+            )
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Run each test taking a `sample` once per sample, with the sample's name as its id."""
+        if "sample" in metafunc.fixturenames:
+            samples = getattr(self, "samples", ())
+            valid = (
+                [s for s in samples if isinstance(s, Sample)]
+                if isinstance(samples, Sequence)
+                else []
+            )
+            metafunc.parametrize("sample", valid, ids=[s.name for s in valid])
+
+    @pytest.fixture
+    def contract_http(self) -> Iterator[httpx.Client]:
+        """The HTTP client `translate` gets: offline, every request raises `httpx.ConnectError`."""
+        with httpx.Client(transport=_OfflineTransport()) as client:
+            yield client
+
+    # Helpers for subclasses
+
+    @property
+    def secret(self) -> str:
+        """The secret the samples are signed with: the store's first."""
+        return self.store.secrets[0].get_secret_value()
+
+    def signed_request(
+        self,
+        sample: Sample,
+        *,
+        body: bytes | None = None,
+        secret: str | None = None,
+        received_at: datetime | None = None,
+        lower_case: bool = False,
+    ) -> WebhookRequest:
+        """`sample` as received: signed with `secret` (the store's first by default), with
+        `body` in place of the sample's if given, header names lower-cased if `lower_case`."""
+        content = sample.body if body is None else body
+        headers = {
+            **sample.headers,
+            **self.sign(content, self.secret if secret is None else secret),
+        }
+        pairs = [(name.lower() if lower_case else name, value) for name, value in headers.items()]
+        return self._request(pairs, content, received_at=received_at)
+
+    def translation_context(self, http: httpx.Client) -> TranslationContext:
+        """The context `translate` gets: the suite's store and `http`."""
+        return TranslationContext(store=self.store, http=http)
+
+    # The platform
+
+    def test_name_is_a_platform_path_segment(self) -> None:
+        plugins = Plugins()
+        plugins.register(_Registers(self.platform), "passerelle-contract")
+        try:
+            found = plugins.webhook_platform(self.platform.name)
+        except PluginError as exc:
+            raise AssertionError(str(exc)) from None
+        assert found is self.platform
+
+    def test_a_signed_delivery_is_not_a_ping(self, sample: Sample) -> None:
+        request = self.signed_request(sample)
+        assert self.platform.is_ping(request) is False, (
+            f"is_ping is true for the signed sample {sample.name}: the receiver would answer "
+            "it without storing it"
+        )
+
+    # verify
+
+    def test_verify_accepts_a_signed_delivery(self, sample: Sample) -> None:
+        self._assert_accepted(self.signed_request(sample), self.store, "the signed sample")
+
+    def test_header_names_are_case_insensitive(
+        self, sample: Sample, contract_http: httpx.Client
+    ) -> None:
+        as_sent = self.signed_request(sample)
+        as_received = self.signed_request(sample, lower_case=True)
+        self._assert_accepted(as_received, self.store, "the sample with lower-case header names")
+        assert self._delivery_key(as_received) == self._delivery_key(as_sent), (
+            "delivery_key depends on the case of header names"
+        )
+        assert self._ordering_key(as_received) == self._ordering_key(as_sent), (
+            "ordering_key depends on the case of header names"
+        )
+        context = self.translation_context(contract_http)
+        assert self._translate(as_received, context) == self._translate(as_sent, context), (
+            "translate depends on the case of header names"
+        )
+
+    def test_verify_rejects_another_secret(self, sample: Sample) -> None:
+        request = self.signed_request(sample, secret=self.other_secret)
+        self._assert_rejected(request, self.store, "a delivery signed with another secret")
+
+    def test_verify_rejects_a_changed_body(self, sample: Sample) -> None:
+        signature = self.sign(sample.body, self.secret)
+
+        def forged(body: bytes) -> WebhookRequest:
+            return self._request([*sample.headers.items(), *signature.items()], body)
+
+        self._assert_rejected(forged(sample.body + b" "), self.store, "a body with a byte added")
+        if sample.body:
+            shorter = forged(sample.body[:-1])
+            self._assert_rejected(shorter, self.store, "a body with its last byte removed")
+
+            @settings(
+                max_examples=self.max_examples,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            )
+            @given(
+                position=st.integers(0, len(sample.body) - 1),
+                flip=st.integers(1, 255),
+            )
+            def one_byte_changed(position: int, flip: int) -> None:
+                body = bytearray(sample.body)
+                body[position] ^= flip
+                self._assert_rejected(
+                    forged(bytes(body)), self.store, f"a body with byte {position} changed"
+                )
+
+            one_byte_changed()
+
+    def test_verify_rejects_a_missing_signature_header(self, sample: Sample) -> None:
+        signature = self.sign(sample.body, self.secret)
+        self._assert_rejected(
+            self._request(sample.headers.items(), sample.body),
+            self.store,
+            "a delivery without its signature headers",
+        )
+        for name in signature:
+            kept = [(k, v) for k, v in signature.items() if k != name]
+            request = self._request([*sample.headers.items(), *kept], sample.body)
+            self._assert_rejected(request, self.store, f"a delivery without its header {name}")
+
+    def test_verify_rejects_a_garbled_signature(self, sample: Sample) -> None:
+        signature = self.sign(sample.body, self.secret)
+        for name, value in signature.items():
+            empty_body_signature = self.sign(b"", self.secret).get(name, "")
+            garbled: tuple[bytes, ...] = (
+                b"",
+                b"=",
+                b"not base64!",
+                value.encode("latin-1")[:-2],
+                value.encode("latin-1").swapcase(),
+                empty_body_signature.encode("latin-1"),
+                b"A" * 4096,
+                # Header values are bytes: anything but ASCII must not crash a string compare.
+                b"\xe9t\xe9\xff",
+                "é".encode() * 22,
+            )
+            for bad in garbled:
+                if bad == value.encode("latin-1"):
+                    continue
+                pairs: list[tuple[str | bytes, str | bytes]] = [
+                    *sample.headers.items(),
+                    *((k, v) for k, v in signature.items() if k != name),
+                    (name.encode("latin-1"), bad),
+                ]
+                request = self._request(pairs, sample.body)
+                self._assert_rejected(request, self.store, f"{name}: {bad[:40]!r}")
+
+    def test_a_store_without_a_secret_verifies_nothing(self, sample: Sample) -> None:
+        for secrets in ((), ("",)):
+            store = self._store_with(*secrets)
+            for signed_with in (self.secret, ""):
+                self._assert_rejected(
+                    self.signed_request(sample, secret=signed_with),
+                    store,
+                    f"a delivery signed with {'the' if signed_with else 'an empty'} secret, "
+                    f"for a store whose secrets are {list(secrets)!r}",
+                )
+        with_empty = self._store_with("", self.secret)
+        self._assert_rejected(
+            self.signed_request(sample, secret=""),
+            with_empty,
+            "a delivery signed with an empty secret, for a store with an empty secret among "
+            "its secrets",
+        )
+        self._assert_accepted(
+            self.signed_request(sample),
+            with_empty,
+            "the signed sample, for a store with an empty secret besides the right one",
+        )
+
+    def test_a_rotated_secret_keeps_verifying(self, sample: Sample) -> None:
+        for store in (
+            self._store_with(self.other_secret, self.secret),
+            self._store_with(self.secret, self.other_secret),
+        ):
+            for secret in (self.secret, self.other_secret):
+                self._assert_accepted(
+                    self.signed_request(sample, secret=secret),
+                    store,
+                    "a delivery signed with either secret of a store being rotated",
+                )
+        self._assert_rejected(
+            self.signed_request(sample),
+            self._store_with(self.other_secret),
+            "a delivery signed with a secret the store no longer has",
+        )
+
+    # Keys
+
+    def test_delivery_key_is_the_same_for_every_delivery_of_an_act(self, sample: Sample) -> None:
+        key = self._delivery_key(self.signed_request(sample))
+        again = self.signed_request(
+            sample, secret=self.other_secret, received_at=self.received_at + timedelta(hours=4)
+        )
+        assert self._delivery_key(again) == key, (
+            f"delivery_key of {sample.name} changes when the same delivery comes again (later, "
+            "signed with the other secret of a rotation): duplicates would be applied twice"
+        )
+
+    def test_ordering_key_is_the_same_for_every_delivery_of_an_act(self, sample: Sample) -> None:
+        key = self._ordering_key(self.signed_request(sample))
+        again = self.signed_request(
+            sample, secret=self.other_secret, received_at=self.received_at + timedelta(hours=4)
+        )
+        assert self._ordering_key(again) == key, (
+            f"ordering_key of {sample.name} changes when the same delivery comes again"
+        )
+
+    def test_keys_never_raise_on_a_malformed_body(self, sample: Sample) -> None:
+        def check(body: bytes) -> None:
+            request = self.signed_request(sample, body=body)
+            self._delivery_key(request)
+            self._ordering_key(request)
+
+        self._for_malformed_bodies(sample, check)
+
+    # translate
+
+    def test_translate_of_a_sample_is_deterministic_and_well_formed(
+        self, sample: Sample, contract_http: httpx.Client
+    ) -> None:
+        context = self.translation_context(contract_http)
+        request = self.signed_request(sample)
+        first = self._translate(request, context)
+        if isinstance(first, _Raised) and issubclass(first.type, _OfflineError):
+            pytest.skip(
+                f"{sample.name}: translation reads the platform's API ({first.message}); "
+                "override the contract_http fixture to answer it"
+            )
+        assert not isinstance(first, _Raised), (
+            f"translate raised {first.type.__name__} for the sample {sample.name}: "
+            f"{first.message}; samples are deliveries that translate"
+        )
+        self._check_translation(first, f"the sample {sample.name}")
+        assert self._translate(request, context) == first, (
+            f"translate gave another result for the same delivery {sample.name}: it must be "
+            "deterministic, a stored delivery is replayed after a fix"
+        )
+        assert self._translate(self.signed_request(sample), context) == first, (
+            f"translate gave another result for an equal request of {sample.name}"
+        )
+
+    def test_translate_reads_a_malformed_body_or_raises_translation_error(
+        self, sample: Sample, contract_http: httpx.Client
+    ) -> None:
+        context = self.translation_context(contract_http)
+
+        def check(body: bytes) -> None:
+            request = self.signed_request(sample, body=body)
+            what = f"{sample.name} with the body {body[:60]!r}"
+            outcome = self._translate(request, context)
+            if isinstance(outcome, Translation):
+                self._check_translation(outcome, what)
+            assert self._translate(request, context) == outcome, (
+                f"translate gave another result for the same delivery ({what})"
+            )
+
+        self._for_malformed_bodies(sample, check)
+
+    # Internals
+
+    def _request(
+        self,
+        headers: Iterable[tuple[str | bytes, str | bytes]],
+        body: bytes,
+        *,
+        received_at: datetime | None = None,
+    ) -> WebhookRequest:
+        raw = [(_latin1(name), _latin1(value)) for name, value in headers]
+        return WebhookRequest(
+            platform=self.platform.name,
+            store=self.store.id,
+            headers=httpx.Headers(raw),
+            body=body,
+            received_at=received_at or self.received_at,
+        )
+
+    def _store_with(self, *secrets: str) -> Store:
+        return replace(self.store, secrets=tuple(SecretStr(secret) for secret in secrets))
+
+    def _assert_accepted(self, request: WebhookRequest, store: Store, what: str) -> None:
+        try:
+            result = self.platform.verify(request, store)
+        except VerificationError as exc:
+            raise AssertionError(f"verify rejected {what}: {exc}") from None
+        assert result is None, f"verify returned {result!r} for {what}: it returns None or raises"
+
+    def _assert_rejected(self, request: WebhookRequest, store: Store, what: str) -> None:
+        try:
+            self.platform.verify(request, store)
+        except VerificationError as exc:
+            message = str(exc)
+            assert message.strip(), f"verify rejected {what} with an empty message"
+            revealed = self._revealed(message, request.body, store)
+            assert revealed is None, (
+                f"verify rejected {what} with a message that quotes {revealed}: "
+                "anyone could read it from the logs"
+            )
+            return
+        except Exception as exc:
+            raise AssertionError(
+                f"verify raised {type(exc).__name__} instead of VerificationError for {what}: "
+                "the receiver would answer 500 and log a traceback for every such request"
+            ) from exc
+        raise AssertionError(f"verify accepted {what}")
+
+    def _revealed(self, message: str, body: bytes, store: Store) -> str | None:
+        for secret in (s.get_secret_value() for s in store.secrets):
+            # An empty secret verifies nothing: its signature gives nothing away.
+            if not secret:
+                continue
+            if secret in message:
+                return "a secret of the store"
+            for value in self.sign(body, secret).values():
+                if len(value) >= 8 and value in message:
+                    return "the signature it expected"
+        return None
+
+    def _delivery_key(self, request: WebhookRequest) -> str:
+        try:
+            key = self.platform.delivery_key(request)
+        except Exception as exc:
+            raise AssertionError(
+                f"delivery_key raised {type(exc).__name__} for a verified delivery "
+                f"(body {request.body[:60]!r}): {exc}"
+            ) from exc
+        assert isinstance(key, str), f"delivery_key returned {key!r}, not a str"
+        assert key, "delivery_key returned an empty string"
+        assert key == key.strip(), f"delivery_key {key!r} has surrounding white space"
+        assert len(key) <= _LONGEST_DELIVERY_KEY, (
+            f"delivery_key is {len(key)} characters long; an envelope holds at most "
+            f"{_LONGEST_DELIVERY_KEY}: hash a longer one"
+        )
+        return key
+
+    def _ordering_key(self, request: WebhookRequest) -> str | None:
+        try:
+            key = self.platform.ordering_key(request)
+        except Exception as exc:
+            raise AssertionError(
+                f"ordering_key raised {type(exc).__name__} for a verified delivery "
+                f"(body {request.body[:60]!r}): it must return None when the body names no "
+                "order, the receiver calls it before the delivery is stored"
+            ) from exc
+        assert key is None or (isinstance(key, str) and key), (
+            f"ordering_key returned {key!r} for the body {request.body[:60]!r}: "
+            "None or a non-empty str"
+        )
+        return key
+
+    def _translate(self, request: WebhookRequest, context: TranslationContext) -> _Outcome:
+        try:
+            translation = self.platform.translate(request, context)
+        except TranslationError as exc:
+            raised = _Raised(type(exc), str(exc))
+            assert raised.message.strip(), (
+                f"translate raised TranslationError without a message for the body "
+                f"{request.body[:60]!r}: the action center shows it"
+            )
+            return raised
+        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+            return _Raised(type(exc), str(exc))
+        except Exception as exc:
+            raise AssertionError(
+                f"translate raised {type(exc).__name__} for the body {request.body[:60]!r}: "
+                "raise TranslationError naming the field and the rule"
+            ) from exc
+        assert isinstance(translation, Translation), (
+            f"translate returned {type(translation).__name__}, not a Translation"
+        )
+        return translation
+
+    def _check_translation(self, translation: Translation, what: str) -> None:
+        ignored, events = translation.ignored, translation.events
+        if ignored is not None:
+            assert isinstance(ignored, str), f"translate ignored {what} with {ignored!r}"
+            assert ignored.strip(), (
+                f"translate ignored {what} without a reason ({ignored!r}): say why"
+            )
+            assert not events, (
+                f"translate ignored {what} yet returned {len(events)} events: the dispatcher "
+                "applies none of them"
+            )
+        else:
+            assert events, (
+                f"translate returned neither events nor a reason for {what}: ignore it with "
+                "Translation.ignore(reason)"
+            )
+        occurred_at = translation.occurred_at
+        assert occurred_at is None or (
+            isinstance(occurred_at, datetime) and occurred_at.utcoffset() is not None
+        ), f"translate returned occurred_at {occurred_at!r} for {what}: None or timezone-aware"
+        seen: set[tuple[str, str]] = set()
+        for position, event in enumerate(events):
+            assert isinstance(event, _SDK_EVENTS), (
+                f"event {position} of {what} is a {type(event).__name__}, not an SDK event"
+            )
+            if not isinstance(event, BatchFileEdited):
+                assert event.order.strip(), f"event {position} of {what} names no order"
+                assert event.id.strip(), f"event {position} of {what} has no id"
+            self._check_stored_and_read_back(event, position, occurred_at, what)
+            if not isinstance(event, BatchFileEdited):
+                act = (event.kind, event.id)
+                assert act not in seen, (
+                    f"events of {what} repeat {event.kind} {event.id}: the ledger applies each "
+                    "(kind, id) once, so the second would be dropped"
+                )
+                seen.add(act)
+
+    def _check_stored_and_read_back(
+        self, event: _SDKEvent, position: int, occurred_at: datetime | None, what: str
+    ) -> None:
+        try:
+            envelope = Envelope(
+                platform=self.platform.name,
+                store=self.store.id,
+                delivery="contract",
+                position=position,
+                occurred_at=occurred_at or self.received_at,
+                event=event,
+            )
+            read_back = Envelope.model_validate_json(envelope.model_dump_json()).event
+        except Exception as exc:
+            raise AssertionError(
+                f"event {position} of {what} cannot be stored and read back: {exc}"
+            ) from exc
+        assert read_back == event, (
+            f"event {position} of {what} reads back as {read_back!r}, not {event!r}"
+        )
+
+    def _for_malformed_bodies(self, sample: Sample, check: Callable[[bytes], None]) -> None:
+        for body in (*AWKWARD_BODIES, *_swept(sample.body)):
+            check(body)
+        run = given(body=malformed_bodies(sample.body))(check)
+        run = example(body=sample.body[: len(sample.body) // 2])(run)
+        settings(
+            max_examples=self.max_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )(run)()
+
+
+def malformed_bodies(body: bytes) -> st.SearchStrategy[bytes]:
+    """Bodies a platform must survive, signed: random bytes and text, JSON of any shape, and
+    `body` (when JSON) with one value replaced by another of any type, or removed."""
+    choices = [
+        st.binary(max_size=64),
+        st.text(max_size=32).map(str.encode),
+        _json_values().map(_dumps),
+    ]
+    document = _loads(body)
+    paths = _paths(document)
+    if paths:
+        replacement = st.one_of(_json_values(), st.just(_REMOVED))
+        changed = st.builds(
+            lambda path, value: _dumps(_replaced(document, path, value)),
+            st.sampled_from(paths),
+            replacement,
+        )
+        choices += [changed, changed]
+    return st.one_of(choices)
+
+
+_REMOVED: Final = object()
+
+
+def _json_values() -> st.SearchStrategy[object]:
+    scalars = st.one_of(
+        st.sampled_from(_AWKWARD_VALUES),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=12),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+
+
+def _swept(body: bytes) -> Iterator[bytes]:
+    """`body` with each top-level field set to each of a few wrong values, then removed."""
+    document = _loads(body)
+    if not isinstance(document, dict):
+        return
+    for key in document:
+        for value in (*_SWEEP_VALUES, _REMOVED):
+            yield _dumps(_replaced(document, (key,), value))
+
+
+def _latin1(text: str | bytes) -> bytes:
+    # HTTP header bytes are Latin-1, as the receiver decodes them.
+    return text if isinstance(text, bytes) else text.encode("latin-1")
+
+
+def _loads(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _dumps(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _paths(document: object) -> list[tuple[str | int, ...]]:
+    """Paths to the values of `document`, shallowest first, at most `_MOST_PATHS`."""
+    paths: list[tuple[str | int, ...]] = []
+    queue: deque[tuple[tuple[str | int, ...], object]] = deque([((), document)])
+    while queue and len(paths) < _MOST_PATHS:
+        path, node = queue.popleft()
+        children: Sequence[tuple[str | int, object]] = (
+            list(node.items())
+            if isinstance(node, dict)
+            else list(enumerate(node))
+            if isinstance(node, list)
+            else []
+        )
+        for key, child in children:
+            paths.append((*path, key))
+            queue.append(((*path, key), child))
+    return paths[:_MOST_PATHS]
+
+
+def _replaced(node: Any, path: Sequence[str | int], value: object) -> Any:
+    """A copy of `node` with the value at `path` replaced by `value` (removed: `_REMOVED`)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    copy: Any = dict(node) if isinstance(node, dict) else list(node)
+    if not rest and value is _REMOVED:
+        del copy[head]
+    else:
+        copy[head] = _replaced(node[head], rest, value)
+    return copy

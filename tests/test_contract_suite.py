@@ -1,0 +1,373 @@
+"""The platform contract suite: the test platform passes it, and broken platforms fail it."""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from typing import ClassVar
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connector.testplatform import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TestPlatform,
+    body,
+    sign,
+)
+from passerelle.events import OrderShipped
+from passerelle.platforms import (
+    Store,
+    Translation,
+    TranslationContext,
+    VerificationError,
+    WebhookPlatform,
+    WebhookRequest,
+)
+from passerelle.testing import Sample, WebhookPlatformContract
+
+SECRET = "whsec-contract-current"
+JSON = {"Content-Type": "application/json"}
+SHIPPED = Sample(
+    "shipped",
+    body(order="1001", events=[{"kind": "order_shipped", "order": "1001", "id": "f-1"}]),
+    {**JSON, DELIVERY_HEADER: "d-1"},
+)
+SAMPLES = (
+    SHIPPED,
+    Sample(
+        "shipped then returned",
+        body(
+            order="1002",
+            events=[
+                {"kind": "order_shipped", "order": "1002", "id": "f-2", "lines": None},
+                {
+                    "kind": "order_returned",
+                    "order": "1002",
+                    "id": "r-2",
+                    "lines": [{"line": "mug", "quantity": 1}],
+                    "refund": {"amount": "24.00", "currency": "CAD"},
+                },
+            ],
+        ),
+        {**JSON, DELIVERY_HEADER: "d-2"},
+    ),
+)
+
+
+class TestTheTestPlatform(WebhookPlatformContract):
+    """The suite, turned on for the connector tests' platform as a plugin author would."""
+
+    platform = TestPlatform()
+    store = Store(platform="test", id="north", secrets=(SecretStr(SECRET),))
+    samples = SAMPLES
+    max_examples = 20
+
+    def sign(self, body: bytes, secret: str) -> dict[str, str]:
+        return {SIGNATURE_HEADER: sign(body, secret)}
+
+    @pytest.mark.xfail(
+        raises=AssertionError,
+        reason="TestPlatform.verify compares the header with hmac.compare_digest on str, "
+        "which raises TypeError for non-ASCII values (the receiver answers 500): compare bytes",
+    )
+    def test_verify_rejects_a_garbled_signature(self, sample: Sample) -> None:
+        super().test_verify_rejects_a_garbled_signature(sample)
+
+    @pytest.mark.xfail(
+        raises=AssertionError,
+        reason='TestPlatform.ordering_key returns "" for {"order": ""} (the receiver answers '
+        "500): return None for an empty order",
+    )
+    def test_keys_never_raise_on_a_malformed_body(self, sample: Sample) -> None:
+        super().test_keys_never_raise_on_a_malformed_body(sample)
+
+    @pytest.mark.xfail(
+        raises=AssertionError,
+        reason="TestPlatform.translate returns neither events nor a reason for a body without "
+        'events ({} or {"events": []})',
+    )
+    def test_translate_reads_a_malformed_body_or_raises_translation_error(
+        self, sample: Sample, contract_http: httpx.Client
+    ) -> None:
+        super().test_translate_reads_a_malformed_body_or_raises_translation_error(
+            sample, contract_http
+        )
+
+
+# Platforms that break one rule each, and the suite failing them with a message saying which.
+
+
+class SoundPlatform(TestPlatform):
+    """The test platform without the flaws the xfails above name."""
+
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        presented = request.headers.get(SIGNATURE_HEADER)
+        if presented is None:
+            raise VerificationError(f"missing header {SIGNATURE_HEADER}")
+        matched = False
+        for secret in store.secrets:
+            value = secret.get_secret_value()
+            if value:
+                expected = sign(request.body, value).encode()
+                matched |= hmac.compare_digest(expected, presented.encode("latin-1"))
+        if not matched:
+            raise VerificationError(f"{SIGNATURE_HEADER} matches no secret of the store")
+
+    def ordering_key(self, request: WebhookRequest) -> str | None:
+        return super().ordering_key(request) or None
+
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        translation = super().translate(request, context)
+        if translation.ignored is None and not translation.events:
+            return Translation.ignore("the delivery lists no event")
+        return translation
+
+
+class SkipsTheSignature(SoundPlatform):
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        if SIGNATURE_HEADER not in request.headers:
+            raise VerificationError(f"missing header {SIGNATURE_HEADER}")
+
+
+class ComparesStrings(SoundPlatform):
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        presented = request.headers.get(SIGNATURE_HEADER, "")
+        for secret in store.secrets:
+            expected = sign(request.body, secret.get_secret_value())
+            if secret.get_secret_value() and hmac.compare_digest(expected, presented):
+                return
+        raise VerificationError(f"{SIGNATURE_HEADER} matches no secret of the store")
+
+
+class TrustsAnEmptySecret(SoundPlatform):
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        presented = request.headers.get(SIGNATURE_HEADER, "")
+        for secret in store.secrets:
+            if sign(request.body, secret.get_secret_value()) == presented:
+                return
+        raise VerificationError(f"{SIGNATURE_HEADER} matches no secret of the store")
+
+
+class QuotesTheExpectedSignature(SoundPlatform):
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        try:
+            super().verify(request, store)
+        except VerificationError:
+            expected = sign(request.body, store.secrets[0].get_secret_value())
+            raise VerificationError(f"{SIGNATURE_HEADER}: expected {expected}") from None
+
+
+class RaisesFromOrderingKey(SoundPlatform):
+    def ordering_key(self, request: WebhookRequest) -> str | None:
+        return str(json.loads(request.body)["order"])
+
+
+class TranslatesNondeterministically(SoundPlatform):
+    def __init__(self) -> None:
+        self._shipments = itertools.count(1)
+
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        order = str(json.loads(request.body)["order"])
+        return Translation(events=(OrderShipped(order=order, id=f"f-{next(self._shipments)}"),))
+
+
+class RaisesKeyErrorFromTranslate(SoundPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        translation = super().translate(request, context)
+        json.loads(request.body)["order"]
+        return translation
+
+
+class ReportsANaiveTime(SoundPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        translation = super().translate(request, context)
+        return Translation(events=translation.events, occurred_at=datetime(2026, 1, 15, 12))
+
+
+class RepeatsAnAct(SoundPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        event = OrderShipped(order="1001", id="f-1")
+        return Translation(events=(event, event))
+
+
+class KeyedByReceiveTime(SoundPlatform):
+    def delivery_key(self, request: WebhookRequest) -> str:
+        return f"{request.headers[DELIVERY_HEADER]}@{request.received_at.isoformat()}"
+
+
+class Contract(WebhookPlatformContract):
+    """Not collected (no ``Test`` prefix): each test below runs one of its tests by hand."""
+
+    platform: ClassVar[WebhookPlatform] = SoundPlatform()
+    store = Store(platform="test", id="north", secrets=(SecretStr(SECRET),))
+    samples = SAMPLES
+    max_examples = 20
+
+    def sign(self, body: bytes, secret: str) -> dict[str, str]:
+        return {SIGNATURE_HEADER: sign(body, secret)}
+
+
+def contract_for(platform: WebhookPlatform) -> Contract:
+    class ForPlatform(Contract):
+        pass
+
+    ForPlatform.platform = platform
+    return ForPlatform()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
+
+
+def test_the_flaws_fixed_the_test_platform_passes_what_it_failed(http: httpx.Client) -> None:
+    contract = contract_for(SoundPlatform())
+    for sample in SAMPLES:
+        contract.test_verify_rejects_a_garbled_signature(sample)
+        contract.test_keys_never_raise_on_a_malformed_body(sample)
+        contract.test_translate_reads_a_malformed_body_or_raises_translation_error(sample, http)
+
+
+def test_a_platform_that_skips_the_signature_fails() -> None:
+    contract = contract_for(SkipsTheSignature())
+    with pytest.raises(AssertionError, match=r"^verify accepted a delivery signed with another"):
+        contract.test_verify_rejects_another_secret(SHIPPED)
+    with pytest.raises(AssertionError, match=r"^verify accepted a body with a byte added$"):
+        contract.test_verify_rejects_a_changed_body(SHIPPED)
+
+
+def test_a_platform_that_trusts_an_empty_secret_fails() -> None:
+    contract = contract_for(TrustsAnEmptySecret())
+    with pytest.raises(
+        AssertionError,
+        match=r"^verify accepted a delivery signed with an empty secret, for a store whose "
+        r"secrets are \[''\]$",
+    ):
+        contract.test_a_store_without_a_secret_verifies_nothing(SHIPPED)
+
+
+def test_a_platform_that_quotes_the_expected_signature_fails() -> None:
+    contract = contract_for(QuotesTheExpectedSignature())
+    with pytest.raises(
+        AssertionError,
+        match=r"^verify rejected a delivery signed with another secret with a message that "
+        r"quotes the signature it expected: anyone could read it from the logs",
+    ):
+        contract.test_verify_rejects_another_secret(SHIPPED)
+
+
+def test_a_platform_crashing_on_a_non_ascii_signature_fails() -> None:
+    contract = contract_for(ComparesStrings())
+    with pytest.raises(
+        AssertionError,
+        match=r"^verify raised TypeError instead of VerificationError for X-Test-Signature: "
+        r"b'\\xe9t\\xe9\\xff': the receiver would answer 500",
+    ):
+        contract.test_verify_rejects_a_garbled_signature(SHIPPED)
+
+
+def test_a_platform_whose_ordering_key_raises_on_garbage_fails() -> None:
+    contract = contract_for(RaisesFromOrderingKey())
+    with pytest.raises(
+        AssertionError,
+        match=r"^ordering_key raised JSONDecodeError for a verified delivery \(body b''\): it "
+        r"must return None when the body names no order",
+    ):
+        contract.test_keys_never_raise_on_a_malformed_body(SHIPPED)
+
+
+def test_a_platform_that_translates_nondeterministically_fails(http: httpx.Client) -> None:
+    contract = contract_for(TranslatesNondeterministically())
+    with pytest.raises(
+        AssertionError,
+        match=r"^translate gave another result for the same delivery shipped: it must be "
+        r"deterministic, a stored delivery is replayed after a fix",
+    ):
+        contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, http)
+
+
+def test_a_platform_whose_translate_raises_key_error_fails(http: httpx.Client) -> None:
+    contract = contract_for(RaisesKeyErrorFromTranslate())
+    with pytest.raises(
+        AssertionError,
+        match=r"^translate raised KeyError for the body b'\{\}': raise TranslationError "
+        r"naming the field and the rule$",
+    ):
+        contract.test_translate_reads_a_malformed_body_or_raises_translation_error(SHIPPED, http)
+
+
+def test_a_platform_reporting_a_naive_time_fails(http: httpx.Client) -> None:
+    contract = contract_for(ReportsANaiveTime())
+    with pytest.raises(
+        AssertionError,
+        match=r"^translate returned occurred_at datetime.datetime\(2026, 1, 15, 12, 0\) for the "
+        r"sample shipped: None or timezone-aware(\n|$)",
+    ):
+        contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, http)
+
+
+def test_a_platform_repeating_an_act_in_one_translation_fails(http: httpx.Client) -> None:
+    contract = contract_for(RepeatsAnAct())
+    with pytest.raises(
+        AssertionError,
+        match=r"^events of the sample shipped repeat order_shipped f-1: the ledger applies each "
+        r"\(kind, id\) once, so the second would be dropped(\n|$)",
+    ):
+        contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, http)
+
+
+def test_a_platform_keying_deliveries_by_receive_time_fails() -> None:
+    contract = contract_for(KeyedByReceiveTime())
+    with pytest.raises(
+        AssertionError,
+        match=r"^delivery_key of shipped changes when the same delivery comes again",
+    ):
+        contract.test_delivery_key_is_the_same_for_every_delivery_of_an_act(SHIPPED)
+
+
+def test_a_platform_name_that_is_no_path_segment_fails() -> None:
+    class BadlyNamed(SoundPlatform):
+        name = "Test Platform"
+
+    with pytest.raises(
+        AssertionError,
+        match=r"with name 'Test Platform': a platform name is lower case letters, digits, '-' "
+        r"and '_', starting with a letter$",
+    ):
+        contract_for(BadlyNamed()).test_name_is_a_platform_path_segment()
+
+
+def test_an_incomplete_subclass_is_told_what_is_missing() -> None:
+    class Incomplete(WebhookPlatformContract):
+        store = Store(platform="test", id="north")
+        samples = (SHIPPED, SHIPPED)
+
+    assert Incomplete.configuration_problems() == [
+        "platform must be a WebhookPlatform instance, not None",
+        "store must have a non-empty first secret: it signs the samples",
+        "sample names must be distinct; repeated: shipped",
+        "sign(body, secret) must return the signature headers",
+    ]
+
+
+def test_the_pytest_plugin_loads_without_hypothesis() -> None:
+    # The pytest plugin loads in every pytest run where passerelle is installed, hypothesis or
+    # not; only the contract suite needs it.
+    code = (
+        "import sys, passerelle.testing.plugin, passerelle.testing as t; "
+        "print('hypothesis' in sys.modules, t.WebhookPlatformContract.__name__, "
+        "'hypothesis' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "WebhookPlatformContract", "True"]
