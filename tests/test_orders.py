@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import itertools
 import re
+from dataclasses import replace
 
 import pytest
 from pydantic import ValidationError
@@ -17,6 +19,7 @@ from passerelle.events import (
 from passerelle.money import Money
 from passerelle.orders import (
     CancelExceedsOrderedError,
+    CartStart,
     DuplicateLineError,
     Effect,
     EventNotYetApplicable,
@@ -276,7 +279,7 @@ def test_shipping_everything_left_captures_the_rest_exactly(ledger: OrderLedger)
     assert done.to_ship == 0
 
 
-def test_rounding_leftovers_land_on_the_last_shipment_in_yen() -> None:
+def test_amounts_are_rounded_from_the_whole_cart_in_yen() -> None:
     order = Order(
         reference="1001",
         currency="JPY",
@@ -292,8 +295,8 @@ def test_rounding_leftovers_land_on_the_last_shipment_in_yen() -> None:
         ship("F-2", qty("B", 1)),
         ship("F-3", qty("B", 1)),
     )
-    # 800 over 100/300 is 266.67 -> 267; then 533 split evenly -> 267 (ties to the shipment); 266.
-    assert [e.amount for e in effects] == [Money.of(n, "JPY") for n in ("267", "267", "266")]
+    # Captured after each: 800 x 100/300 = 266.67 -> 267, 800 x 200/300 = 533.33 -> 533, 800.
+    assert [e.amount for e in effects] == [Money.of(n, "JPY") for n in ("267", "266", "267")]
     assert done.captured == order.total == Money.of("800", "JPY")
 
 
@@ -760,6 +763,174 @@ def test_an_edit_cannot_change_the_type_of_a_cancelled_line(ledger: OrderLedger)
         "cannot edit line SKU-1 of order 1001: 1 already cancelled as a product line; its type "
         "cannot change to fee"
     )
+
+
+# Order of arrival and the cart ------------------------------------------------------------------
+
+
+def usd(amount: str) -> Money:
+    return Money.of(amount, "USD")
+
+
+# Products of 0.01, 0.02 and 0.01 USD with 9.99 shipping: 10.03 over 4 cents of products, so each
+# cent of products carries 2.5075; rounding what is left after each act would depend on the order.
+def cents_order() -> Order:
+    return Order(
+        reference="1001",
+        currency="USD",
+        lines=(
+            line("A", "0.01", code="USD"),
+            line("B", "0.02", code="USD"),
+            line("C", "0.01", code="USD"),
+            line("SHIP", "9.99", kind=LineType.HANDLING, code="USD"),
+        ),
+    )
+
+
+@pytest.mark.parametrize("acts", list(itertools.permutations(["ship A", "ship B", "cancel C"])))
+def test_the_same_acts_in_any_order_end_with_the_same_amounts(acts: tuple[str, ...]) -> None:
+    events: dict[str, OrderEvent] = {
+        "ship A": ship("F-A", qty("A", 1)),
+        "ship B": ship("F-B", qty("B", 1)),
+        "cancel C": cancel("C-C", qty("C", 1)),
+    }
+    done, effects = run(OrderLedger.open(cents_order()), *(events[act] for act in acts))
+    amounts = {effect.id: effect.amount for effect in effects}
+    # 10.03 x 3/4 = 7.5225: captured once A and B have shipped, whichever came first.
+    assert done.captured == done.authorized == usd("7.52")
+    assert amounts["C-C"] == usd("2.51")
+    # The first shipment rounds its own share (2.5075 or 5.015), the second takes the rest of 7.52.
+    if acts.index("ship A") < acts.index("ship B"):
+        assert (amounts["F-A"], amounts["F-B"]) == (usd("2.51"), usd("5.01"))
+    else:
+        assert (amounts["F-A"], amounts["F-B"]) == (usd("2.50"), usd("5.02"))
+
+
+def edited_after_a_shipment(ledger: OrderLedger) -> OrderLedger:
+    shipped, _ = ledger.apply(ship("F-1", qty("SKU-1", 1)))
+    edited, _ = shipped.apply(
+        edit("E-1", line("SKU-3", "0.01", 3), line("SHIP", "1.00", kind=LineType.HANDLING))
+    )
+    return edited
+
+
+def test_an_edit_begins_a_new_cart(ledger: OrderLedger) -> None:
+    assert ledger.cart_start == CartStart(captured=cad("0.00"), total=cad("29.00"))
+    edited = edited_after_a_shipment(ledger)
+    assert edited.cart_start == CartStart(
+        captured=cad("11.60"), total=cad("1.03"), shipped=(qty("SKU-1", 1),)
+    )
+    # 1.03 over 3 cents of products: 0.3433 a unit, whatever the order of the acts.
+    shipment, cancellation = ship("F-2", qty("SKU-3", 1)), cancel("C-1", qty("SKU-3", 1))
+    for acts in ((shipment, cancellation), (cancellation, shipment)):
+        done, effects = run(edited, *acts)
+        assert {e.kind: e.amount for e in effects} == {
+            "order_shipped": cad("0.34"),
+            "order_cancelled": cad("0.34"),
+        }
+        assert (done.captured, done.authorized) == (cad("11.94"), cad("12.29"))
+
+
+def test_an_edit_that_changes_nothing_keeps_the_cart() -> None:
+    order = Order(reference="1001", currency="CAD", lines=(line("SKU-1", "10.00", 2),))
+    shipped, _ = OrderLedger.open(order).apply(ship("F-1", qty("SKU-1", 1)))
+    edited, effect = shipped.apply(edit("E-1", line("SKU-1", "10.00", 1)))
+    assert effect.is_noop
+    assert edited.cart_start == shipped.cart_start == CartStart(cad("0.00"), cad("20.00"))
+
+
+def mirrored(ledger: OrderLedger) -> OrderLedger:
+    """The ledger as a back end's view describes it: without its cart start."""
+    return OrderLedger(
+        reference=ledger.reference,
+        currency=ledger.currency,
+        lines=ledger.lines,
+        authorized=ledger.authorized,
+        captured=ledger.captured,
+        refunded=ledger.refunded,
+        applied=ledger.applied,
+    )
+
+
+def test_a_mirrored_order_never_edited_keeps_its_cart_from_checkout(ledger: OrderLedger) -> None:
+    partly, _ = run(ledger, ship("F-1", qty("SKU-1", 1)), cancel("C-1", qty("SKU-2", 1)))
+    assert mirrored(partly) == partly
+    assert mirrored(partly).cart_start == CartStart(captured=cad("0.00"), total=cad("29.00"))
+
+
+def test_a_mirrored_edited_order_begins_its_cart_now(ledger: OrderLedger) -> None:
+    edited = edited_after_a_shipment(ledger)
+    assert mirrored(edited) == edited
+    later, _ = edited.apply(ship("F-2", qty("SKU-3", 1)))
+    # A view does not say when the cart began: the rest of it carries what is left to capture.
+    assert mirrored(later).cart_start == CartStart(
+        captured=cad("11.94"), total=cad("0.69"), shipped=(qty("SKU-1", 1), qty("SKU-3", 1))
+    )
+
+
+def test_a_mirrored_order_that_checkout_does_not_account_for_begins_its_cart_now() -> None:
+    # 11.59 captured for 10.00 of 25.00 of products: rounded by some other rule than checkout's.
+    odd = OrderLedger(
+        reference="1001",
+        currency="CAD",
+        lines=tuple(
+            LineState(line, shipped=1 if line.reference == "SKU-1" else 0)
+            for line in mug_order().lines
+        ),
+        authorized=cad("29.00"),
+        captured=cad("11.59"),
+        refunded=cad("0.00"),
+    )
+    assert odd.cart_start == CartStart(
+        captured=cad("11.59"), total=cad("17.41"), shipped=(qty("SKU-1", 1),)
+    )
+    done, effect = odd.apply(ship("F-2", everything=True))
+    assert effect.amount == cad("17.41")
+    assert done.captured == cad("29.00")
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (
+            CartStart(captured=cad("0.00"), total=cad("28.00")),
+            "order 1001: its cart start (0.00 CAD captured, 28.00 CAD to capture) makes 11.20 CAD "
+            "captured and 28.00 CAD authorized, not 11.60 CAD captured and 29.00 CAD authorized",
+        ),
+        (
+            CartStart(captured=cad("-1.00"), total=cad("29.00")),
+            "order 1001: its cart start needs a captured of zero or more in CAD, not -1.00 CAD",
+        ),
+        (
+            CartStart(captured=cad("0.00"), total=usd("29.00")),
+            "order 1001: its cart start needs a total of zero or more in CAD, not 29.00 USD",
+        ),
+        (
+            CartStart(captured=cad("0.00"), total=cad("29.00"), shipped=(qty("SKU-1", 2),)),
+            "order 1001: its cart start has 2 of line SKU-1 shipped before it, more than the line "
+            "has (ordered 2, shipped 1, cancelled 0, returned 0)",
+        ),
+        (
+            CartStart(captured=cad("0.00"), total=cad("29.00"), cancelled=(qty("SHIP", 1),)),
+            "order 1001: its cart start counts line SHIP as cancelled before it, but the order has "
+            "no such product line",
+        ),
+        (
+            CartStart(
+                captured=cad("0.00"),
+                total=cad("29.00"),
+                shipped=(qty("SKU-1", 1), qty("SKU-1", 1)),
+            ),
+            "order 1001: its cart start counts line SKU-1 as shipped before it more than once",
+        ),
+    ],
+)
+def test_a_cart_start_must_account_for_the_ledger(
+    ledger: OrderLedger, start: CartStart, message: str
+) -> None:
+    partly, _ = ledger.apply(ship("F-1", qty("SKU-1", 1)))
+    with pytest.raises(ValueError, match=exactly(message)):
+        replace(partly, cart_start=start)
 
 
 # Error codes -------------------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections import deque
+from collections.abc import Iterable
 from fractions import Fraction
 
 from hypothesis import event as event_label
@@ -20,6 +23,7 @@ from passerelle.events import (
 )
 from passerelle.money import Money
 from passerelle.orders import (
+    Effect,
     EventNotYetApplicable,
     LedgerError,
     Line,
@@ -187,10 +191,31 @@ def assert_effect_matches(
         )
 
 
+class Cart:
+    """What the current cart carries: its total over its product value (or units if all free)."""
+
+    def __init__(self, lines: Iterable[Line], currency_code: str) -> None:
+        lines = list(lines)
+        self.total = Money.sum((line.total for line in lines), currency_code).minor
+        products = [line for line in lines if line.type is LineType.PRODUCT]
+        self.by_value = sum(line.total.minor for line in products) > 0
+        self.prices = {line.reference: line.unit_price.minor for line in products}
+        self.size = sum(self.weight(line.reference) * line.quantity for line in products)
+
+    def weight(self, reference: str) -> int:
+        return self.prices[reference] if self.by_value else 1
+
+    def exact_share(self, effect: Effect) -> Fraction:
+        """The exact part of the cart total that the units of a shipment or cancellation carry."""
+        measure = sum(self.weight(lq.line) * lq.quantity for lq in effect.lines)
+        return Fraction(self.total * measure, self.size)
+
+
 @PROPERTY
 @given(order=orders(), data=st.data())
 def test_random_events_never_break_an_invariant(order: Order, data: st.DataObject) -> None:
     ledger = OrderLedger.open(order)
+    cart = Cart(order.lines, order.currency)
     accepted: list[OrderEvent] = []
     untouched = True  # no cancellation or edit has changed the order yet
     for _ in range(data.draw(st.integers(1, 15), label="steps")):
@@ -215,6 +240,11 @@ def test_random_events_never_break_an_invariant(order: Order, data: st.DataObjec
             assert after is ledger
         else:
             assert_effect_matches(event, ledger, after, effect.amount, effect.void)
+        if isinstance(event, OrderEdited) and not effect.is_noop:
+            cart = Cart(event.cart, order.currency)
+        elif isinstance(event, OrderShipped | OrderCancelled) and not effect.is_noop:
+            # Rounded from the whole cart: each act is within a minor unit of its exact share.
+            assert abs(effect.amount.minor - cart.exact_share(effect)) < 1
         twice, repeated = after.apply(event)
         assert twice == after
         assert repeated.is_noop
@@ -247,18 +277,22 @@ def test_any_split_into_shipments_captures_the_total_exactly(
     order: Order, data: st.DataObject
 ) -> None:
     ledger = OrderLedger.open(order)
+    total_value = sum(s.line.total.minor for s in ledger.lines if s.is_product)
     for number in range(ledger.to_ship):
         if not ledger.to_ship:
             break
         units = draw_open_units(data, ledger)
-        act, rest = split_value(ledger, units)
+        act, _ = split_value(ledger, units)
         lines = tuple(LineQuantity(line=r, quantity=q) for r, q in units.items())
         after, effect = ledger.apply(OrderShipped(order="1001", id=f"F-{number}", lines=lines))
         assert after.captured <= after.authorized == order.total
-        if after.to_ship and act + rest:
-            # Pro rata by product value: within one minor unit of the exact share.
-            exact = Fraction(ledger.remaining_authorization.minor * act, act + rest)
-            assert abs(effect.amount.minor - exact) < 1
+        # Pro rata by product value: captured is the total's exact share of the value shipped,
+        # rounded to the nearest minor unit, so each shipment is within a unit of its own share.
+        value = sum(s.line.unit_price.minor * s.shipped for s in after.lines)
+        if total_value:
+            exact = Fraction(order.total.minor * value, total_value)
+            assert abs(after.captured.minor - exact) <= Fraction(1, 2)
+            assert abs(effect.amount.minor - Fraction(order.total.minor * act, total_value)) < 1
         ledger = after
     assert ledger.is_fully_shipped
     assert ledger.captured == order.total
@@ -294,3 +328,125 @@ def test_captures_and_releases_always_add_up_to_the_total(
     assert ledger.to_ship == 0
     assert ledger.captured + released == order.total
     assert ledger.authorized == ledger.captured
+
+
+# Order of arrival --------------------------------------------------------------------------------
+
+
+def draw_acts(data: st.DataObject, ledger: OrderLedger) -> tuple[OrderLedger, list[OrderEvent]]:
+    """A valid history of shipments, cancellations and returns that name their lines, from
+    `ledger`; with the ledger it leads to in that order."""
+    acts: list[OrderEvent] = []
+    for number in range(data.draw(st.integers(1, 8), label="acts")):
+        kinds = []
+        if ledger.to_ship:
+            kinds += ["ship", "ship", "cancel"]
+        if any(s.returnable for s in ledger.lines) or not ledger.refundable.is_zero():
+            kinds += ["return"]
+        if not kinds:
+            break
+        kind = data.draw(st.sampled_from(kinds))
+        id = f"A-{number}"
+        if kind == "return":
+            returnable = [s for s in ledger.lines if s.returnable]
+            chosen = (
+                data.draw(st.lists(st.sampled_from(returnable), unique=True)) if returnable else []
+            )
+            lines = tuple(
+                LineQuantity(line=s.reference, quantity=data.draw(st.integers(1, s.returnable)))
+                for s in chosen
+            )
+            refund = Money.from_minor(
+                data.draw(st.integers(0, ledger.refundable.minor)), ledger.currency
+            )
+            event: OrderEvent = OrderReturned(order="1001", id=id, lines=lines, refund=refund)
+        else:
+            lines = tuple(
+                LineQuantity(line=r, quantity=q) for r, q in draw_open_units(data, ledger).items()
+            )
+            if kind == "ship":
+                event = OrderShipped(order="1001", id=id, lines=lines)
+            else:
+                event = OrderCancelled(order="1001", id=id, lines=lines)
+        ledger, _ = ledger.apply(event)
+        acts.append(event)
+    return ledger, acts
+
+
+def mirrored(ledger: OrderLedger) -> OrderLedger:
+    """The ledger rebuilt from what a back end's view of the order says."""
+    return OrderLedger(
+        reference=ledger.reference,
+        currency=ledger.currency,
+        lines=ledger.lines,
+        authorized=ledger.authorized,
+        captured=ledger.captured,
+        refunded=ledger.refunded,
+        applied=ledger.applied,
+    )
+
+
+def deliver(
+    ledger: OrderLedger, arrivals: Iterable[OrderEvent], *, rebuild: bool = False
+) -> tuple[OrderLedger, dict[str, Money]]:
+    """Apply events as the dispatcher does: what is not applicable yet goes back in line.
+    With `rebuild`, the ledger is rebuilt from its view after every act, as a back end that
+    stores only its view would. Returns the ledger and the amounts of the acts that applied."""
+    queue = deque(arrivals)
+    amounts: dict[str, Money] = {}
+    waiting = 0
+    while queue:
+        event = queue.popleft()
+        try:
+            after, effect = ledger.apply(event)
+        except EventNotYetApplicable:
+            event_label("an act waited for another")
+            queue.append(event)
+            waiting += 1
+            assert waiting <= len(queue), f"never applicable: {list(queue)}"
+            continue
+        waiting = 0
+        assert_invariants(after)
+        if not effect.is_noop:
+            amounts[f"{event.kind} {event.id}"] = effect.amount
+        ledger = mirrored(after) if rebuild else after
+    return ledger, amounts
+
+
+def arrival(data: st.DataObject, acts: list[OrderEvent]) -> list[OrderEvent]:
+    """The acts shuffled, with a few of them delivered twice."""
+    arrived: list[OrderEvent] = data.draw(st.permutations(acts))
+    if acts:
+        for duplicate in data.draw(st.lists(st.sampled_from(acts), max_size=3)):
+            arrived.insert(data.draw(st.integers(0, len(arrived))), duplicate)
+    return arrived
+
+
+@PROPERTY
+@given(order=orders(), data=st.data())
+def test_the_same_acts_in_any_order_end_in_the_same_ledger(
+    order: Order, data: st.DataObject
+) -> None:
+    # Some history first, edits included, so that the acts may start from any cart.
+    ledger = OrderLedger.open(order)
+    for _ in range(data.draw(st.integers(0, 4), label="history")):
+        with contextlib.suppress(LedgerError):
+            ledger, _ = ledger.apply(draw_event(data, ledger, []))
+    truth, acts = draw_acts(data, ledger)
+    edited = any(kind == "order_edited" for kind, _ in ledger.applied)
+    event_label("acts on an edited cart" if edited else "acts on the checkout cart")
+    in_order, amounts = deliver(ledger, acts)
+    assert in_order == truth
+    for arrived in (arrival(data, acts), arrival(data, acts)):
+        final, other_amounts = deliver(ledger, arrived)
+        # Quantities, amounts, applied events and cart: all equal.
+        assert final == truth
+        # Every act that changed the order moved money as in any other order, up to a minor
+        # unit of rounding each (the totals are equal: the ledgers are).
+        assert other_amounts.keys() == amounts.keys()
+        for key, amount in amounts.items():
+            assert abs(other_amounts[key].minor - amount.minor) <= 1
+    if not edited:
+        # A back end that keeps only its view ends the same too: checkout is derived again.
+        rebuilt, _ = deliver(ledger, arrival(data, acts), rebuild=True)
+        assert rebuilt == truth

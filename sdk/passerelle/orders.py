@@ -8,13 +8,21 @@ again is a no-op, which is how repeated and overlapping deliveries ship nothing 
 
 How money follows the goods
     Only product lines are shipped, cancelled and returned by quantity. Handling, fee and discount
-    lines adjust the whole order: each shipment captures, and each partial cancellation releases, a
-    share of the remaining authorization (authorized minus captured) proportional to the product
-    value it settles among the product value still to ship (by units when all of that is free).
-    The act that settles the last unit takes exactly what remains. So adjustments are captured pro
-    rata with the products, shipping everything captures the order total to the minor unit however
-    the shipments were split, and cancelling everything unshipped releases (voids) the whole
-    remaining authorization.
+    lines adjust the whole cart (the order at checkout, or the unshipped part set by the last edit;
+    see `CartStart`): the cart total, adjustments included, is carried by the cart's product
+    value, or by its units when all of them are free. The amounts depend only on which units have
+    shipped and been cancelled, never on the order the acts arrived in:
+
+        captured   = before + total x shipped / value
+        authorized = before + total x (value - cancelled) / value
+
+    where `before` is what was captured when the cart began, `value` the cart's product value and
+    `shipped` and `cancelled` the product value shipped and cancelled since, each share rounded
+    to the minor unit, halves up. A shipment captures, and a partial cancellation releases, the
+    difference it makes, which is within one minor unit of its exact share. So the same acts in
+    any order end with the same amounts, shipping everything captures the order total to the minor
+    unit however the shipments were split, and cancelling everything unshipped releases (voids)
+    the whole remaining authorization.
 
 Edits
     `OrderEdited.cart` is the whole new unshipped part of the order, adjustments included: a cart
@@ -22,6 +30,7 @@ Edits
     captured plus the cart total. Units already shipped or cancelled stay as they are; a line with
     shipped units keeps its name, type and price, and a line left out of the cart has nothing more
     to ship. Handling, fee and discount lines belong to the unshipped part: the cart replaces them.
+    An edit that changes the order begins a new cart; one that changes nothing keeps the old one.
 
 Rejected or not yet
     A `LedgerError` is a rule violation: the event can never apply to this order and goes to the
@@ -54,6 +63,7 @@ from passerelle.money import Money, currency
 
 __all__ = [
     "CancelExceedsOrderedError",
+    "CartStart",
     "DuplicateLineError",
     "Effect",
     "EventKind",
@@ -337,11 +347,38 @@ class Effect:
 
 
 @dataclass(frozen=True, slots=True)
+class CartStart:
+    """Where the order's current cart began: at checkout, or at the last edit that changed it.
+
+    The cart is what was still to ship then; its product units carry its `total`, adjustments
+    included. `captured` is what had been captured before the cart began, `shipped` and
+    `cancelled` the product units shipped and cancelled before it (so not part of it). The
+    ledger's captured and authorized amounts follow from these and from the units shipped and
+    cancelled since (see the module doc).
+    """
+
+    captured: Money
+    total: Money
+    shipped: tuple[LineQuantity, ...] = ()
+    cancelled: tuple[LineQuantity, ...] = ()
+
+
+class _Progress(NamedTuple):
+    """A cart measured in minor units of product value, or in units when all of it is free."""
+
+    size: int
+    shipped: int
+    cancelled: int
+
+
+@dataclass(frozen=True, slots=True)
 class OrderLedger:
     """An order's lines with their quantities, and its amounts authorized, captured and refunded.
 
     Start one with `OrderLedger.open(order)` and advance it with `apply`; building one directly
-    (to mirror the back end) checks that its quantities and amounts are consistent.
+    (to mirror the back end) checks that its quantities and amounts are consistent. Built without
+    a `cart_start`, a ledger derives one: checkout if that accounts for its amounts (as it does for
+    an order never edited), otherwise a cart beginning now with what is still to ship.
     """
 
     reference: str
@@ -352,6 +389,8 @@ class OrderLedger:
     refunded: Money
     applied: frozenset[tuple[str, str]] = frozenset()
     """The (event kind, event id) pairs applied so far."""
+    cart_start: CartStart | None = None
+    """Where the current cart began; never None once built."""
 
     def __post_init__(self) -> None:
         code = currency(self.currency).code
@@ -373,6 +412,59 @@ class OrderLedger:
                 f"order {self.reference} has nothing left to ship but {self.authorized} "
                 f"authorized and only {self.captured} captured"
             )
+        if self.cart_start is None:
+            # Frozen: the derived start is filled in once, as part of building.
+            object.__setattr__(self, "cart_start", self._derived_start())
+        else:
+            self._check_start(self.cart_start)
+
+    def _derived_start(self) -> CartStart:
+        total = _total((state.line for state in self.lines), self.currency)
+        checkout = CartStart(captured=Money.zero(self.currency), total=total)
+        if self._amounts(self.lines, checkout) == (self.captured, self.authorized):
+            return checkout
+        # An edit, or another rule's rounding: what is left to capture is the rest of the cart.
+        return CartStart(
+            captured=self.captured,
+            total=self.remaining_authorization,
+            shipped=_counters(self.lines, "shipped"),
+            cancelled=_counters(self.lines, "cancelled"),
+        )
+
+    def _check_start(self, start: CartStart) -> None:
+        where = f"order {self.reference}: its cart start"
+        for name in ("captured", "total"):
+            amount: Money = getattr(start, name)
+            if amount.currency != self.currency or amount.amount < 0:
+                raise ValueError(
+                    f"{where} needs a {name} of zero or more in {self.currency}, not {amount}"
+                )
+        for name in ("shipped", "cancelled"):
+            seen: set[str] = set()
+            for item in getattr(start, name):
+                state = next((s for s in self.lines if s.reference == item.line), None)
+                if state is None or not state.is_product:
+                    raise ValueError(
+                        f"{where} counts line {item.line} as {name} before it, but the order has "
+                        "no such product line"
+                    )
+                if item.line in seen:
+                    raise ValueError(
+                        f"{where} counts line {item.line} as {name} before it more than once"
+                    )
+                seen.add(item.line)
+                if item.quantity > getattr(state, name):
+                    raise ValueError(
+                        f"{where} has {item.quantity} of line {item.line} {name} before it, "
+                        f"more than the line has ({state.counts})"
+                    )
+        captured, authorized = self._amounts(self.lines, start)
+        if (captured, authorized) != (self.captured, self.authorized):
+            raise ValueError(
+                f"{where} ({start.captured} captured, {start.total} to capture) makes "
+                f"{captured} captured and {authorized} authorized, not {self.captured} captured "
+                f"and {self.authorized} authorized"
+            )
 
     @classmethod
     def open(cls, order: Order) -> OrderLedger:
@@ -385,6 +477,7 @@ class OrderLedger:
             authorized=order.total,
             captured=zero,
             refunded=zero,
+            cart_start=CartStart(captured=zero, total=order.total),
         )
 
     # Reading -------------------------------------------------------------------------------------
@@ -504,23 +597,49 @@ class OrderLedger:
     def _everything_to_ship(self) -> dict[str, int]:
         return {state.reference: state.to_ship for state in self.lines if state.to_ship}
 
-    def _share(self, units: Mapping[str, int]) -> Money:
-        """The part of the remaining authorization that settling `units` takes (see module doc)."""
-        remaining = self.remaining_authorization
-        act_value = rest_value = act_units = rest_units = 0
-        for state in self.lines:
-            quantity = units.get(state.reference, 0)
-            act_units += quantity
-            rest_units += state.to_ship - quantity
-            act_value += (state.line.unit_price * quantity).minor
-            rest_value += (state.line.unit_price * (state.to_ship - quantity)).minor
-        if rest_units == 0:
-            return remaining
-        if act_units == 0 or remaining.is_zero():
-            return Money.zero(self.currency)
-        if act_value + rest_value == 0:
-            return remaining.allocate([act_units, rest_units])[0]
-        return remaining.allocate([act_value, rest_value])[0]
+    @staticmethod
+    def _progress(lines: Iterable[LineState], start: CartStart) -> _Progress:
+        """How much of the cart that began at `start` has shipped and been cancelled since."""
+        shipped_before = {item.line: item.quantity for item in start.shipped}
+        cancelled_before = {item.line: item.quantity for item in start.cancelled}
+        rows = [
+            (
+                state.line.unit_price.minor,
+                state.ordered
+                - shipped_before.get(state.reference, 0)
+                - cancelled_before.get(state.reference, 0),
+                state.shipped - shipped_before.get(state.reference, 0),
+                state.cancelled - cancelled_before.get(state.reference, 0),
+            )
+            for state in lines
+            if state.is_product
+        ]
+        by_value = any(price * in_cart for price, in_cart, _, _ in rows)
+        size = shipped = cancelled = 0
+        for price, in_cart, shipped_since, cancelled_since in rows:
+            weight = price if by_value else 1
+            size += weight * in_cart
+            shipped += weight * shipped_since
+            cancelled += weight * cancelled_since
+        return _Progress(size, shipped, cancelled)
+
+    def _amounts(self, lines: Iterable[LineState], start: CartStart) -> tuple[Money, Money]:
+        """Captured and authorized once `lines` have shipped and cancelled what they count."""
+        progress = self._progress(lines, start)
+
+        def settled(part: int) -> Money:
+            # Rounded from the cart as a whole, not from what is left, so that no path matters.
+            if progress.size == 0:
+                return start.captured + start.total
+            return start.captured + start.total.allocate([part, progress.size - part])[0]
+
+        return settled(progress.shipped), settled(progress.size - progress.cancelled)
+
+    @property
+    def _start(self) -> CartStart:
+        start = self.cart_start
+        assert start is not None, "set when the ledger is built"
+        return start
 
     def _counted(
         self, units: Mapping[str, int], counter: Literal["shipped", "cancelled", "returned"]
@@ -550,14 +669,10 @@ class OrderLedger:
         recorded = self.applied | {(event.kind, event.id)}
         if not units:
             return replace(self, applied=recorded), self._effect(event, (), is_noop=True)
-        captured = self._share(units)
-        ledger = replace(
-            self,
-            lines=self._counted(units, "shipped"),
-            captured=self.captured + captured,
-            applied=recorded,
-        )
-        return ledger, self._effect(event, _quantities(units), captured)
+        lines = self._counted(units, "shipped")
+        captured, _ = self._amounts(lines, self._start)
+        ledger = replace(self, lines=lines, captured=captured, applied=recorded)
+        return ledger, self._effect(event, _quantities(units), captured - self.captured)
 
     def _cancel(self, event: OrderCancelled) -> tuple[OrderLedger, Effect]:
         if event.lines is None:
@@ -586,14 +701,11 @@ class OrderLedger:
         recorded = self.applied | {(event.kind, event.id)}
         if not units:
             return replace(self, applied=recorded), self._effect(event, (), is_noop=True)
-        released = self._share(units)
-        ledger = replace(
-            self,
-            lines=self._counted(units, "cancelled"),
-            authorized=self.authorized - released,
-            applied=recorded,
-        )
+        lines = self._counted(units, "cancelled")
+        _, authorized = self._amounts(lines, self._start)
+        ledger = replace(self, lines=lines, authorized=authorized, applied=recorded)
         void = ledger.to_ship == 0
+        released = self.authorized - authorized
         return ledger, self._effect(event, _quantities(units), released, void=void)
 
     def _return(self, event: OrderReturned) -> tuple[OrderLedger, Effect]:
@@ -697,16 +809,27 @@ class OrderLedger:
         authorized = self.captured + total
         change = authorized - self.authorized
         lines = tuple(states)
+        is_noop = lines == self.lines and change.is_zero()
+        start = (
+            self.cart_start
+            if is_noop
+            else CartStart(
+                captured=self.captured,
+                total=total,
+                shipped=_counters(lines, "shipped"),
+                cancelled=_counters(lines, "cancelled"),
+            )
+        )
         ledger = replace(
             self,
             lines=lines,
             authorized=authorized,
             applied=self.applied | {(event.kind, event.id)},
+            cart_start=start,
         )
         quantities = tuple(
             LineQuantity(line=line.reference, quantity=line.quantity) for line in cart
         )
-        is_noop = lines == self.lines and change.is_zero()
         return ledger, self._effect(event, quantities, change, is_noop=is_noop)
 
     def _check_kept(self, state: LineState, new: Line) -> None:
@@ -737,4 +860,13 @@ class OrderLedger:
 
 
 def _quantities(units: Mapping[str, int]) -> tuple[LineQuantity, ...]:
-    return tuple(LineQuantity(line=line, quantity=quantity) for line, quantity in units.items())
+    return tuple(
+        LineQuantity(line=line, quantity=quantity) for line, quantity in units.items() if quantity
+    )
+
+
+def _counters(
+    lines: Iterable[LineState], counter: Literal["shipped", "cancelled"]
+) -> tuple[LineQuantity, ...]:
+    """The product units `lines` count as `counter`, line by line."""
+    return _quantities({state.reference: getattr(state, counter) for state in lines})

@@ -428,27 +428,13 @@ def test_any_arrival_order_with_duplicates_ends_in_the_same_state(data: st.DataO
             for arrived in arrival_orders(data, history.deliveries)
         ]
     truth = history.truth
-    adjusted = any(line.type is not LineType.PRODUCT for line in history.order.lines)
-    acts = sum(1 for kind, _ in truth.applied if kind in ("order_shipped", "order_cancelled"))
     for final in finals:
         assert final.lines == truth.lines
         assert final.refunded == truth.refunded
         assert final.applied == truth.applied
-        if not adjusted:
-            assert (final.authorized, final.captured) == (truth.authorized, truth.captured)
-        else:
-            # The shares of a handling line are rounded per shipment and cancellation, in the
-            # order they are applied (see test_partial_capture_does_not_depend_on_arrival_order):
-            # a minor unit per act at most.
-            assert abs(final.captured.minor - truth.captured.minor) <= acts
-            assert abs(final.authorized.minor - truth.authorized.minor) <= acts
+        assert (final.authorized, final.captured) == (truth.authorized, truth.captured)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ledger rounds each act's share of the remaining authorization, so with a "
-    "handling line the amounts captured and released depend on the order acts arrive in",
-)
 def test_partial_capture_does_not_depend_on_arrival_order() -> None:
     def product(reference: str, price: str) -> CartLine:
         return CartLine(
