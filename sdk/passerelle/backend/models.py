@@ -54,7 +54,7 @@ from passerelle.events import (
     OrderShipped,
 )
 from passerelle.money import Money, currency
-from passerelle.orders import EventKind, LineState, OrderLedger
+from passerelle.orders import CartStart, EventKind, LineState, OrderLedger
 
 __all__ = [
     "Amount",
@@ -380,6 +380,40 @@ class AppliedEvent(_Response):
     id: str = Field(description="The platform's id for the act (a fulfillment, a refund, ...).")
 
 
+class UnitsView(_Response):
+    """A number of units of one line."""
+
+    line: str = Field(description="The line's reference.")
+    quantity: Count = Field(description="Number of units.")
+
+
+class CartStartView(_Response):
+    """Where the order's current cart began (checkout or the last edit), so that the amounts of
+    later partial shipments and cancellations can be computed the same way by anyone."""
+
+    captured: MinorMoney = Field(description="Captured before the cart began.")
+    total: MinorMoney = Field(description="The cart's total, adjustments included.")
+    shipped: tuple[UnitsView, ...] = Field(description="Units shipped before the cart began.")
+    cancelled: tuple[UnitsView, ...] = Field(description="Units cancelled before the cart began.")
+
+    @classmethod
+    def of(cls, start: CartStart) -> CartStartView:
+        return cls(
+            captured=start.captured,
+            total=start.total,
+            shipped=tuple(UnitsView(line=u.line, quantity=u.quantity) for u in start.shipped),
+            cancelled=tuple(UnitsView(line=u.line, quantity=u.quantity) for u in start.cancelled),
+        )
+
+    def to_cart_start(self) -> CartStart:
+        return CartStart(
+            captured=self.captured,
+            total=self.total,
+            shipped=tuple(LineQuantity(line=u.line, quantity=u.quantity) for u in self.shipped),
+            cancelled=tuple(LineQuantity(line=u.line, quantity=u.quantity) for u in self.cancelled),
+        )
+
+
 class OrderView(_Response):
     """An order as the back end knows it: lines with their ledger, amounts, payment plan."""
 
@@ -402,6 +436,10 @@ class OrderView(_Response):
         default=(),
         description="Every lifecycle event applied to the order, by kind and id: the same "
         "(kind, id) again changes nothing.",
+    )
+    cart_start: CartStartView | None = Field(
+        default=None,
+        description="Where the current cart began; null when it began at checkout.",
     )
 
     @model_validator(mode="after")
@@ -448,6 +486,7 @@ class OrderView(_Response):
             captured=self.captured,
             refunded=self.refunded,
             applied=frozenset((event.kind, event.id) for event in self.applied),
+            cart_start=None if self.cart_start is None else self.cart_start.to_cart_start(),
         )
 
 

@@ -23,6 +23,7 @@ from passerelle.backend.models import (
     CancellationCreate,
     CancellationResult,
     CartLineItem,
+    CartStartView,
     CartUpdate,
     CartUpdateResult,
     FieldError,
@@ -49,6 +50,7 @@ from passerelle.events import (
 )
 from passerelle.money import Money
 from passerelle.orders import (
+    CartStart,
     Effect,
     EventNotYetApplicable,
     LedgerError,
@@ -100,6 +102,7 @@ class _StoredOrder(BaseModel):
     applied: tuple[tuple[str, str], ...]
     installments: int
     created_at: AwareDatetime
+    cart_start: CartStart | None = None
 
     @classmethod
     def of(
@@ -121,6 +124,7 @@ class _StoredOrder(BaseModel):
             applied=tuple(sorted(ledger.applied)),
             installments=installments,
             created_at=created_at,
+            cart_start=ledger.cart_start,
         )
 
     def ledger(self) -> OrderLedger:
@@ -135,6 +139,7 @@ class _StoredOrder(BaseModel):
             captured=self.captured,
             refunded=self.refunded,
             applied=frozenset(self.applied),
+            cart_start=self.cart_start,
         )
 
 
@@ -177,6 +182,7 @@ def _view(stored: _StoredOrder, sandbox: Sandbox) -> OrderView:
         payment_plan=payment_plan(ledger.remaining_authorization, stored.installments, first_due),
         created_at=stored.created_at,
         applied=tuple(AppliedEvent(kind=kind, id=id_) for kind, id_ in sorted(ledger.applied)),
+        cart_start=None if ledger.cart_start is None else CartStartView.of(ledger.cart_start),
     )
 
 
