@@ -84,9 +84,13 @@ def register_platforms(register: Callable[[WebhookPlatform | FilePlatform], None
 
 # Lifecycle hooks
 #
-# Called by the dispatcher once per event the ledger applied, in the order the events happened
-# for the same order. An event the ledger found to change nothing (a repeated delivery, a
-# fulfillment already shipped) calls no hook.
+# Called by the dispatcher for each event the ledger applied, in the order the events happened
+# for the same order; the built-in backend plugin runs first. An event the ledger found to change
+# nothing (a repeated delivery, a fulfillment already shipped) calls no hook. When a hook raises,
+# the delivery is retried and every hook is called again for the event, the back end answering
+# its first answer again under the same idempotency key. A process that dies between the back
+# end's answer and the observers' calls is the one case in which observers miss an event: after
+# the restart the ledger finds it applied.
 
 
 @hookspec

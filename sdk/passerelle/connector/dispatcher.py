@@ -286,7 +286,15 @@ class Dispatcher:
         if effect.is_noop:
             why = "already applied" if before.has_applied(event.kind, event.id) else "no change"
             return f"{event.kind} {event.id} of order {event.order}: {why}"
-        self._call(lambda: self._run_hook(envelope, effect))
+        try:
+            self._call(lambda: self._run_hook(envelope, effect))
+        except BaseException:
+            # The back end may have applied the event before a later hook failed. Put back the
+            # ledger the effect was computed from, so that the retry computes the same effect,
+            # the back end answers it again under the same idempotency key, and the observers
+            # that did not see the event get it.
+            self._mirror.put(before)
+            raise
         self._mirror.put_if_unchanged(before, after)
         return f"{event.kind} {event.id} of order {event.order}: {_describe(effect)}"
 

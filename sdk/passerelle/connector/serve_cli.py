@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -53,6 +54,9 @@ def serve_command(
     if role is Role.DISPATCHER:
         _dispatch_until_stopped(connector)
         return
+    # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
+    # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         connector.asgi(),
         host=host or settings.receiver.host,
