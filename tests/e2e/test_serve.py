@@ -1,0 +1,210 @@
+"""`passerelle serve` as a merchant runs it: signed webhooks in, the sandbox's ledger out, health
+checks, the action-center API, and a graceful stop."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from passerelle.backend.client import BackendClient
+from passerelle.connector.store import DeliveryStatus, open_store
+from passerelle.sandbox.faults import Faults
+from passerelle.sandbox.server import SandboxServer
+
+from .support import (
+    READ_TOKEN,
+    ConnectorConfig,
+    ConnectorProcess,
+    Delivery,
+    api,
+    applications,
+    backend,
+    create_order,
+    deliver,
+    ledger,
+    money,
+    read_journal,
+    refund,
+    ship,
+    sqlite_url,
+    subprocess_env,
+    wait_settled,
+    wait_until,
+    webhook_url,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
+    with backend(sandbox.url) as opened:
+        yield opened
+
+
+def start_connector(
+    tmp_path: Path,
+    plugin_site: Path,
+    sandbox: SandboxServer,
+    *,
+    workers: int = 4,
+    max_attempts: int = 10,
+) -> ConnectorProcess:
+    config = ConnectorConfig(
+        sandbox.url,
+        sqlite_url(tmp_path / "inbox.db"),
+        workers=workers,
+        max_attempts=max_attempts,
+    )
+    connector = ConnectorProcess(
+        config.write(tmp_path / "passerelle.toml"),
+        subprocess_env(plugin_site, tmp_path / "journal.jsonl"),
+        tmp_path / "connector.log",
+        port=config.port,
+    )
+    connector.start()
+    return connector
+
+
+def test_signed_webhooks_reach_the_back_end_once(
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer, client: BackendClient
+) -> None:
+    orders = [
+        create_order(client, f"serve-{n}", [("SKU-1", "10.00", 2), ("SKU-2", "4.50", 1)])
+        for n in range(5)
+    ]
+    with start_connector(tmp_path, plugin_site, sandbox) as connector, httpx.Client() as http:
+        connector.wait_ready()
+        assert httpx.get(f"{connector.url}/healthz").text == "ok\n"
+        assert httpx.get(f"{connector.url}/readyz").text == "ready\n"
+
+        shipments = [Delivery(f"{o}:ship", o, (ship(o, "F1", "SKU-1", 2),)) for o in orders]
+        refunds = [Delivery(f"{o}:refund", o, (refund(o, "R1", "10.00"),)) for o in orders]
+        first = [deliver(http, connector.url, d) for d in shipments + refunds]
+        assert [answer["duplicate"] for answer in first] == [False] * 10
+        # The platform sends a delivery again: acknowledged, not stored twice.
+        again = deliver(http, connector.url, shipments[0])
+        assert again == {"id": first[0]["id"], "duplicate": True}
+        # A forgery is refused and stored nowhere.
+        forged = Delivery("forged", orders[1], (ship(orders[1], "F9", "SKU-2"),))
+        response = http.post(
+            webhook_url(connector.url),
+            content=forged.body(),
+            headers={**forged.headers(), "X-Test-Signature": "bm90IGEgc2lnbmF0dXJl"},
+        )
+        assert response.status_code == 401
+        assert response.text == "not authentic: X-Test-Signature matches no secret of the store\n"
+
+        counts = wait_settled(connector.url, timeout=30)
+    assert counts["done"] == 10
+    assert counts["failed"] == 0
+    for order in orders:
+        assert ledger(client.get_order(order)) == {
+            "status": "partially_shipped",
+            "lines": {"SKU-1": (2, 2, 0, 1), "SKU-2": (1, 0, 0, 0)},
+            "authorized": "24.50 CAD",
+            "captured": "20.00 CAD",
+            "refunded": "10.00 CAD",
+            "voided": "0.00 CAD",
+            "applied": [("order_returned", "R1"), ("order_shipped", "F1")],
+        }
+    seen = applications(read_journal(tmp_path / "journal.jsonl"))
+    assert seen == {(o, e): 1 for o in orders for e in ("F1", "R1")}
+
+
+def test_the_action_center_api_shows_a_failure_and_retries_it_with_a_full_token(
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer, client: BackendClient
+) -> None:
+    order = create_order(client, "serve-api", [("SKU-1", "12.00", 1)])
+    sandbox.state.set_faults(Faults(error_rate=1.0))
+    with (
+        start_connector(tmp_path, plugin_site, sandbox, max_attempts=1) as connector,
+        httpx.Client() as http,
+    ):
+        connector.wait_ready()
+        delivery_id = deliver(http, connector.url, Delivery("api-1", order, (ship(order, "F1"),)))[
+            "id"
+        ]
+
+        def listed() -> list[dict[str, object]]:
+            response = api(connector.url, "/actions", token=READ_TOKEN)
+            assert response.status_code == 200, response.text
+            actions: list[dict[str, object]] = response.json()["actions"]
+            return actions
+
+        (action,) = wait_until(listed, timeout=30, what="the delivery in the action center")
+        assert action["id"] == delivery_id
+        assert action["order"] == order
+        assert action["status"] == "failed"
+        assert action["error_code"] == "internal_error"
+        assert str(action["error_message"]).startswith("gave up after 1 attempts: ")
+
+        anonymous = api(connector.url, "/actions", token=None)
+        assert anonymous.status_code == 401
+        assert anonymous.json()["code"] == "unauthorized"
+        read_only = api(connector.url, "/actions/retry", token=READ_TOKEN, body={"ids": [1]})
+        assert read_only.status_code == 403
+        assert read_only.json()["code"] == "forbidden"
+
+        sandbox.state.set_faults(Faults())
+        assert client.get_order(order).captured == money("0.00")
+        retried = api(
+            connector.url, "/actions/retry", body={"ids": [delivery_id], "note": "back end is up"}
+        )
+        assert retried.status_code == 200, retried.text
+        assert retried.json() == {"retried": [delivery_id]}
+
+        wait_until(
+            lambda: client.get_order(order).captured == money("12.00"),
+            timeout=30,
+            what="the retried shipment to be captured",
+        )
+
+        def done() -> dict[str, Any] | None:
+            shown: dict[str, Any] = api(
+                connector.url, f"/actions/{delivery_id}", token=READ_TOKEN
+            ).json()
+            return shown if shown["status"] == "done" else None
+
+        detail = wait_until(done, timeout=10, what="the delivery to be done")
+        assert [(n["action"], n["text"]) for n in detail["notes"]] == [
+            ("requeued", "back end is up")
+        ]
+        assert listed() == []
+
+
+def test_sigterm_lets_in_flight_deliveries_finish_and_exits_0(
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer, client: BackendClient
+) -> None:
+    orders = [create_order(client, f"serve-stop-{n}", [("SKU-1", "7.00", 1)]) for n in range(2)]
+    with start_connector(tmp_path, plugin_site, sandbox, workers=2) as connector:
+        connector.wait_ready()
+        with sandbox.state.hold_writes() as gate, httpx.Client() as http:
+            for order in orders:
+                deliver(http, connector.url, Delivery(f"stop-{order}", order, (ship(order, "F1"),)))
+            # Both workers are now inside a back-end call that cannot finish yet.
+            assert gate.wait_for_writes(2, timeout=30), connector.output()
+            connector.signal(signal.SIGTERM)
+
+            def refusing() -> bool:
+                try:
+                    httpx.get(f"{connector.url}/healthz", timeout=1.0)
+                except httpx.TransportError:
+                    return True
+                return False
+
+            wait_until(refusing, timeout=30, what="the connector to stop taking requests")
+            assert connector.running(), "the connector did not wait for its in-flight work"
+        code = connector.wait(30)
+        output = connector.output()
+    assert code == 0, output
+    for order in orders:
+        assert client.get_order(order).captured == money("7.00")
+    with open_store(sqlite_url(tmp_path / "inbox.db")) as store:
+        assert store.stats()[DeliveryStatus.DONE] == 2
+        assert store.stats()[DeliveryStatus.PROCESSING] == 0
