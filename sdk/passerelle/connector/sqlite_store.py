@@ -167,7 +167,23 @@ class SQLiteStore(SQLDeliveryStore):
             return self._writer.submit(lambda connection: work(_SQLiteTx(connection)))
 
     async def append_async(self, delivery: NewDelivery) -> AppendResult:
-        return await asyncio.wrap_future(self._submit(lambda tx: self.append_in(tx, delivery)))
+        # Resolved straight from the writer thread: no concurrent.futures.Future in between,
+        # whose locks and chaining cost more than the append itself on a busy receiver.
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[AppendResult] = loop.create_future()
+
+        def settle(value: AppendResult | None, error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_resolve, result, value, error)
+
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"the SQLite store {self.path} is closed")
+            self._writer.enqueue(
+                _Operation(
+                    lambda connection: self.append_in(_SQLiteTx(connection), delivery), settle
+                )
+            )
+        return await result
 
     def read(self, work: Callable[[Tx], T]) -> T:
         connection = self._borrow_reader()
@@ -268,7 +284,27 @@ class _SQLiteTx:
 @dataclass
 class _Operation(Generic[T]):
     work: Callable[[sqlite3.Connection], T]
-    future: Future[T]
+    settle: Callable[[T | None, BaseException | None], None]
+    """Hands the caller its result or its error, from the writer thread."""
+
+
+def _settle_future(future: Future[T]) -> Callable[[T | None, BaseException | None], None]:
+    def settle(value: T | None, error: BaseException | None) -> None:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)  # type: ignore[arg-type]
+
+    return settle
+
+
+def _resolve(future: asyncio.Future[T], value: T | None, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)  # type: ignore[arg-type]
 
 
 class _Writer:
@@ -295,10 +331,14 @@ class _Writer:
 
     def submit(self, work: Callable[[sqlite3.Connection], T]) -> Future[T]:
         future: Future[T] = Future()
-        with self._wake:
-            self._waiting.append(_Operation(work, future))
-            self._wake.notify()
+        future.set_running_or_notify_cancel()
+        self.enqueue(_Operation(work, _settle_future(future)))
         return future
+
+    def enqueue(self, operation: _Operation[Any]) -> None:
+        with self._wake:
+            self._waiting.append(operation)
+            self._wake.notify()
 
     def stop(self) -> None:
         """Finish every operation already submitted, then close the connection."""
@@ -317,7 +357,7 @@ class _Writer:
                     return
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-            self._commit([op for op in batch if op.future.set_running_or_notify_cancel()])
+            self._commit(batch)
             self._bound_wal()
 
     def _bound_wal(self) -> None:
@@ -365,13 +405,10 @@ class _Writer:
             failure = StoreError(f"SQLite store: the transaction was rolled back: {exc}")
             failure.__cause__ = exc
             for operation in batch:
-                operation.future.set_exception(failure)
+                operation.settle(None, failure)
             return
         for operation, value, error in results:
-            if error is None:
-                operation.future.set_result(value)
-            else:
-                operation.future.set_exception(error)
+            operation.settle(value, error)
 
 
 class _Checkpointer:

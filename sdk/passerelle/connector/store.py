@@ -178,17 +178,21 @@ class NewDelivery:
             not isinstance(self.ordering_key, str) or not self.ordering_key
         ):
             raise ValueError("delivery ordering_key must be None or a non-empty string")
-        headers = tuple(self.headers)
-        for index, pair in enumerate(headers):
-            if (
-                not isinstance(pair, tuple | list)
-                or len(pair) != 2
-                or not all(isinstance(part, str) for part in pair)
-            ):
-                raise ValueError(
-                    f"delivery headers[{index}] must be a (name, value) pair of strings"
-                )
-        object.__setattr__(self, "headers", tuple((name, value) for name, value in headers))
+        headers = self.headers
+        # The receiver's headers are already a tuple of string pairs: check that in one pass and
+        # only look closer (to name the bad entry) when it is not so.
+        if not (type(headers) is tuple and all(_is_header(pair) for pair in headers)):
+            headers = tuple(headers)
+            for index, pair in enumerate(headers):
+                if (
+                    not isinstance(pair, tuple | list)
+                    or len(pair) != 2
+                    or not all(isinstance(part, str) for part in pair)
+                ):
+                    raise ValueError(
+                        f"delivery headers[{index}] must be a (name, value) pair of strings"
+                    )
+            object.__setattr__(self, "headers", tuple((name, value) for name, value in headers))
         if not isinstance(self.body, bytes):
             raise ValueError("delivery body must be bytes")
         _require_aware(self.received_at, "delivery received_at")
@@ -440,6 +444,10 @@ def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> 
     raise ValueError(
         f"store URL must start with sqlite:// or postgresql://, got {_redact_url(url)!r}"
     )
+
+
+def _is_header(pair: object) -> bool:
+    return type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str
 
 
 def _redact_url(url: str) -> str:
