@@ -275,3 +275,15 @@ def test_pydantic_rejects_bad_money_as_a_validation_error(payload: str, message:
     errors = excinfo.value.errors()
     assert [error["loc"] for error in errors] == [("price",)]
     assert message in errors[0]["msg"]
+
+
+@given(
+    st.sampled_from(["JPY", "CAD", "BHD", "CLF"]),
+    st.integers(min_value=-(10**24), max_value=10**24),
+    st.integers(min_value=-(10**24), max_value=10**24),
+)
+def test_arithmetic_equals_building_the_result_from_scratch(code: str, a: int, b: int) -> None:
+    left, right = Money.from_minor(a, code), Money.from_minor(b, code)
+    for result, exact in ((left + right, a + b), (left - right, a - b), (-left, -a)):
+        assert result == Money.from_minor(exact, code)
+        assert str(result.amount) == str(Money.from_minor(exact, code).amount)

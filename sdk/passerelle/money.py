@@ -56,13 +56,22 @@ class Currency:
         return Decimal(1).scaleb(-self.exponent)
 
 
+_CURRENCIES: dict[str, Currency] = {code: Currency(code, e) for code, e in _EXPONENTS.items()}
+
+# Below this magnitude a sum or difference of two amounts holds at most 22 digits, well within the
+# 28 of the default decimal context: it is exact, so arithmetic can skip re-validation.
+_EXACT_SUM_LIMIT = 18
+
+
 def currency(code: str) -> Currency:
     """The `Currency` for an ISO 4217 code; raises `MoneyError` for an unknown code."""
+    found = _CURRENCIES.get(code) if isinstance(code, str) else None
+    if found is not None:
+        return found
     if not isinstance(code, str):
         raise MoneyError(f"currency must be an ISO 4217 code string, not {type(code).__name__}")
-    upper = code.upper()
     try:
-        return Currency(upper, _EXPONENTS[upper])
+        return _CURRENCIES[code.upper()]
     except KeyError:
         raise MoneyError(
             f"unknown currency {code!r}: expected an ISO 4217 code such as CAD"
@@ -156,14 +165,29 @@ class Money:
             raise CurrencyMismatchError(f"cannot {op} {self} and {other}: currencies differ")
         return other
 
+    @classmethod
+    def _exact(cls, amount: Decimal, currency_code: str) -> Money:
+        """`amount` already exact in `currency_code` (a known code), without re-validation."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount.copy_abs() if amount.is_zero() else amount)
+        object.__setattr__(money, "currency", currency_code)
+        return money
+
+    def _combine(self, amount: Decimal, other: Money) -> Money:
+        # Both amounts are quantized to the same exponent, so their sum is too, unless it is
+        # so large that the decimal context would round it: then validate in full.
+        if max(self.amount.adjusted(), other.amount.adjusted()) < _EXACT_SUM_LIMIT:
+            return Money._exact(amount, self.currency)
+        return Money(amount, self.currency)
+
     def __add__(self, other: Money) -> Money:
-        return Money(self.amount + self._same(other, "add").amount, self.currency)
+        return self._combine(self.amount + self._same(other, "add").amount, other)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(self.amount - self._same(other, "subtract").amount, self.currency)
+        return self._combine(self.amount - self._same(other, "subtract").amount, other)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._exact(-self.amount, self.currency)
 
     def __abs__(self) -> Money:
         return Money(abs(self.amount), self.currency)
