@@ -53,18 +53,13 @@ def _id(value: object) -> object:
     raise ValueError(f"an id must be an integer, not {type(value).__name__}")
 
 
-def _amount(value: object) -> object:
-    if isinstance(value, bool | float):
+def _not_a_float(value: object) -> object:
+    # The body is parsed with floats as Decimal, so a float here came from elsewhere: refuse it
+    # rather than carry its binary rounding into money. pydantic's Decimal does the rest (strings,
+    # integers, Decimals; no booleans, infinities or NaN).
+    if isinstance(value, float):
         raise ValueError(f"an amount must be a decimal string or number, not {value!r}")
-    if isinstance(value, str | int | Decimal):
-        try:
-            amount = Decimal(value.strip() if isinstance(value, str) else value)
-        except ArithmeticError:
-            raise ValueError(f"{value!r} is not a decimal amount") from None
-        if not amount.is_finite():
-            raise ValueError(f"{value!r} is not a finite amount")
-        return amount
-    raise ValueError(f"an amount must be a decimal string or number, not {type(value).__name__}")
+    return value
 
 
 def _items(value: object) -> object:
@@ -74,7 +69,7 @@ def _items(value: object) -> object:
 
 Id = Annotated[int, BeforeValidator(_id)]
 """A Shopify id: a JSON integer (or a string of digits), kept exact."""
-Amount = Annotated[Decimal, BeforeValidator(_amount)]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False), BeforeValidator(_not_a_float)]
 """A decimal amount, from a string ("12.34") or a JSON number read as a Decimal."""
 Count = Annotated[int, Field(strict=True, ge=0)]
 
@@ -243,6 +238,8 @@ def parse(body: bytes, model: type[M], what: str) -> M:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise TranslationError(f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise TranslationError(f"{what} is nested too deeply to read") from None
     if not isinstance(data, dict):
         raise TranslationError(f"{what} is not a JSON object but a {_json_type(data)}")
     try:

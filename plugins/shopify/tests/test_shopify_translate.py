@@ -403,6 +403,10 @@ def test_cancel_reasons_map(
             b'{"id": 1, "order_id": 2, "transactions": [{"kind": "refund", "amount": NaN}]}',
             "refunds/create body is not JSON: NaN is not a number",
         ),
+        (
+            b'{"id": 1, "order_id": 2, "note": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "refunds/create body is nested too deeply to read",
+        ),
     ],
 )
 def test_an_unreadable_body_names_the_problem(
