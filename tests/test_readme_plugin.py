@@ -1,0 +1,36 @@
+"""The README's plugin example, run literally: it loads, and it passes the contract suite."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def _block(first_line: str) -> str:
+    found = re.search(r"```python\n(" + re.escape(first_line) + r"\n.*?)```", README, re.DOTALL)
+    assert found, f"the README has no python block starting with {first_line!r}"
+    return found.group(1)
+
+
+def _load_acme() -> types.ModuleType:
+    module = types.ModuleType("passerelle_acme")
+    exec(compile(_block("# passerelle_acme/__init__.py"), "README.md", "exec"), module.__dict__)  # noqa: S102
+    sys.modules["passerelle_acme"] = module
+    return module
+
+
+_load_acme()
+# The README's contract test, as a plugin author would write it, collected from here.
+exec(compile(_block("# tests/test_acme_contract.py"), "README.md", "exec"))  # noqa: S102
+
+
+def test_the_example_plugin_registers_its_platform() -> None:
+    from passerelle.plugins import Plugins
+
+    plugins = Plugins()
+    plugins.register(sys.modules["passerelle_acme"], "acme")
+    assert plugins.webhook_platform("acme").name == "acme"
