@@ -53,9 +53,10 @@ class Currency:
     @property
     def quantum(self) -> Decimal:
         """The value of one minor unit (`Decimal("0.01")` for CAD)."""
-        return Decimal(1).scaleb(-self.exponent)
+        return _QUANTA[self.exponent]
 
 
+_QUANTA = {exponent: Decimal(1).scaleb(-exponent) for exponent in set(_EXPONENTS.values())}
 _CURRENCIES: dict[str, Currency] = {code: Currency(code, e) for code, e in _EXPONENTS.items()}
 
 # Below this magnitude a sum or difference of two amounts holds at most 22 digits, well within the
@@ -110,7 +111,9 @@ class Money:
 
     def __post_init__(self) -> None:
         cur = currency(self.currency)
-        amount = _to_decimal(self.amount)
+        amount = self.amount
+        if type(amount) is not Decimal or not amount.is_finite():
+            amount = _to_decimal(amount)
         try:
             quantized = amount.quantize(cur.quantum)
         except InvalidOperation:

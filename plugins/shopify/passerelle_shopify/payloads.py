@@ -53,15 +53,6 @@ def _id(value: object) -> object:
     raise ValueError(f"an id must be an integer, not {type(value).__name__}")
 
 
-def _not_a_float(value: object) -> object:
-    # The body is parsed with floats as Decimal, so a float here came from elsewhere: refuse it
-    # rather than carry its binary rounding into money. pydantic's Decimal does the rest (strings,
-    # integers, Decimals; no booleans, infinities or NaN).
-    if isinstance(value, float):
-        raise ValueError(f"an amount must be a decimal string or number, not {value!r}")
-    return value
-
-
 def _items(value: object) -> object:
     # Shopify sends null for some empty lists.
     return () if value is None else value
@@ -69,8 +60,9 @@ def _items(value: object) -> object:
 
 Id = Annotated[int, BeforeValidator(_id)]
 """A Shopify id: a JSON integer (or a string of digits), kept exact."""
-Amount = Annotated[Decimal, Field(allow_inf_nan=False), BeforeValidator(_not_a_float)]
-"""A decimal amount, from a string ("12.34") or a JSON number read as a Decimal."""
+Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+"""A decimal amount, from a string ("12.34") or a JSON number. `loads` reads every JSON number
+with a fraction as a Decimal, so no float reaches it; pydantic refuses booleans, inf and NaN."""
 Count = Annotated[int, Field(strict=True, ge=0)]
 
 T = TypeVar("T")
