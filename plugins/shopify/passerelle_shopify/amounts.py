@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from passerelle.money import Money, MoneyError, currency
+from passerelle.money import Currency, Money, MoneyError, currency
 from passerelle.platforms import TranslationError
-from passerelle_shopify.payloads import MoneyBag
+from passerelle_shopify.payloads import MoneyBag, ShopMoney
 
-__all__ = ["currency_code", "money", "presentment"]
+__all__ = ["amount_of", "currency_code", "fits", "money", "presentment", "presentment_amount"]
 
 
 def currency_code(code: str, field: str) -> str:
@@ -33,15 +33,41 @@ def money(amount: Decimal, code: str, field: str) -> Money:
         raise TranslationError(str(exc), field=field) from None
 
 
+def amount_of(amount: Decimal, cur: Currency, field: str) -> Decimal:
+    """`amount` checked to be an amount of `cur` (no more decimals than it allows), as a plain
+    Decimal to add up before making `Money` of the total; a `TranslationError` on `field`."""
+    return amount if fits(amount, cur) else money(amount, cur.code, field).amount
+
+
+def fits(amount: Decimal, cur: Currency) -> bool:
+    """Whether `amount` has no more decimals than `cur` allows."""
+    try:
+        return amount.quantize(cur.quantum) == amount
+    except ArithmeticError:
+        return False  # too many digits to quantize: `money` says so, naming the field
+
+
 def presentment(bag: MoneyBag, code: str, field: str) -> Money:
     """The presentment amount of the ``*_set`` field `bag` at `field`, checked to be in
     currency `code`."""
+    value = _presentment_money(bag, code, field)
+    return money(value.amount, code, f"{field}.presentment_money.amount")
+
+
+def presentment_amount(bag: MoneyBag, cur: Currency, field: str) -> Decimal:
+    """`presentment` as a plain Decimal checked by `amount_of`."""
+    amount = _presentment_money(bag, cur.code, field).amount
+    if fits(amount, cur):
+        return amount
+    return money(amount, cur.code, f"{field}.presentment_money.amount").amount
+
+
+def _presentment_money(bag: MoneyBag, code: str, field: str) -> ShopMoney:
     value = bag.presentment_money
-    where = f"{field}.presentment_money"
-    if value.currency_code.upper() != code.upper():
+    if value.currency_code != code and value.currency_code.upper() != code.upper():
         raise TranslationError(
             f"amount {value.amount} {value.currency_code} is not in the presentment currency "
             f"{code}",
-            field=f"{where}.currency_code",
+            field=f"{field}.presentment_money.currency_code",
         )
-    return money(value.amount, code, f"{where}.amount")
+    return value

@@ -33,6 +33,7 @@ __all__ = [
     "Refund",
     "RefundLineItem",
     "RefundShippingLine",
+    "RefundedLineItem",
     "ShippingLine",
     "ShopMoney",
     "Transaction",
@@ -42,6 +43,8 @@ __all__ = [
 
 
 def _id(value: object) -> object:
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         raise ValueError("an id must be an integer, not a boolean")
     if isinstance(value, int):
@@ -79,9 +82,12 @@ class ShopMoney(_Body):
 
 
 class MoneyBag(_Body):
-    """A ``*_set`` field: the amount in the shop's and in the customer's (presentment) currency."""
+    """A ``*_set`` field: the amount in the customer's (presentment) currency.
 
-    shop_money: ShopMoney | None = None
+    Shopify also sends the amount in the shop's currency (``shop_money``); Passerelle never reads
+    it, so it is not validated either.
+    """
+
     presentment_money: ShopMoney
 
 
@@ -118,6 +124,16 @@ class Fulfillment(_Body):
     tracking_urls: Items[str | None] = ()
 
 
+class RefundedLineItem(_Body):
+    """The order line a refund line refunds: only what tells a return from a cancellation and
+    what prices the line when the refund line carries no subtotal."""
+
+    id: Id
+    fulfillment_status: str | None = None
+    price: Amount | None = None
+    price_set: MoneyBag | None = None
+
+
 class RefundLineItem(_Body):
     line_item_id: Id
     quantity: Count
@@ -126,7 +142,7 @@ class RefundLineItem(_Body):
     total_tax: Amount | None = None
     subtotal_set: MoneyBag | None = None
     total_tax_set: MoneyBag | None = None
-    line_item: LineItem | None = None
+    line_item: RefundedLineItem | None = None
 
 
 class Transaction(_Body):
@@ -212,9 +228,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def loads(body: bytes) -> Any:
     """JSON with fractions read as `Decimal` and integers kept exact; raises `ValueError`."""
-    return json.loads(body, parse_float=Decimal, parse_constant=_reject_constant)
+    # What json.loads does with bytes, minus building a decoder for every body.
+    return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
 
 
 def parse(body: bytes, model: type[M], what: str) -> M:

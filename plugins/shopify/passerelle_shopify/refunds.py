@@ -27,12 +27,16 @@ The money
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+
+from pydantic import TypeAdapter
 
 from passerelle.events import CancelReason, LineQuantity, OrderCancelled, OrderReturned
-from passerelle.money import Money
+from passerelle.money import Currency, Money, MoneyError, currency
 from passerelle.platforms import TranslationError
-from passerelle_shopify.amounts import currency_code, money, presentment
+from passerelle_shopify.amounts import amount_of, currency_code, fits, presentment_amount
 from passerelle_shopify.payloads import Refund, RefundLineItem
 
 __all__ = ["RefundSplit", "refund_events", "split_refund"]
@@ -40,6 +44,13 @@ __all__ = ["RefundSplit", "refund_events", "split_refund"]
 RefundEvent = OrderCancelled | OrderReturned
 
 _REASON_MAX = 500
+
+# Amounts are added up as Decimals and made `Money` once per total: a `Money` per amount is most
+# of the work otherwise. Each amount is checked against the currency first, and this context
+# never rounds, so the totals are exact.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_ZERO = Decimal(0)
+_LINES = TypeAdapter(tuple[LineQuantity, ...])
 
 
 @dataclass(frozen=True)
@@ -49,13 +60,34 @@ class RefundSplit:
     currency: str
     cancelled: tuple[LineQuantity, ...]
     returned: tuple[LineQuantity, ...]
-    refunded: Money
-    """The money given back: the successful refund transactions."""
-    cancelled_value: Money
-    returned_value: Money
-    shipping: Money
     return_refund: Money
     """The part of `refunded` the return carries (see the module documentation)."""
+    refunded_amount: Decimal
+    cancelled_amount: Decimal
+    returned_amount: Decimal
+    shipping_amount: Decimal
+
+    # The totals other than `return_refund` become Money only when read: translating a refund
+    # reads none of them.
+    @property
+    def refunded(self) -> Money:
+        """The money given back: the successful refund transactions."""
+        return Money(self.refunded_amount, self.currency)
+
+    @property
+    def cancelled_value(self) -> Money:
+        """What the cancelled lines are worth (subtotal plus tax)."""
+        return Money(self.cancelled_amount, self.currency)
+
+    @property
+    def returned_value(self) -> Money:
+        """What the returned lines are worth (subtotal plus tax)."""
+        return Money(self.returned_amount, self.currency)
+
+    @property
+    def shipping(self) -> Money:
+        """The shipping refunded, with its tax."""
+        return Money(self.shipping_amount, self.currency)
 
     @property
     def cancel_credit(self) -> Money:
@@ -97,53 +129,63 @@ def refund_events(
 
 def split_refund(refund: Refund, *, currency_hint: str | None = None, at: str = "") -> RefundSplit:
     """Divide `refund` into cancelled and returned units and money (see the module doc)."""
-    currency = _currency(refund, currency_hint, at)
-    zero = Money.zero(currency)
-    refunded = _refunded(refund, currency, at)
+    cur = _currency(refund, currency_hint, at)
+    refunded = _refunded(refund, cur, at)
 
     cancelled: dict[str, int] = {}
     returned: dict[str, int] = {}
-    cancelled_value = returned_value = zero
+    cancelled_value = returned_value = _ZERO
     for index, item in enumerate(refund.refund_line_items):
         if item.quantity == 0:
             continue
-        field = f"{at}refund_line_items[{index}]"
-        is_return = _is_return(item, refund, field)
+        is_return = _is_return(item, refund, at, index)
         units = returned if is_return else cancelled
         line = str(item.line_item_id)
         units[line] = units.get(line, 0) + item.quantity
-        value = _line_value(item, currency, field)
+        value = _stated_value(item, cur)
+        if value is None:
+            value = _line_value(item, cur, f"{at}refund_line_items[{index}]")
         if is_return:
-            returned_value += value
+            returned_value = _EXACT.add(returned_value, value)
         else:
-            cancelled_value += value
+            cancelled_value = _EXACT.add(cancelled_value, value)
 
-    shipping = _shipping(refund, currency, at)
-    captured_part = returned_value + shipping
-    left = (refunded - captured_part).max(zero)
-    cancel_credit = cancelled_value.min(left)
+    shipping = _shipping(refund, cur, at)
+    left = max(_EXACT.subtract(refunded, _EXACT.add(returned_value, shipping)), _ZERO)
+    cancel_credit = min(cancelled_value, left)
     return RefundSplit(
-        currency=currency,
+        currency=cur.code,
         cancelled=_quantities(cancelled),
         returned=_quantities(returned),
-        refunded=refunded,
-        cancelled_value=cancelled_value,
-        returned_value=returned_value,
-        shipping=shipping,
-        return_refund=refunded - cancel_credit,
+        return_refund=_total(_EXACT.subtract(refunded, cancel_credit), cur, f"{at}transactions"),
+        refunded_amount=refunded,
+        cancelled_amount=cancelled_value,
+        returned_amount=returned_value,
+        shipping_amount=shipping,
     )
 
 
+def _total(amount: Decimal, cur: Currency, field: str) -> Money:
+    try:
+        return Money(amount, cur.code)
+    except MoneyError as exc:
+        raise TranslationError(str(exc), field=field) from None
+
+
 def _quantities(units: dict[str, int]) -> tuple[LineQuantity, ...]:
-    return tuple(LineQuantity(line=line, quantity=quantity) for line, quantity in units.items())
+    # One validation of all the lines costs less than one per line.
+    return _LINES.validate_python(
+        [{"line": line, "quantity": quantity} for line, quantity in units.items()]
+    )
 
 
-def _is_return(item: RefundLineItem, refund: Refund, field: str) -> bool:
+def _is_return(item: RefundLineItem, refund: Refund, at: str, index: int) -> bool:
     restock = item.restock_type
     if restock == "return":
         return True
     if restock == "cancel":
         return False
+    field = f"{at}refund_line_items[{index}]"
     if restock not in (None, "no_restock", "legacy_restock"):
         raise TranslationError(
             f"refund {refund.id} of order {refund.order_id}: unknown restock type {restock!r}",
@@ -176,113 +218,159 @@ def _is_return(item: RefundLineItem, refund: Refund, field: str) -> bool:
     )
 
 
-def _currency(refund: Refund, hint: str | None, at: str) -> str:
+def _currency(refund: Refund, hint: str | None, at: str) -> Currency:
     """The refund's presentment currency; every presentment amount must agree on it."""
-    found: list[tuple[str, str]] = []
-    for i, transaction in enumerate(refund.transactions):
-        if transaction.currency:
-            found.append((transaction.currency, f"{at}transactions[{i}].currency"))
-    for i, item in enumerate(refund.refund_line_items):
-        for name in ("subtotal_set", "total_tax_set"):
-            bag = getattr(item, name)
-            if bag is not None:
-                where = f"{at}refund_line_items[{i}].{name}.presentment_money.currency_code"
-                found.append((bag.presentment_money.currency_code, where))
-    for i, line in enumerate(refund.refund_shipping_lines):
-        if line.subtotal_amount_set is not None:
-            where = f"{at}refund_shipping_lines[{i}].subtotal_amount_set.presentment_money"
-            found.append((line.subtotal_amount_set.presentment_money.currency_code, where))
-    for i, adjustment in enumerate(refund.order_adjustments):
-        if adjustment.amount_set is not None:
-            where = f"{at}order_adjustments[{i}].amount_set.presentment_money.currency_code"
-            found.append((adjustment.amount_set.presentment_money.currency_code, where))
-    if not found:
+    found = _currencies(refund)
+    first = next(found, None)
+    if first is None:
         if hint:
-            return currency_code(hint, f"{at}currency")
+            return _known(hint, f"{at}currency")
         raise TranslationError(
             f"refund {refund.id} of order {refund.order_id} names no currency",
             field=f"{at}transactions",
         )
-    code, where = found[0]
-    for other, other_where in found[1:]:
-        if other.upper() != code.upper():
+    code = first[0]
+    for other in found:
+        if other[0] != code and other[0].upper() != code.upper():
             raise TranslationError(
                 f"refund {refund.id} of order {refund.order_id} mixes currencies: {code} at "
-                f"{where}, {other}",
-                field=other_where,
+                f"{_path(at, first)}, {other[0]}",
+                field=_path(at, other),
             )
-    return currency_code(code, where)
+    return _known(code, _path(at, first))
 
 
-def _refunded(refund: Refund, currency: str, at: str) -> Money:
-    total = Money.zero(currency)
+_Stated = tuple[str, str, int, str]
+"""A currency code the refund states, and where: list, index, rest of the field path."""
+
+
+def _path(at: str, stated: _Stated) -> str:
+    return f"{at}{stated[1]}[{stated[2]}]{stated[3]}"
+
+
+def _currencies(refund: Refund) -> Iterator[_Stated]:
+    """Each presentment currency code the refund states, with where (paths are spelt out only
+    for an error)."""
+    for i, transaction in enumerate(refund.transactions):
+        if transaction.currency:
+            yield transaction.currency, "transactions", i, ".currency"
+    for i, item in enumerate(refund.refund_line_items):
+        if item.subtotal_set is not None:
+            code = item.subtotal_set.presentment_money.currency_code
+            yield code, "refund_line_items", i, ".subtotal_set.presentment_money.currency_code"
+        if item.total_tax_set is not None:
+            code = item.total_tax_set.presentment_money.currency_code
+            yield code, "refund_line_items", i, ".total_tax_set.presentment_money.currency_code"
+    for i, line in enumerate(refund.refund_shipping_lines):
+        if line.subtotal_amount_set is not None:
+            code = line.subtotal_amount_set.presentment_money.currency_code
+            yield code, "refund_shipping_lines", i, ".subtotal_amount_set.presentment_money"
+    for i, adjustment in enumerate(refund.order_adjustments):
+        if adjustment.amount_set is not None:
+            code = adjustment.amount_set.presentment_money.currency_code
+            yield code, "order_adjustments", i, ".amount_set.presentment_money.currency_code"
+
+
+def _known(code: str, field: str) -> Currency:
+    return currency(currency_code(code, field))
+
+
+def _refunded(refund: Refund, cur: Currency, at: str) -> Decimal:
+    total = _ZERO
     for i, transaction in enumerate(refund.transactions):
         if transaction.kind != "refund":
             continue
-        field = f"{at}transactions[{i}]"
         if transaction.status == "success":
-            total += money(transaction.amount, currency, f"{field}.amount")
+            amount = amount_of(transaction.amount, cur, f"{at}transactions[{i}].amount")
+            total = _EXACT.add(total, amount)
         elif transaction.status in (None, "pending"):
             raise TranslationError(
                 f"refund {refund.id} of order {refund.order_id}: transaction "
                 f"{transaction.id} is {transaction.status or 'of unknown status'}; whether its "
-                f"{transaction.amount} {currency} reached the customer is not known yet, so check "
-                "it by hand",
-                field=f"{field}.status",
+                f"{transaction.amount} {cur.code} reached the customer is not known yet, so "
+                "check it by hand",
+                field=f"{at}transactions[{i}].status",
             )
     return total
 
 
-def _line_value(item: RefundLineItem, currency: str, field: str) -> Money:
+def _stated_value(item: RefundLineItem, cur: Currency) -> Decimal | None:
+    """`_line_value` when the line states its subtotal and tax in the presentment currency
+    (the usual case), else None."""
+    subtotal, tax = item.subtotal_set, item.total_tax_set
+    if subtotal is None or tax is None:
+        return None
+    a, b = subtotal.presentment_money, tax.presentment_money
+    if a.currency_code != cur.code or b.currency_code != cur.code:
+        return None
+    if not (fits(a.amount, cur) and fits(b.amount, cur)):
+        return None
+    return _EXACT.add(a.amount, b.amount)
+
+
+def _line_value(item: RefundLineItem, cur: Currency, field: str) -> Decimal:
     """Subtotal plus tax of a refunded line, in the presentment currency."""
     if item.subtotal_set is not None:
-        value = presentment(item.subtotal_set, currency, f"{field}.subtotal_set")
+        value = presentment_amount(item.subtotal_set, cur, f"{field}.subtotal_set")
         if item.total_tax_set is not None:
-            value += presentment(item.total_tax_set, currency, f"{field}.total_tax_set")
+            tax = presentment_amount(item.total_tax_set, cur, f"{field}.total_tax_set")
+            value = _EXACT.add(value, tax)
         return value
     if item.subtotal is not None:
-        value = money(item.subtotal, currency, f"{field}.subtotal")
+        value = amount_of(item.subtotal, cur, f"{field}.subtotal")
         if item.total_tax is not None:
-            value += money(item.total_tax, currency, f"{field}.total_tax")
+            value = _EXACT.add(value, amount_of(item.total_tax, cur, f"{field}.total_tax"))
         return value
     line = item.line_item
     if line is not None and line.price_set is not None:
-        return presentment(line.price_set, currency, f"{field}.line_item.price_set") * item.quantity
+        price = presentment_amount(line.price_set, cur, f"{field}.line_item.price_set")
+        return _EXACT.multiply(price, item.quantity)
     if line is not None and line.price is not None:
-        return money(line.price, currency, f"{field}.line_item.price") * item.quantity
+        price = amount_of(line.price, cur, f"{field}.line_item.price")
+        return _EXACT.multiply(price, item.quantity)
     raise TranslationError(
         f"refunded line {item.line_item_id} has no amount (subtotal_set, subtotal or price)",
         field=f"{field}.subtotal_set",
     )
 
 
-def _shipping(refund: Refund, currency: str, at: str) -> Money:
+def _shipping(refund: Refund, cur: Currency, at: str) -> Decimal:
     """Shipping refunded: ``refund_shipping_lines`` when present, else the ``shipping_refund``
     order adjustments (older API versions; their amounts are negative). Never both, so the same
     shipping refund is not counted twice."""
-    zero = Money.zero(currency)
+    total = _ZERO
     if any(line.subtotal_amount_set is not None for line in refund.refund_shipping_lines):
-        total = zero
         for i, line in enumerate(refund.refund_shipping_lines):
             field = f"{at}refund_shipping_lines[{i}]"
             if line.subtotal_amount_set is not None:
-                total += presentment(
-                    line.subtotal_amount_set, currency, f"{field}.subtotal_amount_set"
+                total = _EXACT.add(
+                    total,
+                    presentment_amount(
+                        line.subtotal_amount_set, cur, f"{field}.subtotal_amount_set"
+                    ),
                 )
             if line.tax_amount_set is not None:
-                total += presentment(line.tax_amount_set, currency, f"{field}.tax_amount_set")
+                total = _EXACT.add(
+                    total, presentment_amount(line.tax_amount_set, cur, f"{field}.tax_amount_set")
+                )
         return total
-    total = zero
     for i, adjustment in enumerate(refund.order_adjustments):
         if adjustment.kind != "shipping_refund":
             continue
         field = f"{at}order_adjustments[{i}]"
         if adjustment.amount_set is not None:
-            total += presentment(adjustment.amount_set, currency, f"{field}.amount_set")
+            total = _EXACT.add(
+                total, presentment_amount(adjustment.amount_set, cur, f"{field}.amount_set")
+            )
             if adjustment.tax_amount_set is not None:
-                total += presentment(adjustment.tax_amount_set, currency, f"{field}.tax_amount_set")
+                total = _EXACT.add(
+                    total,
+                    presentment_amount(adjustment.tax_amount_set, cur, f"{field}.tax_amount_set"),
+                )
         elif adjustment.amount is not None:
-            total += money(adjustment.amount, currency, f"{field}.amount")
+            total = _EXACT.add(total, amount_of(adjustment.amount, cur, f"{field}.amount"))
             if adjustment.tax_amount is not None:
-                total += money(adjustment.tax_amount, currency, f"{field}.tax_amount")
+                total = _EXACT.add(
+                    total, amount_of(adjustment.tax_amount, cur, f"{field}.tax_amount")
+                )
     return abs(total)

@@ -320,6 +320,26 @@ def test_an_amount_with_too_many_decimals_is_refused(
     )
 
 
+def test_a_line_tax_with_too_many_decimals_is_refused(
+    platform: ShopifyPlatform, http: httpx.Client
+) -> None:
+    body = json.loads(fixture("refunds_create.return.json"))
+    body["refund_line_items"][0]["total_tax_set"]["presentment_money"]["amount"] = "15.601"
+    assert failure(platform, http, dumps(body), "refunds/create") == (
+        "refund_line_items[0].total_tax_set.presentment_money.amount: amount 15.601 has more "
+        "decimals than USD allows (2)"
+    )
+
+
+def test_a_line_tax_in_lower_case_currency_counts(
+    platform: ShopifyPlatform, http: httpx.Client
+) -> None:
+    body = json.loads(fixture("refunds_create.return.json"))
+    expected = translate(platform, http, dumps(body), "refunds/create")
+    body["refund_line_items"][0]["total_tax_set"]["presentment_money"]["currency_code"] = "usd"
+    assert translate(platform, http, dumps(body), "refunds/create") == expected
+
+
 def test_a_json_number_amount_is_read_exactly(
     platform: ShopifyPlatform, http: httpx.Client
 ) -> None:
