@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import itertools
@@ -9,6 +10,7 @@ import os
 import random
 import re
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,7 @@ from passerelle.connector.store import (
     Note,
     NoteAction,
     StoreClosedError,
+    StoreError,
     open_store,
 )
 from passerelle.platforms import WebhookRequest
@@ -949,12 +952,59 @@ def test_sqlite_bodies_stored_before_the_encoding_tag_stay_readable(
         assert delivery.body == b"\x01not zlib, the bytes as received"
 
 
+def test_sqlite_bodies_are_stored_as_received_and_older_zlib_bodies_stay_readable(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    path = tmp_path / "inbox.db"
+    body = b'{"id": 1, "note": "' + b"wool " * 400 + b'"}'
+    with SQLiteStore(path, clock=clock) as store:
+        fresh = store.append(new("A", body=body)).id
+        older = store.append(new("A", body=b"replaced below")).id
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as raw:
+        (kept,) = raw.execute("SELECT body FROM deliveries WHERE id = ?", (fresh,)).fetchone()
+        raw.execute(
+            "UPDATE deliveries SET body = ? WHERE id = ?", (b"\x01" + zlib.compress(body), older)
+        )
+
+    assert kept == b"\x00" + body
+    with SQLiteStore(path, clock=clock) as store:
+        assert store.get(fresh).body == body
+        assert store.get(older).body == body
+
+
+@pytest.mark.anyio
+async def test_a_failing_append_spoils_none_of_the_appends_committed_with_it(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    path = tmp_path / "inbox.db"
+    with SQLiteStore(path, clock=clock) as store:
+        store.write(
+            lambda tx: tx.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON deliveries"
+                " WHEN NEW.delivery_key = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        )
+        keys = [f"k-{n}" for n in range(20)]
+        keys.insert(7, "refused")
+        results = await asyncio.gather(
+            *(store.append_async(new("A", key=key)) for key in keys), return_exceptions=True
+        )
+
+        failures = [r for r in results if isinstance(r, BaseException)]
+        assert len(failures) == 1
+        assert isinstance(failures[0], StoreError)
+        assert "refused" in str(failures[0])
+        assert store.stats()[DeliveryStatus.PENDING] == 20
+        stored = [store.get(r.id).delivery_key for r in results if isinstance(r, AppendResult)]
+        assert stored == [key for key in keys if key != "refused"]
+
+
 def test_the_sqlite_wal_stays_bounded_under_steady_writes(
     tmp_path: Path, clock: FixedClock
 ) -> None:
     path = tmp_path / "inbox.db"
     limit = 64 * 1024
-    # Random bodies do not compress: each delivery adds about 12 KB to the WAL.
+    # Each delivery adds about 12 KB to the WAL.
     bodies = [bytes(random.Random(n).randbytes(11 * 1024)) for n in range(150)]
     sizes = []
     with SQLiteStore(path, clock=clock, wal_limit_bytes=limit, checkpoint_interval=None) as store:

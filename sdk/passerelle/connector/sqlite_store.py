@@ -1,10 +1,10 @@
 """The SQLite store: one file on one machine, durable on return, with group commit.
 
 Every write goes through one writer thread per store. It takes whatever operations are waiting,
-runs them in a single `BEGIN IMMEDIATE` transaction (each under its own savepoint, so one that
-fails changes nothing and does not spoil the others), commits once, and only then hands each
-caller its result. While one transaction commits the next batch gathers, so concurrent receivers
-share one fsync instead of paying one each.
+runs them in a single `BEGIN IMMEDIATE` transaction (each under its own savepoint, or as a single
+statement, so one that fails changes nothing and does not spoil the others), commits once, and
+only then hands each caller its result. While one transaction commits the next batch gathers, so
+concurrent receivers share one fsync instead of paying one each.
 
 Checkpoints stay out of the commit path: SQLite's automatic checkpoint (which would copy the WAL
 into the database inside some unlucky caller's commit) is off; a background thread copies the
@@ -13,12 +13,15 @@ checkpoint never catches up with the end of the WAL, so the WAL is never reset: 
 `wal_limit_bytes` the writer, between two batches, finishes the checkpoint and truncates it. The
 WAL therefore stays within the limit plus one batch.
 
-Bodies are kept behind a one-byte tag: 0 for the bytes as received, 1 for zlib (level 1, a few
-tens of microseconds for a typical order) when that makes them smaller. JSON bodies shrink about
-fivefold, and so does what every commit writes and syncs. Several processes may share the file: `BEGIN
-IMMEDIATE` takes SQLite's write lock before reading, so a claim's check and update see no other
-writer in between, and the busy timeout makes the others wait their turn. Reads run on their own
-connections; WAL lets them proceed while a write commits.
+Bodies are kept behind a one-byte tag: 0 for the bytes as received, 1 for zlib. Bodies are
+written as received: compressing an order costs about as much CPU as the rest of its append,
+while the bytes it saves cost the commit's fsync almost nothing; zlib bodies written by earlier
+versions stay readable.
+
+Several processes may share the file: `BEGIN IMMEDIATE` takes SQLite's write lock before reading,
+so a claim's check and update see no other writer in between, and the busy timeout makes the
+others wait their turn. Reads run on their own connections; WAL lets them proceed while a write
+commits.
 """
 
 from __future__ import annotations
@@ -58,7 +61,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _AS_RECEIVED = b"\x00"
 _ZLIB = b"\x01"
-_SMALLEST_COMPRESSED = 256
 
 
 class SQLiteStore(SQLDeliveryStore):
@@ -173,14 +175,17 @@ class SQLiteStore(SQLDeliveryStore):
         result: asyncio.Future[AppendResult] = loop.create_future()
 
         def settle(value: AppendResult | None, error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_resolve, result, value, error)
+            _resolve(result, value, error)
 
         with self._lock:
             if self._closed:
                 raise StoreClosedError(f"the SQLite store {self.path} is closed")
             self._writer.enqueue(
                 _Operation(
-                    lambda connection: self.append_in(_SQLiteTx(connection), delivery), settle
+                    lambda connection: self.append_in(_SQLiteTx(connection), delivery),
+                    settle,
+                    loop,
+                    one_statement=True,
                 )
             )
         return await result
@@ -242,10 +247,6 @@ class SQLiteStore(SQLDeliveryStore):
         return tuple((str(name), str(content)) for name, content in json.loads(value))
 
     def to_db_body(self, body: bytes) -> bytes:
-        if len(body) >= _SMALLEST_COMPRESSED:
-            packed = zlib.compress(body, 1)
-            if len(packed) < len(body):
-                return _ZLIB + packed
         return _AS_RECEIVED + body
 
     def from_db_body(self, value: Any) -> bytes:
@@ -285,7 +286,11 @@ class _SQLiteTx:
 class _Operation(Generic[T]):
     work: Callable[[sqlite3.Connection], T]
     settle: Callable[[T | None, BaseException | None], None]
-    """Hands the caller its result or its error, from the writer thread."""
+    """Hands the caller its result or its error: from the writer thread, or on `loop`."""
+    loop: asyncio.AbstractEventLoop | None = None
+    one_statement: bool = False
+    """The work writes with a single statement (reads aside), which SQLite undoes by itself if
+    it fails: no savepoint needed."""
 
 
 def _settle_future(future: Future[T]) -> Callable[[T | None, BaseException | None], None]:
@@ -382,21 +387,25 @@ class _Writer:
         if not batch:
             return
         connection = self._connection
-        results: list[tuple[_Operation[Any], Any, Exception | None]] = []
+        results: list[tuple[_Operation[Any], Any, BaseException | None]] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
             for operation in batch:
-                connection.execute("SAVEPOINT operation")
+                savepoint = not operation.one_statement
+                if savepoint:
+                    connection.execute("SAVEPOINT operation")
                 try:
                     value = operation.work(connection)
                 except Exception as exc:
                     if not connection.in_transaction:
                         raise  # SQLite rolled back the whole batch (disk full, I/O error)
-                    connection.execute("ROLLBACK TO operation")
-                    connection.execute("RELEASE operation")
+                    if savepoint:
+                        connection.execute("ROLLBACK TO operation")
+                        connection.execute("RELEASE operation")
                     results.append((operation, None, _wrap(exc)))
                 else:
-                    connection.execute("RELEASE operation")
+                    if savepoint:
+                        connection.execute("RELEASE operation")
                     results.append((operation, value, None))
             connection.execute("COMMIT")
         except Exception as exc:
@@ -404,11 +413,28 @@ class _Writer:
                 connection.execute("ROLLBACK")
             failure = StoreError(f"SQLite store: the transaction was rolled back: {exc}")
             failure.__cause__ = exc
-            for operation in batch:
-                operation.settle(None, failure)
-            return
-        for operation, value, error in results:
+            results = [(operation, None, failure) for operation in batch]
+        _settle(results)
+
+
+def _settle(results: list[tuple[_Operation[Any], Any, BaseException | None]]) -> None:
+    """Hand every caller its result; those on an event loop get theirs in one wake-up per loop,
+    not one each: under load the wake-ups would cost the loop more than the appends."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[tuple[_Operation[Any], Any, Any]]] = {}
+    for operation, value, error in results:
+        if operation.loop is None:
             operation.settle(value, error)
+        else:
+            on_loops.setdefault(operation.loop, []).append((operation, value, error))
+    for loop, settled in on_loops.items():
+        # A closed loop has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_on_loop, settled)
+
+
+def _settle_on_loop(settled: list[tuple[_Operation[Any], Any, Any]]) -> None:
+    for operation, value, error in settled:
+        operation.settle(value, error)
 
 
 class _Checkpointer:
