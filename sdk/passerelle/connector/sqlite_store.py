@@ -32,6 +32,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -117,7 +118,7 @@ class SQLiteStore(SQLDeliveryStore):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from exc
         try:
-            (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            mode = self._journal_mode_wal(connection)
             if mode != "wal":
                 raise StoreError(f"SQLite store {self.path}: WAL journal mode refused ({mode})")
             # FULL syncs the WAL on every commit, so a committed delivery survives a power loss.
@@ -130,6 +131,21 @@ class SQLiteStore(SQLDeliveryStore):
             connection.close()
             raise
         return connection
+
+    def _journal_mode_wal(self, connection: sqlite3.Connection) -> str:
+        # Switching a new file to WAL needs an exclusive lock, and SQLite answers "locked" at
+        # once, without its busy handler, while another connection holds the file: wait here.
+        deadline = time.monotonic() + self._busy_timeout.total_seconds()
+        pause = 0.001
+        while True:
+            try:
+                (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+                return str(mode)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         known = migrations("sqlite")
