@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -421,3 +423,96 @@ def test_worker_threads_dispatch_what_arrives(
         dispatcher.stop()
     assert [store.get(i).status for i in ids] == [DeliveryStatus.DONE] * 4
     assert all(order_view(client, o).status.value == "shipped" for o in orders)
+
+
+def test_back_end_outages_back_off_more_with_every_attempt(
+    sandbox: SandboxServer, store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    dispatcher.policy = replace(dispatcher.policy, max_attempts=6)
+    delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    waits = []
+    sandbox.state.faults.configure(Faults(error_rate=1.0))
+    try:
+        for _ in range(5):
+            dispatcher.drain()
+            due = store.get(delivery).next_attempt_at
+            waits.append((due - clock.now()).total_seconds())
+            clock.set(due)
+    finally:
+        sandbox.state.faults.configure(Faults())
+
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0]
+    dispatcher.drain()
+    assert store.get(delivery).status is DeliveryStatus.DONE
+
+
+def test_a_retry_after_sets_the_next_attempt_and_the_backoff_resumes_without_one(
+    sandbox: SandboxServer, store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    sandbox.state.faults.configure(Faults(throttle_rate=1.0, retry_after=20, limit=1))
+    try:
+        dispatcher.drain()
+        throttled = store.get(delivery)
+        assert throttled.last_error is not None
+        assert throttled.next_attempt_at == clock.now() + timedelta(seconds=20)
+        clock.set(throttled.next_attempt_at)
+        sandbox.state.faults.configure(Faults(error_rate=1.0, limit=1))
+        dispatcher.drain()
+        assert store.get(delivery).next_attempt_at == clock.now() + timedelta(seconds=2)
+    finally:
+        sandbox.state.faults.configure(Faults())
+
+
+def test_a_slow_delivery_keeps_its_lease_while_it_is_worked_on(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    lease = timedelta(milliseconds=300)
+    intruders: list[int] = []
+
+    class Slow:
+        @hookimpl
+        def order_shipped(self, envelope: Envelope, event: OrderShipped, effect: Effect) -> None:
+            # Three leases go by while the back end is slow; the keeper renews every third.
+            for _ in range(3):
+                clock.advance(lease)
+                time.sleep(lease.total_seconds())
+            intruders.extend(c.id for c in store.claim("intruder", limit=5, lease=lease))
+
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock, Slow())
+    dispatcher.policy = replace(dispatcher.policy, lease=lease)
+    delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+    try:
+        dispatcher.drain()
+    finally:
+        dispatcher.stop()
+
+    assert intruders == []
+    done = store.get(delivery)
+    assert done.status is DeliveryStatus.DONE
+    assert done.attempts == 1
+
+
+def test_the_wait_for_a_missing_event_counts_from_the_first_deferral(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    # Received two days ago (say, replayed after a plugin fix): the wait starts now.
+    received = clock.now()
+    clock.advance(timedelta(days=2))
+    early = deliver(store, FixedClock(received), "r1", order, events=[refund(order, "R1", "5")])
+    dispatcher.drain()
+    assert store.get(early).deferred
+
+    clock.advance(timedelta(minutes=90))
+    dispatcher.drain()
+    failed = store.get(early)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.last_error is not None
+    assert failed.last_error.message.startswith("waited 1.5 h for the event this one depends on")

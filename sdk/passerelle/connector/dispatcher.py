@@ -20,21 +20,29 @@ nothing for those already applied (ledger ids and idempotency keys).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 
 from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
-from passerelle.backend.retry import RetryPolicy
+from passerelle.backend.retry import RetryPolicy, parse_retry_after
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.mirror import OrderMirror
-from passerelle.connector.store import Claim, DeliveryStore, ErrorInfo, LeaseLostError
+from passerelle.connector.store import (
+    Attempt,
+    AttemptResult,
+    Claim,
+    DeliveryStore,
+    ErrorInfo,
+    LeaseLostError,
+)
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
@@ -66,15 +74,19 @@ class DispatchPolicy:
 
     workers: int = 4
     lease: timedelta = timedelta(minutes=2)
-    """How long a claim is held before another worker may take the delivery over."""
+    """How long a claim is held before another worker may take the delivery over. A worker
+    renews it every third of it while it works, so only a worker that stopped (crashed, hung)
+    loses its deliveries to another."""
     max_attempts: int = 12
     """Attempts at a delivery failing transiently before it goes to the action center."""
     backoff: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(initial_delay=1.0, max_delay=300.0)
     )
-    """Waits between attempts (its jitter and caps; its `max_attempts` is not used here)."""
+    """Waits between attempts: its backoff grows with the attempts, and a ``Retry-After`` is
+    honoured up to its `max_delay` (its `max_attempts` and `max_retry_after` are not used here)."""
     defer_for: timedelta = timedelta(hours=24)
-    """How long an event may wait for the one it depends on before the action center."""
+    """How long an event may wait for the one it depends on before the action center, from its
+    first deferral (or from a retry or replay by hand)."""
     defer_delay: timedelta = timedelta(seconds=5)
     """First wait of a deferred delivery; it doubles up to the backoff's cap."""
     idle_wait: float = 0.5
@@ -131,6 +143,7 @@ class Dispatcher:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._leases = _LeaseKeeper(store)
 
     # Running ---------------------------------------------------------------------------------
 
@@ -155,6 +168,7 @@ class Dispatcher:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        self._leases.stop()
         if self._owns_http:
             self._http.close()
 
@@ -197,7 +211,8 @@ class Dispatcher:
         """Process one claimed delivery and settle its claim."""
         delivery = claim.delivery
         try:
-            outcome = self._process(claim)
+            with self._leases.hold(claim, self.policy.lease):
+                outcome = self._process(claim)
         except _TransientError as transient:
             self._retry(claim, transient)
         except _DeferError as deferred:
@@ -262,7 +277,8 @@ class Dispatcher:
             status = exc.response.status_code
             message = f"the platform's API answered {status} to {exc.request.url.path}"
             if status in (408, 429) or status >= 500:
-                raise _TransientError(ErrorInfo("platform_unavailable", message)) from exc
+                wait = self._retry_after(exc.response.headers.get("Retry-After"))
+                raise _TransientError(ErrorInfo("platform_unavailable", message), wait) from exc
             raise _PermanentError(ErrorInfo("platform_refused", message)) from exc
 
     def _apply(self, envelope: Envelope) -> str:
@@ -320,11 +336,15 @@ class Dispatcher:
             code = getattr(exc, "code", None) or type(exc).__name__
             error = ErrorInfo(code, str(exc))
             if exc.retryable:
-                wait = None
-                if isinstance(exc, APIStatusError):
-                    wait = self.policy.backoff.delay(exc, 1, 0.0, self._clock.now())
-                raise _TransientError(error, wait) from exc
+                asked = exc.retry_after if isinstance(exc, APIStatusError) else None
+                raise _TransientError(error, self._retry_after(asked)) from exc
             raise _PermanentError(error) from exc
+
+    def _retry_after(self, value: str | None) -> float | None:
+        """The wait a ``Retry-After`` asks for, within the backoff's cap; None without one (the
+        backoff then grows with the attempts)."""
+        asked = parse_retry_after(value, self._clock.now())
+        return None if asked is None else min(asked, self.policy.backoff.max_delay)
 
     # Settling --------------------------------------------------------------------------------
 
@@ -349,12 +369,23 @@ class Dispatcher:
         notes = self._store.notes(claim.id)
         if not notes:
             return claim.attempt
-        since = notes[-1].at
-        return sum(1 for attempt in self._store.attempts(claim.id) if attempt.started_at >= since)
+        return len(self._attempts_since(claim, notes[-1].at))
+
+    def _attempts_since(self, claim: Claim, since: datetime | None) -> list[Attempt]:
+        attempts = self._store.attempts(claim.id)
+        return attempts if since is None else [a for a in attempts if a.started_at >= since]
+
+    def _waiting_since(self, claim: Claim) -> datetime:
+        """When the delivery began waiting for what it depends on: its first deferral since the
+        last retry or replay by hand, else now (this is the first)."""
+        notes = self._store.notes(claim.id)
+        attempts = self._attempts_since(claim, notes[-1].at if notes else None)
+        deferred = [a.started_at for a in attempts if a.result is AttemptResult.DEFERRED]
+        return deferred[0] if deferred else self._clock.now()
 
     def _defer(self, claim: Claim, error: ErrorInfo) -> None:
         now = self._clock.now()
-        waited = now - claim.delivery.received_at
+        waited = now - self._waiting_since(claim)
         if waited >= self.policy.defer_for:
             message = (
                 f"waited {_hours(waited)} for the event this one depends on, which never came: "
@@ -372,6 +403,72 @@ class Dispatcher:
         except LeaseLostError:
             # Another worker took over after our lease ran out; it will settle the delivery.
             log.warning("lost the lease on delivery %s before settling it", claim.id)
+
+
+class _LeaseKeeper:
+    """Renews the leases of the deliveries in hand, from one thread, every third of a lease: a
+    slow back end (retries, ``Retry-After``) must not let a second worker take a delivery over
+    while the first is still applying it."""
+
+    def __init__(self, store: DeliveryStore) -> None:
+        self._store = store
+        self._held: dict[int, tuple[Claim, timedelta]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def hold(self, claim: Claim, lease: timedelta) -> Iterator[None]:
+        """Keep `claim` renewed by `lease` at a time until the block ends."""
+        with self._lock:
+            self._held[claim.id] = (claim, lease)
+            if self._thread is None:
+                self._stopping.clear()
+                self._thread = threading.Thread(
+                    target=self._run, name="passerelle-lease-keeper", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(claim.id, None)
+
+    def stop(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        self._stopping.set()
+        if thread is not None:
+            thread.join()
+
+    def renew(self) -> None:
+        """Renew every lease in hand now."""
+        with self._lock:
+            held = list(self._held.values())
+        for claim, lease in held:
+            try:
+                renewed = self._store.extend(claim, lease)
+            except LeaseLostError:
+                if claim.id in self._held:
+                    log.warning("lost the lease on delivery %s while working on it", claim.id)
+                continue
+            except Exception:
+                log.exception("could not renew the lease on delivery %s", claim.id)
+                continue
+            with self._lock:
+                if claim.id in self._held:
+                    self._held[claim.id] = (renewed, lease)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._held:
+                    self._thread = None  # the next hold starts another
+                    return
+                shortest = min(lease for _, lease in self._held.values())
+            if self._stopping.wait(shortest.total_seconds() / 3):
+                return
+            self.renew()
 
 
 def _describe(effect: Effect) -> str:
