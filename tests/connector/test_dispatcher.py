@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from pydantic import SecretStr
 from testplatform import PLATFORM, TestPlatform
 
@@ -516,3 +517,26 @@ def test_the_wait_for_a_missing_event_counts_from_the_first_deferral(
     assert failed.status is DeliveryStatus.FAILED
     assert failed.last_error is not None
     assert failed.last_error.message.startswith("waited 1.5 h for the event this one depends on")
+
+
+def test_a_platform_api_asking_to_retry_after_is_waited_for(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    api = "https://shop-1.platform.example/admin/orders/1.json"
+    delivery = deliver(store, clock, "e1", order, fetch=api, events=[ship(order, "F1")])
+    with respx.mock(assert_all_called=True) as platform_api:
+        platform_api.route(host="127.0.0.1").pass_through()
+        platform_api.get(api).mock(
+            side_effect=[httpx.Response(429, headers={"Retry-After": "25"}), httpx.Response(200)]
+        )
+        dispatcher.drain()
+        throttled = store.get(delivery)
+        assert throttled.last_error is not None
+        assert throttled.last_error.code == "platform_unavailable"
+        assert throttled.next_attempt_at == clock.now() + timedelta(seconds=25)
+        clock.set(throttled.next_attempt_at)
+        dispatcher.drain()
+
+    assert store.get(delivery).status is DeliveryStatus.DONE

@@ -3,7 +3,8 @@
 Deliveries carry `X-Test-Signature` (base64 HMAC-SHA256 of the raw body with one of the store's
 secrets) and `X-Test-Delivery` (the de-duplication key). The JSON body's `order` field is the
 ordering key; its `events` list holds the events it means, written as the SDK's event models
-(`{"kind": "order_shipped", "order": ..., "id": ...}`), and `ignore` a reason to ignore it. A
+(`{"kind": "order_shipped", "order": ..., "id": ...}`), `ignore` a reason to ignore it, and
+`fetch` a URL of the platform's API to read first (any error status fails the translation). A
 form-encoded `webhook_id=...` body without a signature is a ping, as WooCommerce sends.
 """
 
@@ -100,6 +101,9 @@ class TestPlatform(WebhookPlatform):
             raise TranslationError("the body is not a JSON object")
         if isinstance(content.get("ignore"), str):
             return Translation.ignore(content["ignore"])
+        if isinstance(content.get("fetch"), str):
+            # Stands for a platform whose deliveries carry deltas only: its API is asked first.
+            context.http.get(content["fetch"]).raise_for_status()
         raw_events = content.get("events", [])
         if not isinstance(raw_events, list):
             raise TranslationError("must be a list", field="events")
