@@ -121,12 +121,38 @@ def test_stores_by_key_gives_platform_stores_with_secrets_in_rotation_order(
     assert stores["woocommerce", "shop.example.ca"].options == {}
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///data/inbox.db", "sqlite:///{folder}/etc/data/inbox.db"),
+        ("sqlite:////var/lib/passerelle/inbox.db", "sqlite:////var/lib/passerelle/inbox.db"),
+        ("postgresql://db.example/passerelle", "postgresql://db.example/passerelle"),
+    ],
+)
+def test_a_relative_sqlite_path_is_beside_the_configuration_wherever_it_is_read_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    path = write(
+        tmp_path / "etc",
+        '[backend]\nurl = "http://127.0.0.1:8001"\ntoken = "t"\nmerchant = "m"\n'
+        f'[store]\nurl = "{url}"\n',
+    )
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    assert Settings.load(path).store.url == expected.format(folder=tmp_path)
+    assert Settings.load(Path("../etc/passerelle.toml")).store.url == expected.format(
+        folder=tmp_path
+    )
+
+
 def test_defaults_when_only_the_backend_is_given(tmp_path: Path) -> None:
     settings = Settings.load(
         write(tmp_path, '[backend]\nurl = "http://127.0.0.1:8001"\ntoken = "t"\nmerchant = "m"\n')
     )
 
-    assert settings.store.url == "sqlite:///passerelle.db"
+    assert settings.store.url == f"sqlite:///{tmp_path / 'passerelle.db'}"
     assert settings.stores == []
     assert settings.receiver.max_body_bytes == 1024 * 1024
     assert settings.receiver.port == 8080

@@ -183,6 +183,7 @@ class StorageSettings(_Section):
     """`[store]`: the durable inbox, a SQLite file or a PostgreSQL database."""
 
     url: str = "sqlite:///passerelle.db"
+    """A relative SQLite path is read from the configuration file's folder."""
 
     @field_validator("url")
     @classmethod
@@ -398,7 +399,17 @@ class Settings(BaseSettings):
             _LOADING.reset(token)
         if loading.problems:
             raise ConfigError(loading.problems)
-        return settings
+        return settings._with_store_beside(loading.path)
+
+    def _with_store_beside(self, path: Path) -> Settings:
+        # A relative SQLite path names a file beside the configuration, wherever the command
+        # runs from: `passerelle actions list -c /etc/passerelle/passerelle.toml` must read the
+        # inbox that `serve` writes, not start an empty one in the current directory.
+        relative = self.store.url[len("sqlite:///") :]
+        if not self.store.url.startswith("sqlite:///") or relative.startswith("/"):
+            return self
+        beside = Path(os.path.abspath(path)).parent / relative
+        return self.model_copy(update={"store": StorageSettings(url=f"sqlite:///{beside}")})
 
     @classmethod
     def settings_customise_sources(
