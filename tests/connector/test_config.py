@@ -533,3 +533,28 @@ def test_the_batch_cutoff_defaults_to_11_vancouver_and_becomes_a_policy(
     settings = Settings.load(config)
     assert settings.batches.cutoff == time(11, 0)
     assert settings.batches.policy() == DEFAULT_CUTOFF
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://payments.example.com:99999/", "the port 99999 is not between 1 and 65535"),
+        ("https://pay ments.example.com/", "is not a host name or an IP address"),
+    ],
+)
+def test_a_backend_url_no_connection_could_use_is_reported(
+    tmp_path: Path, url: str, problem: str
+) -> None:
+    path = write(tmp_path, f'[backend]\nurl = "{url}"\ntoken = "t"\nmerchant = "m"\n')
+
+    (reported,) = problems(path)
+    assert reported.startswith("backend.url: ")
+    assert problem in reported
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8001", "https://[::1]:8443/v1", "https://pay-ments.example.com"]
+)
+def test_backend_urls_with_names_and_addresses_are_accepted(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path, f'[backend]\nurl = "{url}"\ntoken = "t"\nmerchant = "m"\n')
+    assert Settings.load(path).backend.url == url

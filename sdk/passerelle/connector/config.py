@@ -156,6 +156,11 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Letters, digits, dots, hyphens and underscores (names, IPv4), or an IPv6 address: httpx gives
+# it without its brackets.
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?")
+
+
 class BackendSettings(_Section):
     """`[backend]`: where the payment back end is and who the connector is to it."""
 
@@ -172,6 +177,11 @@ class BackendSettings(_Section):
             raise ValueError(f"not a URL ({exc})") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("must be an http:// or https:// URL with a host")
+        # httpx keeps what no connection could use: check what it lets through.
+        if not _HOST.fullmatch(url.host):
+            raise ValueError(f"the host {url.host!r} is not a host name or an IP address")
+        if url.port is not None and not 0 < url.port < 65536:
+            raise ValueError(f"the port {url.port} is not between 1 and 65535")
         return value
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
