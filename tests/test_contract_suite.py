@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import httpx
@@ -28,6 +28,7 @@ from passerelle.platforms import (
     Translation,
     TranslationContext,
     VerificationError,
+    Version,
     WebhookPlatform,
     WebhookRequest,
 )
@@ -142,6 +143,17 @@ class RepeatsAnAct(TestPlatform):
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
         event = OrderShipped(order="1001", id="f-1")
         return Translation(events=(event, event))
+
+
+class RaisesFromVersion(TestPlatform):
+    def version(self, request: WebhookRequest) -> Version | None:
+        order = json.loads(request.body)["order"]
+        return Version(subject=f"order:{order}", as_of=datetime(2026, 1, 15, tzinfo=UTC))
+
+
+class DatedByReceiveTime(TestPlatform):
+    def version(self, request: WebhookRequest) -> Version | None:
+        return Version(subject="order:1001", as_of=request.received_at)
 
 
 class KeyedByReceiveTime(TestPlatform):
@@ -270,6 +282,25 @@ def test_a_platform_keying_deliveries_by_receive_time_fails() -> None:
         match=r"^delivery_key of shipped changes when the same delivery comes again",
     ):
         contract.test_delivery_key_is_the_same_for_every_delivery_of_an_act(SHIPPED)
+
+
+def test_a_platform_whose_version_raises_on_garbage_fails() -> None:
+    contract = contract_for(RaisesFromVersion())
+    with pytest.raises(
+        AssertionError,
+        match=r"^version raised JSONDecodeError for a verified delivery \(body b''\): it must "
+        r"return None when the body cannot be read",
+    ):
+        contract.test_keys_never_raise_on_a_malformed_body(SHIPPED)
+
+
+def test_a_platform_dating_deliveries_by_receive_time_fails() -> None:
+    contract = contract_for(DatedByReceiveTime())
+    with pytest.raises(
+        AssertionError,
+        match=r"^version of shipped changes when the same delivery comes again",
+    ):
+        contract.test_version_is_the_same_for_every_delivery_of_an_act(SHIPPED)
 
 
 def test_a_platform_name_that_is_no_path_segment_fails() -> None:

@@ -64,6 +64,7 @@ from passerelle.platforms import (
     TranslationContext,
     TranslationError,
     VerificationError,
+    Version,
     WebhookPlatform,
     WebhookRequest,
 )
@@ -127,6 +128,7 @@ __all__ = [
     "TranslationContext",
     "TranslationError",
     "VerificationError",
+    "Version",
     "WebhookPlatform",
     "WebhookRequest",
     "__version__",

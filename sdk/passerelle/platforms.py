@@ -1,9 +1,10 @@
 """What a platform plugin implements: small abstract base classes the core drives.
 
 A webhook platform (Shopify, WooCommerce) verifies a delivery on its raw bytes, names the keys
-that de-duplicate and order it, and translates it into events. A file platform (Sage) reads a
-batch payment file. Translation must be deterministic: the same delivery always gives the same
-events, so a stored delivery can be replayed after a fix.
+that de-duplicate and order it, may date the state it reports (so a stale delivery is ignored),
+and translates it into events. A file platform (Sage) reads a batch payment file. Translation
+must be deterministic: the same delivery always gives the same events, so a stored delivery can
+be replayed after a fix.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "TranslationContext",
     "TranslationError",
     "VerificationError",
+    "Version",
     "WebhookPlatform",
     "WebhookRequest",
 ]
@@ -91,6 +93,21 @@ class Translation:
         return cls(ignored=reason)
 
 
+@dataclass(frozen=True)
+class Version:
+    """The platform object a delivery reports on (e.g. ``fulfillment:123``) and the time of the
+    state it reports. `as_of` must be time-zone aware."""
+
+    subject: str
+    as_of: datetime
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.subject, str) or not self.subject:
+            raise ValueError("version subject must be a non-empty string")
+        if not isinstance(self.as_of, datetime) or self.as_of.tzinfo is None:
+            raise ValueError("version as_of must be a time-zone aware datetime")
+
+
 class VerificationError(Exception):
     """The delivery is not authentic: a missing header (named) or a signature that matches no
     secret. The receiver answers 401 and stores nothing."""
@@ -133,6 +150,21 @@ class WebhookPlatform(abc.ABC):
     @abc.abstractmethod
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
         """The events `request` means; raise `TranslationError` for unreadable content."""
+
+    def version(self, request: WebhookRequest) -> Version | None:
+        """The object `request` reports on and the time of the state it reports; None (the
+        default) when it reports no dated state.
+
+        A delivery whose version is older than one already seen for the same subject (same
+        platform and store) is stale: it is ignored, untranslated. An equal time is not stale.
+        The version is recorded before translation, so a delivery that then fails still makes
+        older ones stale. Give a version only for deliveries carrying the object's whole state,
+        whose newest state is the one to act on; never for acts that each count (a refund).
+
+        Called on a body that may be malformed: return None rather than raise (an exception
+        sends the delivery to the action center as unreadable).
+        """
+        return None
 
     def is_ping(self, request: WebhookRequest) -> bool:
         """True for an unsigned liveness probe the platform expects a plain 200 for."""

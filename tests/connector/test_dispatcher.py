@@ -540,3 +540,71 @@ def test_a_platform_api_asking_to_retry_after_is_waited_for(
         dispatcher.drain()
 
     assert store.get(delivery).status is DeliveryStatus.DONE
+
+
+def test_a_delivery_reporting_an_older_state_is_ignored_as_stale(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client, quantity=3)
+    dispatcher = make_dispatcher(store, client, clock)
+    subject = f"fulfillment:{order}-F"
+
+    def version(as_of: str) -> dict[str, str]:
+        return {"subject": subject, "as_of": as_of}
+
+    newest = deliver(
+        store,
+        clock,
+        "v1",
+        order,
+        version=version("2026-03-02T10:00:00+00:00"),
+        events=[ship(order, "F1", 1)],
+    )
+    # Same instant as 09:00 UTC, in another time zone.
+    older = deliver(
+        store,
+        clock,
+        "v0",
+        order,
+        version=version("2026-03-02T04:00:00-05:00"),
+        events=[ship(order, "F0", 1)],
+    )
+    same = deliver(
+        store,
+        clock,
+        "v1-again",
+        order,
+        version=version("2026-03-02T10:00:00+00:00"),
+        events=[ship(order, "F2", 1)],
+    )
+    dispatcher.drain()
+
+    assert store.get(newest).status is DeliveryStatus.DONE
+    stale = store.get(older)
+    assert stale.status is DeliveryStatus.IGNORED
+    assert stale.outcome == (
+        f"stale: {subject} was reported as of 2026-03-02T10:00:00+00:00,"
+        " this delivery as of 2026-03-02T09:00:00+00:00"
+    )
+    # An equal time is not stale: a redelivery of the newest state goes through.
+    assert store.get(same).status is DeliveryStatus.DONE
+    assert order_view(client, order).line("SKU-1").shipped == 2
+
+
+def test_a_version_that_cannot_be_read_makes_the_delivery_unreadable(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    naive = {"subject": f"fulfillment:{order}-F", "as_of": "2026-03-02T10:00:00"}
+    delivery = deliver(store, clock, "v1", order, version=naive, events=[ship(order, "F1", 1)])
+    dispatcher.drain()
+
+    failed = store.get(delivery)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.last_error is not None
+    assert failed.last_error.code == "unreadable_delivery"
+    assert failed.last_error.message == (
+        "version: ValueError: version as_of must be a time-zone aware datetime"
+    )
+    assert order_view(client, order).line("SKU-1").shipped == 0

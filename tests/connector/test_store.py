@@ -12,7 +12,7 @@ import re
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -697,6 +697,51 @@ def test_an_unknown_delivery_is_named(store: DeliveryStore) -> None:
     for lookup in (store.get, store.attempts, store.notes):
         with pytest.raises(DeliveryNotFoundError, match=r"^no delivery 42$"):
             lookup(42)
+
+
+# -- versions --------------------------------------------------------------------------------
+
+T1 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+T2 = datetime(2026, 3, 2, 10, 0, 0, 1, tzinfo=UTC)
+
+
+def test_a_newer_version_is_recorded(store: DeliveryStore) -> None:
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T1) is None
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T2) is None
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T1) == T2
+
+
+def test_an_older_version_is_stale_and_changes_nothing(store: DeliveryStore) -> None:
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T2) is None
+
+    # Another time zone, same instant as T1: compared as instants.
+    older = T1.astimezone(timezone(timedelta(hours=-5)))
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", older) == T2
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T2) is None
+
+
+def test_an_equal_version_is_not_stale(store: DeliveryStore) -> None:
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T1) is None
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T1) is None
+
+
+def test_versions_are_kept_per_platform_store_and_subject(store: DeliveryStore) -> None:
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T2) is None
+    for platform, shop, subject in (
+        ("woocommerce", "shop-1", "fulfillment:1"),
+        ("shopify", "shop-2", "fulfillment:1"),
+        ("shopify", "shop-1", "fulfillment:2"),
+        ("shopify", "shop-1", "order:1"),
+    ):
+        assert store.record_version(platform, shop, subject, T1) is None, (platform, shop, subject)
+    assert store.record_version("shopify", "shop-1", "fulfillment:1", T1) == T2
+
+
+def test_a_version_needs_a_subject_and_an_aware_time(store: DeliveryStore) -> None:
+    with pytest.raises(ValueError, match=r"^version subject must be a non-empty string$"):
+        store.record_version("shopify", "shop-1", "", T1)
+    with pytest.raises(ValueError, match=r"^version as_of must be a time-zone aware datetime$"):
+        store.record_version("shopify", "shop-1", "order:1", T1.replace(tzinfo=None))
 
 
 # -- opening and closing ---------------------------------------------------------------------

@@ -4,8 +4,10 @@ Deliveries carry `X-Test-Signature` (base64 HMAC-SHA256 of the raw body with one
 secrets) and `X-Test-Delivery` (the de-duplication key). The JSON body's `order` field is the
 ordering key; its `events` list holds the events it means, written as the SDK's event models
 (`{"kind": "order_shipped", "order": ..., "id": ...}`), `ignore` a reason to ignore it, and
-`fetch` a URL of the platform's API to read first (any error status fails the translation). A
-form-encoded `webhook_id=...` body without a signature is a ping, as WooCommerce sends.
+`fetch` a URL of the platform's API to read first (any error status fails the translation).
+`version` (`{"subject": ..., "as_of": an ISO 8601 time}`) is its `Version`; a malformed one
+raises, as a faulty plugin would. A form-encoded `webhook_id=...` body without a signature is
+a ping, as WooCommerce sends.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -26,6 +29,7 @@ from passerelle.platforms import (
     TranslationContext,
     TranslationError,
     VerificationError,
+    Version,
     WebhookPlatform,
     WebhookRequest,
 )
@@ -118,6 +122,13 @@ class TestPlatform(WebhookPlatform):
         if not events:
             return Translation.ignore("the delivery lists no event")
         return Translation(events=tuple(events))
+
+    def version(self, request: WebhookRequest) -> Version | None:
+        content = _json(request.body)
+        if not isinstance(content, Mapping) or "version" not in content:
+            return None
+        given = content["version"]
+        return Version(subject=given["subject"], as_of=datetime.fromisoformat(given["as_of"]))
 
     def is_ping(self, request: WebhookRequest) -> bool:
         return SIGNATURE_HEADER not in request.headers and request.body.startswith(b"webhook_id=")

@@ -11,14 +11,16 @@ class FulfillmentReversedError(TranslationError):
     """A fulfillment was cancelled, or failed, in Shopify.
 
     Passerelle never un-ships: goods it recorded as shipped were captured, so a person decides
-    whether to refund or ship again. The delivery lands in the action center with this message.
+    whether to refund or ship again (or, when nothing shipped, dismisses the delivery). The
+    delivery lands in the action center with this message.
     """
 
     def __init__(self, *, fulfillment: int, order: int, status: str) -> None:
         if status == "cancelled":
             message = (
-                f"fulfillment {fulfillment} of order {order} was cancelled after shipment; "
-                "Passerelle cannot un-ship: refund or re-ship by hand"
+                f"Shopify reports fulfillment {fulfillment} of order {order} cancelled, and "
+                "Passerelle cannot undo a capture: if the goods shipped, record their return or "
+                "refund in Shopify; if they never left, dismiss this delivery"
             )
         else:
             message = (

@@ -8,10 +8,11 @@ from passerelle.platforms import (
     Store,
     Translation,
     TranslationContext,
+    Version,
     WebhookPlatform,
     WebhookRequest,
 )
-from passerelle_shopify import keys, translate, verify
+from passerelle_shopify import keys, translate, verify, versions
 
 __all__ = ["ShopifyPlatform"]
 
@@ -34,6 +35,9 @@ class ShopifyPlatform(WebhookPlatform):
 
     def ordering_key(self, request: WebhookRequest) -> str | None:
         return keys.ordering_key(request)
+
+    def version(self, request: WebhookRequest) -> Version | None:
+        return versions.version(request)
 
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
         return translate.translate(request, context)

@@ -32,10 +32,18 @@ Topics
     anything else: ignored.
 
 Stale deliveries
-    Shopify delivers late (up to a day), out of order and more than once. Translation does not
-    drop old deliveries: it is deterministic, and each act keeps its id whatever topic reports
-    it, so the ledger applies it once and a late duplicate changes nothing. ``occurred_at`` is
-    the act's own time from the body, else ``X-Shopify-Triggered-At``.
+    Shopify delivers late (up to a day), out of order and more than once. Each act keeps its id
+    whatever topic reports it, so the ledger applies it once and a late duplicate changes
+    nothing. A delivery reporting an older state of an object than one already seen is stale
+    and the dispatcher ignores it before translation (`passerelle_shopify.versions`): the
+    fulfillment topics report the fulfillment, ``orders/fulfilled``,
+    ``orders/partially_fulfilled`` and ``orders/cancelled`` the order, each as of the body's
+    ``updated_at`` (else ``X-Shopify-Triggered-At``). So a ``fulfillments/create`` with status
+    ``success`` that arrives after the fulfillment's later cancellation ships nothing; in the
+    other order it ships, then the cancellation goes to the action center. Refunds always count
+    and ``orders/edited`` reads the current order: neither can be stale. Translation itself
+    stays deterministic. ``occurred_at`` is the act's own time from the body, else
+    ``X-Shopify-Triggered-At``.
 """
 
 from __future__ import annotations

@@ -114,8 +114,9 @@ def test_a_cancelled_fulfillment_goes_to_a_person(
             platform, http, fixture("fulfillments_update.cancelled.json"), "fulfillments/update"
         )
     assert str(caught.value) == (
-        "fulfillment 9007199254741101 of order 9007199254740993 was cancelled after shipment; "
-        "Passerelle cannot un-ship: refund or re-ship by hand"
+        "Shopify reports fulfillment 9007199254741101 of order 9007199254740993 cancelled, and "
+        "Passerelle cannot undo a capture: if the goods shipped, record their return or refund "
+        "in Shopify; if they never left, dismiss this delivery"
     )
     assert isinstance(caught.value, TranslationError)
 

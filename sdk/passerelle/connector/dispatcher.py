@@ -6,7 +6,8 @@ and computes its effect; the lifecycle hooks run (the built-in backend plugin ca
 back end with the event's idempotency key). Then the claim is settled:
 
 - done: every event applied (or was a no-op, such as a fulfillment already shipped);
-- ignored: the platform said the delivery means nothing for the back end;
+- ignored: the platform said the delivery means nothing for the back end, or the delivery is
+  stale: it reports an older state of an object than one already seen (`WebhookPlatform.version`);
 - retry later: a transient failure (network, timeout, 408, 429, 5xx, a platform API outage),
   with capped exponential backoff and jitter, or the back end's ``Retry-After``;
 - deferred: an event depends on one not seen yet (a refund before its fulfillment), or the order
@@ -26,7 +27,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -42,6 +43,7 @@ from passerelle.connector.store import (
     DeliveryStore,
     ErrorInfo,
     LeaseLostError,
+    StoreError,
 )
 from passerelle.events import (
     BatchFileEdited,
@@ -58,6 +60,7 @@ from passerelle.platforms import (
     TranslationContext,
     TranslationError,
     WebhookPlatform,
+    WebhookRequest,
 )
 from passerelle.plugins import Plugins
 
@@ -245,7 +248,13 @@ class Dispatcher:
                     f"store {delivery.store!r} of {delivery.platform} is no longer configured",
                 )
             )
-        translation = self._translate(platform, claim, store)
+        request = delivery.to_request()
+        # Before translating, so a delivery that fails translation (a cancelled fulfillment
+        # sent to the action center) still makes the older ones stale.
+        stale = self._stale(platform, request)
+        if stale is not None:
+            return stale
+        translation = self._translate(platform, request, store)
         if translation.ignored is not None:
             return translation.ignored
         occurred_at = translation.occurred_at or delivery.received_at
@@ -262,11 +271,33 @@ class Dispatcher:
             applied.append(self._apply(envelope))
         return applied
 
-    def _translate(self, platform: WebhookPlatform, claim: Claim, store: Store) -> Translation:
+    def _stale(self, platform: WebhookPlatform, request: WebhookRequest) -> str | None:
+        """Why `request` is stale; None when it is not (its version, if any, is recorded)."""
         try:
-            return platform.translate(
-                claim.delivery.to_request(), TranslationContext(store=store, http=self._http)
+            version = platform.version(request)
+        except Exception as exc:
+            message = f"version: {type(exc).__name__}: {exc}"
+            raise _PermanentError(ErrorInfo("unreadable_delivery", message)) from exc
+        if version is None:
+            return None
+        try:
+            newer = self._store.record_version(
+                request.platform, request.store, version.subject, version.as_of
             )
+        except StoreError as exc:
+            raise _TransientError(ErrorInfo("store_unavailable", str(exc))) from exc
+        if newer is None:
+            return None
+        return (
+            f"stale: {version.subject} was reported as of {newer.astimezone(UTC).isoformat()},"
+            f" this delivery as of {version.as_of.astimezone(UTC).isoformat()}"
+        )
+
+    def _translate(
+        self, platform: WebhookPlatform, request: WebhookRequest, store: Store
+    ) -> Translation:
+        try:
+            return platform.translate(request, TranslationContext(store=store, http=self._http))
         except TranslationError as exc:
             raise _PermanentError(ErrorInfo("unreadable_delivery", str(exc))) from exc
         except httpx.TransportError as exc:

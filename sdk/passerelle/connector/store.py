@@ -24,6 +24,9 @@ attempt is recorded as `lease_expired`. A worker whose lease was lost gets `Leas
 when it settles the claim, and nothing changes. A worker may settle after its lease expired as
 long as no one claimed the delivery again.
 
+Versions. `record_version` keeps the time of the newest state seen of each platform object
+(per platform and store), so the dispatcher can tell a delivery reporting an older state.
+
 Open a store with `open_store("sqlite:////var/lib/passerelle/inbox.db")` or
 `open_store("postgresql://user@host/db")`.
 """
@@ -346,6 +349,18 @@ class DeliveryStore(abc.ABC):
     @abc.abstractmethod
     def fail(self, claim: Claim, error: ErrorInfo) -> None:
         """A permanent failure: the delivery goes to the action center; its lane moves on."""
+
+    @abc.abstractmethod
+    def record_version(
+        self, platform: str, store: str, subject: str, as_of: datetime
+    ) -> datetime | None:
+        """Note, atomically, that a delivery reports `subject` as of `as_of` (see
+        `passerelle.platforms.Version`).
+
+        Returns the newer time already recorded for the subject when there is one: the delivery
+        is stale and nothing changes. Otherwise keeps `as_of` as the subject's newest state and
+        returns None; an equal time is not stale, so a retry or a duplicate goes through.
+        """
 
     @abc.abstractmethod
     def get(self, delivery_id: int) -> Delivery:
@@ -795,6 +810,40 @@ class SQLDeliveryStore(DeliveryStore):
         else:
             why = f"the delivery is now {status}"
         return LeaseLostError(f"{held} was lost: {why}", delivery_id=claim.id)
+
+    # -- versions --------------------------------------------------------------------------
+
+    def record_version(
+        self, platform: str, store: str, subject: str, as_of: datetime
+    ) -> datetime | None:
+        for name, value in (("platform", platform), ("store", store), ("subject", subject)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"version {name} must be a non-empty string")
+        _require_aware(as_of, "version as_of")
+        params = {
+            "platform": platform,
+            "store": store,
+            "subject": subject,
+            "as_of": self.to_db_time(as_of),
+        }
+
+        def work(tx: Tx) -> Any:
+            tx.execute(
+                "INSERT INTO versions (platform, store, subject, as_of)"
+                " VALUES (:platform, :store, :subject, :as_of)"
+                " ON CONFLICT (platform, store, subject) DO UPDATE SET as_of = excluded.as_of"
+                " WHERE excluded.as_of > versions.as_of",
+                params,
+            )
+            rows = tx.rows(
+                "SELECT as_of FROM versions"
+                " WHERE platform = :platform AND store = :store AND subject = :subject",
+                params,
+            )
+            return rows[0][0]
+
+        recorded = self.from_db_time(self.write(work))
+        return recorded if recorded > as_of else None
 
     # -- the action center -----------------------------------------------------------------
 

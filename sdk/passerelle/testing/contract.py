@@ -61,10 +61,11 @@ What it checks, on every sample:
   secret nor the signature it expected.
 - `delivery_key` is a non-empty string of at most 255 characters without surrounding spaces,
   equal for every delivery of the same act: received later, signed with the other secret, with
-  other header case. `ordering_key` is None or a non-empty string, just as stable.
+  other header case. `ordering_key` is None or a non-empty string, just as stable; `version`
+  is None or a `Version`, just as stable.
 - On a signed delivery whose body is malformed (random bytes, empty, not JSON, JSON of the
   wrong shape, the sample with one value replaced by another of any type or removed),
-  `delivery_key` and `ordering_key` never raise, and `translate` returns a well-formed
+  `delivery_key`, `ordering_key` and `version` never raise, and `translate` returns a well-formed
   `Translation` or raises `TranslationError` with a message (or, for a platform that reads its
   API, an `httpx.TransportError` or `httpx.HTTPStatusError`, which the dispatcher retries or
   files). These use hypothesis, ``max_examples`` (default 30) per sample, after a fixed set of
@@ -122,6 +123,7 @@ from passerelle.platforms import (
     TranslationContext,
     TranslationError,
     VerificationError,
+    Version,
     WebhookPlatform,
     WebhookRequest,
 )
@@ -518,11 +520,22 @@ class WebhookPlatformContract:
             f"ordering_key of {sample.name} changes when the same delivery comes again"
         )
 
+    def test_version_is_the_same_for_every_delivery_of_an_act(self, sample: Sample) -> None:
+        version = self._version(self.signed_request(sample))
+        again = self.signed_request(
+            sample, secret=self.other_secret, received_at=self.received_at + timedelta(hours=4)
+        )
+        assert self._version(again) == version, (
+            f"version of {sample.name} changes when the same delivery comes again: a "
+            "redelivery could make the first delivery look stale"
+        )
+
     def test_keys_never_raise_on_a_malformed_body(self, sample: Sample) -> None:
         def check(body: bytes) -> None:
             request = self.signed_request(sample, body=body)
             self._delivery_key(request)
             self._ordering_key(request)
+            self._version(request)
 
         self._for_malformed_bodies(sample, check)
 
@@ -659,6 +672,20 @@ class WebhookPlatformContract:
             "None or a non-empty str"
         )
         return key
+
+    def _version(self, request: WebhookRequest) -> Version | None:
+        try:
+            version = self.platform.version(request)
+        except Exception as exc:
+            raise AssertionError(
+                f"version raised {type(exc).__name__} for a verified delivery "
+                f"(body {request.body[:60]!r}): it must return None when the body cannot be "
+                "read, or the delivery goes to the action center as unreadable"
+            ) from exc
+        assert version is None or isinstance(version, Version), (
+            f"version returned {version!r} for the body {request.body[:60]!r}: None or a Version"
+        )
+        return version
 
     def _translate(self, request: WebhookRequest, context: TranslationContext) -> _Outcome:
         try:
