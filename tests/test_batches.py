@@ -495,3 +495,19 @@ def test_policy_rejects_an_unknown_zone_and_an_aware_time() -> None:
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match="now 2026-03-16T10:00:00 has no time zone"):
         DEFAULT_CUTOFF.check_changeable(batch(ANN), dt.datetime(2026, 3, 16, 10))
+
+
+def test_a_batch_in_a_currency_iso_4217_does_not_know_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        BatchFile(
+            batch_id="B-1",
+            originator="ACME",
+            kind=BatchKind.CREDIT,
+            processing_date=dt.date(2026, 3, 16),
+            currency="XYZ",
+            entries=(),
+        )
+
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("currency",)
+    assert "unknown currency 'XYZ': expected an ISO 4217 code such as CAD" in error["msg"]

@@ -113,7 +113,16 @@ def test_rejects_an_unknown_currency() -> None:
 
 @pytest.mark.parametrize(
     ("code", "exponent", "amount", "minor"),
-    [("CAD", 2, "12.34", 1234), ("JPY", 0, "1234", 1234), ("BHD", 3, "12.345", 12345)],
+    [
+        ("CAD", 2, "12.34", 1234),
+        ("JPY", 0, "1234", 1234),
+        ("BHD", 3, "12.345", 12345),
+        ("QAR", 2, "12.34", 1234),
+        ("KES", 2, "12.34", 1234),
+        ("XCD", 2, "12.34", 1234),
+        ("UGX", 0, "1234", 1234),
+        ("CLF", 4, "1.2345", 12345),
+    ],
 )
 def test_minor_units_follow_the_currency_exponent(
     code: str, exponent: int, amount: str, minor: int
@@ -195,11 +204,14 @@ def test_allocate_stays_exact_for_amounts_at_the_edge_of_decimal_precision() -> 
         ([], "cannot allocate over no weights"),
         ([0, 0], "cannot allocate over weights that sum to zero"),
         ([1, -1], "weights must not be negative: ['1', '-1']"),
+        (["x", 1], "weight 'x' is not a finite int or Decimal"),
+        ([Decimal("NaN"), 1], "weight Decimal('NaN') is not a finite int or Decimal"),
+        ([Decimal("Infinity")], "weight Decimal('Infinity') is not a finite int or Decimal"),
     ],
 )
-def test_allocate_rejects_unusable_weights(weights: list[int], message: str) -> None:
+def test_allocate_rejects_unusable_weights(weights: list[object], message: str) -> None:
     with pytest.raises(MoneyError) as excinfo:
-        Money.of("1.00", "CAD").allocate(weights)
+        Money.of("1.00", "CAD").allocate(weights)  # type: ignore[arg-type]
     assert str(excinfo.value) == message
 
 

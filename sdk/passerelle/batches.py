@@ -22,6 +22,7 @@ from typing import Annotated, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from passerelle.money import Money
+from passerelle.money import Money, currency
 
 __all__ = [
     "DEFAULT_CUTOFF",
@@ -123,6 +124,11 @@ def kind_of(entries: Iterable[BatchEntry]) -> BatchKind | None:
     return BatchKind.CREDIT if Direction.CREDIT in directions else BatchKind.DEBIT
 
 
+def _known_currency(code: str) -> str:
+    currency(code)  # a MoneyError, a ValueError, naming the code
+    return code
+
+
 class BatchFile(_Frozen):
     """A batch of payments to process on `processing_date`, as one file carries it.
 
@@ -134,7 +140,9 @@ class BatchFile(_Frozen):
     originator: Text
     kind: BatchKind
     processing_date: dt.date
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    currency: Annotated[
+        str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)
+    ]
     entries: tuple[BatchEntry, ...]
 
     @model_validator(mode="after")

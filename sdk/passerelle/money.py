@@ -19,12 +19,17 @@ from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = ["Currency", "CurrencyMismatchError", "Money", "MoneyError", "currency"]
 
-# ISO 4217 minor units for the currencies that differ from the default of 2, plus the common ones
-# with 2 so that a misspelt code is rejected instead of silently assumed.
+# ISO 4217 (list one) minor units: every active code with minor units, and the few withdrawn
+# lately that old orders may still carry (ANG, CUC, SLL, ZWL). Metals and testing codes have none.
 _EXPONENTS: dict[str, int] = {
     **dict.fromkeys(
-        "AED AUD BRL CAD CHF CNY CZK DKK EUR GBP HKD INR MXN NOK NZD PLN SEK SGD USD ZAR "
-        "ARS BDT BGN COP EGP HUF IDR ILS MAD MYR NGN PHP PKR RON RUB SAR THB TRY TWD UAH".split(),
+        """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN
+        BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB
+        EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR
+        KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR
+        MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK
+        SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN
+        UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL""".split(),
         2,
     ),
     **dict.fromkeys(
@@ -237,8 +242,10 @@ class Money:
                 values.append(self._same(w, "allocate by").amount)
             elif isinstance(w, (bool, float)):
                 raise MoneyError(f"weight {w!r} is a {type(w).__name__}: use int or Decimal")
-            else:
+            elif isinstance(w, int | Decimal) and Decimal(w).is_finite():
                 values.append(Decimal(w))
+            else:
+                raise MoneyError(f"weight {w!r} is not a finite int or Decimal")
         if any(v < 0 for v in values):
             raise MoneyError(f"weights must not be negative: {[str(v) for v in values]}")
         # Fractions, not Decimal arithmetic: a sum or share rounded to the context's precision

@@ -1236,3 +1236,54 @@ async def test_concurrent_writes_all_land_once(api: Api) -> None:
 
     disbursed = (await api("list_disbursements")).disbursements
     assert [(d.captured, len(d.orders)) for d in disbursed] == [(cad("840.00"), 12)]
+
+
+def _line(reference: str, minor: int, quantity: int, currency: str = "JPY") -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "name": reference,
+        "unit_price": {"minor": minor, "currency": currency},
+        "quantity": quantity,
+    }
+
+
+async def test_an_order_whose_total_no_amount_can_carry_is_refused(raw: httpx.Client) -> None:
+    body = {"reference": "BIG", "currency": "JPY", "lines": [_line("a", 2**53 - 1, 2)]}
+
+    response = raw.post("/v1/orders", headers={**AUTH, "Idempotency-Key": "big"}, json=body)
+
+    problem = problem_of(response)
+    assert response.status_code == 422
+    assert problem["code"] == "validation_failed"
+    assert problem["errors"] == [
+        {
+            "field": "(body)",
+            "message": "the lines add up to more than 9007199254740991 minor units of JPY, "
+            "the most an amount may carry",
+        }
+    ]
+    assert raw.get("/v1/orders/BIG", headers=AUTH).status_code == 404
+
+
+async def test_a_cart_edit_past_what_an_amount_can_carry_changes_nothing(
+    raw: httpx.Client,
+) -> None:
+    half = 2**52
+    body = {"reference": "BIG", "currency": "JPY", "lines": [_line("a", half, 1)]}
+    raw.post("/v1/orders", headers={**AUTH, "Idempotency-Key": "o"}, json=body)
+    raw.post(
+        "/v1/orders/BIG/shipments",
+        headers={**AUTH, "Idempotency-Key": "s"},
+        json={"event_id": "ship-1"},
+    )
+    before = raw.get("/v1/orders/BIG", headers=AUTH).json()
+
+    response = raw.put(
+        "/v1/orders/BIG/cart",
+        headers={**AUTH, "Idempotency-Key": "c"},
+        json={"event_id": "edit-1", "cart": [_line("b", half, 1)]},
+    )
+
+    assert response.status_code == 422
+    assert problem_of(response)["errors"][0]["field"] == "cart"
+    assert raw.get("/v1/orders/BIG", headers=AUTH).json() == before

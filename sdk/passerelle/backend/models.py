@@ -268,6 +268,15 @@ def _check_cart(lines: Sequence[CartLineItem], order_currency: str, field: str) 
     for i, line in enumerate(lines):
         _check_currency(line.unit_price, order_currency, f"{field}[{i}] ({line.reference!r})")
     _check_unique([line.reference for line in lines], "line reference")
+    # Every amount the back end answers with (a line total, what is authorized, what a shipment
+    # captures) is bounded by the sum of the charges, so bounding that keeps them all on the wire.
+    charges = sum(line.total.minor for line in lines if line.total.minor > 0)
+    credits = sum(-line.total.minor for line in lines if line.total.minor < 0)
+    if max(charges, credits) > _SAFE_INT:
+        raise ValueError(
+            f"the {field} add up to more than {_SAFE_INT} minor units of {order_currency}, "
+            "the most an amount may carry"
+        )
     total = Money.sum((line.total for line in lines), order_currency)
     if total.amount < 0:
         raise ValueError(f"the {field} total {total} is negative")

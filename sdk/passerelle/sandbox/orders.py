@@ -308,6 +308,18 @@ def _act(
         stored = _load(tx, write.merchant, reference)
         try:
             ledger, effect = stored.ledger().apply(event_for(stored.reference))
+            voided = stored.voided
+            if effect.kind == "order_cancelled" and not effect.is_noop:
+                voided = voided + effect.amount
+            new = _StoredOrder.of(
+                ledger,
+                voided=voided,
+                installments=stored.installments,
+                created_at=stored.created_at,
+            )
+            # A cart edit can take the order past what an amount may carry on the wire: refused
+            # here, before anything is written, rather than failing on the way out.
+            view = _view(new, sandbox)
         except LedgerError as error:
             raise _refusal(error, fields, default_field) from None
         except ValidationError as exc:
@@ -318,18 +330,15 @@ def _act(
                 errors=(FieldError(field=default_field, message=message),),
             ) from None
         now = sandbox.clock.now()
-        voided = stored.voided
-        if not effect.is_noop:
-            if effect.kind == "order_cancelled":
-                voided = voided + effect.amount
-            elif effect.kind in ("order_shipped", "order_returned") and not effect.amount.is_zero():
-                _record(tx, sandbox, write.merchant, reference, effect, now)
-        new = _StoredOrder.of(
-            ledger, voided=voided, installments=stored.installments, created_at=stored.created_at
-        )
+        if (
+            not effect.is_noop
+            and effect.kind in ("order_shipped", "order_returned")
+            and not effect.amount.is_zero()
+        ):
+            _record(tx, sandbox, write.merchant, reference, effect, now)
         tx.update_order(write.merchant, reference, new.model_dump_json(), now)
         status = 201 if created and not effect.is_noop else 200
-        return status, answer(_view(new, sandbox), effect)
+        return status, answer(view, effect)
 
     return write.run(work)
 
