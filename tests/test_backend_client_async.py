@@ -17,6 +17,8 @@ from passerelle.backend.errors import (
     APIConnectionError,
     APIResponseValidationError,
     BackendError,
+    ConflictError,
+    ServiceUnavailableError,
     UnprocessableEntityError,
 )
 from passerelle.backend.retry import RetryPolicy, no_jitter
@@ -41,6 +43,7 @@ from test_backend_client import (
     keys,
     ok,
     order_create,
+    order_json,
     problem,
     raising,
     script,
@@ -291,3 +294,57 @@ async def test_token_and_card_numbers_never_reach_logs_or_errors(
     assert TOKEN not in caplog.text
     assert CARD not in caplog.text
     assert CARD.replace(" ", "") not in caplog.text
+
+
+async def test_conflict_other_than_in_progress_is_not_retried(
+    client: AsyncBackendClient, router: respx.MockRouter, sleeps: list[float]
+) -> None:
+    route = script(router, httpx.Response(409, json={"detail": "conflict"}))
+    with pytest.raises(ConflictError):
+        await client.ship("ORD-1", shipment())
+    assert (route.call_count, sleeps) == (1, [])
+
+
+async def test_one_retry_policy_attempt_means_no_retry(router: respx.MockRouter) -> None:
+    route = script(router, problem("service_unavailable"))
+    async with AsyncBackendClient(BASE, TOKEN, MERCHANT, retry=RetryPolicy(max_attempts=1)) as c:
+        with pytest.raises(ServiceUnavailableError):
+            await c.get_order("ORD-1")
+    assert route.call_count == 1
+
+
+async def test_protocol_misconfiguration_is_not_retried(
+    client: AsyncBackendClient, router: respx.MockRouter
+) -> None:
+    route = script(
+        router, raising(httpx.UnsupportedProtocol("Request URL has an unsupported protocol"))
+    )
+    with pytest.raises(APIConnectionError) as info:
+        await client.get_order("ORD-1")
+    assert not info.value.retryable
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("key", ["", "clé", "a\nb", "x" * 256])
+async def test_bad_caller_key_is_refused(client: AsyncBackendClient, key: str) -> None:
+    with pytest.raises(
+        ValueError, match=r"^idempotency_key must be 1 to 255 printable ASCII characters$"
+    ):
+        await client.create_order(order_create(), idempotency_key=key)
+
+
+async def test_base_url_path_is_kept(router: respx.MockRouter) -> None:
+    route = script(router, ok())
+    async with AsyncBackendClient(BASE + "/api/", TOKEN, MERCHANT) as c:
+        await c.get_order("ORD-1")
+    assert route.calls.last.request.url == httpx.URL(BASE + "/api/v1/orders/ORD-1")
+
+
+async def test_card_number_in_a_reference_is_not_logged(
+    client: AsyncBackendClient, router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="passerelle.backend")
+    script(router, RETRYABLE["500"].outcome, ok(order_json("4242424242424242")))
+    await client.get_order("4242424242424242")
+    assert "4242424242424242" not in caplog.text
+    assert "GET /v1/orders/[redacted card number]: attempt 2 of 3" in caplog.text
