@@ -72,10 +72,12 @@ def plugins_command(
         bool, typer.Option("--json", help="Print a JSON array, one object per plugin.")
     ] = False,
 ) -> None:
-    """List the built-in plugins and the installed ones that load.
+    """List the installed plugins that load.
 
     Installed plugins are those of the entry-point group "passerelle" that
-    PASSERELLE_LOAD_PLUGINS and PASSERELLE_DISABLE_PLUGINS allow.
+    PASSERELLE_LOAD_PLUGINS and PASSERELLE_DISABLE_PLUGINS allow. The back-end
+    plugin is not among them: `passerelle serve` registers it with the
+    configured back-end client.
     """
     try:
         infos = default_plugins().list_plugins()
