@@ -22,7 +22,6 @@ from typing import Annotated, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -33,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from passerelle.money import Money, currency
+from passerelle.money import CurrencyCode, Money
 
 __all__ = [
     "DEFAULT_CUTOFF",
@@ -124,11 +123,6 @@ def kind_of(entries: Iterable[BatchEntry]) -> BatchKind | None:
     return BatchKind.CREDIT if Direction.CREDIT in directions else BatchKind.DEBIT
 
 
-def _known_currency(code: str) -> str:
-    currency(code)  # a MoneyError, a ValueError, naming the code
-    return code
-
-
 class BatchFile(_Frozen):
     """A batch of payments to process on `processing_date`, as one file carries it.
 
@@ -140,9 +134,7 @@ class BatchFile(_Frozen):
     originator: Text
     kind: BatchKind
     processing_date: dt.date
-    currency: Annotated[
-        str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)
-    ]
+    currency: CurrencyCode
     entries: tuple[BatchEntry, ...]
 
     @model_validator(mode="after")

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import AfterValidator, GetCoreSchemaHandler, StringConstraints
 from pydantic_core import PydanticCustomError, core_schema
 
-__all__ = ["Currency", "CurrencyMismatchError", "Money", "MoneyError", "currency"]
+__all__ = ["Currency", "CurrencyCode", "CurrencyMismatchError", "Money", "MoneyError", "currency"]
 
 # ISO 4217 (list one) minor units: every active code with minor units, and the few withdrawn
 # lately that old orders may still carry (ANG, CUC, SLL, ZWL). Metals and testing codes have none.
@@ -82,6 +82,15 @@ def currency(code: str) -> Currency:
         raise MoneyError(
             f"unknown currency {code!r}: expected an ISO 4217 code such as CAD"
         ) from None
+
+
+def _known_code(code: str) -> str:
+    currency(code)  # a MoneyError, a ValueError, naming the code
+    return code
+
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_code)]
+"""A pydantic field type: an upper-case ISO 4217 code that `currency` knows."""
 
 
 def _to_decimal(value: object) -> Decimal:
