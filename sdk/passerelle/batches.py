@@ -490,17 +490,7 @@ class CutoffPolicy(_Frozen):
 
     def check_changeable(self, batch: BatchFile, now: dt.datetime) -> None:
         """Raise `BatchPastCutoff` if `batch` is past its cutoff at `now` (an aware datetime)."""
-        cutoff = self.cutoff_for(batch.processing_date)
-        if _aware(now) >= cutoff:
-            raise BatchPastCutoff(
-                f"batch {batch.batch_id} for {batch.processing_date} is past its cutoff "
-                f"{self._show(cutoff)} (now {self._show(now, seconds=True)}): "
-                "it can no longer be changed",
-                batch_id=batch.batch_id,
-                processing_date=batch.processing_date,
-                cutoff=cutoff,
-                now=now,
-            )
+        self.ensure_changeable(batch.batch_id, batch.processing_date, (), now)
 
     def ensure_before_cutoff(
         self, batch: BatchFile, changes: Iterable[BatchChange], now: dt.datetime
@@ -510,18 +500,39 @@ class CutoffPolicy(_Frozen):
         Every change needs the batch before its cutoff; a `Rescheduled` also needs its new date
         to be before that date's own cutoff.
         """
-        self.check_changeable(batch, now)
+        self.ensure_changeable(batch.batch_id, batch.processing_date, changes, now)
+
+    def ensure_changeable(
+        self,
+        batch_id: str,
+        processing_date: dt.date,
+        changes: Iterable[BatchChange],
+        now: dt.datetime,
+    ) -> None:
+        """`ensure_before_cutoff` for a batch known only by its id and processing date, as an
+        edit event names it."""
+        cutoff = self.cutoff_for(processing_date)
+        if _aware(now) >= cutoff:
+            raise BatchPastCutoff(
+                f"batch {batch_id} for {processing_date} is past its cutoff "
+                f"{self._show(cutoff)} (now {self._show(now, seconds=True)}): "
+                "it can no longer be changed",
+                batch_id=batch_id,
+                processing_date=processing_date,
+                cutoff=cutoff,
+                now=now,
+            )
         for change in changes:
             if not isinstance(change, Rescheduled):
                 continue
             cutoff = self.cutoff_for(change.processing_date)
             if now >= cutoff:
                 raise BatchPastCutoff(
-                    f"batch {batch.batch_id} for {batch.processing_date} cannot be rescheduled "
+                    f"batch {batch_id} for {processing_date} cannot be rescheduled "
                     f"to {change.processing_date}: that date's cutoff {self._show(cutoff)} "
                     f"has passed (now {self._show(now, seconds=True)})",
-                    batch_id=batch.batch_id,
-                    processing_date=batch.processing_date,
+                    batch_id=batch_id,
+                    processing_date=processing_date,
                     cutoff=cutoff,
                     now=now,
                     rescheduled_to=change.processing_date,

@@ -8,6 +8,7 @@ came from and carries its idempotency key.
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -139,6 +140,10 @@ class BatchFileEdited(_Frozen):
     batch: Text
     """The batch id, stable across versions of the same file."""
     changes: tuple[BatchChange, ...] = Field(min_length=1)
+    processing_date: date | None = None
+    """The date the batch was to be processed on before these changes (the previous version's).
+    With it, or with a `Rescheduled` change (its `previous`), the dispatcher checks the
+    configured cutoff before any hook runs; without either, only the back end checks it."""
 
 
 OrderEvent = Annotated[

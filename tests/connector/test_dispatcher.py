@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ from passerelle.backend.client import BackendClient
 from passerelle.backend.models import CartLineItem, OrderCreate, OrderView
 from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy, no_jitter
+from passerelle.batches import CutoffPolicy
 from passerelle.clock import FixedClock
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import DeliveryStatus, DeliveryStore, NewDelivery, open_store
-from passerelle.events import Envelope, LineType, OrderShipped
+from passerelle.events import BatchFileEdited, Envelope, LineType, OrderShipped
 from passerelle.hookspecs import hookimpl
 from passerelle.money import Money
 from passerelle.orders import Effect
@@ -608,3 +610,99 @@ def test_a_version_that_cannot_be_read_makes_the_delivery_unreadable(
         "version: ValueError: version as_of must be a time-zone aware datetime"
     )
     assert order_view(client, order).line("SKU-1").shipped == 0
+
+
+class BatchObserver:
+    """An observer plugin recording the batch edits it sees."""
+
+    def __init__(self) -> None:
+        self.batches: list[str] = []
+
+    @hookimpl
+    def batch_file_edited(self, envelope: Envelope, event: BatchFileEdited) -> None:
+        self.batches.append(event.batch)
+
+
+def batch_edit(batch: str, changes: list[dict[str, Any]], on: str | None) -> dict[str, Any]:
+    edit: dict[str, Any] = {"kind": "batch_file_edited", "batch": batch, "changes": changes}
+    if on is not None:
+        edit["processing_date"] = on
+    return edit
+
+
+# The clock reads 2026-03-02 17:00 UTC: 09:00 in Vancouver, 12:00 in Toronto.
+@pytest.mark.parametrize(
+    ("cutoff", "changes", "on", "outcome"),
+    [
+        (CutoffPolicy(), [{"change": "deleted"}], "2026-03-02", "done"),
+        (
+            CutoffPolicy(time=time_of_day(8, 0)),
+            [{"change": "deleted"}],
+            "2026-03-02",
+            "batch B-7 for 2026-03-02 is past its cutoff 2026-03-02 08:00 PST"
+            " (America/Vancouver) (now 2026-03-02 09:00:00 PST): it can no longer be changed",
+        ),
+        (
+            CutoffPolicy(zone="America/Toronto"),
+            [{"change": "deleted"}],
+            "2026-03-02",
+            "batch B-7 for 2026-03-02 is past its cutoff 2026-03-02 11:00 EST"
+            " (America/Toronto) (now 2026-03-02 12:00:00 EST): it can no longer be changed",
+        ),
+        # The date comes from the rescheduling when the event does not give it.
+        (
+            CutoffPolicy(time=time_of_day(8, 0)),
+            [{"change": "rescheduled", "previous": "2026-03-02", "processing_date": "2026-03-04"}],
+            None,
+            "batch B-7 for 2026-03-02 is past its cutoff 2026-03-02 08:00 PST"
+            " (America/Vancouver) (now 2026-03-02 09:00:00 PST): it can no longer be changed",
+        ),
+        (
+            CutoffPolicy(time=time_of_day(8, 0)),
+            [{"change": "rescheduled", "previous": "2026-03-03", "processing_date": "2026-03-02"}],
+            None,
+            "batch B-7 for 2026-03-03 cannot be rescheduled to 2026-03-02: that date's cutoff"
+            " 2026-03-02 08:00 PST (America/Vancouver) has passed (now 2026-03-02 09:00:00 PST)",
+        ),
+        (CutoffPolicy(time=time_of_day(8, 0)), [{"change": "deleted"}], "2026-03-03", "done"),
+    ],
+)
+def test_a_batch_edit_past_the_configured_cutoff_goes_to_the_action_center_before_any_hook(
+    store: DeliveryStore,
+    client: BackendClient,
+    clock: FixedClock,
+    cutoff: CutoffPolicy,
+    changes: list[dict[str, Any]],
+    on: str | None,
+    outcome: str,
+) -> None:
+    observer = BatchObserver()
+    dispatcher = make_dispatcher(store, client, clock, observer)
+    dispatcher.policy = replace(dispatcher.policy, cutoff=cutoff)
+    delivery = deliver(store, clock, "b1", "batch-B-7", events=[batch_edit("B-7", changes, on)])
+    dispatcher.drain()
+
+    settled = store.get(delivery)
+    if outcome == "done":
+        assert settled.status is DeliveryStatus.DONE
+        assert observer.batches == ["B-7"]
+        return
+    assert settled.status is DeliveryStatus.FAILED
+    assert settled.last_error is not None
+    assert (settled.last_error.code, settled.last_error.message) == ("batch_past_cutoff", outcome)
+    assert observer.batches == []
+
+
+def test_a_batch_edit_that_names_no_date_is_left_to_the_back_end(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    observer = BatchObserver()
+    dispatcher = make_dispatcher(store, client, clock, observer)
+    dispatcher.policy = replace(dispatcher.policy, cutoff=CutoffPolicy(time=time_of_day(0, 0)))
+    delivery = deliver(
+        store, clock, "b1", "batch-B-8", events=[batch_edit("B-8", [{"change": "deleted"}], None)]
+    )
+    dispatcher.drain()
+
+    assert store.get(delivery).status is DeliveryStatus.DONE
+    assert observer.batches == ["B-8"]

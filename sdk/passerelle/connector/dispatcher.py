@@ -12,8 +12,9 @@ back end with the event's idempotency key). Then the claim is settled:
   with capped exponential backoff and jitter, or the back end's ``Retry-After``;
 - deferred: an event depends on one not seen yet (a refund before its fulfillment), or the order
   is not known to the back end yet; retried until `DispatchPolicy.defer_for` has passed;
-- failed: a rule violation, unreadable content, a permanent back-end refusal, or retries
-  exhausted — parked in the action center with the full error, never dropped.
+- failed: a rule violation, unreadable content, a batch edit past the configured cutoff, a
+  permanent back-end refusal, or retries exhausted — parked in the action center with the full
+  error, never dropped.
 
 Events of one delivery are applied in order; a retry applies them all again, which changes
 nothing for those already applied (ledger ids and idempotency keys).
@@ -34,6 +35,7 @@ import httpx
 
 from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
 from passerelle.backend.retry import RetryPolicy, parse_retry_after
+from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import (
@@ -94,6 +96,9 @@ class DispatchPolicy:
     """First wait of a deferred delivery; it doubles up to the backoff's cap."""
     idle_wait: float = 0.5
     """Seconds an idle worker waits before looking for work again (a wake-up cuts it short)."""
+    cutoff: CutoffPolicy = DEFAULT_CUTOFF
+    """Until when a batch may change: a batch file edit past it goes to the action center
+    (``batch_past_cutoff``) before any hook runs."""
 
 
 class _TransientError(Exception):
@@ -315,6 +320,7 @@ class Dispatcher:
     def _apply(self, envelope: Envelope) -> str:
         event = envelope.event
         if isinstance(event, BatchFileEdited):
+            self._check_cutoff(event)
             self._call(lambda: self._plugins.batch_file_edited(envelope=envelope, event=event))
             return f"batch {event.batch}: {', '.join(c.change for c in event.changes)}"
         before = self._call(lambda: self._mirror.get(event.order))
@@ -344,6 +350,21 @@ class Dispatcher:
             raise
         self._mirror.put_if_unchanged(before, after)
         return f"{event.kind} {event.id} of order {event.order}: {_describe(effect)}"
+
+    def _check_cutoff(self, event: BatchFileEdited) -> None:
+        """Refuse a batch edit that the cutoff no longer allows: the back end would refuse it,
+        and observers must not see an edit that cannot happen."""
+        date = event.processing_date or next(
+            (change.previous for change in event.changes if isinstance(change, Rescheduled)), None
+        )
+        if date is None:
+            return  # the event does not say which date the batch is on: the back end checks
+        try:
+            self.policy.cutoff.ensure_changeable(
+                event.batch, date, event.changes, self._clock.now()
+            )
+        except BatchPastCutoff as exc:
+            raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
 
     def _run_hook(self, envelope: Envelope, effect: Effect) -> None:
         event = envelope.event

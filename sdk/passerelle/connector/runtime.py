@@ -155,6 +155,7 @@ def build_connector(
                 lease=timedelta(seconds=d.lease),
                 max_attempts=d.max_attempts,
                 backoff=RetryPolicy(initial_delay=d.backoff_base, max_delay=d.backoff_cap),
+                cutoff=settings.batches.policy(),
             ),
             clock=clock,
         )
