@@ -627,7 +627,9 @@ def test_retry_after_http_date_is_honoured(
 def test_retry_after_is_capped(router: respx.MockRouter, sleeps: list[float]) -> None:
     script(router, problem("rate_limited", headers={"Retry-After": "3600"}), ok())
     policy = RetryPolicy(max_retry_after=30.0, jitter=no_jitter)
-    with BackendClient(BASE, TOKEN, MERCHANT, retry=policy, sleep=sleeps.append) as c:
+    with BackendClient(
+        BASE, TOKEN, MERCHANT, retry=policy, sleep=sleeps.append, total_timeout=60.0
+    ) as c:
         c.get_order("ORD-1")
     assert sleeps == [30.0]
 
@@ -647,6 +649,229 @@ def test_unreadable_retry_after_falls_back_to_backoff(
     script(router, problem("rate_limited", headers={"Retry-After": "soon"}), ok())
     client.get_order("ORD-1")
     assert sleeps == [0.5]
+
+
+# Total timeout
+
+
+class FakeTime:
+    """A monotonic timer that moves only when the client sleeps or a fake back end works."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def slow_backend(
+    time: FakeTime, takes: float, read_timeouts: list[float]
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A back end that answers after `takes` seconds, behind a transport that honours the read
+    timeout of each request (as httpx's does) by giving up when it passes first."""
+
+    def outcome(request: httpx.Request) -> httpx.Response:
+        limits = request.extensions["timeout"]
+        read_timeouts.append(limits["read"])
+        if limits["read"] < takes:
+            time.now += limits["read"]
+            raise httpx.ReadTimeout("timed out")
+        time.now += takes
+        return ok()
+
+    return outcome
+
+
+LONG_POLICY = RetryPolicy(max_attempts=10, initial_delay=0.5, max_delay=8.0, jitter=no_jitter)
+BAD_SECONDS = [0, -1.0, float("nan"), float("inf")]
+TIMEOUT_ARGUMENTS = ["timeout", "connect_timeout", "total_timeout"]
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+def timed_options(
+    fake_time: FakeTime, total: float, sleep: Callable[[float], Any], **options: Any
+) -> dict[str, Any]:
+    """Client options: a `total` timeout measured, and waits slept, on `fake_time`."""
+    return {
+        "retry": LONG_POLICY,
+        "clock": FixedClock(NOW),
+        **options,
+        "total_timeout": total,
+        "sleep": sleep,
+        "timer": fake_time,
+    }
+
+
+def timed_client(fake_time: FakeTime, total: float, **options: Any) -> BackendClient:
+    return BackendClient(
+        BASE, TOKEN, MERCHANT, **timed_options(fake_time, total, fake_time.sleep, **options)
+    )
+
+
+def check_stopped_before_the_attempts_ran_out(
+    info: pytest.ExceptionInfo[APITimeoutError], route: respx.Route, time: FakeTime
+) -> None:
+    """With a 2 s total timeout, waits of 0.5 and 1.0 fit; the next, 2.0, would end past it."""
+    assert route.call_count == 3
+    assert time.sleeps == [0.5, 1.0]
+    assert str(info.value) == (
+        "the payment back end did not answer within the total timeout of 2 s "
+        "(POST /v1/orders/ORD-1/shipments, 3 attempts); waiting 2.00 s to retry would pass it "
+        "(0.50 s left) after: POST /v1/orders/ORD-1/shipments: service_unavailable (HTTP 503): "
+        "it went wrong"
+    )
+    assert isinstance(info.value.__cause__, ServiceUnavailableError)
+    assert info.value.retryable
+
+
+def check_gave_up_without_waiting(
+    info: pytest.ExceptionInfo[APITimeoutError], route: respx.Route, time: FakeTime
+) -> None:
+    """A Retry-After of 30 s with 10 s left: no wait, and the 429 kept as the cause."""
+    assert (route.call_count, time.sleeps, time.now) == (1, [], 100.0)
+    assert "waiting 30.00 s to retry would pass it (10.00 s left)" in str(info.value)
+    cause = info.value.__cause__
+    assert isinstance(cause, RateLimitedError)
+    assert cause.retry_after == "30"
+
+
+def check_cut_at_the_deadline(
+    info: pytest.ExceptionInfo[APITimeoutError],
+    route: respx.Route,
+    time: FakeTime,
+    reads: list[float],
+) -> None:
+    """A 20 s answer, a 10 s read timeout, a 12 s total timeout: the first attempt times out
+    on its own read timeout and is retried after 0.5 s; the second has only the 1.5 s left, and
+    is cut at the deadline."""
+    assert reads == [10.0, 1.5]
+    assert time.sleeps == [0.5]
+    assert time.now == 112.0
+    assert all(limit <= 1.5 for limit in route.calls.last.request.extensions["timeout"].values())
+    assert str(info.value) == (
+        "the payment back end did not answer within the total timeout of 12 s "
+        "(GET /v1/orders/ORD-1, 2 attempts); the last attempt ended in: the payment back end did "
+        "not answer in time (GET /v1/orders/ORD-1): ReadTimeout: timed out"
+    )
+
+
+CONFIGURED_TIMEOUTS = {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+"""What each attempt of a client made with ``timeout=7.0, connect_timeout=2.0`` may wait."""
+DEFAULT_TIMEOUTS = {"connect": 5.0, "read": 10.0, "write": 10.0, "pool": 10.0}
+
+
+def timeout_message(argument: str, seconds: float) -> str:
+    return f"^{argument} must be a positive, finite number of seconds, got {seconds!r}$"
+
+
+def test_the_total_timeout_stops_retries_before_the_attempts_run_out(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = script(router, *[RETRYABLE["503"].outcome] * 3)
+    with timed_client(fake_time, 2.0) as c, pytest.raises(APITimeoutError) as info:
+        c.ship("ORD-1", shipment())
+    check_stopped_before_the_attempts_ran_out(info, route, fake_time)
+
+
+def test_a_retry_after_past_the_deadline_gives_up_without_waiting(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = script(router, problem("rate_limited", headers={"Retry-After": "30"}), ok())
+    with timed_client(fake_time, 10.0) as c, pytest.raises(APITimeoutError) as info:
+        c.get_order("ORD-1")
+    check_gave_up_without_waiting(info, route, fake_time)
+
+
+def test_a_retry_after_within_the_deadline_is_waited_for(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    script(router, problem("rate_limited", headers={"Retry-After": "9"}), ok())
+    with timed_client(fake_time, 10.0) as c:
+        c.get_order("ORD-1")
+    assert fake_time.sleeps == [9.0]
+
+
+def test_a_slow_attempt_is_cut_at_the_deadline(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    reads: list[float] = []
+    route = router.route().mock(side_effect=slow_backend(fake_time, 20.0, reads))
+    with timed_client(fake_time, 12.0, timeout=10.0) as c, pytest.raises(APITimeoutError) as info:
+        c.get_order("ORD-1")
+    check_cut_at_the_deadline(info, route, fake_time, reads)
+
+
+def test_an_attempt_that_fits_the_deadline_gets_the_configured_timeouts(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = script(router, ok())
+    with timed_client(fake_time, 30.0, timeout=7.0, connect_timeout=2.0) as c:
+        c.get_order("ORD-1")
+    assert route.calls.last.request.extensions["timeout"] == CONFIGURED_TIMEOUTS
+
+
+def test_the_default_timeouts(router: respx.MockRouter, fake_time: FakeTime) -> None:
+    route = script(router, ok(), problem("rate_limited", headers={"Retry-After": "30"}))
+    with BackendClient(BASE, TOKEN, MERCHANT, sleep=fake_time.sleep, timer=fake_time) as c:
+        c.get_order("ORD-1")
+        with pytest.raises(APITimeoutError, match=r"within the total timeout of 30 s "):
+            c.get_order("ORD-1")
+    assert route.calls[0].request.extensions["timeout"] == DEFAULT_TIMEOUTS
+
+
+@pytest.mark.parametrize("argument", TIMEOUT_ARGUMENTS)
+@pytest.mark.parametrize("seconds", BAD_SECONDS)
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused(
+    argument: str, seconds: float
+) -> None:
+    with pytest.raises(ValueError, match=timeout_message(argument, seconds)):
+        BackendClient(BASE, TOKEN, MERCHANT, **{argument: seconds})
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    total=st.floats(min_value=0.5, max_value=30.0),
+    asked=st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=8),
+    cost=st.floats(min_value=0.0, max_value=3.0),
+)
+def test_no_wait_ever_outlasts_the_time_left(total: float, asked: list[int], cost: float) -> None:
+    time = FakeTime()
+    waited: list[tuple[float, float]] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append((seconds, start + total - time.now))
+        time.sleep(seconds)
+
+    def throttled(request: httpx.Request) -> httpx.Response:
+        time.now += cost
+        return problem("rate_limited", headers={"Retry-After": str(asked.pop(0))})
+
+    start = time.now
+    policy = RetryPolicy(max_attempts=len(asked), jitter=no_jitter)
+    with (
+        respx.mock() as mock,
+        BackendClient(
+            BASE, TOKEN, MERCHANT, retry=policy, total_timeout=total, sleep=sleep, timer=time
+        ) as c,
+    ):
+        mock.route().mock(side_effect=throttled)
+        with pytest.raises((APITimeoutError, RateLimitedError)):
+            c.get_order("ORD-1")
+    assert all(seconds < left for seconds, left in waited)
+    # Only the attempt in flight at the deadline may end past it (by its own cost here).
+    assert time.now - start <= total + cost
 
 
 # Idempotency keys

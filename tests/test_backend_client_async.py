@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from email.utils import format_datetime
+from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -16,6 +19,7 @@ from passerelle.backend.errors import (
     ERROR_CLASSES,
     APIConnectionError,
     APIResponseValidationError,
+    APITimeoutError,
     BackendError,
     ConflictError,
     ServiceUnavailableError,
@@ -24,8 +28,11 @@ from passerelle.backend.errors import (
 from passerelle.backend.retry import RetryPolicy, no_jitter
 from passerelle.clock import FixedClock
 from test_backend_client import (
+    BAD_SECONDS,
     BASE,
     CARD,
+    CONFIGURED_TIMEOUTS,
+    DEFAULT_TIMEOUTS,
     ENDPOINTS,
     MERCHANT,
     NOT_RETRYABLE,
@@ -33,12 +40,17 @@ from test_backend_client import (
     POLICY,
     RETRYABLE,
     SHIPPED,
+    TIMEOUT_ARGUMENTS,
     TOKEN,
     Endpoint,
     Failure,
+    FakeTime,
     cad,
     check_common_headers,
+    check_cut_at_the_deadline,
+    check_gave_up_without_waiting,
     check_request,
+    check_stopped_before_the_attempts_ran_out,
     endpoint_id,
     keys,
     ok,
@@ -48,6 +60,9 @@ from test_backend_client import (
     raising,
     script,
     shipment,
+    slow_backend,
+    timed_options,
+    timeout_message,
 )
 
 pytestmark = pytest.mark.anyio
@@ -192,7 +207,9 @@ async def test_retry_after_is_capped(router: respx.MockRouter, sleeps: list[floa
 
     script(router, problem("rate_limited", headers={"Retry-After": "3600"}), ok())
     policy = RetryPolicy(max_retry_after=30.0, jitter=no_jitter)
-    async with AsyncBackendClient(BASE, TOKEN, MERCHANT, retry=policy, sleep=sleep) as c:
+    async with AsyncBackendClient(
+        BASE, TOKEN, MERCHANT, retry=policy, sleep=sleep, total_timeout=60.0
+    ) as c:
         await c.get_order("ORD-1")
     assert sleeps == [30.0]
 
@@ -212,6 +229,108 @@ async def test_unreadable_retry_after_falls_back_to_backoff(
     script(router, problem("rate_limited", headers={"Retry-After": "soon"}), ok())
     await client.get_order("ORD-1")
     assert sleeps == [0.5]
+
+
+# Total timeout
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+def timed_client(fake_time: FakeTime, total: float, **options: Any) -> AsyncBackendClient:
+    return AsyncBackendClient(
+        BASE, TOKEN, MERCHANT, **timed_options(fake_time, total, fake_time.asleep, **options)
+    )
+
+
+async def test_the_total_timeout_stops_retries_before_the_attempts_run_out(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = script(router, *[RETRYABLE["503"].outcome] * 3)
+    async with timed_client(fake_time, 2.0) as c:
+        with pytest.raises(APITimeoutError) as info:
+            await c.ship("ORD-1", shipment())
+    check_stopped_before_the_attempts_ran_out(info, route, fake_time)
+
+
+async def test_a_retry_after_past_the_deadline_gives_up_without_waiting(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = script(router, problem("rate_limited", headers={"Retry-After": "30"}), ok())
+    async with timed_client(fake_time, 10.0) as c:
+        with pytest.raises(APITimeoutError) as info:
+            await c.get_order("ORD-1")
+    check_gave_up_without_waiting(info, route, fake_time)
+
+
+async def test_a_retry_after_within_the_deadline_is_waited_for(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    script(router, problem("rate_limited", headers={"Retry-After": "9"}), ok())
+    async with timed_client(fake_time, 10.0) as c:
+        await c.get_order("ORD-1")
+    assert fake_time.sleeps == [9.0]
+
+
+async def test_a_slow_attempt_is_cut_at_the_deadline(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    reads: list[float] = []
+    route = router.route().mock(side_effect=slow_backend(fake_time, 20.0, reads))
+    async with timed_client(fake_time, 12.0, timeout=10.0) as c:
+        with pytest.raises(APITimeoutError) as info:
+            await c.get_order("ORD-1")
+    check_cut_at_the_deadline(info, route, fake_time, reads)
+
+
+async def test_an_attempt_still_running_at_the_deadline_is_cancelled(
+    router: respx.MockRouter,
+) -> None:
+    async def hangs(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(10)
+        return ok()
+
+    router.route().mock(side_effect=hangs)
+    started = time.monotonic()
+    async with AsyncBackendClient(BASE, TOKEN, MERCHANT, total_timeout=0.2) as c:
+        with pytest.raises(APITimeoutError) as info:
+            await c.get_order("ORD-1")
+    assert time.monotonic() - started < 2.0
+    assert str(info.value) == (
+        "the payment back end did not answer within the total timeout of 0.2 s "
+        "(GET /v1/orders/ORD-1, 1 attempt); the last attempt was cut at the deadline"
+    )
+
+
+async def test_an_attempt_that_fits_the_deadline_gets_the_configured_timeouts(
+    router: respx.MockRouter, fake_time: FakeTime
+) -> None:
+    route = script(router, ok())
+    async with timed_client(fake_time, 30.0, timeout=7.0, connect_timeout=2.0) as c:
+        await c.get_order("ORD-1")
+    assert route.calls.last.request.extensions["timeout"] == CONFIGURED_TIMEOUTS
+
+
+async def test_the_default_timeouts(router: respx.MockRouter, fake_time: FakeTime) -> None:
+    route = script(router, ok(), problem("rate_limited", headers={"Retry-After": "30"}))
+    async with AsyncBackendClient(
+        BASE, TOKEN, MERCHANT, sleep=fake_time.asleep, timer=fake_time
+    ) as c:
+        await c.get_order("ORD-1")
+        with pytest.raises(APITimeoutError, match=r"within the total timeout of 30 s "):
+            await c.get_order("ORD-1")
+    assert route.calls[0].request.extensions["timeout"] == DEFAULT_TIMEOUTS
+
+
+@pytest.mark.parametrize("argument", TIMEOUT_ARGUMENTS)
+@pytest.mark.parametrize("seconds", BAD_SECONDS)
+async def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused(
+    argument: str, seconds: float
+) -> None:
+    with pytest.raises(ValueError, match=timeout_message(argument, seconds)):
+        AsyncBackendClient(BASE, TOKEN, MERCHANT, **{argument: seconds})
 
 
 # Idempotency keys

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from sandbox_support import ADMIN_TOKEN, AUTH, Api, Sleeps, open_api
 
-from passerelle.backend.errors import InternalError, RateLimitedError
+from passerelle.backend.errors import APITimeoutError, InternalError, RateLimitedError
 from passerelle.backend.models import (
     CartLineItem,
     LineQuantityItem,
@@ -334,3 +335,17 @@ def test_fault_options_of_the_command(cli_sandbox: str) -> None:
     assert first.status_code == 500
     assert second.status_code == 404
     assert second.json()["code"] == "unknown_order"
+
+
+async def test_the_total_timeout_cuts_a_slow_answer(
+    sandbox: SandboxServer, sleeps: Sleeps, flavour: str
+) -> None:
+    sandbox.state.set_faults(Faults(latency_ms=1500))
+    async with open_api(flavour, sandbox.url, sleeps, total_timeout=0.3) as api:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match=r"within the total timeout of 0\.3 s "):
+            await api("get_order", "F-1")
+        elapsed = time.monotonic() - started
+
+    assert 0.3 <= elapsed < 1.2
+    assert sleeps == []

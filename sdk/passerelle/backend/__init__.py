@@ -2,7 +2,10 @@
 (`errors`), retry policy (`retry`) and clients (`BackendClient`, `AsyncBackendClient`)."""
 
 from passerelle.backend.client import (
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
     IDEMPOTENCY_HEADER,
     MERCHANT_HEADER,
     USER_AGENT,
@@ -61,7 +64,10 @@ from passerelle.backend.problems import PROBLEMS, ProblemSpec, explain
 from passerelle.backend.retry import RetryPolicy
 
 __all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
     "ERROR_CLASSES",
     "IDEMPOTENCY_HEADER",
     "MERCHANT_HEADER",

@@ -8,6 +8,11 @@ Every request carries ``Authorization: Bearer <token>``, ``Passerelle-Merchant: 
 carries an ``Idempotency-Key``: the caller's, or one generated once per call and kept on every
 retry, so that a retried write is carried out once.
 
+Each call has a total timeout: its attempts and the waits between them all end by then. A retry
+never starts, and a wait never runs, past it; an attempt in flight is cut at it (every connect,
+read, write and pool wait is bounded by the time left, and the async client cancels the attempt
+outright). A call that runs out of time raises `APITimeoutError`.
+
 Logs go to the ``passerelle.backend`` logger: one debug line per attempt and answer, a warning per
 retry. The token is never logged; nor is anything that looks like a card number.
 """
@@ -16,12 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, NoReturn, Self, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -62,7 +68,10 @@ from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
 
 __all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_RETRY",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
     "IDEMPOTENCY_HEADER",
     "MERCHANT_HEADER",
     "USER_AGENT",
@@ -75,6 +84,12 @@ MERCHANT_HEADER = "Passerelle-Merchant"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = f"passerelle/{__version__}"
 DEFAULT_RETRY = RetryPolicy()
+DEFAULT_TIMEOUT = 10.0
+"""Seconds each read, write and wait for a pooled connection may take."""
+DEFAULT_CONNECT_TIMEOUT = 5.0
+"""Seconds each connection attempt may take."""
+DEFAULT_TOTAL_TIMEOUT = 30.0
+"""Seconds a whole call may take: every attempt and every wait between them."""
 
 logger = logging.getLogger("passerelle.backend")
 
@@ -112,6 +127,16 @@ def _check_key(key: str | None) -> str | None:
     return key
 
 
+def _seconds(value: float, name: str) -> float:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")
+    return float(value)
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
+
+
 def _connection_error(exc: httpx.TransportError, what: str, secrets: Sequence[str]) -> BackendError:
     reason = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, secrets)
     if isinstance(exc, httpx.TimeoutException):
@@ -134,8 +159,10 @@ class _Core:
         *,
         timeout: float,
         connect_timeout: float,
+        total_timeout: float,
         retry: RetryPolicy,
         clock: Clock,
+        timer: Callable[[], float],
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -150,7 +177,11 @@ class _Core:
         self.secrets = (token,)
         self.retry = retry
         self.clock = clock
-        self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
+        self.timer = timer
+        self.total_timeout = _seconds(total_timeout, "total_timeout")
+        self._timeout = httpx.Timeout(
+            _seconds(timeout, "timeout"), connect=_seconds(connect_timeout, "connect_timeout")
+        ).as_dict()
         self._headers = {
             "Authorization": f"Bearer {token}",
             MERCHANT_HEADER: merchant_id,
@@ -161,7 +192,10 @@ class _Core:
     def exchange(self, call: _Call[M]) -> _Exchange[M]:
         return _Exchange(self, call)
 
-    def request(self, call: _Call[M], body: bytes | None, key: str | None) -> httpx.Request:
+    def request(
+        self, call: _Call[M], body: bytes | None, key: str | None, time_left: float
+    ) -> httpx.Request:
+        """The request of one attempt; no phase of it may wait longer than `time_left`."""
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -173,16 +207,23 @@ class _Core:
             params=call.params or None,
             headers=headers,
             content=body,
-            extensions={"timeout": self._timeout},
+            extensions={
+                "timeout": {
+                    phase: None if limit is None else min(limit, time_left)
+                    for phase, limit in self._timeout.items()
+                }
+            },
         )
 
 
 class _Exchange(Generic[M]):
     """One logical call across its attempts: builds each request, judges each outcome.
 
-    The client loop is: `next_request`, send it, hand the answer to `answered` (or the transport
-    error to `failed`), and either return the result, sleep the `_Wait` and loop, or let the
-    raised error propagate.
+    The client loop is: `next_request`, send it (for at most `time_left`), hand the answer to
+    `answered` (or the transport error to `failed`, or `out_of_time` when the attempt was cut),
+    and either return the result, sleep the `_Wait` and loop, or let the raised error propagate.
+    The total timeout starts when the exchange is made; a `_Wait` is always shorter than the
+    time left, so the next attempt starts before the deadline.
     """
 
     def __init__(self, core: _Core, call: _Call[M]) -> None:
@@ -195,6 +236,11 @@ class _Exchange(Generic[M]):
         self.attempt = 0
         self._previous = core.retry.initial_delay
         self._what = redact(f"{call.method} {call.path}")
+        self._deadline = core.timer() + core.total_timeout
+
+    def time_left(self) -> float:
+        """Seconds until the call's total timeout; zero or less once it has passed."""
+        return self._deadline - self._core.timer()
 
     def next_request(self) -> httpx.Request:
         self.attempt += 1
@@ -205,7 +251,7 @@ class _Exchange(Generic[M]):
             self._core.retry.max_attempts,
             f", idempotency key {self.key}" if self.key else "",
         )
-        return self._core.request(self._call, self._body, self.key)
+        return self._core.request(self._call, self._body, self.key, max(0.0, self.time_left()))
 
     def answered(self, response: httpx.Response) -> M | _Wait:
         request_id = response.headers.get(REQUEST_ID_HEADER)
@@ -216,6 +262,10 @@ class _Exchange(Generic[M]):
 
     def failed(self, exc: httpx.TransportError) -> _Wait:
         return self._retry_or_raise(_connection_error(exc, self._what, self._core.secrets), exc)
+
+    def out_of_time(self) -> NoReturn:
+        """The attempt in flight was cut at the deadline."""
+        self._give_up("the last attempt was cut at the deadline", None)
 
     def _parse(self, response: httpx.Response, request_id: str | None) -> M:
         try:
@@ -239,11 +289,22 @@ class _Exchange(Generic[M]):
         policy = self._core.retry
         # Connection errors name the call already; answers from the back end do not.
         about = str(error) if self._what in str(error) else f"{self._what}: {error}"
+        if error.retryable and self.time_left() <= 0:
+            self._give_up(f"the last attempt ended in: {about}", error)
         if not policy.should_retry(error, self.attempt):
             if error.retryable:
                 logger.warning("giving up after %d attempts: %s", self.attempt, about)
             raise error from cause
         wait = policy.delay(error, self.attempt, self._previous, self._core.clock.now())
+        left = self.time_left()
+        if wait >= left:
+            # Sleeping would end at or past the deadline, leaving no time for the retry: better
+            # to say so now than after the wait.
+            self._give_up(
+                f"waiting {wait:.2f} s to retry would pass it ({max(0.0, left):.2f} s left) "
+                f"after: {about}",
+                error,
+            )
         self._previous = wait
         logger.warning(
             "%s; retrying in %.2f s (attempt %d of %d)",
@@ -253,6 +314,16 @@ class _Exchange(Generic[M]):
             policy.max_attempts,
         )
         return _Wait(wait)
+
+    def _give_up(self, why: str, last: BackendError | None) -> NoReturn:
+        message = redact(
+            f"the payment back end did not answer within the total timeout of "
+            f"{self._core.total_timeout:g} s ({self._what}, {_attempts(self.attempt)}); {why}",
+            self._core.secrets,
+        )
+        logger.warning("%s", message)
+        # The last error stays reachable as the cause: its Retry-After, its request id.
+        raise APITimeoutError(message) from last
 
 
 # The API's endpoints, shared by both clients.
@@ -310,13 +381,22 @@ class BackendClient:
     """Synchronous client of the payment back end.
 
     ``BackendClient(base_url, token, merchant_id)``; use it as a context manager, or call
-    `close`. `timeout` bounds each read, write and wait for a pooled connection, `connect_timeout`
-    each connection attempt, in seconds. Pass `http_client` to reuse an ``httpx.Client`` (the
-    caller then closes it). `clock` and `sleep` are where the retry loop reads the time (for an
-    HTTP-date ``Retry-After``) and waits.
+    `close`. Timeouts are in seconds, positive and finite:
+
+    - `timeout` bounds each read, write and wait for a pooled connection (10 by default);
+    - `connect_timeout` each connection attempt (5);
+    - `total_timeout` a whole call: all its attempts and the waits between them (30). No retry
+      starts, and no wait ends, past it; an attempt in flight is cut at it. A sync attempt is cut
+      by bounding each connect, read, write and pool wait by the time left, so a server that
+      keeps trickling bytes can hold it somewhat longer; the async client cancels it outright.
+
+    Pass `http_client` to reuse an ``httpx.Client`` (the caller then closes it). `clock` and
+    `sleep` are where the retry loop reads the time (for an HTTP-date ``Retry-After``) and waits;
+    `timer` the monotonic seconds the total timeout is measured in (``time.monotonic``).
 
     Every method raises a `passerelle.backend.errors.BackendError` subclass once retries are
-    exhausted or on the first non-retryable error.
+    exhausted or on the first non-retryable error; `APITimeoutError` when the total timeout
+    passes first, with the last attempt's error as its ``__cause__``.
     """
 
     def __init__(
@@ -325,12 +405,14 @@ class BackendClient:
         token: str,
         merchant_id: str,
         *,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY,
         http_client: httpx.Client | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._core = _Core(
             base_url,
@@ -338,8 +420,10 @@ class BackendClient:
             merchant_id,
             timeout=timeout,
             connect_timeout=connect_timeout,
+            total_timeout=total_timeout,
             retry=retry,
             clock=clock or SystemClock(),
+            timer=timer,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client()
@@ -477,7 +561,8 @@ class AsyncBackendClient:
     """Asynchronous client of the payment back end: the same methods as `BackendClient`.
 
     Use it as an async context manager, or call `aclose`. `http_client` is an
-    ``httpx.AsyncClient``; `sleep` an async function (``anyio.sleep`` by default).
+    ``httpx.AsyncClient``; `sleep` an async function (``anyio.sleep`` by default). An attempt
+    still running at the total timeout is cancelled there.
     """
 
     def __init__(
@@ -486,12 +571,14 @@ class AsyncBackendClient:
         token: str,
         merchant_id: str,
         *,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY,
         http_client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._core = _Core(
             base_url,
@@ -499,8 +586,10 @@ class AsyncBackendClient:
             merchant_id,
             timeout=timeout,
             connect_timeout=connect_timeout,
+            total_timeout=total_timeout,
             retry=retry,
             clock=clock or SystemClock(),
+            timer=timer,
         )
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.AsyncClient()
@@ -529,12 +618,16 @@ class AsyncBackendClient:
         exchange = self._core.exchange(call)
         while True:
             request = exchange.next_request()
-            try:
-                response = await self._http.send(request)
-            except httpx.TransportError as exc:
-                outcome: M | _Wait = exchange.failed(exc)
-            else:
-                outcome = exchange.answered(response)
+            outcome: M | _Wait | None = None
+            with anyio.move_on_after(exchange.time_left()):
+                try:
+                    response = await self._http.send(request)
+                except httpx.TransportError as exc:
+                    outcome = exchange.failed(exc)
+                else:
+                    outcome = exchange.answered(response)
+            if outcome is None:
+                exchange.out_of_time()
             if not isinstance(outcome, _Wait):
                 return outcome
             await self._sleep(outcome.seconds)
