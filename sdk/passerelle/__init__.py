@@ -60,6 +60,7 @@ from passerelle.orders import (
 from passerelle.platforms import (
     FilePlatform,
     Store,
+    StoreProblem,
     Translation,
     TranslationContext,
     TranslationError,
@@ -122,6 +123,7 @@ __all__ = [
     "Rescheduled",
     "RetryPolicy",
     "Store",
+    "StoreProblem",
     "SystemClock",
     "Tracking",
     "Translation",

@@ -10,7 +10,7 @@ be replayed after a fix.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -31,6 +31,7 @@ __all__ = [
     "FilePlatform",
     "Platform",
     "Store",
+    "StoreProblem",
     "Translation",
     "TranslationContext",
     "TranslationError",
@@ -57,6 +58,18 @@ class Store:
     secrets: tuple[SecretStr, ...] = ()
     # Options carry API credentials: keep them out of reprs and logs.
     options: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class StoreProblem:
+    """Something wrong with a store's configuration, as `WebhookPlatform.check_store` finds it.
+
+    `key` is where, within the store's ``[[stores]]`` entry: ``options.access_token``, ``id``,
+    ``secrets``. `message` says what is wrong and what to do; it never quotes a secret.
+    """
+
+    key: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,16 @@ class WebhookPlatform(abc.ABC):
     def is_ping(self, request: WebhookRequest) -> bool:
         """True for an unsigned liveness probe the platform expects a plain 200 for."""
         return False
+
+    def check_store(self, store: Store) -> Sequence[StoreProblem]:
+        """Every problem with `store`'s configuration: a missing or malformed option, an id the
+        platform cannot use. None (the default) when the platform needs nothing beyond secrets.
+
+        `passerelle config check` reports each under the store's key (``stores[0].options.
+        access_token: ...``) and fails. Look at `store` only: no network, no exception. `store`
+        holds the secrets in clear: never quote them in a message.
+        """
+        return ()
 
 
 class FilePlatform(abc.ABC):

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
 
 import pytest
 import typer
+from testplatform import TestPlatform
 from typer.testing import CliRunner
 
+import passerelle.connector.config as configuration
+from passerelle.connector import config_cli
 from passerelle.connector.config import ConfigError, Problem, Settings, config_path, redact_url
 from passerelle.connector.config_cli import register
+from passerelle.platforms import Store, StoreProblem
 
 SECRETS = (
     "whsec-shop-current",
@@ -470,7 +475,7 @@ def test_check_warns_about_platforms_no_plugin_registers(tmp_path: Path) -> None
     code, _, err = check("--config", str(write(tmp_path, VALID)))
 
     assert code == 0
-    assert err.splitlines() == [
+    assert [line for line in err.splitlines() if ".platform: " in line] == [
         "warning: stores[0].platform: no installed plugin registers platform 'shopify'"
         " (installed: none)",
         "warning: stores[1].platform: no installed plugin registers platform 'woocommerce'"
@@ -558,3 +563,223 @@ def test_a_backend_url_no_connection_could_use_is_reported(
 def test_backend_urls_with_names_and_addresses_are_accepted(tmp_path: Path, url: str) -> None:
     path = write(tmp_path, f'[backend]\nurl = "{url}"\ntoken = "t"\nmerchant = "m"\n')
     assert Settings.load(path).backend.url == url
+
+
+# Secrets written in the file
+
+
+PLAIN_TEXT = "written in passerelle.toml in plain text"
+# Each secret of VALID: its key, the line that writes it, the variable to give it by instead
+# and the value to give it.
+INLINE = [
+    (
+        "backend.token",
+        'token = "backend-token-0001"',
+        "PASSERELLE_BACKEND__TOKEN",
+        "backend-token-0001",
+    ),
+    (
+        "store.url",
+        'url = "postgresql://passerelle:dbpassword@db.internal:5432/inbox"',
+        "PASSERELLE_STORE__URL",
+        "postgresql://passerelle:dbpassword@db.internal:5432/inbox",
+    ),
+    (
+        "stores[0].secrets",
+        'secrets = ["whsec-shop-current", "whsec-shop-previous"]',
+        "PASSERELLE_STORES__0__SECRETS",
+        '["whsec-shop-current", "whsec-shop-previous"]',
+    ),
+    (
+        "stores[0].options.access_token",
+        'access_token = "shpat-access-token", ',
+        "PASSERELLE_STORES__0__OPTIONS__ACCESS_TOKEN",
+        "shpat-access-token",
+    ),
+    ("stores[1].secrets", 'secrets = ["whsec-woo"]', "PASSERELLE_STORES__1__SECRETS", "whsec-woo"),
+    (
+        "admin.tokens[0].token",
+        'token = "admin-token-0123456789"',
+        "PASSERELLE_ADMIN__TOKENS__0__TOKEN",
+        "admin-token-0123456789",
+    ),
+]
+
+
+def what(key: str) -> str:
+    return "the URL's password" if key == "store.url" else "a secret"
+
+
+def test_check_warns_about_each_secret_written_in_the_file_and_how_to_move_it(
+    tmp_path: Path,
+) -> None:
+    code, out, err = check("--config", str(write(tmp_path, VALID)))
+
+    assert code == 0
+    assert out.startswith(f"{tmp_path / 'passerelle.toml'}: OK\n")
+    assert [line for line in err.splitlines() if PLAIN_TEXT in line] == [
+        f"warning: {key}: {what(key)} is {PLAIN_TEXT}: remove it from the file and set "
+        f"{variable} in the environment instead"
+        for key, _, variable, _ in INLINE
+    ]
+    for secret in SECRETS:
+        assert secret not in out + err
+
+
+def test_secrets_moved_as_the_warnings_say_load_the_same_and_warn_no_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inline = Settings.load(write(tmp_path, VALID, "inline.toml"))
+    bare = VALID
+    for _, line, variable, value in INLINE:
+        assert line in bare
+        bare = bare.replace(line, "")
+        monkeypatch.setenv(variable, value)
+    path = write(tmp_path, bare)
+
+    assert Settings.load(path) == inline
+    assert configuration.secrets_in_file(path) == []
+
+
+def test_a_secret_the_environment_overrides_is_still_to_be_removed_from_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSERELLE_BACKEND__TOKEN", "token-from-env")
+    monkeypatch.setenv("PASSERELLE_STORES", "[]")
+
+    warnings = [str(p) for p in configuration.secrets_in_file(write(tmp_path, VALID))]
+
+    assert warnings[0] == (
+        f"backend.token: a secret is {PLAIN_TEXT}, though PASSERELLE_BACKEND__TOKEN "
+        "overrides it: remove it from the file"
+    )
+    assert warnings[2] == (
+        f"stores[0].secrets: a secret is {PLAIN_TEXT}, though PASSERELLE_STORES overrides it: "
+        "remove it from the file"
+    )
+
+
+def test_no_warning_for_a_file_without_secrets_or_for_options_that_are_not_secret(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        '[backend]\nurl = "https://api.example.com"\nmerchant = "m"\n'
+        '[store]\nurl = "postgresql://passerelle@db.internal/inbox"\n'
+        '[[stores]]\nplatform = "shopify"\nid = "a.myshopify.com"\n'
+        'options = { api_version = "2024-10", shop_domain = "a.myshopify.com" }\n',
+    )
+
+    assert configuration.secrets_in_file(path) == []
+    assert configuration.secrets_in_file(tmp_path / "absent.toml") == []
+
+
+# Platform checks of a store's options
+
+
+class CheckedPlatform(TestPlatform):
+    """The test platform, asking for an `api_key` option and an `https` API base URL."""
+
+    def check_store(self, store: Store) -> Sequence[StoreProblem]:
+        problems = []
+        if not store.options.get("api_key"):
+            problems.append(StoreProblem("options.api_key", "is required to read orders"))
+        base = store.options.get("api_base_url", "https://")
+        if not base.startswith("https://"):
+            problems.append(StoreProblem("options.api_base_url", "must be an https:// URL"))
+        if store.options.get("api_key") == "quote-me":
+            # A careless plugin quoting a secret: the check masks it.
+            problems.append(StoreProblem("", f"the key {store.options['api_key']} is a test key"))
+        return problems
+
+
+class BrokenPlatform(TestPlatform):
+    def check_store(self, store: Store) -> Sequence[StoreProblem]:
+        raise KeyError(store.secrets[0].get_secret_value())
+
+
+TEST_STORES = """
+[backend]
+url = "https://api.example.com"
+merchant = "m"
+
+[[stores]]
+platform = "test"
+id = "ok"
+options = { api_key = "key-0001" }
+
+[[stores]]
+platform = "test"
+id = "no-key"
+options = { api_base_url = "http://api.example.com" }
+
+[[stores]]
+platform = "test"
+id = "quoted"
+options = { api_key = "quote-me" }
+"""
+
+ONE_TEST_STORE = TEST_STORES.partition('[[stores]]\nplatform = "test"\nid = "no-key"')[0]
+
+
+def check_one_store(path: Path) -> tuple[int, str, str]:
+    return check(
+        "--config",
+        str(path),
+        env={"PASSERELLE_BACKEND__TOKEN": "t", "PASSERELLE_STORES__0__SECRETS": "whsec-0"},
+    )
+
+
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    platforms: dict[str, object] = {"test": CheckedPlatform()}
+    monkeypatch.setattr(config_cli, "installed_platforms", lambda: platforms)
+    return platforms
+
+
+def test_check_reports_what_each_platform_finds_in_its_stores_and_exits_1(
+    tmp_path: Path, checked: dict[str, object]
+) -> None:
+    path = write(tmp_path, TEST_STORES)
+    env = {
+        "PASSERELLE_BACKEND__TOKEN": "t",
+        **{f"PASSERELLE_STORES__{n}__SECRETS": f"whsec-{n}" for n in range(3)},
+    }
+
+    code, out, err = check("--config", str(path), env=env)
+
+    assert (code, out) == (1, "")
+    assert [line for line in err.splitlines() if not line.startswith("warning: ")] == [
+        f"{path}: 3 problems",
+        "  stores[1].options.api_key: is required to read orders",
+        "  stores[1].options.api_base_url: must be an https:// URL",
+        "  stores[2]: the key ******** is a test key",
+    ]
+
+
+def test_check_passes_when_every_platform_is_content(
+    tmp_path: Path, checked: dict[str, object]
+) -> None:
+    path = write(tmp_path, ONE_TEST_STORE)
+
+    code, out, err = check_one_store(path)
+
+    assert code == 0
+    assert out.startswith(f"{path}: OK\n")
+    assert [line for line in err.splitlines() if PLAIN_TEXT not in line] == []
+
+
+def test_a_platform_failing_its_check_is_a_problem_of_the_store_without_its_secrets(
+    tmp_path: Path, checked: dict[str, object]
+) -> None:
+    checked["test"] = BrokenPlatform()
+    code, _, err = check_one_store(write(tmp_path, ONE_TEST_STORE))
+
+    assert code == 1
+    assert [line for line in err.splitlines() if line.startswith("  ")] == [
+        "  stores[0]: the test plugin failed to check the store: KeyError: '********'"
+    ]
+
+
+def test_a_platform_asks_nothing_of_its_stores_by_default() -> None:
+    assert TestPlatform().check_store(Store("test", "s")) == ()

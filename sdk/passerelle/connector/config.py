@@ -51,7 +51,7 @@ from pydantic_settings import (
 )
 
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
-from passerelle.platforms import Store
+from passerelle.platforms import Store, WebhookPlatform
 
 __all__ = [
     "CONFIG_ENV",
@@ -69,6 +69,8 @@ __all__ = [
     "StoreSettings",
     "config_path",
     "redact_url",
+    "secrets_in_file",
+    "store_problems",
 ]
 
 ENV_PREFIX = "PASSERELLE_"
@@ -76,6 +78,7 @@ CONFIG_ENV = "PASSERELLE_CONFIG"
 DEFAULT_CONFIG = Path("passerelle.toml")
 ENV_DELIMITER = "__"
 MIN_ADMIN_TOKEN_LENGTH = 16
+MASK = "********"
 _SECRET_OPTION = re.compile(r"token|secret|password|passwd|key|credential|auth", re.IGNORECASE)
 
 
@@ -606,3 +609,105 @@ def _problem(error: Mapping[str, Any], loading: _Loading) -> Problem:
     if source is not None:
         message = f"{message} (from {source})"
     return Problem(_key(loc) or "(top level)", message)
+
+
+def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[Problem]:
+    """What each installed webhook platform finds wrong with its stores' configuration
+    (`WebhookPlatform.check_store`), keyed ``stores[i].<key>``, with every secret masked."""
+    problems: list[Problem] = []
+    for index, entry in enumerate(settings.stores):
+        platform = platforms.get(entry.platform)
+        if not isinstance(platform, WebhookPlatform):
+            continue  # no plugin to ask: `config check` warns about the platform name
+        store = entry.to_store()
+        here = f"stores[{index}]"
+        try:
+            found = [
+                Problem(f"{here}.{problem.key}" if problem.key else here, problem.message)
+                for problem in platform.check_store(store)
+            ]
+        except Exception as exc:
+            found = [
+                Problem(
+                    here,
+                    f"the {entry.platform} plugin failed to check the store: "
+                    f"{type(exc).__name__}: {exc}",
+                )
+            ]
+        # A plugin's message could quote a secret by mistake; nothing here may show one.
+        hidden = [s.get_secret_value() for s in entry.secrets] + [
+            v.get_secret_value() for v in entry.options.values() if isinstance(v, SecretStr)
+        ]
+        problems.extend(Problem(p.key, _mask(p.message, hidden)) for p in found)
+    return problems
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def secrets_in_file(path: str | os.PathLike[str]) -> list[Problem]:
+    """One warning per secret written in the configuration file itself, in plain text, naming
+    its key and the environment variable to give it by instead; never its value. Empty when the
+    file is absent or unreadable (`Settings.load` reports that)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    environment = {name.upper() for name in os.environ}
+    return [
+        Problem(_key(loc), _inline_advice(loc, path.name, environment))
+        for loc in _secret_locations(data, Settings, ())
+    ]
+
+
+def _secret_locations(
+    value: object, annotation: Any, loc: tuple[str | int, ...]
+) -> Iterator[tuple[str | int, ...]]:
+    if loc and _holds_secret(annotation, loc[-1]):
+        if value:
+            yield loc
+    elif loc == ("store", "url"):
+        if isinstance(value, str) and redact_url(value) != value:
+            yield loc
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _secret_locations(item, _child_type(annotation, name), (*loc, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_locations(item, _child_type(annotation, index), (*loc, index))
+
+
+def _holds_secret(annotation: Any, name: str | int) -> bool:
+    """Whether a value declared `annotation`, under the key `name`, is a secret."""
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        # A store option: text, kept secret when its name says so (see `StoreSettings`).
+        members = typing.get_args(annotation)
+        return SecretStr in members and isinstance(name, str) and bool(_SECRET_OPTION.search(name))
+    if origin is list:
+        return _holds_secret(typing.get_args(annotation)[0], name)
+    return annotation is SecretStr
+
+
+def _inline_advice(loc: tuple[str | int, ...], file: str, environment: set[str]) -> str:
+    names = [
+        ENV_PREFIX + ENV_DELIMITER.join(str(part).upper() for part in loc[:depth])
+        for depth in range(1, len(loc) + 1)
+    ]
+    what = "the URL's password is" if loc == ("store", "url") else "a secret is"
+    overriding = next((name for name in names if name in environment), None)
+    if overriding is not None:
+        return (
+            f"{what} written in {file} in plain text, though {overriding} overrides it: "
+            "remove it from the file"
+        )
+    return (
+        f"{what} written in {file} in plain text: remove it from the file and set {names[-1]} "
+        "in the environment instead"
+    )

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import SecretStr
 
-from passerelle.connector.config import ConfigError, Settings, config_path, redact_url
+from passerelle.connector.config import (
+    MASK,
+    ConfigError,
+    Problem,
+    Settings,
+    config_path,
+    redact_url,
+    secrets_in_file,
+    store_problems,
+)
+from passerelle.platforms import Platform
 from passerelle.plugins import PluginError, default_plugins
 
 __all__ = ["config_app", "installed_platforms", "platform_warnings", "register", "summary"]
@@ -22,18 +32,16 @@ config_app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-MASK = "********"
-
 
 def register(app: typer.Typer) -> None:
     """Add the `config` command group to `app`."""
     app.add_typer(config_app, name="config")
 
 
-def installed_platforms() -> Collection[str] | None:
-    """The platform names installed plugins register, or None when they cannot be loaded."""
+def installed_platforms() -> Mapping[str, Platform] | None:
+    """The platforms installed plugins register, by name, or None when they cannot be loaded."""
     try:
-        return set(default_plugins().platforms())
+        return default_plugins().platforms()
     except PluginError as exc:
         typer.echo(f"warning: platform names not checked: {exc}", err=True)
         return None
@@ -51,24 +59,37 @@ def check(
         ),
     ] = None,
 ) -> None:
-    """Validate the configuration: every problem is listed with its key and the command exits
-    with status 1; otherwise print a summary with secrets hidden."""
+    """Validate the configuration, and each store's options with its platform's plugin: every
+    problem is listed with its key and the command exits with status 1; otherwise print a
+    summary with secrets hidden. Warn about unknown platforms and about secrets written in the
+    file rather than given by the environment."""
     source = config_path(config)
     try:
         settings = Settings.load(config)
     except ConfigError as exc:
-        count = len(exc.problems)
-        typer.echo(f"{source}: {count} problem{'s' if count != 1 else ''}", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  {problem}", err=True)
-        raise typer.Exit(1) from None
-    known = installed_platforms()
-    for warning in platform_warnings(settings, known) if known is not None else ():
+        _fail(source, exc.problems)
+    installed = installed_platforms()
+    warnings = platform_warnings(settings, installed) if installed is not None else []
+    warnings += [str(problem) for problem in secrets_in_file(source)]
+    for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if installed is not None:
+        problems = store_problems(settings, installed)
+        if problems:
+            _fail(source, problems)
     shown = source if source.is_file() else f"{source} (absent: environment only)"
     typer.echo(f"{shown}: OK")
     for line in summary(settings):
         typer.echo(line)
+
+
+def _fail(source: Path, problems: Iterable[Problem]) -> NoReturn:
+    problems = list(problems)
+    count = len(problems)
+    typer.echo(f"{source}: {count} problem{'s' if count != 1 else ''}", err=True)
+    for problem in problems:
+        typer.echo(f"  {problem}", err=True)
+    raise typer.Exit(1)
 
 
 def platform_warnings(settings: Settings, known: Collection[str]) -> list[str]:

@@ -19,7 +19,7 @@ from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.api import create_api
-from passerelle.connector.config import Settings
+from passerelle.connector.config import Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.receiver import create_receiver
@@ -133,6 +133,10 @@ def build_connector(
     """Open the store, load the plugins, register the backend plugin, build the dispatcher."""
     clock = clock or SystemClock()
     plugins = plugins or default_plugins()
+    # `passerelle config check` fails on these; a connector already deployed keeps serving the
+    # deliveries its stores can handle, and says what the others will lack.
+    for problem in store_problems(settings, plugins.platforms()):
+        log.warning("configuration: %s", problem)
     store = open_store(settings.store.url, clock=clock)
     client = BackendClient(
         settings.backend.url,
