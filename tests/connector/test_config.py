@@ -33,6 +33,8 @@ VALID = """
 url = "https://api.example.com"
 token = "backend-token-0001"
 merchant = "m-42"
+connect_timeout = 2
+total_timeout = 45.0
 
 [store]
 url = "postgresql://passerelle:dbpassword@db.internal:5432/inbox"
@@ -456,7 +458,8 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
     assert code == 0
     assert out.splitlines() == [
         f"{path}: OK",
-        "backend     https://api.example.com as merchant m-42, token ********",
+        "backend     https://api.example.com as merchant m-42, token ********;"
+        " timeouts connect 2 s, read/write 10 s, call 45 s",
         "store       postgresql://passerelle:***@db.internal:5432/inbox",
         "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
         "dispatcher  8 workers, lease 30 s, 5 attempts, backoff 0.5 s to 60 s",
@@ -783,3 +786,43 @@ def test_a_platform_failing_its_check_is_a_problem_of_the_store_without_its_secr
 
 def test_a_platform_asks_nothing_of_its_stores_by_default() -> None:
     assert TestPlatform().check_store(Store("test", "s")) == ()
+
+
+# Back-end timeouts
+
+
+def test_backend_timeouts_default_to_the_clients_and_are_overridable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from passerelle.backend import client
+
+    bare = write(tmp_path, '[backend]\nurl = "http://127.0.0.1:1"\ntoken = "t"\nmerchant = "m"\n')
+    backend = Settings.load(bare).backend
+    assert (backend.connect_timeout, backend.timeout, backend.total_timeout) == (
+        client.DEFAULT_CONNECT_TIMEOUT,
+        client.DEFAULT_TIMEOUT,
+        client.DEFAULT_TOTAL_TIMEOUT,
+    )
+
+    monkeypatch.setenv("PASSERELLE_BACKEND__TOTAL_TIMEOUT", "12.5")
+    monkeypatch.setenv("PASSERELLE_BACKEND__CONNECT_TIMEOUT", "0.75")
+    backend = Settings.load(write(tmp_path, VALID)).backend
+    assert (backend.connect_timeout, backend.timeout, backend.total_timeout) == (0.75, 10.0, 12.5)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"inf"', '"nan"', '"soon"'])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_reported(
+    tmp_path: Path, value: str
+) -> None:
+    path = write(
+        tmp_path,
+        f'[backend]\nurl = "http://127.0.0.1:1"\ntoken = "t"\nmerchant = "m"\n'
+        f"connect_timeout = {value}\ntimeout = {value}\ntotal_timeout = {value}\n",
+    )
+
+    reported = problems(path)
+    assert [problem.split(":")[0] for problem in reported] == [
+        "backend.connect_timeout",
+        "backend.timeout",
+        "backend.total_timeout",
+    ]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import time
 from collections.abc import Callable, Sequence
-from datetime import time
+from datetime import time as time_of_day
 from pathlib import Path
 
 import pytest
+import respx
 from testplatform import TestPlatform
 
+from passerelle.backend.errors import APITimeoutError, BackendError
 from passerelle.batches import CutoffPolicy
 from passerelle.connector.config import Settings
 from passerelle.connector.runtime import Connector, Role, build_connector
@@ -26,17 +30,27 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def settings(tmp_path: Path, extra: str = "") -> Settings:
+def settings(
+    tmp_path: Path, extra: str = "", *, backend: str = "http://127.0.0.1:9", timeouts: str = ""
+) -> Settings:
     path = tmp_path / "passerelle.toml"
     path.write_text(
-        '[backend]\nurl = "http://127.0.0.1:9"\ntoken = "t"\nmerchant = "m"\n'
+        f'[backend]\nurl = "{backend}"\ntoken = "runtime-test-token"\nmerchant = "m"\n{timeouts}'
         f'[store]\nurl = "sqlite:///inbox.db"\n{extra}'
     )
     return Settings.load(path)
 
 
-def build(tmp_path: Path, extra: str = "", role: Role = Role.ALL) -> Connector:
-    return build_connector(settings(tmp_path, extra), role=role, plugins=Plugins())
+def build(
+    tmp_path: Path,
+    extra: str = "",
+    role: Role = Role.ALL,
+    *,
+    backend: str = "http://127.0.0.1:9",
+    timeouts: str = "",
+) -> Connector:
+    configured = settings(tmp_path, extra, backend=backend, timeouts=timeouts)
+    return build_connector(configured, role=role, plugins=Plugins())
 
 
 def test_the_batches_section_is_the_dispatchers_cutoff(tmp_path: Path) -> None:
@@ -44,7 +58,7 @@ def test_the_batches_section_is_the_dispatchers_cutoff(tmp_path: Path) -> None:
     try:
         assert connector.dispatcher is not None
         assert connector.dispatcher.policy.cutoff == CutoffPolicy(
-            time=time(15, 30), zone="America/Toronto"
+            time=time_of_day(15, 30), zone="America/Toronto"
         )
     finally:
         connector.close()
@@ -77,3 +91,43 @@ def test_a_store_its_platform_finds_fault_with_is_logged_when_the_connector_star
     assert [r.getMessage() for r in caplog.records] == [
         "configuration: stores[0].options.api_key: is required"
     ]
+
+
+def test_the_backend_timeouts_bound_the_connectors_calls(tmp_path: Path) -> None:
+    # A back end that takes the connection and never answers.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        connector = build(
+            tmp_path,
+            "",
+            backend=f"http://127.0.0.1:{port}",
+            timeouts="connect_timeout = 0.3\ntimeout = 0.2\ntotal_timeout = 0.6\n",
+        )
+        started = time.monotonic()
+        try:
+            with pytest.raises(APITimeoutError) as caught:
+                connector.client.get_order("o-1")
+        finally:
+            connector.close()
+        elapsed = time.monotonic() - started
+
+    assert "within the total timeout of 0.6 s" in str(caught.value)
+    assert 0.5 < elapsed < 3
+
+
+@respx.mock(assert_all_called=True)
+def test_the_connect_timeout_is_each_connection_attempts(
+    tmp_path: Path, respx_mock: respx.MockRouter
+) -> None:
+    route = respx_mock.get("http://127.0.0.1:9/v1/orders/o-1").respond(
+        404, json={"type": "about:blank", "title": "No such order", "status": 404}
+    )
+    connector = build(tmp_path, "", timeouts="connect_timeout = 1.5\ntimeout = 4\n")
+    try:
+        with pytest.raises(BackendError):
+            connector.client.get_order("o-1")
+    finally:
+        connector.close()
+
+    timeouts = route.calls.last.request.extensions["timeout"]
+    assert (timeouts["connect"], timeouts["read"], timeouts["write"]) == (1.5, 4.0, 4.0)

@@ -50,6 +50,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from passerelle.backend.client import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+)
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
 from passerelle.platforms import Store, WebhookPlatform
 
@@ -164,12 +169,20 @@ class _Section(BaseModel):
 _HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?")
 
 
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 class BackendSettings(_Section):
-    """`[backend]`: where the payment back end is and who the connector is to it."""
+    """`[backend]`: where the payment back end is, who the connector is to it, and how long a
+    call may take, in seconds: `connect_timeout` each connection attempt, `timeout` each read
+    and write, `total_timeout` a whole call with its retries and the waits between them."""
 
     url: str
     token: Secret
     merchant: Text
+    connect_timeout: Seconds = DEFAULT_CONNECT_TIMEOUT
+    timeout: Seconds = DEFAULT_TIMEOUT
+    total_timeout: Seconds = DEFAULT_TOTAL_TIMEOUT
 
     @field_validator("url")
     @classmethod

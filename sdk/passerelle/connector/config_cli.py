@@ -110,7 +110,9 @@ def summary(settings: Settings) -> list[str]:
     receiver = settings.receiver
     batches = settings.batches
     lines = [
-        f"backend     {redact_url(backend.url)} as merchant {backend.merchant}, token {MASK}",
+        f"backend     {redact_url(backend.url)} as merchant {backend.merchant}, token {MASK}; "
+        f"timeouts connect {backend.connect_timeout:g} s, read/write {backend.timeout:g} s, "
+        f"call {backend.total_timeout:g} s",
         f"store       {settings.store.redacted_url}",
         f"receiver    http://{receiver.host}:{receiver.port}, "
         f"bodies up to {receiver.max_body_bytes} bytes",

@@ -138,10 +138,14 @@ def build_connector(
     for problem in store_problems(settings, plugins.platforms()):
         log.warning("configuration: %s", problem)
     store = open_store(settings.store.url, clock=clock)
+    backend = settings.backend
     client = BackendClient(
-        settings.backend.url,
-        settings.backend.token.get_secret_value(),
-        settings.backend.merchant,
+        backend.url,
+        backend.token.get_secret_value(),
+        backend.merchant,
+        timeout=backend.timeout,
+        connect_timeout=backend.connect_timeout,
+        total_timeout=backend.total_timeout,
     )
     mirror = OrderMirror(client)
     plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
