@@ -100,7 +100,10 @@ class TestPlatform(WebhookPlatform):
         return str(order) or None
 
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
-        content = _json(request.body)
+        try:
+            content = json.loads(request.body)
+        except ValueError as exc:  # a UnicodeDecodeError too
+            raise TranslationError(f"the body is not JSON: {exc}") from None
         if not isinstance(content, Mapping):
             raise TranslationError("the body is not a JSON object")
         if isinstance(content.get("ignore"), str):

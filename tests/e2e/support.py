@@ -439,3 +439,23 @@ def wait_settled(base: str, *, timeout: float) -> dict[str, int]:
         return counts if settled(counts) else None
 
     return wait_until(check, timeout=timeout, what=f"every delivery at {base} to be settled")
+
+
+def wait_for_status(
+    base: str,
+    delivery_id: int,
+    status: str,
+    *,
+    timeout: float,
+    token: str = READ_TOKEN,
+    body: bool = False,
+) -> dict[str, Any]:
+    """Wait until the action-center API shows the delivery in `status`; return what it shows
+    (with the body when `body`, which needs a full-access `token`)."""
+    path = f"/actions/{delivery_id}" + ("?body=true" if body else "")
+
+    def check() -> dict[str, Any] | None:
+        shown: dict[str, Any] = api(base, path, token=token).json()
+        return shown if shown["status"] == status else None
+
+    return wait_until(check, timeout=timeout, what=f"delivery {delivery_id} to be {status}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +32,7 @@ from .support import (
     ship,
     sqlite_url,
     subprocess_env,
+    wait_for_status,
     wait_settled,
     wait_until,
     webhook_url,
@@ -165,13 +165,7 @@ def test_the_action_center_api_shows_a_failure_and_retries_it_with_a_full_token(
             what="the retried shipment to be captured",
         )
 
-        def done() -> dict[str, Any] | None:
-            shown: dict[str, Any] = api(
-                connector.url, f"/actions/{delivery_id}", token=READ_TOKEN
-            ).json()
-            return shown if shown["status"] == "done" else None
-
-        detail = wait_until(done, timeout=10, what="the delivery to be done")
+        detail = wait_for_status(connector.url, delivery_id, "done", timeout=10)
         assert [(n["action"], n["text"]) for n in detail["notes"]] == [
             ("requeued", "back end is up")
         ]
