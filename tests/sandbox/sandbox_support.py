@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import httpx
 
 from passerelle.backend.client import AsyncBackendClient, BackendClient
 from passerelle.backend.retry import RetryPolicy
@@ -41,6 +42,19 @@ def sandbox_config(db: Path) -> SandboxConfig:
     )
 
 
+class Answers(list[httpx.Response]):
+    """Every answer a client got, body read: for what the client's results do not show (bytes,
+    headers)."""
+
+    def record(self, response: httpx.Response) -> None:
+        response.read()
+        self.append(response)
+
+    async def arecord(self, response: httpx.Response) -> None:
+        await response.aread()
+        self.append(response)
+
+
 class Sleeps(list[float]):
     """The waits a client asked for, recorded instead of slept."""
 
@@ -59,12 +73,20 @@ async def open_api(
     *,
     token: str = DEFAULT_TOKEN,
     merchant: str = DEFAULT_MERCHANT,
+    answers: Answers | None = None,
     **options: Any,
 ) -> AsyncIterator[Api]:
-    """`Api` over a sync or an async client of `url`, retrying fast and recording its waits."""
+    """`Api` over a sync or an async client of `url`, retrying fast and recording its waits (and
+    every answer, in `answers`)."""
     options.setdefault("retry", FAST_RETRY)
     if flavour == "sync":
-        with BackendClient(url, token, merchant, sleep=sleeps, **options) as client:
+        hooks = {"response": [answers.record]} if answers is not None else {}
+        with (
+            httpx.Client(event_hooks=hooks) as http,
+            BackendClient(
+                url, token, merchant, sleep=sleeps, http_client=http, **options
+            ) as client,
+        ):
 
             async def call_sync(method: str, *args: Any, **kwargs: Any) -> Any:
                 bound = functools.partial(getattr(client, method), *args, **kwargs)
@@ -72,9 +94,13 @@ async def open_api(
 
             yield call_sync
     else:
-        async with AsyncBackendClient(
-            url, token, merchant, sleep=sleeps.asleep, **options
-        ) as aclient:
+        ahooks = {"response": [answers.arecord]} if answers is not None else {}
+        async with (
+            httpx.AsyncClient(event_hooks=ahooks) as ahttp,
+            AsyncBackendClient(
+                url, token, merchant, sleep=sleeps.asleep, http_client=ahttp, **options
+            ) as aclient,
+        ):
 
             async def call_async(method: str, *args: Any, **kwargs: Any) -> Any:
                 return await getattr(aclient, method)(*args, **kwargs)

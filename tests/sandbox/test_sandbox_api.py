@@ -18,6 +18,7 @@ from sandbox_support import (
     OTHER_TOKEN,
     START,
     VANCOUVER,
+    Answers,
     Api,
     Sleeps,
     open_api,
@@ -33,6 +34,7 @@ from passerelle.backend.errors import (
     CardDeclinedError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
+    InternalError,
     InvalidBatchFileError,
     LineAlreadyShippedError,
     NotAProductLineError,
@@ -67,7 +69,8 @@ from passerelle.backend.retry import RetryPolicy
 from passerelle.batches import BatchKind, Direction
 from passerelle.events import LineType
 from passerelle.money import Money
-from passerelle.sandbox import SandboxServer
+from passerelle.sandbox import Faults, SandboxServer
+from passerelle.sandbox import orders as orders_module
 
 pytestmark = pytest.mark.anyio
 
@@ -127,6 +130,10 @@ def entries_batch(
         processing_date=day,
         entries=(entry("1200.00"), entry("950.50", payee="Grace")),
     )
+
+
+def order_json(reference: str = "A-100") -> dict[str, Any]:
+    return new_order(reference).model_dump(mode="json")
 
 
 def problem_of(response: httpx.Response) -> dict[str, Any]:
@@ -409,7 +416,8 @@ async def test_a_return_before_its_shipment_is_refused_until_the_shipment_arrive
     with pytest.raises(ReturnExceedsShippedError):
         await api("refund", "A-100", early, idempotency_key="ret-1-key")
     await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
-    retried = await api("refund", "A-100", early, idempotency_key="ret-1-key")
+    # The refusal stays the answer of its key (see the idempotency tests): a new key is a new try.
+    retried = await api("refund", "A-100", early, idempotency_key="ret-1-key-2")
 
     assert retried.refunded == cad("25.00")
 
@@ -597,6 +605,160 @@ async def test_a_replayed_write_answers_the_first_answer_byte_for_byte(raw: http
     assert "idempotent-replayed" not in first.headers
     assert second.headers["idempotent-replayed"] == "true"
     assert first.headers["request-id"] != second.headers["request-id"]
+
+
+def same_answer(first: httpx.Response, again: httpx.Response) -> None:
+    """`again` is `first` replayed: status, content type and body bytes; a fresh request id."""
+    assert (again.status_code, again.headers["content-type"], again.content) == (
+        first.status_code,
+        first.headers["content-type"],
+        first.content,
+    )
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["request-id"] != first.headers["request-id"]
+
+
+async def test_a_refusal_is_answered_again_byte_for_byte_after_the_state_changed(
+    sandbox: SandboxServer, sleeps: Sleeps, flavour: str
+) -> None:
+    answers = Answers()
+    async with open_api(flavour, sandbox.url, sleeps, answers=answers) as api:
+        await api("create_order", new_order())
+        early = ReturnCreate(event_id="ret-1", lines=units(shirt=1), refund=cad("25.00"))
+        with pytest.raises(ReturnExceedsShippedError) as first:
+            await api("refund", "A-100", early, idempotency_key="ret-1")
+        refused = answers[-1]
+        await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+        with pytest.raises(ReturnExceedsShippedError) as again:
+            await api("refund", "A-100", early, idempotency_key="ret-1")
+        same_answer(refused, answers[-1])
+        assert again.value.problem == first.value.problem
+        assert again.value.problem is not None
+        assert again.value.problem.request_id == refused.headers["request-id"]
+        # Judged against the state of now, the same return is accepted: only a new key does that.
+        assert (await api("refund", "A-100", early, idempotency_key="ret-2")).refunded == cad(
+            "25.00"
+        )
+
+
+async def test_an_unknown_order_stays_unknown_to_its_key(
+    sandbox: SandboxServer, sleeps: Sleeps, flavour: str
+) -> None:
+    answers = Answers()
+    shipment = ShipmentCreate(event_id="ful-1")
+    async with open_api(flavour, sandbox.url, sleeps, answers=answers) as api:
+        with pytest.raises(UnknownOrderError):
+            await api("ship", "A-100", shipment, idempotency_key="ship-1")
+        unknown = answers[-1]
+        await api("create_order", new_order())
+
+        with pytest.raises(UnknownOrderError):
+            await api("ship", "A-100", shipment, idempotency_key="ship-1")
+        same_answer(unknown, answers[-1])
+        assert unknown.status_code == 404
+        assert (await api("get_order", "A-100")).captured == cad("0.00")
+
+
+async def test_a_key_refused_once_is_refused_for_another_request(api: Api) -> None:
+    await api("create_order", new_order())
+    early = ReturnCreate(event_id="ret-1", lines=units(shirt=1), refund=cad("25.00"))
+    with pytest.raises(ReturnExceedsShippedError):
+        await api("refund", "A-100", early, idempotency_key="ret-1")
+
+    other = ReturnCreate(event_id="ret-1", refund=cad("5.00"))
+    with pytest.raises(IdempotencyKeyReusedError) as reused:
+        await api("refund", "A-100", other, idempotency_key="ret-1")
+
+    assert reused.value.status == 422
+    assert (await api("get_order", "A-100")).refunded == cad("0.00")
+
+
+async def test_a_server_error_is_not_the_keys_answer(
+    sandbox: SandboxServer, sleeps: Sleeps, flavour: str
+) -> None:
+    answers = Answers()
+    once = RetryPolicy(max_attempts=1)
+    async with open_api(flavour, sandbox.url, sleeps, answers=answers, retry=once) as api:
+        await api("create_order", new_order())
+        shipment = ShipmentCreate(event_id="ful-1", lines=units(shirt=1))
+        sandbox.state.set_faults(Faults(error_rate=1.0, limit=1))
+        with pytest.raises(InternalError):
+            await api("ship", "A-100", shipment, idempotency_key="ship-1")
+
+        shipped = await api("ship", "A-100", shipment, idempotency_key="ship-1")
+
+    assert shipped.captured == cad("28.00")
+    assert [a.status_code for a in answers[-2:]] == [500, 201]
+    assert "idempotent-replayed" not in answers[-1].headers
+
+
+async def test_a_crash_is_not_the_keys_answer(
+    raw: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw.post("/v1/orders", headers={**AUTH, "Idempotency-Key": "c"}, json=order_json())
+    real = orders_module._record
+    crashes = [RuntimeError("disk full")]
+
+    def record_once(*args: Any, **kwargs: Any) -> None:
+        if crashes:
+            raise crashes.pop()
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(orders_module, "_record", record_once)
+    crashed = raw.post(
+        "/v1/orders/A-100/shipments",
+        headers={**AUTH, "Idempotency-Key": "ship-1"},
+        json={"event_id": "ful-1"},
+    )
+    again = raw.post(
+        "/v1/orders/A-100/shipments",
+        headers={**AUTH, "Idempotency-Key": "ship-1"},
+        json={"event_id": "ful-1"},
+    )
+
+    assert (crashed.status_code, problem_of(crashed)["code"]) == (500, "internal_error")
+    assert again.status_code == 201
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["captured"] == {"minor": 7000, "currency": "CAD"}
+
+
+@pytest.mark.parametrize(
+    ("content", "other"),
+    [
+        (b'{"event_id": ', b'{"event_id": "ful-1"}'),
+        (b'{"event_id": "ful-1", "lines": [{"line": "shirt", "quantity": -1}]}', b"{}"),
+    ],
+    ids=["invalid-json", "invalid-field"],
+)
+def test_a_malformed_write_is_answered_again_byte_for_byte(
+    raw: httpx.Client, content: bytes, other: bytes
+) -> None:
+    raw.post("/v1/orders", headers={**AUTH, "Idempotency-Key": "c"}, json=order_json())
+    headers = {**AUTH, "Idempotency-Key": "ship-1", "Content-Type": "application/json"}
+
+    first = raw.post("/v1/orders/A-100/shipments", headers=headers, content=content)
+    again = raw.post("/v1/orders/A-100/shipments", headers=headers, content=content)
+    reused = raw.post("/v1/orders/A-100/shipments", headers=headers, content=other)
+
+    assert problem_of(first)["code"] == "validation_failed"
+    same_answer(first, again)
+    assert (reused.status_code, problem_of(reused)["code"]) == (422, "idempotency_key_reused")
+
+
+def test_a_refusal_before_the_key_is_read_is_not_kept(raw: httpx.Client) -> None:
+    body = order_json()
+    key = {"Idempotency-Key": "c"}
+
+    unauthorized = raw.post("/v1/orders", headers={**key, "Authorization": "Bearer x"}, json=body)
+    bad_key = raw.post("/v1/orders", headers={**AUTH, "Idempotency-Key": "k" * 256}, json={})
+    created = raw.post("/v1/orders", headers={**AUTH, **key}, json=body)
+
+    assert unauthorized.status_code == 401
+    assert bad_key.status_code == 422
+    assert created.status_code == 201
+    assert "idempotent-replayed" not in created.headers
 
 
 async def test_a_replayed_client_call_is_carried_out_once(api: Api) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from passerelle.backend.models import Problem
 from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, explain
 from passerelle.sandbox import admin, batches, disbursements, orders
-from passerelle.sandbox.deps import check_before_validation
+from passerelle.sandbox.deps import check_before_validation, keep_validation_failure
 from passerelle.sandbox.errors import (
     RequestIdMiddleware,
     SandboxProblem,
@@ -33,9 +33,11 @@ The payment back end Passerelle delivers order lifecycle events and batch paymen
 
 Every request carries `Authorization: Bearer <token>` and `Passerelle-Merchant: <merchant id>`.
 Every write (POST, PUT, PATCH, DELETE) carries an `Idempotency-Key`: the same key with the same
-request answers the first answer again (with `Idempotent-Replayed: true`) and does the work once;
-the same key with another request is refused (`idempotency_key_reused`); a key whose first request
-is still running answers 409 `idempotency_key_in_use`. Money is an integer count of minor units
+request answers the first answer again, byte for byte (with `Idempotent-Replayed: true`), and does
+the work once; the same key with another request is refused (`idempotency_key_reused`); a key whose
+first request is still running answers 409 `idempotency_key_in_use`. A refusal (4xx) is the key's
+answer too, kept even if the state changes later: a request meant to be judged anew takes a new
+key. A 5xx and the key's own conflicts are not kept: retry those with the same key. Money is an integer count of minor units
 with its ISO 4217 currency. Every error is an RFC 9457 problem (`application/problem+json`) with a
 stable `code`; `GET /problems/{code}` explains one.
 """
@@ -90,7 +92,9 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.state.sandbox = sandbox
     for router in (orders.router, batches.router, disbursements.router, _problems, admin.router):
         app.include_router(router)
-    install_problem_handlers(app, before_validation=check_before_validation)
+    install_problem_handlers(
+        app, before_validation=check_before_validation, after_validation=keep_validation_failure
+    )
     app.add_middleware(FaultMiddleware, injector=sandbox.faults, respond=_fault_answer)
     app.add_middleware(RequestIdMiddleware)
 

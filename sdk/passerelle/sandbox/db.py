@@ -6,6 +6,7 @@ writes (the state change and its stored idempotent response) commit together or 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-__all__ = ["IdempotencyRecord", "Movement", "SandboxDB", "Transaction"]
+__all__ = ["Headers", "IdempotencyRecord", "Movement", "SandboxDB", "Transaction"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -52,10 +53,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
     status INTEGER,
     content_type TEXT,
     body BLOB,
+    headers TEXT,
     created_at TEXT NOT NULL,
     PRIMARY KEY (merchant, key)
 );
 """
+
+
+Headers = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,7 @@ class IdempotencyRecord:
     status: int | None
     content_type: str | None
     body: bytes | None
+    headers: Headers = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +165,7 @@ class Transaction:
     # idempotency
     def get_key(self, merchant: str, key: str) -> IdempotencyRecord | None:
         row = self._conn.execute(
-            "SELECT fingerprint, state, status, content_type, body FROM idempotency"
+            "SELECT fingerprint, state, status, content_type, body, headers FROM idempotency"
             " WHERE merchant = ? AND key = ?",
             (merchant, key),
         ).fetchone()
@@ -171,6 +177,7 @@ class Transaction:
             status=row[2],
             content_type=row[3],
             body=None if row[4] is None else bytes(row[4]),
+            headers=tuple((name, value) for name, value in json.loads(row[5] or "[]")),
         )
 
     def claim_key(self, merchant: str, key: str, fingerprint: str, at: datetime) -> None:
@@ -181,13 +188,28 @@ class Transaction:
         )
 
     def complete_key(
-        self, merchant: str, key: str, status: int, content_type: str, body: bytes
+        self,
+        merchant: str,
+        key: str,
+        status: int,
+        content_type: str,
+        body: bytes,
+        headers: Headers = (),
     ) -> None:
         self._conn.execute(
-            "UPDATE idempotency SET state = 'done', status = ?, content_type = ?, body = ?"
-            " WHERE merchant = ? AND key = ?",
-            (status, content_type, body, merchant, key),
+            "UPDATE idempotency SET state = 'done', status = ?, content_type = ?, body = ?,"
+            " headers = ? WHERE merchant = ? AND key = ?",
+            (status, content_type, body, json.dumps(headers), merchant, key),
         )
+
+    # savepoints
+    def savepoint(self) -> None:
+        """Mark this point of the transaction, for `rollback_to_savepoint`."""
+        self._conn.execute("SAVEPOINT work")
+
+    def rollback_to_savepoint(self) -> None:
+        """Undo everything done since `savepoint`; the transaction goes on."""
+        self._conn.execute("ROLLBACK TO work")
 
     def release_key(self, merchant: str, key: str) -> None:
         self._conn.execute(
@@ -214,6 +236,10 @@ class SandboxDB:
             # last commits, which a sandbox can afford.
             self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(idempotency)")}
+        if "headers" not in columns:
+            # A file from a sandbox that kept no headers with its answers.
+            self._conn.execute("ALTER TABLE idempotency ADD COLUMN headers TEXT")
         # A key still running when the sandbox starts belongs to a request that died with the
         # previous process: nothing of it was committed, so a retry may run it again.
         self._conn.execute("DELETE FROM idempotency WHERE state = 'running'")

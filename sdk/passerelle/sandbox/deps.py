@@ -9,10 +9,18 @@ from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from passerelle.backend.client import IDEMPOTENCY_HEADER, MERCHANT_HEADER
+from passerelle.backend.models import Problem
+from passerelle.backend.problems import PROBLEM_CONTENT_TYPE
 from passerelle.sandbox.db import Transaction
-from passerelle.sandbox.errors import SandboxProblem
+from passerelle.sandbox.errors import (
+    SandboxProblem,
+    problem_bytes,
+    problem_response,
+    request_id_of,
+)
 from passerelle.sandbox.idempotency import IdempotencyConflict, StoredResponse, fingerprint
 from passerelle.sandbox.state import Sandbox
 
@@ -26,10 +34,14 @@ __all__ = [
     "authenticate",
     "authenticate_admin",
     "check_before_validation",
+    "keep_validation_failure",
 ]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on an answer replayed for a repeated idempotency key."""
+
+_KEY_LENGTH = 255
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -126,39 +138,100 @@ def check_before_validation(request: Request, exc: RequestValidationError) -> No
             )
 
 
+async def keep_validation_failure(request: Request, problem: Problem) -> Response | None:
+    """Answer a malformed write once per key, like any other: its 422 is kept under the key.
+
+    None (answer the problem as it is) for what is not a write of the API, and for a write whose
+    key header is missing or malformed: there is no key to keep the answer under.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if (
+        request.method not in _WRITE_METHODS
+        or not request.url.path.startswith("/v1/")
+        or key is None
+        or not 0 < len(key) <= _KEY_LENGTH
+    ):
+        return None
+    sandbox = _sandbox(request)
+    merchant = authenticate(
+        sandbox, request.headers.get("authorization"), request.headers.get(MERCHANT_HEADER)
+    )
+    write = await _write_of(request, sandbox, merchant, key)
+    refused = StoredResponse(problem.status, PROBLEM_CONTENT_TYPE, problem_bytes(problem))
+    return await run_in_threadpool(write.answer, lambda tx: refused)
+
+
 Reply = tuple[int, BaseModel]
 
 
 class Write:
     """An authenticated write under its idempotency key."""
 
-    def __init__(self, sandbox: Sandbox, merchant: str, key: str, request_fingerprint: str) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        merchant: str,
+        key: str,
+        request_fingerprint: str,
+        *,
+        request_id: str | None = None,
+        instance: str | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self.merchant = merchant
         self.key = key
         self._fingerprint = request_fingerprint
+        self._request_id = request_id
+        self._instance = instance
 
     def run(self, work: Callable[[Transaction], Reply]) -> Response:
         """Carry out `work` once for this key and answer its reply (or the stored one).
 
-        `work` raises a `SandboxProblem` to refuse; nothing it did is then kept.
+        `work` raises a `SandboxProblem` to refuse; nothing it did is then kept, and the refusal
+        is the key's answer.
         """
 
         def stored(tx: Transaction) -> StoredResponse:
-            status, model = work(tx)
+            try:
+                status, model = work(tx)
+            except SandboxProblem as refusal:
+                problem = refusal.problem(self._request_id, self._instance)
+                return StoredResponse(
+                    problem.status,
+                    PROBLEM_CONTENT_TYPE,
+                    problem_bytes(problem),
+                    headers=tuple(refusal.headers.items()),
+                )
             body = model.model_dump_json(by_alias=True).encode()
             return StoredResponse(status, "application/json", body)
 
+        return self.answer(stored)
+
+    def answer(self, work: Callable[[Transaction], StoredResponse]) -> Response:
+        """The key's answer: the stored one, a conflict over the key, or `work`'s."""
         try:
-            answer = self.sandbox.idempotency.run(
-                self.merchant, self.key, self._fingerprint, stored
-            )
+            answer = self.sandbox.idempotency.run(self.merchant, self.key, self._fingerprint, work)
         except IdempotencyConflict as conflict:
-            raise SandboxProblem(conflict.code, conflict.detail) from None
-        headers = {REPLAYED_HEADER: "true"} if answer.replayed else {}
+            problem = SandboxProblem(conflict.code, conflict.detail)
+            return problem_response(problem.problem(self._request_id, self._instance))
+        headers = dict(answer.headers)
+        if answer.replayed:
+            headers[REPLAYED_HEADER] = "true"
         return Response(
             answer.body, status_code=answer.status, media_type=answer.content_type, headers=headers
         )
+
+
+async def _write_of(request: Request, sandbox: Sandbox, merchant: str, key: str) -> Write:
+    body = await request.body()
+    return Write(
+        sandbox,
+        merchant,
+        key,
+        fingerprint(request.method, request.url.path, body),
+        request_id=request_id_of(request.scope),
+        instance=request.url.path,
+    )
 
 
 async def _write(
@@ -169,16 +242,13 @@ async def _write(
         Header(
             alias=IDEMPOTENCY_HEADER,
             min_length=1,
-            max_length=255,
+            max_length=_KEY_LENGTH,
             description="Names this write: a retry with the same key and body gets the first "
             "answer again, and the write is carried out once.",
         ),
     ],
 ) -> Write:
-    body = await request.body()
-    return Write(
-        _sandbox(request), merchant, key, fingerprint(request.method, request.url.path, body)
-    )
+    return await _write_of(request, _sandbox(request), merchant, key)
 
 
 WriteDep = Annotated[Write, Depends(_write)]

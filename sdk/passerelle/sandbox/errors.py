@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -162,11 +162,14 @@ def install_problem_handlers(
     app: FastAPI,
     *,
     before_validation: Callable[[Request, RequestValidationError], None] | None = None,
+    after_validation: Callable[[Request, Problem], Awaitable[Response | None]] | None = None,
 ) -> None:
     """Answer problems, validation errors, unknown routes and crashes as problem+json.
 
     `before_validation(request)` may raise a `SandboxProblem` that takes precedence over a
-    validation error (authentication, a missing idempotency key).
+    validation error (authentication, a missing idempotency key). `after_validation(request,
+    problem)` may answer a validation error's problem in its own way (keep it under the
+    request's idempotency key); when it returns None the problem is answered as it is.
     """
 
     async def on_problem(request: Request, exc: Exception) -> Response:
@@ -193,6 +196,10 @@ def install_problem_handlers(
             request_id=request_id_of(request.scope),
             instance=request.url.path,
         )
+        if after_validation is not None:
+            answer = await after_validation(request, problem)
+            if answer is not None:
+                return answer
         return problem_response(problem)
 
     async def on_http(request: Request, exc: Exception) -> Response:
@@ -217,7 +224,9 @@ def install_problem_handlers(
             request_id=request_id_of(request.scope),
             instance=request.url.path,
         )
-        return problem_response(problem)
+        # The server drops the connection after a crash; saying so keeps a client from sending
+        # its next request down a connection about to close.
+        return problem_response(problem, {"Connection": "close"})
 
     app.add_exception_handler(SandboxProblem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

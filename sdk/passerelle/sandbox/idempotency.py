@@ -8,9 +8,22 @@ answer in the same transaction as the state change. Then:
 - same key, another request: 422 ``idempotency_key_reused``;
 - same key while the first request is still running: 409 ``idempotency_key_in_use``.
 
-Only answers that changed something (2xx) are stored. A refusal changes nothing and is not kept,
-so a retry after the missing event arrived (a refund retried after its fulfillment) is judged
-against the state of that moment.
+What the first request was answered is kept, whether it changed something (2xx) or was refused
+(4xx: a malformed request's 422 ``validation_failed``, a rule's 409 ``order_already_shipped``, a
+402 ``card_declined``, a 404 ``unknown_order``...). The replay is the same status, the same
+``Content-Type`` and headers of the answer, and the same body bytes, so a refusal's ``request_id``
+is the first request's; only ``Request-Id`` (this request's) and ``Idempotent-Replayed`` differ.
+The same request under the same key is thus answered the same way even after the state changed:
+to be judged against the new state, a request needs a new key. A refusal never changes anything.
+
+Not kept, so that a retry with the same key is judged anew:
+
+- a 5xx: the sandbox failed (nothing it did is kept), or fault injection answered before the
+  request reached it (likewise a 429 ``rate_limited`` or a dropped connection);
+- the key's own conflicts, 409 ``idempotency_key_in_use`` and 422 ``idempotency_key_reused``:
+  they answer about the key, not the request;
+- what is refused before there is a key to keep it under: 401 and 403 (no merchant yet), 400
+  ``idempotency_key_missing``, and a 422 whose only complaint is the key header itself.
 """
 
 from __future__ import annotations
@@ -24,17 +37,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from passerelle.clock import Clock
-from passerelle.sandbox.db import SandboxDB, Transaction
+from passerelle.sandbox.db import Headers, SandboxDB, Transaction
 
 __all__ = ["Idempotency", "IdempotencyConflict", "StoredResponse", "WriteGate", "fingerprint"]
 
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
+    """An answer as it is kept: status, content type, headers and body bytes."""
+
     status: int
     content_type: str
     body: bytes
     replayed: bool = False
+    headers: Headers = ()
+
+    @property
+    def kept(self) -> bool:
+        """Whether a repeat of the request under the same key gets this answer again."""
+        return self.status < 500
+
+
+def _changes(status: int) -> bool:
+    return 200 <= status < 300
 
 
 class IdempotencyConflict(Exception):  # noqa: N818 - named after what the client did
@@ -119,10 +144,10 @@ class Idempotency:
         request_fingerprint: str,
         work: Callable[[Transaction], StoredResponse],
     ) -> StoredResponse:
-        """The stored answer for (merchant, key), or `work`'s answer, stored when it is 2xx.
+        """The stored answer for (merchant, key), or `work`'s answer, stored unless it is a 5xx.
 
-        `work` runs in the transaction that stores its answer; when it raises, nothing it did is
-        kept and the key is free again.
+        `work` runs in the transaction that stores its answer. What it did is kept only when it
+        answers a 2xx; when it raises, nothing is kept and the key is free again.
         """
         with self.db.transaction() as tx:
             record = tx.get_key(merchant, key)
@@ -142,7 +167,11 @@ class Idempotency:
                 assert record.status is not None
                 assert record.body is not None
                 return StoredResponse(
-                    record.status, record.content_type or "application/json", record.body, True
+                    record.status,
+                    record.content_type or "application/json",
+                    record.body,
+                    replayed=True,
+                    headers=record.headers,
                 )
         try:
             delay = self._latency()
@@ -150,10 +179,19 @@ class Idempotency:
                 time.sleep(delay)
             self.gate.pass_through()
             with self.db.transaction() as tx:
+                tx.savepoint()
                 response = work(tx)
-                if 200 <= response.status < 300:
+                if not _changes(response.status):
+                    # A refusal changes nothing, even if the work had begun changing things.
+                    tx.rollback_to_savepoint()
+                if response.kept:
                     tx.complete_key(
-                        merchant, key, response.status, response.content_type, response.body
+                        merchant,
+                        key,
+                        response.status,
+                        response.content_type,
+                        response.body,
+                        response.headers,
                     )
                 else:
                     tx.release_key(merchant, key)

@@ -277,7 +277,9 @@ def get_order(ref: OrderRef, sandbox: SandboxDep, merchant: Merchant) -> Respons
 
 def _refusal(error: LedgerError, fields: Mapping[str, str], default_field: str) -> SandboxProblem:
     if isinstance(error, EventNotYetApplicable):
-        # The back end cannot wait for the missing event: it refuses, and the connector retries.
+        # The back end cannot wait for the missing event: it refuses. The connector holds such
+        # an event back until the missing one arrives; a retry under the same key would be
+        # answered this refusal again.
         code = "return_exceeds_shipped" if error.line is not None else "refund_exceeds_captured"
         return SandboxProblem(code, error.message)
     if error.code in PROBLEMS:
