@@ -56,6 +56,8 @@ lease = 30
 max_attempts = 5
 backoff_base = 0.5
 backoff_cap = 60
+health_host = "10.1.2.4"
+health_port = 9001
 
 [receiver]
 host = "10.1.2.3"
@@ -101,6 +103,7 @@ def test_file_is_read_with_every_section(tmp_path: Path) -> None:
     assert settings.store.url == "postgresql://passerelle:dbpassword@db.internal:5432/inbox"
     assert settings.dispatcher.workers == 8
     assert settings.dispatcher.backoff_base == 0.5
+    assert (settings.dispatcher.health_host, settings.dispatcher.health_port) == ("10.1.2.4", 9001)
     assert (settings.receiver.host, settings.receiver.port) == ("10.1.2.3", 9000)
     assert settings.receiver.max_body_bytes == 2 * 1024 * 1024
     assert settings.batches.cutoff == time(15, 30)
@@ -163,6 +166,7 @@ def test_defaults_when_only_the_backend_is_given(tmp_path: Path) -> None:
     assert settings.stores == []
     assert settings.receiver.max_body_bytes == 1024 * 1024
     assert settings.receiver.port == 8080
+    assert settings.dispatcher.health_port is None
     assert settings.admin.tokens == []
 
 
@@ -462,7 +466,8 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
         " timeouts connect 2 s, read/write 10 s, call 45 s",
         "store       postgresql://passerelle:***@db.internal:5432/inbox",
         "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
-        "dispatcher  8 workers, lease 30 s, 5 attempts, backoff 0.5 s to 60 s",
+        "dispatcher  8 workers, lease 30 s, 5 attempts, backoff 0.5 s to 60 s,"
+        " health checks on http://10.1.2.4:9001",
         "batches     cutoff 15:30 America/Toronto",
         "stores      2",
         "  shopify north.myshopify.com: 2 secrets; options access_token=********,"

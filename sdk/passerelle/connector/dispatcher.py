@@ -169,6 +169,12 @@ class Dispatcher:
         """Tell idle workers there may be new work (the receiver calls it after an append)."""
         self._wake.set()
 
+    def workers_running(self) -> int:
+        """How many worker threads are running: none before `start` or once `stop` is called."""
+        if self._stopping.is_set():
+            return 0
+        return sum(thread.is_alive() for thread in self._threads)
+
     def stop(self, timeout: float | None = 30.0) -> None:
         """Let every worker finish the delivery in hand, then stop them."""
         self._stopping.set()

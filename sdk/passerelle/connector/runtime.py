@@ -2,11 +2,12 @@
 
 `passerelle serve` runs `Connector.asgi()` under uvicorn. Roles split the work for scale-out on
 PostgreSQL: ``receiver`` only takes webhooks (and serves the action-center API), ``dispatcher``
-only dispatches, ``all`` does both in one process.
+only dispatches (its app answers the health checks alone), ``all`` does both in one process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -73,7 +74,11 @@ class Connector:
 
     def asgi(self) -> ASGIApp:
         """The HTTP app: webhooks at ``/webhooks/...``, health at ``/healthz`` and ``/readyz``,
-        the action center under ``/api/``. Its lifespan starts and stops the dispatcher."""
+        the action center under ``/api/``. Its lifespan starts and stops the dispatcher.
+
+        For the dispatcher role, only the health checks (see `readiness`)."""
+        if self.role is Role.DISPATCHER:
+            return self._health_app()
         platforms = _webhook_platforms(self.plugins)
         receiver = create_receiver(
             platforms,
@@ -104,6 +109,55 @@ class Connector:
                 await receiver(scope, receive, send)
 
         return app
+
+    async def readiness(self) -> tuple[bool, str]:
+        """Whether the dispatcher role may be counted on, and why not: the store must answer and
+        every dispatcher worker run."""
+        try:
+            await asyncio.to_thread(self.store.ping)
+        except Exception:
+            log.exception("readiness: the store does not answer")
+            return False, "the store does not answer"
+        if self.dispatcher is not None:
+            running, wanted = self.dispatcher.workers_running(), self.dispatcher.policy.workers
+            if running < wanted:
+                return False, f"{running} of {wanted} dispatcher workers are running"
+        return True, "ready"
+
+    def _health_app(self) -> ASGIApp:
+        connector = self
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "lifespan":
+                await _lifespan(connector, receive, send)
+                return
+            if scope["type"] != "http":
+                return
+            path, method = scope["path"], scope["method"]
+            if path not in ("/healthz", "/readyz"):
+                await _text(send, 404, "not found: a dispatcher answers /healthz and /readyz")
+            elif method not in ("GET", "HEAD"):
+                await _text(send, 405, f"method {method} not allowed: use GET", b"GET, HEAD")
+            elif path == "/healthz":
+                await _text(send, 200, "ok")
+            else:
+                ready, why = await connector.readiness()
+                await _text(send, 200, why) if ready else await _text(
+                    send, 503, f"not ready: {why}"
+                )
+
+        return app
+
+
+async def _text(send: Send, status: int, text: str, allow: bytes | None = None) -> None:
+    """A one-line plain-text answer, as the receiver gives."""
+    body = f"{text}\n".encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8")]
+    headers += [(b"content-length", str(len(body)).encode())]
+    if allow is not None:
+        headers.append((b"allow", allow))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(connector: Connector, receive: Receive, send: Send) -> None:

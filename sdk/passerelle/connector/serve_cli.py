@@ -35,10 +35,18 @@ def serve_command(
         ),
     ] = Role.ALL,
     host: Annotated[
-        str | None, typer.Option(help="Listen address (default: [receiver] host).")
+        str | None,
+        typer.Option(
+            help="Listen address (default: [receiver] host; [dispatcher] health_host for the "
+            "dispatcher role)."
+        ),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Listen port (default: [receiver] port).")
+        int | None,
+        typer.Option(
+            help="Listen port (default: [receiver] port; [dispatcher] health_port for the "
+            "dispatcher role, which serves no HTTP without one)."
+        ),
     ] = None,
 ) -> None:
     """Run the connector until interrupted; SIGTERM or Ctrl-C finishes in-flight work first."""
@@ -52,8 +60,14 @@ def serve_command(
     )
     connector = build_connector(settings, role=role)
     if role is Role.DISPATCHER:
-        _dispatch_until_stopped(connector)
-        return
+        host = host or settings.dispatcher.health_host
+        port = port or settings.dispatcher.health_port
+        if port is None:
+            logging.getLogger("passerelle.connector").info(
+                "no health checks: set [dispatcher] health_port (or --port) to answer /readyz"
+            )
+            _dispatch_until_stopped(connector)
+            return
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
