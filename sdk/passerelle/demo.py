@@ -77,7 +77,9 @@ def _money(amount: str) -> dict[str, Any]:
     }
 
 
-def _line(line_id: int, name: str, quantity: int, price: str) -> dict[str, Any]:
+def _line(
+    line_id: int, name: str, quantity: int, price: str, status: str | None = "fulfilled"
+) -> dict[str, Any]:
     return {
         "id": line_id,
         "name": name,
@@ -85,7 +87,7 @@ def _line(line_id: int, name: str, quantity: int, price: str) -> dict[str, Any]:
         "quantity": quantity,
         "price": price,
         "price_set": _money(price),
-        "fulfillment_status": "fulfilled",
+        "fulfillment_status": status,
     }
 
 
@@ -148,13 +150,12 @@ def _order_body(order: int, lines: list[dict[str, Any]], **fields: Any) -> dict[
 def _deliveries() -> list[_Delivery]:
     mug = _line(MUG, "Ceramic mug", 2, "24.00")
     apron = _line(APRON, "Linen apron", 1, "38.00")
-    quilt = _line(QUILT, "Wool quilt", 1, "180.00")
+    quilt = _line(QUILT, "Wool quilt", 1, "180.00", status=None)
     lamp = _line(LAMP, "Brass lamp", 1, "95.00")
     mugs_shipped = _fulfillment(6_100_000_000_000_000_001, MUGS_ORDER, [mug], "7023 4100 2201")
     rest_shipped = _fulfillment(6_100_000_000_000_000_002, MUGS_ORDER, [apron], "7023 4100 2202")
     lamp_shipped = _fulfillment(6_100_000_000_000_000_003, LAMP_ORDER, [lamp], "7023 4100 2203")
     mug_refund = _refund(7_200_000_000_000_000_001, MUGS_ORDER, mug, 1, "24.00")
-    lamp_refund = _refund(7_200_000_000_000_000_002, LAMP_ORDER, lamp, 1, "95.00")
     return [
         _Delivery(
             "a partial fulfillment: the mugs ship",
@@ -183,6 +184,8 @@ def _deliveries() -> list[_Delivery]:
             ),
         ),
         _Delivery("the lamp ships", "fulfillments/create", LAMP_ORDER, "ev-5", lamp_shipped),
+        # The order as Shopify sends it: the lamp's fulfillment, and no refund, since none was
+        # made in Shopify. The shipped lamp comes back as a return, refunded what it cost.
         _Delivery(
             "a cancel after shipment: becomes a return",
             "orders/cancelled",
@@ -194,7 +197,7 @@ def _deliveries() -> list[_Delivery]:
                 cancel_reason="customer",
                 cancelled_at="2026-03-05T08:00:00-05:00",
                 fulfillments=[lamp_shipped],
-                refunds=[lamp_refund],
+                refunds=[],
             ),
         ),
     ]
@@ -236,13 +239,24 @@ def _checkout() -> list[OrderCreate]:
     ]
 
 
-# What the back end must end with: per order, per line (shipped, cancelled, returned), captured,
-# refunded; and what each delivery must become.
-_EXPECTED_LEDGERS: dict[int, tuple[dict[int, tuple[int, int, int]], str, str]] = {
-    MUGS_ORDER: ({MUG: (2, 0, 1), APRON: (1, 0, 0)}, "95.00", "24.00"),
-    QUILT_ORDER: ({QUILT: (0, 1, 0)}, "0.00", "0.00"),
-    LAMP_ORDER: ({LAMP: (1, 0, 1)}, "95.00", "95.00"),
+@dataclass(frozen=True)
+class _Expected:
+    """What the back end must end with for one order."""
+
+    lines: dict[int, tuple[int, int, int]]
+    """Per line: (shipped, cancelled, returned)."""
+    captured: str
+    refunded: str
+    voided: str
+    disbursed: str
+
+
+_EXPECTED_LEDGERS: dict[int, _Expected] = {
+    MUGS_ORDER: _Expected({MUG: (2, 0, 1), APRON: (1, 0, 0)}, "95.00", "24.00", "0.00", "71.00"),
+    QUILT_ORDER: _Expected({QUILT: (0, 1, 0)}, "0.00", "0.00", "180.00", "0.00"),
+    LAMP_ORDER: _Expected({LAMP: (1, 0, 1)}, "95.00", "95.00", "0.00", "0.00"),
 }
+# Which deliveries are duplicates of an earlier one.
 _EXPECTED_DUPLICATES = [False, False, True, False, False, False, False]
 
 
@@ -343,8 +357,9 @@ def run_demo(console: Console | None = None, *, plugins: Plugins | None = None) 
             views = {order: backend.get_order(str(order)) for order in _EXPECTED_LEDGERS}
             disbursed = _disbursed(backend)
         for order, view in views.items():
-            console.print(_ledger_table(view, disbursed.get(str(order))))
-            problems += _check_ledger(order, view)
+            paid_out = disbursed.get(str(order)) or Money.zero(view.currency)
+            console.print(_ledger_table(view, paid_out))
+            problems += _check_ledger(order, view, paid_out)
 
     if problems:
         raise DemoFailedError("; ".join(problems))
@@ -413,13 +428,13 @@ def _disbursed(backend: BackendClient) -> dict[str, Money]:
     return totals
 
 
-def _ledger_table(view: OrderView, disbursed: Money | None) -> Table:
+def _ledger_table(view: OrderView, disbursed: Money) -> Table:
     table = Table(
         title=f"Order {view.reference}: {view.status.value}",
         title_justify="left",
         caption=(
             f"authorized {view.authorized}   captured {view.captured}   refunded {view.refunded}   "
-            f"voided {view.voided}   disbursed {disbursed or Money.zero(view.currency)}"
+            f"voided {view.voided}   disbursed {disbursed}"
         ),
         caption_justify="left",
     )
@@ -438,18 +453,24 @@ def _ledger_table(view: OrderView, disbursed: Money | None) -> Table:
     return table
 
 
-def _check_ledger(order: int, view: OrderView) -> list[str]:
-    lines, captured, refunded = _EXPECTED_LEDGERS[order]
+def _check_ledger(order: int, view: OrderView, disbursed: Money) -> list[str]:
+    expected = _EXPECTED_LEDGERS[order]
     problems = []
-    for line_id, expected in lines.items():
+    for line_id, counts in expected.lines.items():
         line = view.line(str(line_id))
         found = (line.shipped, line.cancelled, line.returned)
-        if found != expected:
+        if found != counts:
             problems.append(
-                f"order {order} line {line.name}: (shipped, cancelled, returned) {found}, expected {expected}"
+                f"order {order} line {line.name}: (shipped, cancelled, returned) {found}, "
+                f"expected {counts}"
             )
-    for name, want in (("captured", captured), ("refunded", refunded)):
-        got: Money = getattr(view, name)
+    amounts = {
+        "captured": (view.captured, expected.captured),
+        "refunded": (view.refunded, expected.refunded),
+        "voided": (view.voided, expected.voided),
+        "disbursed": (disbursed, expected.disbursed),
+    }
+    for name, (got, want) in amounts.items():
         if got != Money.of(want, view.currency):
             problems.append(f"order {order} {name} {got}, expected {want} {view.currency}")
     return problems

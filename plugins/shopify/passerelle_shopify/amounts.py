@@ -8,13 +8,27 @@ shops) and taken to be in the presentment currency.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 
 from passerelle.money import Currency, Money, MoneyError, currency
 from passerelle.platforms import TranslationError
 from passerelle_shopify.payloads import MoneyBag, ShopMoney
 
-__all__ = ["amount_of", "currency_code", "fits", "money", "presentment", "presentment_amount"]
+__all__ = [
+    "EXACT",
+    "amount_of",
+    "currency_code",
+    "fits",
+    "known_currency",
+    "money",
+    "presentment",
+    "presentment_amount",
+]
+
+# Amounts are added up as Decimals and made `Money` once per total: a `Money` per amount is most
+# of the work otherwise. Each amount is checked against the currency first, and this context
+# never rounds, so the totals are exact.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def currency_code(code: str, field: str) -> str:
@@ -23,6 +37,11 @@ def currency_code(code: str, field: str) -> str:
         return currency(code).code
     except MoneyError as exc:
         raise TranslationError(str(exc), field=field) from None
+
+
+def known_currency(code: str, field: str) -> Currency:
+    """The ISO 4217 currency `code`; a `TranslationError` on `field` when unknown."""
+    return currency(currency_code(code, field))
 
 
 def money(amount: Decimal, code: str, field: str) -> Money:

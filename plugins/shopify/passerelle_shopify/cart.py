@@ -10,13 +10,24 @@ part not captured yet belongs to the cart.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
+
 from passerelle.events import CartLine, LineType
 from passerelle.money import Money
 from passerelle.platforms import TranslationError
 from passerelle_shopify.amounts import currency_code, money, presentment
-from passerelle_shopify.payloads import DiscountAllocation, LineItem, Order
+from passerelle_shopify.payloads import DiscountAllocation, LineItem, MoneyBag, Order, TaxLine
 
-__all__ = ["DISCOUNT_REFERENCE", "cart_of", "shipping_reference"]
+__all__ = [
+    "DISCOUNT_REFERENCE",
+    "cart_of",
+    "discounts",
+    "presentment_currency",
+    "shipping_reference",
+    "taxes",
+    "unit_price",
+]
 
 DISCOUNT_REFERENCE = "discounts"
 _NAME_MAX = 255
@@ -29,7 +40,7 @@ def shipping_reference(shipping_line_id: int) -> str:
 
 def cart_of(order: Order, *, at: str = "order.") -> tuple[CartLine, ...]:
     """The cart of `order`'s unshipped units; `at` prefixes field paths in errors."""
-    currency = _presentment_currency(order, at)
+    currency = presentment_currency(order, at)
     zero = Money.zero(currency)
     cart: list[CartLine] = []
     unshipped_value = shipped_value = zero
@@ -46,10 +57,10 @@ def cart_of(order: Order, *, at: str = "order.") -> tuple[CartLine, ...]:
         shipped = max(current - to_ship, 0)
         if to_ship == 0 and shipped == 0:
             continue
-        price = _unit_price(item, currency, field)
+        price = unit_price(item, currency, field)
         unshipped_value += price * to_ship
         shipped_value += price * shipped
-        line_discount = _discounts(item.discount_allocations, currency, field)
+        line_discount = discounts(item.discount_allocations, currency, field)
         discount += _unshipped_share(line_discount, to_ship, shipped)
         if to_ship:
             cart.append(
@@ -76,7 +87,7 @@ def cart_of(order: Order, *, at: str = "order.") -> tuple[CartLine, ...]:
             )
         share = _unshipped_share(price, unshipped_value.minor, shipped_value.minor)
         discount += _unshipped_share(
-            _discounts(shipping.discount_allocations, currency, field),
+            discounts(shipping.discount_allocations, currency, field),
             unshipped_value.minor,
             shipped_value.minor,
         )
@@ -103,7 +114,8 @@ def cart_of(order: Order, *, at: str = "order.") -> tuple[CartLine, ...]:
     return tuple(cart)
 
 
-def _presentment_currency(order: Order, at: str) -> str:
+def presentment_currency(order: Order, at: str = "") -> str:
+    """The currency `order` was paid in: as stated, else as its line prices state it."""
     if order.presentment_currency:
         return currency_code(order.presentment_currency, f"{at}presentment_currency")
     for index, item in enumerate(order.line_items):
@@ -119,7 +131,8 @@ def _presentment_currency(order: Order, at: str) -> str:
     )
 
 
-def _unit_price(item: LineItem, currency: str, field: str) -> Money:
+def unit_price(item: LineItem, currency: str, field: str) -> Money:
+    """The presentment unit price of the line item at `field`."""
     if item.price_set is not None:
         return presentment(item.price_set, currency, f"{field}.price_set")
     if item.price is not None:
@@ -127,14 +140,33 @@ def _unit_price(item: LineItem, currency: str, field: str) -> Money:
     raise TranslationError(f"line {item.id} has no price", field=f"{field}.price_set")
 
 
-def _discounts(allocations: tuple[DiscountAllocation, ...], currency: str, field: str) -> Money:
+def discounts(allocations: tuple[DiscountAllocation, ...], currency: str, field: str) -> Money:
+    """The total of the discount allocations of the line at `field`."""
+    pairs = ((a.amount_set, a.amount) for a in allocations)
+    return _total(pairs, currency, f"{field}.discount_allocations", ("amount_set", "amount"))
+
+
+def taxes(tax_lines: tuple[TaxLine, ...], currency: str, field: str) -> Money:
+    """The total of the tax lines of the line at `field`."""
+    pairs = ((t.price_set, t.price) for t in tax_lines)
+    return _total(pairs, currency, f"{field}.tax_lines", ("price_set", "price"))
+
+
+def _total(
+    amounts: Iterable[tuple[MoneyBag | None, Decimal | None]],
+    currency: str,
+    field: str,
+    names: tuple[str, str],
+) -> Money:
+    """The total of a list at `field` whose items hold a ``*_set`` amount (read first) and a
+    bare one, named `names`."""
     total = Money.zero(currency)
-    for index, allocation in enumerate(allocations):
-        where = f"{field}.discount_allocations[{index}]"
-        if allocation.amount_set is not None:
-            total += presentment(allocation.amount_set, currency, f"{where}.amount_set")
-        elif allocation.amount is not None:
-            total += money(allocation.amount, currency, f"{where}.amount")
+    for index, (bag, bare) in enumerate(amounts):
+        where = f"{field}[{index}]"
+        if bag is not None:
+            total += presentment(bag, currency, f"{where}.{names[0]}")
+        elif bare is not None:
+            total += money(bare, currency, f"{where}.{names[1]}")
     return total
 
 

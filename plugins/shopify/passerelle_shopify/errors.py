@@ -10,23 +10,31 @@ __all__ = ["FulfillmentReversedError"]
 class FulfillmentReversedError(TranslationError):
     """A fulfillment was cancelled, or failed, in Shopify.
 
-    Passerelle never un-ships: goods it recorded as shipped were captured, so a person decides
-    whether to refund or ship again (or, when nothing shipped, dismisses the delivery). The
-    delivery lands in the action center with this message.
+    Not unreadable: an act Passerelle has no event for. It never un-ships (goods it recorded as
+    shipped were captured), and the delivery does not say whether the fulfillment shipped here
+    (one cancelled before it ever succeeded looks the same), so a person decides. `code` files
+    the action-center entry as ``fulfillment_cancelled`` or ``fulfillment_failed``, with this
+    message.
     """
 
     def __init__(self, *, fulfillment: int, order: int, status: str) -> None:
+        applied = f"order_shipped {fulfillment}"
         if status == "cancelled":
+            self.code = "fulfillment_cancelled"
             message = (
-                f"Shopify reports fulfillment {fulfillment} of order {order} cancelled, and "
-                "Passerelle cannot undo a capture: if the goods shipped, record their return or "
-                "refund in Shopify; if they never left, dismiss this delivery"
+                f"Shopify reports fulfillment {fulfillment} of order {order} cancelled. "
+                "Passerelle never un-ships, and the delivery does not say whether the "
+                f"fulfillment shipped here: if the order's ledger lists {applied}, its units "
+                "were captured, so record their return or refund in Shopify or ship them "
+                "again; if it does not, nothing was captured for it: dismiss this delivery"
             )
         else:
+            self.code = "fulfillment_failed"
             message = (
-                f"fulfillment {fulfillment} of order {order} ended in status {status}; "
-                "Passerelle cannot un-ship what it recorded as shipped: check the order, then "
-                "refund or re-ship by hand"
+                f"fulfillment {fulfillment} of order {order} ended in status {status}. "
+                "Passerelle never un-ships: if the order's ledger lists "
+                f"{applied}, its units were captured, so refund or re-ship them by hand; if "
+                "it does not, nothing was captured for it: dismiss this delivery"
             )
         super().__init__(message)
         self.fulfillment = fulfillment

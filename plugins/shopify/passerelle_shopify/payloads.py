@@ -36,9 +36,12 @@ __all__ = [
     "RefundedLineItem",
     "ShippingLine",
     "ShopMoney",
+    "TaxLine",
     "Transaction",
+    "field_path",
     "loads",
     "parse",
+    "path_at",
 ]
 
 
@@ -96,6 +99,11 @@ class DiscountAllocation(_Body):
     amount_set: MoneyBag | None = None
 
 
+class TaxLine(_Body):
+    price: Amount | None = None
+    price_set: MoneyBag | None = None
+
+
 class LineItem(_Body):
     id: Id
     quantity: Count
@@ -107,6 +115,7 @@ class LineItem(_Body):
     current_quantity: Count | None = None
     fulfillment_status: str | None = None
     discount_allocations: Items[DiscountAllocation] = ()
+    tax_lines: Items[TaxLine] = ()
 
 
 class Fulfillment(_Body):
@@ -130,6 +139,8 @@ class RefundedLineItem(_Body):
 
     id: Id
     fulfillment_status: str | None = None
+    quantity: Count | None = None
+    fulfillable_quantity: Count | None = None
     price: Amount | None = None
     price_set: MoneyBag | None = None
 
@@ -246,9 +257,15 @@ def parse(body: bytes, model: type[M], what: str) -> M:
         data = loads(body)
     except json.JSONDecodeError as exc:
         raise TranslationError(
-            f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
+            f"(character {exc.pos})",
+            field=path_at(exc.doc, exc.pos),
         ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise TranslationError(
+            f"{what} is not JSON: it is not {exc.encoding} text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except ValueError as exc:
         raise TranslationError(f"{what} is not JSON: {exc}") from None
     except RecursionError:
         raise TranslationError(f"{what} is nested too deeply to read") from None
@@ -260,6 +277,34 @@ def parse(body: bytes, model: type[M], what: str) -> M:
         error = exc.errors(include_url=False)[0]
         message = error["msg"].removeprefix("Value error, ")
         raise TranslationError(f"{message} in the {what}", field=field_path(error["loc"])) from None
+
+
+def path_at(text: str, pos: int) -> str | None:
+    """The path of the value a JSON text was reading at `pos` (``refunds[0].amount``), as far
+    as the text before it tells; None at the top level. Only read for an error message."""
+    stack: list[str | int | None] = []  # per open container: the key, the index
+    key: str | None = None
+    i = 0
+    while i < min(pos, len(text)):
+        char = text[i]
+        if char == '"':
+            end = i + 1
+            while end < len(text) and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            if stack and not isinstance(stack[-1], int) and stack[-1] is None:
+                key = text[i + 1 : end]
+            i = end
+        elif char == ":" and stack and not isinstance(stack[-1], int):
+            stack[-1] = key
+        elif char in "{[":
+            stack.append(0 if char == "[" else None)
+        elif char in "}]" and stack:
+            stack.pop()
+        elif char == "," and stack:
+            stack[-1] = stack[-1] + 1 if isinstance(stack[-1], int) else None
+        i += 1
+    parts = [part for part in stack if part is not None]
+    return field_path(parts) if parts else None
 
 
 def field_path(loc: Sequence[int | str]) -> str:

@@ -4,8 +4,11 @@ Which lines are cancelled and which returned
     ``restock_type`` decides: ``cancel`` is a cancellation of unshipped units, ``return`` a return
     of shipped ones. ``no_restock``, ``legacy_restock`` and a missing type (old bodies) say
     nothing about shipping, so the refunded line's ``fulfillment_status`` decides: ``fulfilled``
-    is a return, none (unfulfilled) a cancellation. A ``partial`` line is refused: the body does
-    not say whether the refunded units are the shipped ones, and guessing moves money.
+    is a return, none (unfulfilled) a cancellation. A ``partial`` line is split: its shipped
+    units (its ``quantity`` less its ``fulfillable_quantity``) are returned first and the rest
+    cancelled, since the ledger can cancel only what has not shipped; the line's value is split
+    pro rata, exact to the minor unit. A partial line that does not
+    state its ``fulfillable_quantity`` is refused, naming the field.
 
 The money
     The refund is the sum of the refund's successful ``refund`` transactions, in the presentment
@@ -29,26 +32,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import Decimal
 
 from pydantic import TypeAdapter
 
 from passerelle.events import CancelReason, LineQuantity, OrderCancelled, OrderReturned
-from passerelle.money import Currency, Money, MoneyError, currency
+from passerelle.money import Currency, Money, MoneyError
 from passerelle.platforms import TranslationError
-from passerelle_shopify.amounts import amount_of, currency_code, fits, presentment_amount
+from passerelle_shopify.amounts import (
+    EXACT,
+    amount_of,
+    fits,
+    known_currency,
+    presentment_amount,
+)
 from passerelle_shopify.payloads import Refund, RefundLineItem
 
-__all__ = ["RefundSplit", "refund_events", "split_refund"]
+__all__ = [
+    "RefundSplit",
+    "events_of_split",
+    "moves_anything",
+    "refund_events",
+    "split_refund",
+]
 
 RefundEvent = OrderCancelled | OrderReturned
 
 _REASON_MAX = 500
 
-# Amounts are added up as Decimals and made `Money` once per total: a `Money` per amount is most
-# of the work otherwise. Each amount is checked against the currency first, and this context
-# never rounds, so the totals are exact.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _ZERO = Decimal(0)
 _LINES = TypeAdapter(tuple[LineQuantity, ...])
 
@@ -94,6 +105,14 @@ class RefundSplit:
         """The part of `refunded` the cancellation covers."""
         return self.refunded - self.return_refund
 
+    @property
+    def unattributed_amount(self) -> Decimal:
+        """What the return carries beyond the value of the lines it names and the shipping:
+        money given back for no named line (a goodwill credit, or an order's refund that names
+        none of its shipped lines)."""
+        named = EXACT.add(self.returned_amount, self.shipping_amount)
+        return max(EXACT.subtract(self.return_refund.amount, named), _ZERO)
+
 
 def refund_events(
     refund: Refund, *, order: str, currency_hint: str | None = None, at: str = ""
@@ -103,9 +122,20 @@ def refund_events(
     `currency_hint` is the order's presentment currency when known; `at` prefixes field paths
     (``"refunds[0]."`` inside an order body).
     """
-    if not refund.refund_line_items and not any(t.kind == "refund" for t in refund.transactions):
+    if not moves_anything(refund):
         return ()
-    split = split_refund(refund, currency_hint=currency_hint, at=at)
+    return events_of_split(
+        refund, split_refund(refund, currency_hint=currency_hint, at=at), order=order
+    )
+
+
+def moves_anything(refund: Refund) -> bool:
+    """Whether `refund` names a line or a refund transaction (else it means nothing here)."""
+    return bool(refund.refund_line_items) or any(t.kind == "refund" for t in refund.transactions)
+
+
+def events_of_split(refund: Refund, split: RefundSplit, *, order: str) -> tuple[RefundEvent, ...]:
+    """`refund_events` of a refund already split."""
     events: list[RefundEvent] = []
     if split.cancelled:
         events.append(
@@ -138,26 +168,33 @@ def split_refund(refund: Refund, *, currency_hint: str | None = None, at: str = 
     for index, item in enumerate(refund.refund_line_items):
         if item.quantity == 0:
             continue
-        is_return = _is_return(item, refund, at, index)
-        units = returned if is_return else cancelled
-        line = str(item.line_item_id)
-        units[line] = units.get(line, 0) + item.quantity
+        back = _returned_units(item, refund, at, index)
         value = _stated_value(item, cur)
         if value is None:
             value = _line_value(item, cur, f"{at}refund_line_items[{index}]")
-        if is_return:
-            returned_value = _EXACT.add(returned_value, value)
+        line = str(item.line_item_id)
+        if back:
+            returned[line] = returned.get(line, 0) + back
+        if back < item.quantity:
+            cancelled[line] = cancelled.get(line, 0) + item.quantity - back
+        if back == item.quantity:
+            returned_value = EXACT.add(returned_value, value)
+        elif back == 0:
+            cancelled_value = EXACT.add(cancelled_value, value)
         else:
-            cancelled_value = _EXACT.add(cancelled_value, value)
+            # Exact to the minor unit (largest remainder), as every share the ledger takes.
+            part = Money(value, cur.code).allocate([item.quantity - back, back])[0].amount
+            cancelled_value = EXACT.add(cancelled_value, part)
+            returned_value = EXACT.add(returned_value, EXACT.subtract(value, part))
 
     shipping = _shipping(refund, cur, at)
-    left = max(_EXACT.subtract(refunded, _EXACT.add(returned_value, shipping)), _ZERO)
+    left = max(EXACT.subtract(refunded, EXACT.add(returned_value, shipping)), _ZERO)
     cancel_credit = min(cancelled_value, left)
     return RefundSplit(
         currency=cur.code,
         cancelled=_quantities(cancelled),
         returned=_quantities(returned),
-        return_refund=_total(_EXACT.subtract(refunded, cancel_credit), cur, f"{at}transactions"),
+        return_refund=_total(EXACT.subtract(refunded, cancel_credit), cur, f"{at}transactions"),
         refunded_amount=refunded,
         cancelled_amount=cancelled_value,
         returned_amount=returned_value,
@@ -179,12 +216,13 @@ def _quantities(units: dict[str, int]) -> tuple[LineQuantity, ...]:
     )
 
 
-def _is_return(item: RefundLineItem, refund: Refund, at: str, index: int) -> bool:
+def _returned_units(item: RefundLineItem, refund: Refund, at: str, index: int) -> int:
+    """How many of the units `item` refunds are returned; the others are cancelled."""
     restock = item.restock_type
     if restock == "return":
-        return True
+        return item.quantity
     if restock == "cancel":
-        return False
+        return 0
     field = f"{at}refund_line_items[{index}]"
     if restock not in (None, "no_restock", "legacy_restock"):
         raise TranslationError(
@@ -192,25 +230,29 @@ def _is_return(item: RefundLineItem, refund: Refund, at: str, index: int) -> boo
             field=f"{field}.restock_type",
         )
     told = f"restock_type {restock}" if restock else "no restock_type"
-    if item.line_item is None:
+    line = item.line_item
+    if line is None:
         raise TranslationError(
             f"refund {refund.id} of order {refund.order_id} refunds line {item.line_item_id} "
             f"with {told} and without the line item: cannot tell a return from a cancellation",
             field=f"{field}.line_item",
         )
-    status = item.line_item.fulfillment_status
+    status = line.fulfillment_status
     if status == "fulfilled":
-        return True
+        return item.quantity
     if status is None:
-        return False
+        return 0
     if status == "partial":
-        raise TranslationError(
-            f"refund {refund.id} of order {refund.order_id} refunds {item.quantity} of line "
-            f"{item.line_item_id}, which is partly shipped, with {told}: Shopify does not say "
-            "whether the refunded units had shipped; record the return or the cancellation by "
-            "hand",
-            field=f"{field}.line_item.fulfillment_status",
-        )
+        if line.quantity is None or line.fulfillable_quantity is None:
+            missing = "quantity" if line.quantity is None else "fulfillable_quantity"
+            raise TranslationError(
+                f"refund {refund.id} of order {refund.order_id} refunds {item.quantity} of line "
+                f"{item.line_item_id}, which is partly shipped, with {told}, and the line item "
+                f"has no {missing}: cannot tell how many of the refunded units had shipped",
+                field=f"{field}.line_item.{missing}",
+            )
+        shipped = max(line.quantity - line.fulfillable_quantity, 0)
+        return min(item.quantity, shipped)
     raise TranslationError(
         f"refund {refund.id} of order {refund.order_id}: unknown fulfillment status {status!r} "
         f"of line {item.line_item_id}",
@@ -224,7 +266,7 @@ def _currency(refund: Refund, hint: str | None, at: str) -> Currency:
     first = next(found, None)
     if first is None:
         if hint:
-            return _known(hint, f"{at}currency")
+            return known_currency(hint, f"{at}currency")
         raise TranslationError(
             f"refund {refund.id} of order {refund.order_id} names no currency",
             field=f"{at}transactions",
@@ -237,7 +279,7 @@ def _currency(refund: Refund, hint: str | None, at: str) -> Currency:
                 f"{_path(at, first)}, {other[0]}",
                 field=_path(at, other),
             )
-    return _known(code, _path(at, first))
+    return known_currency(code, _path(at, first))
 
 
 _Stated = tuple[str, str, int, str]
@@ -271,10 +313,6 @@ def _currencies(refund: Refund) -> Iterator[_Stated]:
             yield code, "order_adjustments", i, ".amount_set.presentment_money.currency_code"
 
 
-def _known(code: str, field: str) -> Currency:
-    return currency(currency_code(code, field))
-
-
 def _refunded(refund: Refund, cur: Currency, at: str) -> Decimal:
     total = _ZERO
     for i, transaction in enumerate(refund.transactions):
@@ -282,7 +320,7 @@ def _refunded(refund: Refund, cur: Currency, at: str) -> Decimal:
             continue
         if transaction.status == "success":
             amount = amount_of(transaction.amount, cur, f"{at}transactions[{i}].amount")
-            total = _EXACT.add(total, amount)
+            total = EXACT.add(total, amount)
         elif transaction.status in (None, "pending"):
             raise TranslationError(
                 f"refund {refund.id} of order {refund.order_id}: transaction "
@@ -305,7 +343,7 @@ def _stated_value(item: RefundLineItem, cur: Currency) -> Decimal | None:
         return None
     if not (fits(a.amount, cur) and fits(b.amount, cur)):
         return None
-    return _EXACT.add(a.amount, b.amount)
+    return EXACT.add(a.amount, b.amount)
 
 
 def _line_value(item: RefundLineItem, cur: Currency, field: str) -> Decimal:
@@ -314,20 +352,20 @@ def _line_value(item: RefundLineItem, cur: Currency, field: str) -> Decimal:
         value = presentment_amount(item.subtotal_set, cur, f"{field}.subtotal_set")
         if item.total_tax_set is not None:
             tax = presentment_amount(item.total_tax_set, cur, f"{field}.total_tax_set")
-            value = _EXACT.add(value, tax)
+            value = EXACT.add(value, tax)
         return value
     if item.subtotal is not None:
         value = amount_of(item.subtotal, cur, f"{field}.subtotal")
         if item.total_tax is not None:
-            value = _EXACT.add(value, amount_of(item.total_tax, cur, f"{field}.total_tax"))
+            value = EXACT.add(value, amount_of(item.total_tax, cur, f"{field}.total_tax"))
         return value
     line = item.line_item
     if line is not None and line.price_set is not None:
         price = presentment_amount(line.price_set, cur, f"{field}.line_item.price_set")
-        return _EXACT.multiply(price, item.quantity)
+        return EXACT.multiply(price, item.quantity)
     if line is not None and line.price is not None:
         price = amount_of(line.price, cur, f"{field}.line_item.price")
-        return _EXACT.multiply(price, item.quantity)
+        return EXACT.multiply(price, item.quantity)
     raise TranslationError(
         f"refunded line {item.line_item_id} has no amount (subtotal_set, subtotal or price)",
         field=f"{field}.subtotal_set",
@@ -343,14 +381,14 @@ def _shipping(refund: Refund, cur: Currency, at: str) -> Decimal:
         for i, line in enumerate(refund.refund_shipping_lines):
             field = f"{at}refund_shipping_lines[{i}]"
             if line.subtotal_amount_set is not None:
-                total = _EXACT.add(
+                total = EXACT.add(
                     total,
                     presentment_amount(
                         line.subtotal_amount_set, cur, f"{field}.subtotal_amount_set"
                     ),
                 )
             if line.tax_amount_set is not None:
-                total = _EXACT.add(
+                total = EXACT.add(
                     total, presentment_amount(line.tax_amount_set, cur, f"{field}.tax_amount_set")
                 )
         return total
@@ -359,18 +397,18 @@ def _shipping(refund: Refund, cur: Currency, at: str) -> Decimal:
             continue
         field = f"{at}order_adjustments[{i}]"
         if adjustment.amount_set is not None:
-            total = _EXACT.add(
+            total = EXACT.add(
                 total, presentment_amount(adjustment.amount_set, cur, f"{field}.amount_set")
             )
             if adjustment.tax_amount_set is not None:
-                total = _EXACT.add(
+                total = EXACT.add(
                     total,
                     presentment_amount(adjustment.tax_amount_set, cur, f"{field}.tax_amount_set"),
                 )
         elif adjustment.amount is not None:
-            total = _EXACT.add(total, amount_of(adjustment.amount, cur, f"{field}.amount"))
+            total = EXACT.add(total, amount_of(adjustment.amount, cur, f"{field}.amount"))
             if adjustment.tax_amount is not None:
-                total = _EXACT.add(
+                total = EXACT.add(
                     total, amount_of(adjustment.tax_amount, cur, f"{field}.tax_amount")
                 )
     return abs(total)

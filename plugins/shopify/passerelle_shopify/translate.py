@@ -9,17 +9,17 @@ References
 Topics
     ``fulfillments/create``, ``fulfillments/update``
         status ``success``: ``OrderShipped`` of its line items, with tracking. ``cancelled``,
-        ``failure``, ``error``: `FulfillmentReversedError` (action center). ``pending``,
-        ``open``: ignored, nothing has shipped yet.
+        ``failure``, ``error``: `FulfillmentReversedError` (action center, under its own code:
+        the delivery is readable, but Passerelle never un-ships). ``pending``, ``open``:
+        ignored, nothing has shipped yet.
     ``orders/fulfilled``, ``orders/partially_fulfilled``
         one ``OrderShipped`` per successful fulfillment of the order, with the same ids as
         ``fulfillments/create``: a no-op for what already shipped.
     ``orders/cancelled``
         the order as it stood when cancelled, replayed: its successful fulfillments shipped,
-        its refunds (as ``refunds/create`` translates them, same ids), then ``OrderCancelled``
-        of everything still unshipped. Shipped units the merchant did not refund stay shipped:
-        no return is made up with a zero refund (the captured money stays until a refund says
-        otherwise, and a later refund of those units then applies cleanly).
+        its refunds (as ``refunds/create`` translates them, same ids), ``OrderCancelled`` of
+        everything still unshipped, then ``OrderReturned`` of the shipped units no refund
+        returned (see `passerelle_shopify.cancel`).
     ``refunds/create``
         see `passerelle_shopify.refunds`.
     ``orders/edited``
@@ -52,15 +52,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from passerelle.events import (
-    CancelReason,
-    LineQuantity,
-    OrderCancelled,
-    OrderEdited,
-    OrderReturned,
-    OrderShipped,
-    Tracking,
-)
+from passerelle.events import LineQuantity, OrderEdited, OrderShipped, Tracking
 from passerelle.platforms import (
     Translation,
     TranslationContext,
@@ -68,6 +60,7 @@ from passerelle.platforms import (
     WebhookRequest,
 )
 from passerelle_shopify import admin_api, headers
+from passerelle_shopify.cancel import cancel_event_id, cancel_events
 from passerelle_shopify.cart import cart_of
 from passerelle_shopify.errors import FulfillmentReversedError
 from passerelle_shopify.payloads import Fulfillment, Order, OrderEditBody, Refund, parse
@@ -76,7 +69,6 @@ from passerelle_shopify.refunds import refund_events
 __all__ = ["HANDLED_TOPICS", "cancel_event_id", "fulfillment_event", "translate"]
 
 _TEXT_MAX = 255
-_CANCEL_REASONS: Final = {reason.value: reason for reason in CancelReason}
 
 Handler = Callable[[str, WebhookRequest, TranslationContext], Translation]
 
@@ -100,11 +92,6 @@ def translate(request: WebhookRequest, context: TranslationContext) -> Translati
             events=translation.events, occurred_at=headers.triggered_at(request.headers)
         )
     return translation
-
-
-def cancel_event_id(order_id: int) -> str:
-    """The id of the cancellation of the order `order_id`."""
-    return f"cancel:{order_id}"
 
 
 def fulfillment_event(fulfillment: Fulfillment) -> OrderShipped | None:
@@ -158,21 +145,9 @@ def _order_cancelled(
     topic: str, request: WebhookRequest, context: TranslationContext
 ) -> Translation:
     order = parse(request.body, Order, f"{topic} body")
-    reference = str(order.id)
-    events: list[OrderShipped | OrderCancelled | OrderReturned] = list(_shipments(order))
-    for index, refund in enumerate(order.refunds):
-        events.extend(
-            refund_events(
-                refund,
-                order=reference,
-                currency_hint=order.presentment_currency,
-                at=f"refunds[{index}].",
-            )
-        )
-    reason = _CANCEL_REASONS.get((order.cancel_reason or "").lower(), CancelReason.OTHER)
-    events.append(OrderCancelled(order=reference, id=cancel_event_id(order.id), reason=reason))
     return Translation(
-        events=tuple(events), occurred_at=_aware(order.cancelled_at, order.updated_at)
+        events=cancel_events(order, _shipments(order)),
+        occurred_at=_aware(order.cancelled_at, order.updated_at),
     )
 
 

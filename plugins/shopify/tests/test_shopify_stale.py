@@ -208,9 +208,11 @@ def _with_headers(delivery: WebhookRequest, headers: httpx.Headers) -> WebhookRe
 # -- through the dispatcher ------------------------------------------------------------------
 
 CANCELLED_MESSAGE = (
-    "Shopify reports fulfillment 9007199254741105 of order 9007199254740993 cancelled, and "
-    "Passerelle cannot undo a capture: if the goods shipped, record their return or refund in "
-    "Shopify; if they never left, dismiss this delivery"
+    "Shopify reports fulfillment 9007199254741105 of order 9007199254740993 cancelled. "
+    "Passerelle never un-ships, and the delivery does not say whether the fulfillment shipped "
+    "here: if the order's ledger lists order_shipped 9007199254741105, its units were "
+    "captured, so record their return or refund in Shopify or ship them again; if it does "
+    "not, nothing was captured for it: dismiss this delivery"
 )
 
 
@@ -310,8 +312,9 @@ def test_a_late_success_after_the_cancellation_ships_nothing(
     failed = inbox.get(cancelled)
     assert failed.status is DeliveryStatus.FAILED
     assert failed.last_error is not None
+    # Readable and authentic, so not filed as unreadable: a person checks the order.
     assert (failed.last_error.code, failed.last_error.message) == (
-        "unreadable_delivery",
+        "fulfillment_cancelled",
         CANCELLED_MESSAGE,
     )
 
@@ -346,7 +349,10 @@ def test_a_success_before_the_cancellation_ships_then_the_cancellation_is_report
     failed = inbox.get(cancelled)
     assert failed.status is DeliveryStatus.FAILED
     assert failed.last_error is not None
-    assert failed.last_error.message == CANCELLED_MESSAGE
+    assert (failed.last_error.code, failed.last_error.message) == (
+        "fulfillment_cancelled",
+        CANCELLED_MESSAGE,
+    )
     view = client.get_order(str(ORDER_ID))
     assert view.line(str(LINE_BOTTLE)).shipped == 1
     assert view.captured == Money.of("26.24", "USD")

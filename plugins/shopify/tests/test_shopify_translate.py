@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -106,7 +108,7 @@ def test_an_id_written_as_a_float_is_refused(platform: ShopifyPlatform, http: ht
     )
 
 
-def test_a_cancelled_fulfillment_goes_to_a_person(
+def test_a_cancelled_fulfillment_goes_to_a_person_under_its_own_code(
     platform: ShopifyPlatform, http: httpx.Client
 ) -> None:
     with pytest.raises(FulfillmentReversedError) as caught:
@@ -114,11 +116,16 @@ def test_a_cancelled_fulfillment_goes_to_a_person(
             platform, http, fixture("fulfillments_update.cancelled.json"), "fulfillments/update"
         )
     assert str(caught.value) == (
-        "Shopify reports fulfillment 9007199254741101 of order 9007199254740993 cancelled, and "
-        "Passerelle cannot undo a capture: if the goods shipped, record their return or refund "
-        "in Shopify; if they never left, dismiss this delivery"
+        "Shopify reports fulfillment 9007199254741101 of order 9007199254740993 cancelled. "
+        "Passerelle never un-ships, and the delivery does not say whether the fulfillment "
+        "shipped here: if the order's ledger lists order_shipped 9007199254741101, its units "
+        "were captured, so record their return or refund in Shopify or ship them again; if it "
+        "does not, nothing was captured for it: dismiss this delivery"
     )
+    # Authentic and readable: not filed as unreadable.
     assert isinstance(caught.value, TranslationError)
+    assert caught.value.code == "fulfillment_cancelled"
+    assert caught.value.field is None
 
 
 @pytest.mark.parametrize("status", ["failure", "error"])
@@ -130,10 +137,12 @@ def test_a_failed_fulfillment_goes_to_a_person(
     with pytest.raises(FulfillmentReversedError) as caught:
         translate(platform, http, dumps(body), "fulfillments/update")
     assert str(caught.value) == (
-        f"fulfillment 9007199254741101 of order 9007199254740993 ended in status {status}; "
-        "Passerelle cannot un-ship what it recorded as shipped: check the order, then refund "
-        "or re-ship by hand"
+        f"fulfillment 9007199254741101 of order 9007199254740993 ended in status {status}. "
+        "Passerelle never un-ships: if the order's ledger lists order_shipped "
+        "9007199254741101, its units were captured, so refund or re-ship them by hand; if it "
+        "does not, nothing was captured for it: dismiss this delivery"
     )
+    assert caught.value.code == "fulfillment_failed"
 
 
 @pytest.mark.parametrize("status", ["pending", "open"])
@@ -275,17 +284,61 @@ def test_a_shipping_adjustment_counts_with_the_return(
     )
 
 
-def test_no_restock_of_a_partly_shipped_line_goes_to_a_person(
+def test_no_restock_of_a_partly_shipped_line_returns_the_shipped_units(
     platform: ShopifyPlatform, http: httpx.Client
 ) -> None:
-    message = failure(
+    # One of the two pairs shipped (quantity 2, fulfillable 1): the refunded pair is a return.
+    translation = translate(
         platform, http, fixture("refunds_create.partial_no_restock.json"), "refunds/create"
     )
+    assert [type(event) for event in translation.events] == [OrderReturned]
+    (event,) = translation.events
+    assert isinstance(event, OrderReturned)
+    assert event.lines == (LineQuantity(line=SHOES, quantity=1),)
+    assert event.refund == usd("135.60")
+
+
+def test_no_restock_of_a_partly_shipped_line_cancels_what_did_not_ship(
+    platform: ShopifyPlatform, http: httpx.Client
+) -> None:
+    # Both pairs refunded, one shipped: one returned, the other cancelled, the value halved.
+    body = json.loads(fixture("refunds_create.partial_no_restock.json"))
+    item = body["refund_line_items"][0]
+    item["quantity"] = 2
+    for name in ("subtotal_set", "total_tax_set"):
+        money = item[name]["presentment_money"]
+        money["amount"] = str(Decimal(money["amount"]) * 2)
+    body["transactions"][0]["amount"] = "271.20"
+    refund_id = str(body["id"])
+    assert translate(platform, http, dumps(body), "refunds/create").events == (
+        OrderCancelled(
+            order=ORDER,
+            id=refund_id,
+            lines=(LineQuantity(line=SHOES, quantity=1),),
+            reason=CancelReason.OTHER,
+        ),
+        OrderReturned(
+            order=ORDER,
+            id=refund_id,
+            lines=(LineQuantity(line=SHOES, quantity=1),),
+            refund=usd("135.60"),
+            reason=body["note"],
+        ),
+    )
+
+
+@pytest.mark.parametrize("missing", ["quantity", "fulfillable_quantity"])
+def test_no_restock_of_a_partly_shipped_line_needs_its_quantities(
+    platform: ShopifyPlatform, http: httpx.Client, missing: str
+) -> None:
+    body = json.loads(fixture("refunds_create.partial_no_restock.json"))
+    del body["refund_line_items"][0]["line_item"][missing]
+    message = failure(platform, http, dumps(body), "refunds/create")
     assert message == (
-        "refund_line_items[0].line_item.fulfillment_status: refund 9007199254741307 of order "
+        f"refund_line_items[0].line_item.{missing}: refund 9007199254741307 of order "
         "9007199254740993 refunds 1 of line 9007199254740995, which is partly shipped, with "
-        "restock_type no_restock: Shopify does not say whether the refunded units had shipped; "
-        "record the return or the cancellation by hand"
+        f"restock_type no_restock, and the line item has no {missing}: cannot tell how many "
+        "of the refunded units had shipped"
     )
 
 
@@ -380,9 +433,90 @@ def test_cancelled_order_replays_its_shipments_and_refunds_then_cancels_the_rest
             SHIPMENT,
             RETURN_OF_SHOES,
             OrderCancelled(order=ORDER, id=f"cancel:{ORDER}", reason=CancelReason.INVENTORY),
+            # The socks shipped and no refund names them: returned, at what the customer paid.
+            OrderReturned(
+                order=ORDER,
+                id=f"cancel:{ORDER}",
+                lines=(LineQuantity(line=SOCKS, quantity=3),),
+                refund=usd("37.50"),
+                reason="order cancelled (inventory) after these units shipped",
+            ),
         ),
         occurred_at=datetime(2026, 1, 16, 9, 30, tzinfo=EST),
     )
+
+
+def cancelled_after_shipment(**line: Any) -> dict[str, Any]:
+    """The fixture's cancelled order without its refund: shoes 1 of 2 and socks 3 of 3
+    shipped, nothing refunded in Shopify; `line` overrides fields of the socks' line item."""
+    body = json.loads(fixture("orders_cancelled.after_shipment.json"))
+    body["refunds"] = []
+    body["line_items"][1].update(line)
+    return body
+
+
+def returned_on_cancel(body: dict[str, Any], http: httpx.Client) -> OrderReturned:
+    translation = translate(ShopifyPlatform(), http, dumps(body), "orders/cancelled")
+    *_, cancel, back = translation.events
+    assert cancel == OrderCancelled(
+        order=ORDER, id=f"cancel:{ORDER}", reason=CancelReason.INVENTORY
+    )
+    assert isinstance(back, OrderReturned)
+    assert back.id == f"cancel:{ORDER}"
+    return back
+
+
+def test_a_cancel_without_refund_returns_every_shipped_unit(http: httpx.Client) -> None:
+    back = returned_on_cancel(cancelled_after_shipment(), http)
+    assert back.lines == (
+        LineQuantity(line=SHOES, quantity=1),
+        LineQuantity(line=SOCKS, quantity=3),
+    )
+    assert back.refund == usd("157.50")  # one pair at 120.00, three socks at 12.50
+    assert back.reason == "order cancelled (inventory) after these units shipped"
+
+
+def test_a_cancel_refunds_the_shipped_units_net_of_discounts_plus_tax(http: httpx.Client) -> None:
+    # 2 of the socks' 3 units would be 25.00; a 1.00 discount and 3.10 tax on the line.
+    body = cancelled_after_shipment(
+        discount_allocations=[{"amount": "1.00", "amount_set": _bag("1.00")}],
+        tax_lines=[{"price": "3.10", "price_set": _bag("3.10")}],
+    )
+    fulfilled = body["fulfillments"][0]["line_items"]
+    fulfilled[0]["quantity"] = 0  # the shoes did not ship
+    fulfilled[1]["quantity"] = 2
+    back = returned_on_cancel(body, http)
+    assert back.lines == (LineQuantity(line=SOCKS, quantity=2),)
+    # 25.00 - 0.67 + 2.07: each share exact to the cent, as the ledger takes shares.
+    assert back.refund == usd("26.40")
+
+
+def test_a_cancel_deducts_what_a_refund_of_no_line_gave_back(http: httpx.Client) -> None:
+    body = cancelled_after_shipment()
+    refund = json.loads(fixture("refunds_create.shipping_only.json"))
+    refund["refund_shipping_lines"] = []
+    refund["order_adjustments"] = []
+    refund["transactions"][0]["amount"] = "100.00"
+    body["refunds"] = [refund]
+    back = returned_on_cancel(body, http)
+    assert back.refund == usd("57.50")  # 157.50 less the 100.00 refunded with the cancel
+    refund["transactions"][0]["amount"] = "200.00"
+    assert returned_on_cancel(body, http).refund == usd("0.00")
+
+
+def test_a_cancel_of_a_shipped_line_it_does_not_list_is_refused(http: httpx.Client) -> None:
+    body = cancelled_after_shipment()
+    del body["line_items"][1]
+    message = failure(ShopifyPlatform(), http, dumps(body), "orders/cancelled")
+    assert message == (
+        "line_items: order 9007199254740993 was cancelled after line 9007199254741001 shipped, "
+        "but its line_items do not list that line: cannot tell what its return refunds"
+    )
+
+
+def _bag(amount: str) -> dict[str, Any]:
+    money = {"amount": amount, "currency_code": "USD"}
+    return {"shop_money": money, "presentment_money": money}
 
 
 @pytest.mark.parametrize(
@@ -400,8 +534,9 @@ def test_cancel_reasons_map(
 ) -> None:
     body = json.loads(fixture("orders_cancelled.after_shipment.json"))
     body["cancel_reason"] = given
-    event = translate(platform, http, dumps(body), "orders/cancelled").events[-1]
-    assert event == OrderCancelled(order=ORDER, id=f"cancel:{ORDER}", reason=reason)
+    events = translate(platform, http, dumps(body), "orders/cancelled").events
+    cancel = [event for event in events if isinstance(event, OrderCancelled)]
+    assert cancel == [OrderCancelled(order=ORDER, id=f"cancel:{ORDER}", reason=reason)]
 
 
 # Unreadable bodies
@@ -413,7 +548,16 @@ def test_cancel_reasons_map(
         (
             b"{not json",
             "refunds/create body is not JSON: Expecting property name enclosed in "
-            "double quotes at line 1 column 2",
+            "double quotes at line 1 column 2 (character 1)",
+        ),
+        (
+            b'{"id": 1, "order_id": 2,\n "transactions": [{"kind": "refund", "amount": 1.}]}',
+            "transactions[0].amount: refunds/create body is not JSON: Expecting ',' delimiter "
+            "at line 2 column 49 (character 73)",
+        ),
+        (
+            b'\xff{"id": 1}',
+            "refunds/create body is not JSON: it is not utf-8 text (invalid start byte at byte 0)",
         ),
         (b"[]", "refunds/create body is not a JSON object but a array"),
         (

@@ -310,7 +310,9 @@ class Dispatcher:
         try:
             return platform.translate(request, TranslationContext(store=store, http=self._http))
         except TranslationError as exc:
-            raise _PermanentError(ErrorInfo("unreadable_delivery", str(exc))) from exc
+            # A platform may file an authentic act it has no event for under its own code.
+            code = getattr(exc, "code", None) or "unreadable_delivery"
+            raise _PermanentError(ErrorInfo(str(code), str(exc))) from exc
         except httpx.TransportError as exc:
             raise _TransientError(
                 ErrorInfo("platform_unreachable", f"{type(exc).__name__}: {exc}")
