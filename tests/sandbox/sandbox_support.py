@@ -1,4 +1,5 @@
-"""What the sandbox tests share: credentials, the start time, and `Api` over both clients."""
+"""What the sandbox tests share: credentials, the start time, requests, and `Api` over both
+clients."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ import anyio
 import httpx
 
 from passerelle.backend.client import AsyncBackendClient, BackendClient
+from passerelle.backend.models import (
+    BatchEntriesCreate,
+    BatchEntryItem,
+    CartLineItem,
+    LineQuantityItem,
+    OrderCreate,
+)
 from passerelle.backend.retry import RetryPolicy
+from passerelle.batches import BatchKind, Direction
+from passerelle.events import LineType
+from passerelle.money import Money
 from passerelle.sandbox import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
 
 VANCOUVER = ZoneInfo("America/Vancouver")
@@ -32,6 +43,63 @@ FAST_RETRY = RetryPolicy(max_attempts=5, initial_delay=0.01, max_delay=0.05)
 
 Api = Callable[..., Coroutine[Any, Any, Any]]
 """``await api("ship", "A-1", shipment)``: calls a client method, sync or async alike."""
+
+
+# Requests
+
+
+def cad(amount: str) -> Money:
+    return Money.of(amount, "CAD")
+
+
+def new_order(reference: str = "A-100", *, installments: int | None = None) -> OrderCreate:
+    """Two shirts at 25.00, a mug at 12.50 and 7.50 of shipping: 70.00 CAD."""
+    return OrderCreate(
+        reference=reference,
+        currency="CAD",
+        installments=installments,
+        lines=(
+            CartLineItem(reference="shirt", name="Shirt", unit_price=cad("25.00"), quantity=2),
+            CartLineItem(reference="mug", name="Mug", unit_price=cad("12.50"), quantity=1),
+            CartLineItem(
+                reference="shipping",
+                name="Shipping",
+                type=LineType.HANDLING,
+                unit_price=cad("7.50"),
+                quantity=1,
+            ),
+        ),
+    )
+
+
+def units(**quantities: int) -> tuple[LineQuantityItem, ...]:
+    return tuple(LineQuantityItem(line=line, quantity=q) for line, q in quantities.items())
+
+
+def entry(
+    amount: str, *, direction: Direction = Direction.CREDIT, payee: str = "Ada"
+) -> BatchEntryItem:
+    return BatchEntryItem(
+        direction=direction,
+        amount=cad(amount),
+        payee=payee,
+        account="1234567",
+        institution="001",
+        transit="12345",
+    )
+
+
+def entries_batch(
+    day: dt.date = dt.date(2030, 3, 15), batch_id: str = "payroll-11"
+) -> BatchEntriesCreate:
+    return BatchEntriesCreate(
+        batch_id=batch_id,
+        originator="Acme Payroll",
+        kind=BatchKind.CREDIT,
+        currency="CAD",
+        processing_date=day,
+        entries=(entry("1200.00"), entry("950.50", payee="Grace")),
+    )
 
 
 def sandbox_config(db: Path) -> SandboxConfig:

@@ -57,3 +57,29 @@ def test_errors_are_documented_as_problems() -> None:
                     )
     shipment_conflicts = document["paths"]["/v1/orders/{ref}/shipments"]["post"]["responses"]["409"]
     assert "`ship_exceeds_ordered`" in shipment_conflicts["description"]
+
+
+def test_answers_naming_an_order_or_a_batch_link_to_what_can_be_done_with_it() -> None:
+    document = openapi_document()
+    operation_ids = {
+        operation["operationId"]
+        for methods in document["paths"].values()
+        for operation in methods.values()
+    }
+    created = document["paths"]["/v1/orders"]["post"]["responses"]["201"]["links"]
+    shipped = document["paths"]["/v1/orders/{ref}/shipments"]["post"]["responses"]["201"]["links"]
+    batch = document["paths"]["/v1/batches"]["post"]["responses"]["201"]["links"]
+
+    ship = document["paths"]["/v1/orders/{ref}/shipments"]["post"]["operationId"]
+    assert created["Ship"] == {
+        "operationId": ship,
+        "parameters": {"ref": "$response.body#/reference"},
+    }
+    assert shipped["Return"]["parameters"] == {"ref": "$response.body#/order/reference"}
+    assert set(batch) == {"GetBatch", "RescheduleBatch", "DeleteBatch", "ReplaceBatchEntries"}
+    assert batch["DeleteBatch"]["parameters"] == {"batch_id": "$response.body#/id"}
+    for methods in document["paths"].values():
+        for operation in methods.values():
+            for response in operation["responses"].values():
+                for link in response.get("links", {}).values():
+                    assert link["operationId"] in operation_ids

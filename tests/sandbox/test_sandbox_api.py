@@ -21,8 +21,13 @@ from sandbox_support import (
     Answers,
     Api,
     Sleeps,
+    cad,
+    entries_batch,
+    entry,
+    new_order,
     open_api,
     sandbox_config,
+    units,
 )
 
 from passerelle import formats
@@ -50,23 +55,19 @@ from passerelle.backend.errors import (
     UnknownOrderError,
 )
 from passerelle.backend.models import (
-    BatchEntriesCreate,
-    BatchEntryItem,
     BatchFileUpload,
     BatchFormat,
     BatchStatus,
     CancellationCreate,
     CartLineItem,
     CartUpdate,
-    LineQuantityItem,
-    OrderCreate,
     OrderStatus,
     ReturnCreate,
     ShipmentCreate,
     TrackingInfo,
 )
 from passerelle.backend.retry import RetryPolicy
-from passerelle.batches import BatchKind, Direction
+from passerelle.batches import Direction
 from passerelle.events import LineType
 from passerelle.money import Money
 from passerelle.sandbox import Faults, SandboxServer
@@ -76,60 +77,6 @@ pytestmark = pytest.mark.anyio
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "samples" / "batch"
 SAMPLE_FILES = sorted(SAMPLES.glob("*/*"))
-
-
-def cad(amount: str) -> Money:
-    return Money.of(amount, "CAD")
-
-
-def new_order(reference: str = "A-100", *, installments: int | None = None) -> OrderCreate:
-    """Two shirts at 25.00, a mug at 12.50 and 7.50 of shipping: 70.00 CAD."""
-    return OrderCreate(
-        reference=reference,
-        currency="CAD",
-        installments=installments,
-        lines=(
-            CartLineItem(reference="shirt", name="Shirt", unit_price=cad("25.00"), quantity=2),
-            CartLineItem(reference="mug", name="Mug", unit_price=cad("12.50"), quantity=1),
-            CartLineItem(
-                reference="shipping",
-                name="Shipping",
-                type=LineType.HANDLING,
-                unit_price=cad("7.50"),
-                quantity=1,
-            ),
-        ),
-    )
-
-
-def units(**quantities: int) -> tuple[LineQuantityItem, ...]:
-    return tuple(LineQuantityItem(line=line, quantity=q) for line, q in quantities.items())
-
-
-def entry(
-    amount: str, *, direction: Direction = Direction.CREDIT, payee: str = "Ada"
-) -> BatchEntryItem:
-    return BatchEntryItem(
-        direction=direction,
-        amount=cad(amount),
-        payee=payee,
-        account="1234567",
-        institution="001",
-        transit="12345",
-    )
-
-
-def entries_batch(
-    day: dt.date = dt.date(2030, 3, 15), batch_id: str = "payroll-11"
-) -> BatchEntriesCreate:
-    return BatchEntriesCreate(
-        batch_id=batch_id,
-        originator="Acme Payroll",
-        kind=BatchKind.CREDIT,
-        currency="CAD",
-        processing_date=day,
-        entries=(entry("1200.00"), entry("950.50", payee="Grace")),
-    )
 
 
 def order_json(reference: str = "A-100") -> dict[str, Any]:

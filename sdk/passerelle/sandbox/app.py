@@ -100,12 +100,14 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _problem_media_types(
-                get_openapi(
-                    title=app.title,
-                    version=app.version,
-                    description=app.description,
-                    routes=app.routes,
+            app.openapi_schema = _links(
+                _problem_media_types(
+                    get_openapi(
+                        title=app.title,
+                        version=app.version,
+                        description=app.description,
+                        routes=app.routes,
+                    )
                 )
             )
         return app.openapi_schema
@@ -122,6 +124,57 @@ def _problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if int(status) >= 400 and content:
                     response["content"] = {PROBLEM_CONTENT_TYPE: next(iter(content.values()))}
+    return schema
+
+
+_ORDER = "/v1/orders/{ref}"
+_BATCH = "/v1/batches/{batch_id}"
+_ORDER_OPERATIONS = {
+    "GetOrder": (_ORDER, "get"),
+    "Ship": (_ORDER + "/shipments", "post"),
+    "Cancel": (_ORDER + "/cancellations", "post"),
+    "Return": (_ORDER + "/returns", "post"),
+    "UpdateCart": (_ORDER + "/cart", "put"),
+}
+_BATCH_OPERATIONS = {
+    "GetBatch": (_BATCH, "get"),
+    "RescheduleBatch": (_BATCH, "patch"),
+    "DeleteBatch": (_BATCH, "delete"),
+    "ReplaceBatchEntries": (_BATCH + "/entries", "put"),
+}
+# Each answer naming an order or a batch, and where in its body the name is.
+_PRODUCERS: tuple[tuple[str, str, str, str], ...] = (
+    ("/v1/orders", "post", "201", "$response.body#/reference"),
+    (_ORDER, "get", "200", "$response.body#/reference"),
+    *(
+        (path, method, status, "$response.body#/order/reference")
+        for path, method in list(_ORDER_OPERATIONS.values())[1:]
+        for status in ("200", "201")
+    ),
+    ("/v1/batches", "post", "201", "$response.body#/id"),
+    *((path, method, "200", "$response.body#/id") for path, method in _BATCH_OPERATIONS.values()),
+)
+
+
+def _links(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI links: from each answer naming an order (or a batch) to what can be done with it,
+    for readers of the document and for stateful testing."""
+    paths = schema["paths"]
+    for path, method, status, where in _PRODUCERS:
+        response = paths[path][method]["responses"].get(status)
+        if response is None:
+            continue
+        order = where.endswith("reference")
+        targets, parameter = (
+            (_ORDER_OPERATIONS, "ref") if order else (_BATCH_OPERATIONS, "batch_id")
+        )
+        response["links"] = {
+            name: {
+                "operationId": paths[target][target_method]["operationId"],
+                "parameters": {parameter: where},
+            }
+            for name, (target, target_method) in targets.items()
+        }
     return schema
 
 
