@@ -1,11 +1,16 @@
 """`passerelle demo` is the README's first command: it must run and check its own outcomes."""
 
+import dataclasses
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+
+from passerelle import demo
 
 pytest.importorskip("passerelle_shopify", reason="the demo needs the Shopify plugin installed")
 
@@ -23,3 +28,19 @@ def test_the_demo_runs_end_to_end_and_exits_0() -> None:
     assert "duplicate of delivery 2: stored once, dispatched once" in result.stdout
     assert "returned: refunded 95.00 CAD; Brass lamp x1" in result.stdout
     assert "cancelled: released 180.00 CAD (void); Wool quilt x1" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_demo_fails_when_a_voided_or_disbursed_amount_is_not_the_expected_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = dict(demo._EXPECTED_LEDGERS)
+    expected[demo.QUILT_ORDER] = dataclasses.replace(expected[demo.QUILT_ORDER], voided="0.00")
+    expected[demo.LAMP_ORDER] = dataclasses.replace(expected[demo.LAMP_ORDER], disbursed="95.00")
+    monkeypatch.setattr(demo, "_EXPECTED_LEDGERS", expected)
+    with pytest.raises(demo.DemoFailedError) as failed:
+        demo.run_demo(Console(file=io.StringIO(), width=250))
+    assert str(failed.value) == (
+        f"order {demo.QUILT_ORDER} voided 180.00 CAD, expected 0.00 CAD; "
+        f"order {demo.LAMP_ORDER} disbursed 0.00 CAD, expected 95.00 CAD"
+    )

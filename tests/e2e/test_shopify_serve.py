@@ -23,10 +23,12 @@ from .support import (
     FULL_TOKEN,
     READ_TOKEN,
     ConnectorProcess,
+    api,
     backend,
     free_port,
     ledger,
     sqlite_url,
+    stats,
     wait_settled,
 )
 
@@ -204,3 +206,59 @@ def test_shopify_webhooks_through_serve_reach_the_sandbox_once(
             ("order_shipped", str(FULFILLMENT["id"])),
         ],
     }
+
+
+def test_bad_shopify_input_through_serve_is_refused_ignored_or_reported(
+    tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    port = free_port()
+    config = write_config(
+        tmp_path / "passerelle.toml", sandbox.url, sqlite_url(tmp_path / "inbox.db"), port
+    )
+    connector = ConnectorProcess(
+        config, dict(os.environ), tmp_path / "connector.log", port=port
+    ).start()
+    with connector, httpx.Client(base_url=connector.url, timeout=10.0) as http:
+        connector.wait_ready()
+        url = f"/webhooks/shopify/{SHOP}"
+
+        # No signature at all: 401, and nothing is stored.
+        body = json.dumps(FULFILLMENT).encode()
+        unsigned = shopify_headers("fulfillments/create", body, "ev-unsigned")
+        del unsigned["X-Shopify-Hmac-Sha256"]
+        refused = http.post(url, content=body, headers=unsigned)
+        assert refused.status_code == 401
+        assert sum(stats(connector.url).values()) == 0
+
+        # A topic the plugin does not handle: acknowledged, then recorded as ignored, with why.
+        body = json.dumps({"id": 632910392, "title": "Ceramic mug"}).encode()
+        unknown = http.post(
+            url, content=body, headers=shopify_headers("products/update", body, "ev-product")
+        )
+        assert unknown.status_code == 200, unknown.text
+
+        # Signed, but not JSON that can be read: acknowledged (Shopify must not retry it for
+        # hours), then an action-center entry that quotes the parse error and where it is.
+        body = (
+            b'{"id": 7200000000000000102, "order_id": ' + str(ORDER).encode() + b",\n"
+            b' "transactions": [{"kind": "refund", "amount": 24.}]}'
+        )
+        unreadable = http.post(
+            url, content=body, headers=shopify_headers("refunds/create", body, "ev-broken")
+        )
+        assert unreadable.status_code == 200, unreadable.text
+
+        counts = wait_settled(connector.url, timeout=30)
+        assert (counts["ignored"], counts["failed"]) == (1, 1)
+        ignored = api(connector.url, f"/actions/{unknown.json()['id']}").json()
+        assert (ignored["status"], ignored["outcome"]) == (
+            "ignored",
+            "topic products/update is not handled",
+        )
+        (entry,) = api(connector.url, "/actions").json()["actions"]
+        assert entry["id"] == unreadable.json()["id"]
+        assert (entry["error_code"], entry["error_message"]) == (
+            "unreadable_delivery",
+            "transactions[0].amount: refunds/create body is not JSON: Expecting ',' delimiter "
+            "at line 2 column 50 (character 110)",
+        )
