@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -326,3 +327,44 @@ def test_separate_processes_never_share_a_delivery_or_a_lane(
         assert store.stats()[DeliveryStatus.DONE] == 200
         outcomes = {store.get(i).outcome for ids in expected.values() for i in ids}
     assert len(outcomes) > 1, "one process did all the work: the test proved nothing"
+
+
+@pytest.mark.anyio
+async def test_appends_committed_together_find_duplicates_among_them_and_before_them(
+    store: DeliveryStore,
+) -> None:
+    earlier = await store.append_async(new("key-earlier", "order-1"))
+    keys = [f"key-{n}" for n in range(300)]
+    keys[150:150] = ["key-earlier", "key-7", "key-earlier"]
+
+    results = await asyncio.gather(*(store.append_async(new(key, "order-1")) for key in keys))
+
+    by_key = dict(zip(keys, results, strict=True))
+    assert by_key["key-earlier"] == AppendResult(earlier.id, duplicate=True)
+    assert results[151] == AppendResult(by_key["key-7"].id, duplicate=True)
+    firsts = [result.id for result in results if not result.duplicate]
+    assert len(set(firsts)) == 300
+    assert min(firsts) > earlier.id
+    claimed = store.claim("w", limit=1, lease=timedelta(seconds=30))
+    assert [c.delivery.id for c in claimed] == [earlier.id]
+
+
+@pytest.mark.anyio
+async def test_when_appending_together_fails_each_append_is_tried_alone(
+    tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from passerelle.connector import sqlite_store
+
+    def refuse(*_: object) -> list[AppendResult]:
+        raise sqlite3.IntegrityError("refused as a whole")
+
+    monkeypatch.setattr(sqlite_store, "_append_rows", refuse)
+    store = sqlite_store.SQLiteStore(tmp_path / "inbox.db", clock=clock)
+    try:
+        keys = [f"key-{n}" for n in range(50)] + ["key-3"]
+        results = await asyncio.gather(*(store.append_async(new(key)) for key in keys))
+        assert len({r.id for r in results[:50]}) == 50
+        assert results[50] == AppendResult(results[3].id, duplicate=True)
+        assert store.stats()[DeliveryStatus.PENDING] == 50
+    finally:
+        store.close()

@@ -8,7 +8,8 @@ of the body (``<topic>#sha256-<hex>``): an identical body for the same topic is 
 
 Ordering: the order id as a decimal string, so deliveries about one order are handled one at a
 time, in order. The receiver computes it before it answers, so only the few fields that can name
-the order are read (by pydantic-core, which skips the rest of the body without building it).
+the order are read (`passerelle.json_fields.top_level_fields`: from the first KiB alone when they
+lie there, as they do in Shopify's bodies).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import hashlib
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from passerelle.json_fields import top_level_fields
 from passerelle.platforms import WebhookRequest
 from passerelle_shopify import headers
 
 __all__ = ["delivery_key", "ordering_key"]
 
 _LONGEST_ID = 128
+_NAMED_BY_ORDER_ID = ("fulfillments/", "refunds/")
 _ORDER_GID = re.compile(r"gid://shopify/Order/(\d+)")
 
 
@@ -46,31 +47,27 @@ def ordering_key(request: WebhookRequest) -> str | None:
 
     Never raises: the body may still be malformed here.
     """
-    try:
-        data = _OrderFields.model_validate_json(request.body)
-    except Exception:
-        return None
     topic = (headers.header(request.headers, headers.TOPIC) or "").lower()
-    if topic.startswith("orders/") and topic != "orders/edited":
-        return _order_id(data.id)
-    if isinstance(data.order_edit, dict):
-        return _order_id(data.order_edit.get("order_id"))
-    key = _order_id(data.order_id)
-    if key is None and isinstance(data.order, dict):
-        order = data.order
+    try:
+        if topic.startswith("orders/") and topic != "orders/edited":
+            return _order_id(top_level_fields(request.body, ("id",)).get("id"))
+        if topic.startswith(_NAMED_BY_ORDER_ID):
+            # What these topics always carry, near the top of the body: found without reading
+            # the rest. Without it the other fields are looked for all the same.
+            key = _order_id(top_level_fields(request.body, ("order_id",)).get("order_id"))
+            if key is not None:
+                return key
+        fields = top_level_fields(request.body, ("order_edit", "order_id", "order"))
+    except ValueError:
+        return None
+    order_edit = fields.get("order_edit")
+    if isinstance(order_edit, dict):
+        return _order_id(order_edit.get("order_id"))
+    key = _order_id(fields.get("order_id"))
+    order = fields.get("order")
+    if key is None and isinstance(order, dict):
         key = _order_id(order.get("id")) or _order_id(order.get("admin_graphql_api_id"))
     return key
-
-
-class _OrderFields(BaseModel):
-    """The top-level fields that may name the order, as JSON gave them (integers exact)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: Any = None
-    order_id: Any = None
-    order_edit: Any = None
-    order: Any = None
 
 
 def _order_id(value: Any) -> str | None:

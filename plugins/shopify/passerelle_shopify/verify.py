@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 
 from passerelle.platforms import Store, VerificationError, WebhookRequest
+from passerelle.signatures import hmac_sha256
 from passerelle_shopify import headers
 
 __all__ = ["shop_domain", "sign", "verify_delivery"]
@@ -36,8 +36,7 @@ def shop_domain(store: Store) -> str | None:
 
 def sign(body: bytes, secret: str) -> str:
     """The ``X-Shopify-Hmac-Sha256`` value Shopify sends for `body` signed with `secret`."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return base64.b64encode(hmac_sha256(secret.encode(), body)).decode("ascii")
 
 
 def verify_delivery(request: WebhookRequest, store: Store) -> None:
@@ -70,8 +69,7 @@ def verify_delivery(request: WebhookRequest, store: Store) -> None:
     matched = False
     for key in keys:
         if key:
-            expected = hmac.new(key, request.body, hashlib.sha256).digest()
-            matched |= hmac.compare_digest(expected, received)
+            matched |= hmac.compare_digest(hmac_sha256(key, request.body), received)
     if not matched:
         raise VerificationError(
             f"{headers.shown(headers.HMAC)} matches none of the secrets of store {store.id}"

@@ -26,8 +26,9 @@ Routes:
     200 when the durable store answers, else 503.
 
 Any other method on these paths is 405 (with ``Allow``); any other path is 404. Every error
-answer is one line of ``text/plain`` saying why. The receiver never calls the back end; each
-delivery is logged on one line (``passerelle.receiver``), without its body or any secret.
+answer is one line of ``text/plain`` saying why. The receiver never calls the back end. Each
+delivery is logged on one line (``passerelle.receiver``), without its body or any secret: at INFO
+when it is refused, at DEBUG when it is stored or a duplicate.
 """
 
 from __future__ import annotations
@@ -155,8 +156,12 @@ class _Receiver:
     ) -> None:
         started = time.perf_counter()
         status, note = await self._answer_delivery(scope, receive, send, platform_name, store_id)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
+        # A stored delivery is the common case, thousands a second at peak: its line is for
+        # debugging. Everything else says something about the sender or the setup.
+        level = logging.DEBUG if status == 200 else logging.INFO
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
                 "%d %s/%s %s %.1fms",
                 status,
                 _one_line(platform_name),
@@ -170,7 +175,9 @@ class _Receiver:
     ) -> tuple[int, str]:
         """Answer the delivery; return the status and what happened, for the log."""
         content_type = b""
-        for name, value in scope["headers"]:
+        # One pass over the server's headers, which may be a lazy sequence.
+        raw_headers = list(scope["headers"])
+        for name, value in raw_headers:
             if name == b"content-type":
                 content_type = value
             elif name == b"content-length" and value.isdigit() and int(value) > self._max_body:
@@ -192,7 +199,7 @@ class _Receiver:
         request = WebhookRequest(
             platform=platform_name,
             store=store_id,
-            headers=httpx.Headers(scope["headers"]),
+            headers=httpx.Headers(raw_headers),
             body=body,
             received_at=self._clock.now(),
         )

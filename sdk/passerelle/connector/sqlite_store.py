@@ -99,7 +99,11 @@ class SQLiteStore(SQLDeliveryStore):
             connection.close()
             raise
         self._writer = _Writer(
-            connection, max_batch=max_batch, wal=self.path + "-wal", wal_limit=wal_limit_bytes
+            connection,
+            append_rows=_append_rows,
+            max_batch=max_batch,
+            wal=self.path + "-wal",
+            wal_limit=wal_limit_bytes,
         )
         self._checkpointer = (
             None
@@ -126,6 +130,9 @@ class SQLiteStore(SQLDeliveryStore):
             # back the last transactions, deliveries the platform was already told we had.
             # Group commit is what keeps FULL affordable.
             connection.execute("PRAGMA synchronous = FULL")
+            # Appends committed together are one statement, which SQLite journals on its own
+            # while the transaction lasts: in memory, not in a temporary file made for it.
+            connection.execute("PRAGMA temp_store = MEMORY")
             connection.execute("PRAGMA foreign_keys = ON")
         except BaseException:
             connection.close()
@@ -191,6 +198,17 @@ class SQLiteStore(SQLDeliveryStore):
         # whose locks and chaining cost more than the append itself on a busy receiver.
         loop = asyncio.get_running_loop()
         result: asyncio.Future[AppendResult] = loop.create_future()
+        # Encoded here, on the event loop, so that the writer thread runs as little Python as
+        # possible: each bit it runs makes the loop wait for the GIL.
+        row = (
+            delivery.platform,
+            delivery.store,
+            delivery.delivery_key,
+            delivery.ordering_key,
+            self.to_db_headers(delivery.headers),
+            self.to_db_body(delivery.body),
+            self.to_db_time(delivery.received_at),
+        )
 
         def settle(value: AppendResult | None, error: BaseException | None) -> None:
             _resolve(result, value, error)
@@ -204,6 +222,7 @@ class SQLiteStore(SQLDeliveryStore):
                     settle,
                     loop,
                     one_statement=True,
+                    row=row,
                 )
             )
         return await result
@@ -309,6 +328,9 @@ class _Operation(Generic[T]):
     one_statement: bool = False
     """The work writes with a single statement (reads aside), which SQLite undoes by itself if
     it fails: no savepoint needed."""
+    row: _Row | None = None
+    """The work is the append of this encoded delivery: the writer may append it together with
+    the appends next to it."""
 
 
 def _settle_future(future: Future[T]) -> Callable[[T | None, BaseException | None], None]:
@@ -334,9 +356,16 @@ class _Writer:
     """The one thread that writes: batches waiting operations into one transaction each."""
 
     def __init__(
-        self, connection: sqlite3.Connection, *, max_batch: int, wal: str, wal_limit: int
+        self,
+        connection: sqlite3.Connection,
+        *,
+        append_rows: Callable[[sqlite3.Connection, list[_Row]], list[AppendResult]],
+        max_batch: int,
+        wal: str,
+        wal_limit: int,
     ) -> None:
         self._connection = connection
+        self._append_rows = append_rows
         self._max_batch = max_batch
         self._wal = wal
         self._wal_limit = wal_limit
@@ -408,23 +437,11 @@ class _Writer:
         results: list[tuple[_Operation[Any], Any, BaseException | None]] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for operation in batch:
-                savepoint = not operation.one_statement
-                if savepoint:
-                    connection.execute("SAVEPOINT operation")
-                try:
-                    value = operation.work(connection)
-                except Exception as exc:
-                    if not connection.in_transaction:
-                        raise  # SQLite rolled back the whole batch (disk full, I/O error)
-                    if savepoint:
-                        connection.execute("ROLLBACK TO operation")
-                        connection.execute("RELEASE operation")
-                    results.append((operation, None, _wrap(exc)))
-                else:
-                    if savepoint:
-                        connection.execute("RELEASE operation")
-                    results.append((operation, value, None))
+            for run in _runs_of_appends(batch):
+                if len(run) > 1 and self._append_together(run, results):
+                    continue
+                for operation in run:
+                    self._run_one(operation, results)
             connection.execute("COMMIT")
         except Exception as exc:
             if connection.in_transaction:
@@ -433,6 +450,122 @@ class _Writer:
             failure.__cause__ = exc
             results = [(operation, None, failure) for operation in batch]
         _settle(results)
+
+    def _append_together(
+        self,
+        run: list[_Operation[Any]],
+        results: list[tuple[_Operation[Any], Any, BaseException | None]],
+    ) -> bool:
+        """Append a run of deliveries together; False (nothing changed) if that failed, so that
+        each is tried on its own and only the one at fault fails."""
+        try:
+            appended = self._append_rows(
+                self._connection, [operation.row for operation in run if operation.row]
+            )
+        except Exception:
+            if not self._connection.in_transaction:
+                raise  # SQLite rolled back the whole batch (disk full, I/O error)
+            return False
+        results.extend(
+            (operation, value, None) for operation, value in zip(run, appended, strict=True)
+        )
+        return True
+
+    def _run_one(
+        self,
+        operation: _Operation[Any],
+        results: list[tuple[_Operation[Any], Any, BaseException | None]],
+    ) -> None:
+        connection = self._connection
+        savepoint = not operation.one_statement
+        if savepoint:
+            connection.execute("SAVEPOINT operation")
+        try:
+            value = operation.work(connection)
+        except Exception as exc:
+            if not connection.in_transaction:
+                raise  # SQLite rolled back the whole batch (disk full, I/O error)
+            if savepoint:
+                connection.execute("ROLLBACK TO operation")
+                connection.execute("RELEASE operation")
+            results.append((operation, None, _wrap(exc)))
+        else:
+            if savepoint:
+                connection.execute("RELEASE operation")
+            results.append((operation, value, None))
+
+
+_Row = tuple[str, str, str, str | None, str, bytes, int]
+"""A delivery as the deliveries table keeps it: platform, store, delivery key, ordering key,
+headers, body, received_at."""
+_ROWS_PER_INSERT = 500
+"""8 parameters a row: well below SQLite's limit of 32,766 per statement."""
+
+
+def _append_rows(connection: sqlite3.Connection, rows: list[_Row]) -> list[AppendResult]:
+    """Append `rows` in order, in a handful of statements whatever their number.
+
+    Every statement lets the GIL go and waits to take it back, behind the event loop; a
+    statement per row, or a row fetched at a time, would make a large batch wait that many
+    times. Of several rows with the same key the first is new, the others its duplicates.
+    """
+    # AUTOINCREMENT ids only grow, and this transaction is the only writer: the rows inserted
+    # below are exactly those with a greater id, and when none was a duplicate they are the
+    # ids that follow `before`, in the order of `rows`. A single statement needs no savepoint:
+    # if it fails, SQLite undoes it.
+    ((before,),) = connection.execute("SELECT COALESCE(MAX(id), 0) FROM deliveries").fetchall()
+    count = 0
+    last = before
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        cursor = connection.execute(
+            "INSERT INTO deliveries (platform, store, delivery_key, ordering_key, headers, body,"  # noqa: S608
+            " received_at, next_attempt_at) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            + " ON CONFLICT (platform, store, delivery_key) DO NOTHING",
+            [value for row in chunk for value in (*row, row[6])],
+        )
+        count += cursor.rowcount
+        last = cursor.lastrowid or last
+    if count == len(rows) and last == before + count:
+        return [AppendResult(id=before + 1 + n, duplicate=False) for n in range(count)]
+    ((listing,),) = connection.execute(
+        "SELECT json_group_array(json_array(id, platform, store, delivery_key))"
+        " FROM deliveries WHERE id > ?",
+        (before,),
+    ).fetchall()
+    inserted = {
+        (platform, store, key): int(id_) for id_, platform, store, key in json.loads(listing)
+    }
+    ids = dict(inserted)
+    results = []
+    for row in rows:
+        key = row[:3]
+        if inserted.pop(key, None) is not None:
+            results.append(AppendResult(id=ids[key], duplicate=False))
+            continue
+        if key not in ids:
+            ((ids[key],),) = connection.execute(
+                "SELECT id FROM deliveries WHERE platform = ? AND store = ? AND delivery_key = ?",
+                key,
+            ).fetchall()
+        results.append(AppendResult(id=ids[key], duplicate=True))
+    return results
+
+
+def _runs_of_appends(batch: list[_Operation[Any]]) -> Iterator[list[_Operation[Any]]]:
+    """The batch in order, appends next to each other grouped, every other operation alone."""
+    run: list[_Operation[Any]] = []
+    for operation in batch:
+        if operation.row is not None:
+            run.append(operation)
+            continue
+        if run:
+            yield run
+            run = []
+        yield [operation]
+    if run:
+        yield run
 
 
 def _settle(results: list[tuple[_Operation[Any], Any, BaseException | None]]) -> None:
