@@ -83,6 +83,22 @@ access = "full"
     return path
 
 
+def serve(folder: Path, sandbox: SandboxServer) -> ConnectorProcess:
+    """`passerelle serve` in a subprocess, configured in `folder` for the shop, and ready."""
+    port = free_port()
+    config = write_config(
+        folder / "passerelle.toml", sandbox.url, sqlite_url(folder / "inbox.db"), port
+    )
+    connector = ConnectorProcess(config, dict(os.environ), folder / "connector.log", port=port)
+    connector.start()
+    try:
+        connector.wait_ready()
+    except BaseException:
+        connector.kill()
+        raise
+    return connector
+
+
 def shopify_headers(topic: str, body: bytes, event_id: str) -> dict[str, str]:
     digest = hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
     return {
@@ -161,15 +177,8 @@ def test_shopify_webhooks_through_serve_reach_the_sandbox_once(
             ),
         )
     )
-    port = free_port()
-    config = write_config(
-        tmp_path / "passerelle.toml", sandbox.url, sqlite_url(tmp_path / "inbox.db"), port
-    )
-    connector = ConnectorProcess(
-        config, dict(os.environ), tmp_path / "connector.log", port=port
-    ).start()
+    connector = serve(tmp_path, sandbox)
     with connector, httpx.Client(base_url=connector.url, timeout=10.0) as http:
-        connector.wait_ready()
         url = f"/webhooks/shopify/{SHOP}"
         deliveries = [
             ("fulfillments/create", FULFILLMENT, "ev-ship"),
@@ -211,15 +220,8 @@ def test_shopify_webhooks_through_serve_reach_the_sandbox_once(
 def test_bad_shopify_input_through_serve_is_refused_ignored_or_reported(
     tmp_path: Path, sandbox: SandboxServer
 ) -> None:
-    port = free_port()
-    config = write_config(
-        tmp_path / "passerelle.toml", sandbox.url, sqlite_url(tmp_path / "inbox.db"), port
-    )
-    connector = ConnectorProcess(
-        config, dict(os.environ), tmp_path / "connector.log", port=port
-    ).start()
+    connector = serve(tmp_path, sandbox)
     with connector, httpx.Client(base_url=connector.url, timeout=10.0) as http:
-        connector.wait_ready()
         url = f"/webhooks/shopify/{SHOP}"
 
         # No signature at all: 401, and nothing is stored.
