@@ -1,21 +1,27 @@
-"""Ingest: how fast the receiver acknowledges signed deliveries, beside a bare ASGI endpoint.
+"""Ingest: how fast `passerelle serve` acknowledges signed deliveries, beside a bare ASGI endpoint.
 
     python -m bench ingest [--rounds 3] [--seconds 5] [--connections 50] [--size 11264]
 
-Three servers run one after the other, each under uvicorn with the same settings (one worker,
-the same event loop and HTTP implementation), in alternating rounds so that whatever else the
-machine does falls on all of them alike:
+Three servers run one after the other, in alternating rounds so that whatever else the machine
+does falls on all of them alike, each under uvicorn with the settings `passerelle serve` uses
+(`passerelle.connector.serve_cli.server_config`: one process, the same event loop and HTTP
+implementation, its logging):
 
 - ``bare``: an ASGI endpoint that reads the body and answers 200, the floor;
-- ``receiver``: the receiver in full, durable append to a SQLite store (group commit) included;
-- ``no inbox``: the receiver with an inbox that keeps nothing, which tells the receiver's own
-  cost from the store's; it is not a configuration anyone should run.
+- ``serve``: `passerelle serve` as a merchant runs it: the Shopify plugin, a SQLite inbox
+  (group commit, synchronous), the receiver's log line per delivery, and the dispatcher working
+  off the inbox in the same process;
+- ``receiver``: `passerelle serve --role receiver`, the receiving half of a scale-out.
+
+The deliveries are Shopify ``orders/create`` webhooks signed as Shopify signs them, each with a
+fresh event id. The connector acknowledges a topic it does not handle, then its dispatcher
+records it as ignored: the whole ingest path runs, and no back end is needed.
 
 A load generator in its own process keeps `--connections` keep-alive connections busy, each
-sending the next Shopify-like order delivery (signed, with a fresh delivery id) as soon as the
-previous answer arrives. It reports acknowledgements per second and the latency from the
-request's first byte to the end of the answer. The client's CPU use is printed too: a client
-near 100 % of a core would be the bottleneck, not the server.
+sending the next delivery as soon as the previous answer arrives. It reports acknowledgements
+per second and the latency from the request's first byte to the end of the answer. Each
+process's CPU use is printed too: a client near 100 % of a core would be the bottleneck, not the
+server.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import hmac
 import json
 import os
@@ -36,33 +43,18 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
-
-from passerelle.connector.store import AppendResult, DeliveryStore, NewDelivery
-from passerelle.platforms import (
-    Store,
-    Translation,
-    TranslationContext,
-    VerificationError,
-    WebhookPlatform,
-    WebhookRequest,
-)
-
-SIGNATURE = "X-Bench-Hmac-Sha256"
-DELIVERY = "X-Bench-Event-Id"
-PLATFORM = "bench"
-STORE_ID = "north.example"
-SIGNING_KEY = "bench-webhook-signing-key"
+SECRET = "bench-webhook-signing-secret"  # noqa: S105 - signs only these benchmark bodies
+SHOP = "north-bench.myshopify.com"
 HOST = "127.0.0.1"
-PATH = f"/webhooks/{PLATFORM}/{STORE_ID}"
+PATH = f"/webhooks/shopify/{SHOP}"
 TARGET_RATIO = 0.8
 TARGET_P99_MS = 20.0
 SERVERS = {
     "bare": "bare ASGI endpoint",
-    "receiver": "receiver + SQLite",
-    "no-inbox": "receiver, no inbox",
+    "serve": "passerelle serve",
+    "receiver": "serve --role receiver",
 }
 
 Scope = MutableMapping[str, Any]
@@ -72,64 +64,16 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 def sign(body: bytes) -> str:
-    return base64.b64encode(hmac.digest(SIGNING_KEY.encode(), body, "sha256")).decode()
-
-
-class _OrderId(BaseModel):
-    id: Any = None
-
-
-class BenchPlatform(WebhookPlatform):
-    """Signed like Shopify: base64 HMAC-SHA256 of the raw body; the order id read from the JSON
-    the way the Shopify plugin reads it (only that field, the rest of the body skipped)."""
-
-    name: ClassVar[str] = PLATFORM
-
-    def verify(self, request: WebhookRequest, store: Store) -> None:
-        presented = request.headers.get(SIGNATURE)
-        if presented is None:
-            raise VerificationError(f"missing header {SIGNATURE}")
-        matched = False
-        for secret in store.secrets:
-            digest = hmac.digest(secret.get_secret_value().encode(), request.body, "sha256")
-            matched |= hmac.compare_digest(base64.b64encode(digest).decode(), presented)
-        if not matched:
-            raise VerificationError(f"{SIGNATURE} matches no secret")
-
-    def delivery_key(self, request: WebhookRequest) -> str:
-        key: str | None = request.headers.get(DELIVERY)
-        if not key:
-            raise VerificationError(f"missing header {DELIVERY}")
-        return key
-
-    def ordering_key(self, request: WebhookRequest) -> str | None:
-        try:
-            order = _OrderId.model_validate_json(request.body).id
-        except ValidationError:
-            return None
-        return str(order) if isinstance(order, int) else None
-
-    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
-        return Translation.ignore("benchmark delivery")
-
-
-class _NoInbox:
-    """Acknowledges every append and keeps nothing: isolates the receiver's own cost."""
-
-    def __init__(self) -> None:
-        self._count = 0
-
-    async def append_async(self, delivery: NewDelivery) -> AppendResult:
-        self._count += 1
-        return AppendResult(id=self._count, duplicate=False)
-
-    def close(self) -> None:
-        pass
+    """The ``X-Shopify-Hmac-Sha256`` of `body`."""
+    return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
 
 
 async def bare_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     """Read the whole body and answer 200 with a body the size of the receiver's."""
-    if scope["type"] != "http":
+    if scope["type"] == "lifespan":
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
         return
     more = True
     while more:
@@ -207,42 +151,37 @@ def order_body(number: int, size: int) -> bytes:
     return json.dumps(order, separators=(",", ":")).encode()
 
 
-# The server process
+# The servers
 
 
-def _serve(kind: str, port: int, db: str, loop: str, http: str) -> None:
+def _config(folder: Path, db: str) -> Path:
+    path = folder / "passerelle.toml"
+    path.write_text(
+        f"""\
+[backend]
+# Never called: every delivery is of a topic the connector acknowledges and ignores.
+url = "http://127.0.0.1:9"
+token = "bench-back-end-token"
+merchant = "bench-merchant"
+
+[store]
+url = {json.dumps(f"sqlite:///{db}")}
+
+[[stores]]
+platform = "shopify"
+id = {json.dumps(SHOP)}
+secrets = [{json.dumps(SECRET)}]
+"""
+    )
+    return path
+
+
+def _serve_bare(port: int) -> None:
     import uvicorn
 
-    from passerelle.connector.receiver import create_receiver
-    from passerelle.connector.store import open_store
+    from passerelle.connector.serve_cli import server_config
 
-    inbox: DeliveryStore | None = None
-    if kind == "bare":
-        app: Any = bare_endpoint
-    else:
-        inbox = open_store(f"sqlite:///{db}") if kind == "receiver" else None
-        app = create_receiver(
-            {PLATFORM: BenchPlatform()},
-            {(PLATFORM, STORE_ID): Store(PLATFORM, STORE_ID, (SecretStr(SIGNING_KEY),))},
-            inbox if inbox is not None else cast(DeliveryStore, _NoInbox()),
-        )
-    config = uvicorn.Config(
-        app,
-        host=HOST,
-        port=port,
-        loop=loop,
-        http=http,
-        ws="none",
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        workers=1,
-    )
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        if inbox is not None:
-            inbox.close()
+    uvicorn.Server(server_config(bare_endpoint, HOST, port)).run()
 
 
 # The client process
@@ -258,12 +197,18 @@ class Measurement:
     client_cpu: float
     server_cpu: float | None = None
     stored: int | None = None
+    ignored: int | None = None
 
 
 async def _load(
     port: int, connections: int, size: int, warmup: float, seconds: float
 ) -> Measurement:
     pool = [(body, sign(body)) for body in (order_body(n, size) for n in range(256))]
+    fixed = (
+        f"Host: {HOST}\r\nContent-Type: application/json\r\nX-Shopify-Topic: orders/create\r\n"
+        f"X-Shopify-Shop-Domain: {SHOP}\r\nX-Shopify-API-Version: 2025-07\r\n"
+        "X-Shopify-Triggered-At: 2026-01-15T15:12:00.000000000Z\r\n"
+    )
     run = os.urandom(4).hex()
     latencies: list[float] = []
     counts = {"acked": 0, "acked_total": 0, "errors": 0}
@@ -277,10 +222,11 @@ async def _load(
         try:
             while (started := time.perf_counter()) < end:
                 body, signature = pool[(number * 5 + sent) % len(pool)]
+                event = f"{run}-{number}-{sent}"
                 head = (
-                    f"POST {PATH} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\n{SIGNATURE}: {signature}\r\n"
-                    f"{DELIVERY}: {run}-{number}-{sent}\r\n\r\n"
+                    f"POST {PATH} HTTP/1.1\r\n{fixed}Content-Length: {len(body)}\r\n"
+                    f"X-Shopify-Hmac-Sha256: {signature}\r\nX-Shopify-Event-Id: {event}\r\n"
+                    f"X-Shopify-Webhook-Id: {event}\r\n\r\n"
                 ).encode()
                 writer.writelines((head, body))
                 answer_head = await reader.readuntil(b"\r\n\r\n")
@@ -357,40 +303,41 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bench", "ingest", *args]
+def _server_command(kind: str, port: int, config: Path) -> list[str]:
+    if kind == "bare":
+        return [sys.executable, "-m", "bench", "ingest", "--serve-bare", "--port", str(port)]
+    # The console script installed beside this interpreter, as a merchant starts it.
+    script = Path(sys.executable).with_name("passerelle")
+    command = [str(script), "serve", "--config", str(config)]
+    command += ["--port", str(port)]
+    return command + (["--role", "receiver"] if kind == "receiver" else [])
 
 
-def _measure(kind: str, options: argparse.Namespace, db: str) -> Measurement:
-    port = str(_free_port())
+def _measure(kind: str, options: argparse.Namespace, folder: Path) -> Measurement:
+    port = _free_port()
     root = Path(__file__).resolve().parents[1]
     paths = [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-    server = subprocess.Popen(
-        _command(
-            "--serve",
-            kind,
-            "--port",
-            port,
-            "--db",
-            db,
-            "--loop",
-            options.loop,
-            "--http",
-            options.http,
-        ),
-        cwd=root,
-        env=env,
-    )
+    db = str(folder / f"inbox-{kind}-{time.monotonic_ns()}.db")
+    config = _config(folder, db)
+    # The server logs as in production, into a file (a terminal would slow it down unfairly).
+    with (folder / f"{kind}.log").open("ab") as log:
+        server = subprocess.Popen(
+            _server_command(kind, port, config), cwd=root, env=env, stdout=log, stderr=log
+        )
     try:
-        _wait_listening(int(port), server)
+        _wait_listening(port, server)
         cpu_before = _cpu_seconds(server.pid)
         began = time.perf_counter()
         client = subprocess.run(
-            _command(
+            [
+                sys.executable,
+                "-m",
+                "bench",
+                "ingest",
                 "--load",
                 "--port",
-                port,
+                str(port),
                 "--connections",
                 str(options.connections),
                 "--size",
@@ -399,7 +346,7 @@ def _measure(kind: str, options: argparse.Namespace, db: str) -> Measurement:
                 str(options.warmup),
                 "--seconds",
                 str(options.seconds),
-            ),
+            ],
             cwd=root,
             env=env,
             check=True,
@@ -410,21 +357,25 @@ def _measure(kind: str, options: argparse.Namespace, db: str) -> Measurement:
     finally:
         server.send_signal(signal.SIGTERM)
         try:
-            server.wait(timeout=30)
+            server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
     measurement = Measurement(**json.loads(client.stdout))
     if cpu_before is not None and cpu_after is not None:
         measurement.server_cpu = (cpu_after - cpu_before) / elapsed
+    if kind != "bare":
+        measurement.stored, measurement.ignored = _stored(db)
     return measurement
 
 
-def _stored(db: str) -> int:
-    from passerelle.connector.store import open_store
+def _stored(db: str) -> tuple[int, int]:
+    """How many deliveries the inbox holds, and how many of them the dispatcher settled."""
+    from passerelle.connector.store import DeliveryStatus, open_store
 
     with open_store(f"sqlite:///{db}") as store:
-        return sum(store.stats().values())
+        counts = store.stats()
+    return sum(counts.values()), counts[DeliveryStatus.IGNORED]
 
 
 def _median(rows: list[Measurement]) -> Measurement:
@@ -436,7 +387,7 @@ def _median(rows: list[Measurement]) -> Measurement:
 def _line(label: str, row: Measurement) -> str:
     server_cpu = "n/a" if row.server_cpu is None else f"{row.server_cpu:.0%}"
     return (
-        f"{label:30}{row.acks_per_s:>8.0f}{row.p50_ms:>8.1f}{row.p99_ms:>8.1f}{row.errors:>7}"
+        f"{label:34}{row.acks_per_s:>8.0f}{row.p50_ms:>8.1f}{row.p99_ms:>8.1f}{row.errors:>7}"
         f"{server_cpu:>8}{row.client_cpu:>8.0%}"
     )
 
@@ -445,16 +396,16 @@ def _report(options: argparse.Namespace, results: dict[str, list[Measurement]]) 
     import uvicorn
 
     print(
-        f"ingest: {options.size}-byte signed order deliveries, {options.connections} keep-alive"
+        f"ingest: {options.size}-byte signed Shopify deliveries, {options.connections} keep-alive"
         f" connections, {options.rounds} rounds of {options.seconds:g} s per server"
         f" (after {options.warmup:g} s warm-up each)"
     )
     print(
-        f"servers: uvicorn {uvicorn.__version__}, --loop {options.loop} --http {options.http},"
-        f" 1 worker each; client: one asyncio process; {os.cpu_count()} CPUs"
+        f"servers: uvicorn {uvicorn.__version__} as passerelle serve runs it, one process each;"
+        f" client: one asyncio process; {os.cpu_count()} CPUs"
     )
     print()
-    print(f"{'':30}{'acks/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'server':>8}{'client':>8}")
+    print(f"{'':34}{'acks/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'server':>8}{'client':>8}")
     for number in range(options.rounds):
         for kind, label in SERVERS.items():
             print(_line(f"round {number + 1}: {label}", results[kind][number]))
@@ -462,21 +413,30 @@ def _report(options: argparse.Namespace, results: dict[str, list[Measurement]]) 
     for kind, label in SERVERS.items():
         print(_line(f"median: {label}", medians[kind]))
     print()
-    bare, receiver = medians["bare"], medians["receiver"]
-    ratio = receiver.acks_per_s / bare.acks_per_s
-    print(f"receiver + SQLite / bare: {ratio:.2f}   (target >= {TARGET_RATIO:.2f})")
-    print(f"receiver + SQLite p99:    {receiver.p99_ms:.1f} ms (target < {TARGET_P99_MS:g} ms)")
-    print(f"receiver, no inbox / bare: {medians['no-inbox'].acks_per_s / bare.acks_per_s:.2f}")
-    acked = sum(row.acked_total for row in results["receiver"])
-    stored = sum(row.stored or 0 for row in results["receiver"])
-    missing = acked - stored
-    print(
-        f"stored: {stored} deliveries for {acked} acknowledgements"
-        + (f": {missing} MISSING" if missing else "")
-    )
-    met = ratio >= TARGET_RATIO and receiver.p99_ms < TARGET_P99_MS
+    bare = medians["bare"]
+    for kind in ("serve", "receiver"):
+        row, label = medians[kind], SERVERS[kind]
+        print(
+            f"{label} / bare: {row.acks_per_s / bare.acks_per_s:.2f} (target >= {TARGET_RATIO:.2f})"
+            f"   p99 {row.p99_ms:.1f} ms (target < {TARGET_P99_MS:g} ms)"
+        )
+    complete = True
+    for kind in ("serve", "receiver"):
+        acked = sum(row.acked_total for row in results[kind])
+        stored = sum(row.stored or 0 for row in results[kind])
+        missing = acked - stored
+        complete = complete and missing == 0
+        print(
+            f"{SERVERS[kind]}: {stored} deliveries stored for {acked} acknowledgements"
+            + (f": {missing} MISSING" if missing else "")
+        )
+    ignored = sum(row.ignored or 0 for row in results["serve"])
+    stored = sum(row.stored or 0 for row in results["serve"])
+    print(f"passerelle serve dispatched {ignored} of them by the end of each round (as ignored)")
+    serve = medians["serve"]
+    met = serve.acks_per_s / bare.acks_per_s >= TARGET_RATIO and serve.p99_ms < TARGET_P99_MS
     print(f"targets {'met' if met else 'missed'}")
-    return missing == 0
+    return complete
 
 
 def main(argv: list[str]) -> int:
@@ -488,16 +448,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--size", type=int, default=11 * 1024, help="body bytes")
-    parser.add_argument("--loop", default="auto", help="uvicorn --loop, the same for all")
-    parser.add_argument("--http", default="auto", help="uvicorn --http, the same for all")
-    parser.add_argument("--serve", choices=tuple(SERVERS), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--db", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
 
-    if options.serve:
-        _serve(options.serve, options.port, options.db, options.loop, options.http)
+    if options.serve_bare:
+        _serve_bare(options.port)
         return 0
     if options.load:
         load = _load(
@@ -508,11 +465,7 @@ def main(argv: list[str]) -> int:
 
     results: dict[str, list[Measurement]] = {kind: [] for kind in SERVERS}
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
-        for number in range(options.rounds):
+        for _ in range(options.rounds):
             for kind in SERVERS:
-                db = str(Path(folder) / f"inbox-{number}.db")
-                measurement = _measure(kind, options, db)
-                if kind == "receiver":
-                    measurement.stored = _stored(db)
-                results[kind].append(measurement)
+                results[kind].append(_measure(kind, options, Path(folder)))
     return 0 if _report(options, results) else 1

@@ -147,8 +147,10 @@ class ConnectorProcess:
         role: str = "all",
         port: int | None = None,
         store_url: str | None = None,
+        log_level: str | None = None,
     ) -> None:
         self.config = config
+        self.log_level = log_level
         self.env = dict(env)
         if store_url is not None:
             self.env["PASSERELLE_STORE__URL"] = store_url
@@ -181,6 +183,8 @@ class ConnectorProcess:
         ]
         if self.port is not None:
             command += ["--port", str(self.port)]
+        if self.log_level is not None:
+            command += ["--log-level", self.log_level]
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=output, stderr=subprocess.STDOUT

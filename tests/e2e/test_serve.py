@@ -54,6 +54,7 @@ def start_connector(
     *,
     workers: int = 4,
     max_attempts: int = 10,
+    log_level: str | None = None,
 ) -> ConnectorProcess:
     config = ConnectorConfig(
         sandbox.url,
@@ -66,6 +67,7 @@ def start_connector(
         subprocess_env(plugin_site, tmp_path / "journal.jsonl"),
         tmp_path / "connector.log",
         port=config.port,
+        log_level=log_level,
     )
     connector.start()
     return connector
@@ -115,6 +117,40 @@ def test_signed_webhooks_reach_the_back_end_once(
         }
     seen = applications(read_journal(tmp_path / "journal.jsonl"))
     assert seen == {(o, e): 1 for o in orders for e in ("F1", "R1")}
+
+
+@pytest.mark.parametrize("level", ["info", "debug"])
+def test_refusals_are_logged_and_stored_deliveries_only_at_debug(
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer, client: BackendClient, level: str
+) -> None:
+    order = create_order(client, f"log-{level}", [("SKU-1", "10.00", 1)])
+    shipment = Delivery(f"{order}:ship", order, (ship(order, "F1"),))
+    with (
+        start_connector(tmp_path, plugin_site, sandbox, log_level=level) as connector,
+        httpx.Client() as http,
+    ):
+        connector.wait_ready()
+        stored = deliver(http, connector.url, shipment)
+        forged = http.post(
+            webhook_url(connector.url),
+            content=shipment.body(),
+            headers={**shipment.headers(), "X-Test-Signature": "bm90IGEgc2lnbmF0dXJl"},
+        )
+        assert forged.status_code == 401
+        wait_settled(connector.url, timeout=30)
+        connector.signal(signal.SIGTERM)
+        assert connector.wait(timeout=30) == 0
+    lines = connector.output().splitlines()
+    refused = [line for line in lines if "passerelle.receiver: 401 " in line]
+    assert len(refused) == 1
+    assert " INFO " in refused[0]
+    stored_lines = [line for line in lines if f"stored delivery={shipment.key} " in line]
+    if level == "debug":
+        assert len(stored_lines) == 1
+        assert " DEBUG passerelle.receiver: 200 " in stored_lines[0]
+        assert f"id={stored['id']}" in stored_lines[0]
+    else:
+        assert stored_lines == []
 
 
 def test_the_action_center_api_shows_a_failure_and_retries_it_with_a_full_token(
