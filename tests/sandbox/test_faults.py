@@ -3,12 +3,7 @@ idempotency key and a single change of state."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -276,65 +271,6 @@ def test_without_an_admin_token_there_is_no_admin_api(tmp_path: Path) -> None:
 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def cli_sandbox(tmp_path: Path) -> Iterator[str]:
-    """``python -m passerelle.sandbox.cli`` with fault options, on a free port."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "passerelle.sandbox.cli",
-            "--port",
-            str(port),
-            "--db",
-            str(tmp_path / "cli.db"),
-            "--token",
-            "sk_cli=cli-shop",
-            "--fault-error-rate",
-            "1",
-            "--fault-limit",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(url + "/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None:
-                    break
-                anyio.run(anyio.sleep, 0.05)
-        yield url
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=10)
-        assert b"sk_cli" not in output
-
-
-def test_fault_options_of_the_command(cli_sandbox: str) -> None:
-    headers = {"Authorization": "Bearer sk_cli", "Passerelle-Merchant": "cli-shop"}
-
-    first = httpx.get(cli_sandbox + "/v1/orders/X", headers=headers)
-    second = httpx.get(cli_sandbox + "/v1/orders/X", headers=headers)
-
-    assert first.status_code == 500
-    assert second.status_code == 404
-    assert second.json()["code"] == "unknown_order"
 
 
 async def test_the_total_timeout_cuts_a_slow_answer(
