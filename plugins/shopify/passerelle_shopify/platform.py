@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from passerelle.platforms import (
     Store,
+    StoreProblem,
     Translation,
     TranslationContext,
     Version,
     WebhookPlatform,
     WebhookRequest,
 )
-from passerelle_shopify import keys, translate, verify, versions
+from passerelle_shopify import keys, store_options, translate, verify, versions
 
 __all__ = ["ShopifyPlatform"]
 
@@ -22,7 +24,7 @@ class ShopifyPlatform(WebhookPlatform):
 
     Store options: ``shop_domain`` (the ``*.myshopify.com`` domain; defaults to the store id
     when that is one), ``access_token`` (Admin API, for ``orders/edited``), and optionally
-    ``api_version`` and ``api_base_url``.
+    ``api_version`` and ``api_base_url`` (see `passerelle_shopify.store_options`).
     """
 
     name: ClassVar[str] = "shopify"
@@ -38,6 +40,9 @@ class ShopifyPlatform(WebhookPlatform):
 
     def version(self, request: WebhookRequest) -> Version | None:
         return versions.version(request)
+
+    def check_store(self, store: Store) -> Sequence[StoreProblem]:
+        return store_options.check_store(store)
 
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
         return translate.translate(request, context)
