@@ -266,6 +266,28 @@ async def test_cart_update_answers_the_recomputed_payment_plan(api: Api) -> None
 # Rule violations: each answers its problem code and changes nothing
 
 
+@pytest.mark.parametrize("reference", ["#1001/B", "50%off", "100%2F0", "a b?c=d&e", "été/2030"])
+async def test_any_reference_reaches_its_order(api: Api, reference: str) -> None:
+    await api("create_order", new_order(reference))
+
+    shipped = await api("ship", reference, ShipmentCreate(event_id="ful-1"), idempotency_key="s")
+    again = await api("ship", reference, ShipmentCreate(event_id="ful-1"), idempotency_key="s")
+
+    assert (await api("get_order", reference)).reference == reference
+    assert shipped.order.reference == reference
+    assert again == shipped
+    with pytest.raises(UnknownOrderError):
+        await api("get_order", reference + "/x")
+
+
+async def test_any_batch_id_reaches_its_batch(api: Api) -> None:
+    await api("create_batch", entries_batch(batch_id="payroll/11 50%"))
+
+    assert (await api("get_batch", "payroll/11 50%")).id == "payroll/11 50%"
+    deleted = await api("delete_batch", "payroll/11 50%")
+    assert deleted.status == BatchStatus.DELETED
+
+
 async def test_unknown_order(api: Api) -> None:
     with pytest.raises(UnknownOrderError) as missing:
         await api("get_order", "nope")

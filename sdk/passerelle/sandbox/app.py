@@ -21,6 +21,7 @@ from passerelle.sandbox.errors import (
     request_id_of,
 )
 from passerelle.sandbox.faults import FaultMiddleware, FaultMode, Faults, Scope
+from passerelle.sandbox.paths import SegmentMiddleware
 from passerelle.sandbox.state import Sandbox, SandboxConfig
 
 __all__ = ["API_VERSION", "create_app", "sandbox_of"]
@@ -95,6 +96,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     install_problem_handlers(
         app, before_validation=check_before_validation, after_validation=keep_validation_failure
     )
+    app.add_middleware(SegmentMiddleware)
     app.add_middleware(FaultMiddleware, injector=sandbox.faults, respond=_fault_answer)
     app.add_middleware(RequestIdMiddleware)
 

@@ -43,6 +43,7 @@ from passerelle.sandbox.db import Transaction
 from passerelle.sandbox.deps import Merchant, Reply, SandboxDep, Write, WriteDep
 from passerelle.sandbox.errors import SandboxProblem, problem_responses
 from passerelle.sandbox.orders import json_response
+from passerelle.sandbox.paths import SEGMENT  # noqa: F401 - the routes' {name:segment}
 from passerelle.sandbox.state import Sandbox
 
 __all__ = ["router"]
@@ -261,7 +262,7 @@ def _from_entries(body: BatchEntriesCreate, tx: Transaction, write: Write) -> Ba
 
 
 @router.get(
-    "/{batch_id}",
+    "/{batch_id:segment}",
     response_model=BatchView,
     responses=problem_responses("unknown_batch"),
     summary="Get a batch",
@@ -277,7 +278,7 @@ _CHANGES = ("unknown_batch", "batch_past_cutoff", "batch_deleted")
 
 
 @router.patch(
-    "/{batch_id}",
+    "/{batch_id:segment}",
     response_model=BatchView,
     responses=problem_responses(*_CHANGES, write=True),
     summary="Reschedule a batch",
@@ -298,7 +299,7 @@ def reschedule_batch(
 
 
 @router.put(
-    "/{batch_id}/entries",
+    "/{batch_id:segment}/entries",
     response_model=BatchView,
     responses=problem_responses(*_CHANGES, "currency_mismatch", write=True),
     summary="Replace a batch's entries",
@@ -322,7 +323,7 @@ def replace_entries(
 
 
 @router.delete(
-    "/{batch_id}",
+    "/{batch_id:segment}",
     response_model=BatchView,
     responses=problem_responses(*_CHANGES, write=True),
     summary="Delete a batch",

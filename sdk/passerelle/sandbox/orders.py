@@ -61,6 +61,7 @@ from passerelle.orders import (
 from passerelle.sandbox.db import Movement, Transaction
 from passerelle.sandbox.deps import Merchant, Reply, SandboxDep, Write, WriteDep
 from passerelle.sandbox.errors import SandboxProblem, problem_responses
+from passerelle.sandbox.paths import SEGMENT  # noqa: F401 - the routes' {name:segment}
 from passerelle.sandbox.plans import payment_plan
 from passerelle.sandbox.state import Sandbox
 
@@ -263,7 +264,7 @@ def create_order(body: OrderCreate, sandbox: SandboxDep, write: WriteDep) -> Res
 
 
 @router.get(
-    "/{ref}",
+    "/{ref:segment}",
     response_model=OrderView,
     responses=problem_responses("unknown_order"),
     summary="Get an order",
@@ -388,7 +389,7 @@ def _cart_line(line: CartLineItem) -> CartLine:
 
 
 @router.post(
-    "/{ref}/shipments",
+    "/{ref:segment}/shipments",
     status_code=201,
     response_model=ShipmentResult,
     responses={
@@ -430,7 +431,7 @@ def ship(ref: OrderRef, body: ShipmentCreate, sandbox: SandboxDep, write: WriteD
 
 
 @router.post(
-    "/{ref}/cancellations",
+    "/{ref:segment}/cancellations",
     status_code=201,
     response_model=CancellationResult,
     responses={
@@ -471,7 +472,7 @@ def cancel(
 
 
 @router.post(
-    "/{ref}/returns",
+    "/{ref:segment}/returns",
     status_code=201,
     response_model=ReturnResult,
     responses={
@@ -517,7 +518,7 @@ def return_goods(
 
 
 @router.put(
-    "/{ref}/cart",
+    "/{ref:segment}/cart",
     response_model=CartUpdateResult,
     responses=problem_responses(
         "unknown_order", "currency_mismatch", "line_already_shipped", write=True
