@@ -278,7 +278,8 @@ class SQLiteStore(SQLDeliveryStore):
         return _EPOCH + int(value) * _MICROSECOND
 
     def to_db_headers(self, headers: Headers) -> str:
-        return json.dumps([list(pair) for pair in headers], ensure_ascii=False)
+        # JSON writes the (name, value) tuples as the arrays `from_db_headers` reads back.
+        return json.dumps(headers, ensure_ascii=False)
 
     def from_db_headers(self, value: Any) -> Headers:
         return tuple((str(name), str(content)) for name, content in json.loads(value))
