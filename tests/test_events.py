@@ -43,6 +43,20 @@ def test_a_redelivery_stamped_later_keeps_its_key() -> None:
     assert envelope(when=later).idempotency_key == envelope().idempotency_key
 
 
+def test_each_redispatch_by_hand_has_its_own_documented_key() -> None:
+    first = envelope()
+    again = first.model_copy(update={"redispatch": 2})
+
+    material = b"shopify\0acme.myshopify.com\0evt-1\x000\x002"
+    assert again.idempotency_key == "pse1_" + hashlib.sha256(material).hexdigest()[:40]
+    assert first.model_copy(update={"redispatch": 1}).idempotency_key not in (
+        first.idempotency_key,
+        again.idempotency_key,
+    )
+    with pytest.raises(ValidationError, match="redispatch"):
+        Envelope.model_validate({**first.model_dump(), "redispatch": -1})
+
+
 def test_each_event_of_a_delivery_has_its_own_key() -> None:
     keys = {envelope(position=i).idempotency_key for i in range(3)}
     keys.add(envelope(delivery="evt-2").idempotency_key)

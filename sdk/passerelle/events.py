@@ -158,11 +158,12 @@ Event = Annotated[
 class Envelope(_Frozen):
     """An event and where it came from.
 
-    `idempotency_key` is stable for the same event of the same delivery, however often that
-    delivery is received, retried or replayed: it is ``"pse1_"`` followed by the first 40 hex digits
-    of SHA-256 over ``platform``, ``store``, ``delivery`` and ``position``, each UTF-8 encoded and
-    separated by a NUL byte. The occurrence time is left out on purpose: a platform may stamp a
-    redelivery of the same act with a new time.
+    `idempotency_key` is stable for the same event of the same delivery, however often the
+    platform sends that delivery or the dispatcher retries it: it is ``"pse1_"`` followed by the
+    first 40 hex digits of SHA-256 over ``platform``, ``store``, ``delivery`` and ``position``
+    (and ``redispatch`` when above 0), each UTF-8 encoded and separated by a NUL byte. The
+    occurrence time is left out on purpose: a platform may stamp a redelivery of the same act with
+    a new time.
     """
 
     platform: Text
@@ -173,13 +174,25 @@ class Envelope(_Frozen):
     """The event's index among the events its delivery translated into."""
     occurred_at: AwareDatetime
     event: Event
+    redispatch: int = Field(default=0, ge=0)
+    """How many times a person sent the delivery again (a retry from the action center, a
+    replay). Each time brings a new idempotency key, so the back end judges anew what it refused
+    before instead of answering with its stored refusal; what it already applied is not doubled,
+    since each (event kind, event id) applies once."""
 
     @property
     def idempotency_key(self) -> str:
-        return idempotency_key(self.platform, self.store, self.delivery, self.position)
+        return idempotency_key(
+            self.platform, self.store, self.delivery, self.position, self.redispatch
+        )
 
 
-def idempotency_key(platform: str, store: str, delivery: str, position: int) -> str:
+def idempotency_key(
+    platform: str, store: str, delivery: str, position: int, redispatch: int = 0
+) -> str:
     """The documented idempotency key of `Envelope` (see there)."""
-    material = "\0".join((platform, store, delivery, str(position))).encode()
+    parts = [platform, store, delivery, str(position)]
+    if redispatch:
+        parts.append(str(redispatch))
+    material = "\0".join(parts).encode()
     return "pse1_" + hashlib.sha256(material).hexdigest()[:40]

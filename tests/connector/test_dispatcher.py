@@ -19,7 +19,14 @@ from pydantic import SecretStr
 from testplatform import PLATFORM, TestPlatform
 
 from passerelle.backend.client import BackendClient
-from passerelle.backend.models import CartLineItem, OrderCreate, OrderView
+from passerelle.backend.models import (
+    CancellationCreate,
+    CartLineItem,
+    CartUpdate,
+    LineQuantityItem,
+    OrderCreate,
+    OrderView,
+)
 from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy, no_jitter
 from passerelle.batches import CutoffPolicy
@@ -383,6 +390,62 @@ def test_a_retry_by_hand_gets_a_fresh_attempt_budget(
     assert store.get(delivery).status is DeliveryStatus.DONE
 
 
+def test_a_retry_by_hand_is_judged_anew_by_the_back_end_and_applies_once(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    deliver(store, clock, "s1", order, events=[ship(order, "F1", 1)])
+    dispatcher.drain()
+    # Someone cancels the other mug in the back office; the connector does not know it yet.
+    client.cancel(
+        order,
+        CancellationCreate(
+            event_id="C-office", lines=(LineQuantityItem(line="SKU-1", quantity=1),)
+        ),
+    )
+    second = deliver(store, clock, "s2", order, events=[ship(order, "F2", 1)])
+    dispatcher.drain()
+    refused = store.get(second)
+    assert refused.status is DeliveryStatus.FAILED
+    assert refused.last_error is not None
+    refused_code = refused.last_error.code
+
+    # Retried by hand unchanged: the back end keeps its answer to the first key, but this is a
+    # new decision, under a new key. Still refused, for the same reason.
+    store.requeue([second], note="try again")
+    dispatcher.drain()
+    again = store.get(second)
+    assert again.status is DeliveryStatus.FAILED
+    assert again.last_error is not None and again.last_error.code == refused_code
+
+    # The back office restores the mug to the cart; the next retry by hand ships it, once.
+    client.update_cart(
+        order,
+        CartUpdate(
+            event_id="E-office",
+            cart=(
+                CartLineItem(
+                    reference="SKU-1", name="Mug", unit_price=Money.of("12.50", "CAD"), quantity=1
+                ),
+            ),
+        ),
+    )
+    store.requeue([second], note="the mug is back in the cart")
+    dispatcher.drain()
+    assert store.get(second).status is DeliveryStatus.DONE
+    view = order_view(client, order)
+    shipped = {line.reference: line.shipped for line in view.lines}
+    assert shipped["SKU-1"] == 2
+    assert ("order_shipped", "F2") in {(a.kind, a.id) for a in view.applied}
+
+    # A replay of what is done changes nothing: each shipment applies once.
+    captured = view.captured
+    store.requeue_for_replay(ordering_key=order)
+    dispatcher.drain()
+    assert order_view(client, order).captured == captured
+
+
 def test_an_observer_failure_is_visible_and_its_retry_reaches_the_observer_once(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
@@ -469,6 +532,35 @@ def test_a_retry_after_sets_the_next_attempt_and_the_backoff_resumes_without_one
         assert store.get(delivery).next_attempt_at == clock.now() + timedelta(seconds=2)
     finally:
         sandbox.state.faults.configure(Faults())
+
+
+def test_a_retry_after_beyond_the_clients_total_timeout_is_waited_for_by_the_dispatcher(
+    sandbox: SandboxServer, store: DeliveryStore, clock: FixedClock
+) -> None:
+    # A client that retries, but whose calls may not last 20 s: it gives up at once.
+    with BackendClient(
+        sandbox.url,
+        DEFAULT_TOKEN,
+        DEFAULT_MERCHANT,
+        retry=RetryPolicy(max_attempts=3),
+        total_timeout=5,
+    ) as patient:
+        order = new_order(patient)
+        dispatcher = make_dispatcher(store, patient, clock)
+        delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
+        sandbox.state.faults.configure(Faults(throttle_rate=1.0, retry_after=20, limit=1))
+        try:
+            began = time.monotonic()
+            dispatcher.drain()
+            assert time.monotonic() - began < 5
+        finally:
+            sandbox.state.faults.configure(Faults())
+        throttled = store.get(delivery)
+        assert throttled.status is DeliveryStatus.PENDING
+        assert throttled.next_attempt_at == clock.now() + timedelta(seconds=20)
+        clock.set(throttled.next_attempt_at)
+        dispatcher.drain()
+        assert store.get(delivery).status is DeliveryStatus.DONE
 
 
 def test_a_slow_delivery_keeps_its_lease_while_it_is_worked_on(

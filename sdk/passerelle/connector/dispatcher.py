@@ -45,6 +45,7 @@ from passerelle.connector.store import (
     DeliveryStore,
     ErrorInfo,
     LeaseLostError,
+    NoteAction,
     StoreError,
 )
 from passerelle.events import (
@@ -269,6 +270,7 @@ class Dispatcher:
         if translation.ignored is not None:
             return translation.ignored
         occurred_at = translation.occurred_at or delivery.received_at
+        redispatch = self._redispatches(claim) if translation.events else 0
         applied: list[str] = []
         for position, event in enumerate(translation.events):
             envelope = Envelope(
@@ -278,6 +280,7 @@ class Dispatcher:
                 position=position,
                 occurred_at=occurred_at,
                 event=event,
+                redispatch=redispatch,
             )
             applied.append(self._apply(envelope))
         return applied
@@ -396,7 +399,10 @@ class Dispatcher:
             code = getattr(exc, "code", None) or type(exc).__name__
             error = ErrorInfo(code, str(exc))
             if exc.retryable:
-                asked = exc.retry_after if isinstance(exc, APIStatusError) else None
+                # A client that gave up because the wait asked for would pass its total timeout
+                # raises a timeout caused by the answer that asked for it.
+                answer = exc if isinstance(exc, APIStatusError) else exc.__cause__
+                asked = answer.retry_after if isinstance(answer, APIStatusError) else None
                 raise _TransientError(error, self._retry_after(asked)) from exc
             raise _PermanentError(error) from exc
 
@@ -422,6 +428,13 @@ class Dispatcher:
             wait = self.policy.backoff.backoff(attempts, self.policy.backoff.initial_delay)
         at = self._clock.now() + timedelta(seconds=wait)
         self._settle(self._store.retry_later, claim, at, transient.error)
+
+    def _redispatches(self, claim: Claim) -> int:
+        """How many times a person sent the delivery again: its events' keys change with it."""
+        return sum(
+            note.action in (NoteAction.REQUEUED, NoteAction.REPLAYED)
+            for note in self._store.notes(claim.id)
+        )
 
     def _attempts_since_manual_action(self, claim: Claim) -> int:
         """Attempts since the delivery was last retried or replayed by hand: a merchant who
