@@ -156,6 +156,7 @@ def _deliveries() -> list[_Delivery]:
     rest_shipped = _fulfillment(6_100_000_000_000_000_002, MUGS_ORDER, [apron], "7023 4100 2202")
     lamp_shipped = _fulfillment(6_100_000_000_000_000_003, LAMP_ORDER, [lamp], "7023 4100 2203")
     mug_refund = _refund(7_200_000_000_000_000_001, MUGS_ORDER, mug, 1, "24.00")
+    lamp_refund = _refund(7_200_000_000_000_000_002, LAMP_ORDER, lamp, 1, "95.00")
     return [
         _Delivery(
             "a partial fulfillment: the mugs ship",
@@ -184,8 +185,10 @@ def _deliveries() -> list[_Delivery]:
             ),
         ),
         _Delivery("the lamp ships", "fulfillments/create", LAMP_ORDER, "ev-5", lamp_shipped),
-        # The order as Shopify sends it: the lamp's fulfillment, and no refund, since none was
-        # made in Shopify. The shipped lamp comes back as a return, refunded what it cost.
+        # The order as Shopify sends it when the merchant cancels it after the lamp shipped and
+        # refunds the lamp: the fulfillment, and the refund made with the cancellation. The
+        # lamp cannot be cancelled any more; it comes back as a return, refunded what Shopify
+        # refunded.
         _Delivery(
             "a cancel after shipment: becomes a return",
             "orders/cancelled",
@@ -197,7 +200,7 @@ def _deliveries() -> list[_Delivery]:
                 cancel_reason="customer",
                 cancelled_at="2026-03-05T08:00:00-05:00",
                 fulfillments=[lamp_shipped],
-                refunds=[],
+                refunds=[lamp_refund],
             ),
         ),
     ]
@@ -290,7 +293,16 @@ def _running(directory: Path, plugins: Plugins) -> Iterator[tuple[SandboxServer,
                     "merchant": DEFAULT_MERCHANT,
                 },
                 "store": {"url": f"sqlite:///{directory / 'inbox.db'}"},
-                "stores": [{"platform": "shopify", "id": SHOP, "secrets": [SECRET]}],
+                "stores": [
+                    {
+                        "platform": "shopify",
+                        "id": SHOP,
+                        "secrets": [SECRET],
+                        # Only orders/edited reads the Admin API, and the demo sends none: the
+                        # token completes the store as a merchant configures it.
+                        "options": {"access_token": "shpat_demo_never_used"},
+                    }
+                ],
                 "dispatcher": {"workers": 2, "backoff_base": 0.2, "backoff_cap": 2.0},
             }
         )

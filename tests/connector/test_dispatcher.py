@@ -417,7 +417,8 @@ def test_a_retry_by_hand_is_judged_anew_by_the_back_end_and_applies_once(
     dispatcher.drain()
     again = store.get(second)
     assert again.status is DeliveryStatus.FAILED
-    assert again.last_error is not None and again.last_error.code == refused_code
+    assert again.last_error is not None
+    assert again.last_error.code == refused_code
 
     # The back office restores the mug to the cart; the next retry by hand ships it, once.
     client.update_cart(
