@@ -251,6 +251,19 @@ def test_lanes_run_in_parallel_and_in_order_within(store: DeliveryStore) -> None
     assert statuses(store, [a3]) == [DeliveryStatus.PENDING]
 
 
+def test_a_lane_is_one_order_of_one_store_of_one_platform(store: DeliveryStore) -> None:
+    # Order 1001 of two shops, and of a WooCommerce site: three orders, three lanes.
+    north = store.append(new("1001", store="north")).id
+    south = store.append(new("1001", store="south")).id
+    site = store.append(new("1001", platform="woocommerce", store="north")).id
+    north_again = store.append(new("1001", store="north")).id
+
+    first = claim(store)
+    assert ids(first) == [north, south, site]
+    store.complete(next(c for c in first if c.id == north), "1 event applied")
+    assert ids(claim(store)) == [north_again]
+
+
 def test_a_claim_takes_the_oldest_deliveries_up_to_its_limit(store: DeliveryStore) -> None:
     a1, b1, c1, d1 = add(store, "A", "B", "C", "D")
 

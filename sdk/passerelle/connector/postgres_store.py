@@ -4,9 +4,9 @@ How a claim keeps each lane to one worker at a time, in order, without a lanes t
 
 1. `SELECT ... FOR UPDATE SKIP LOCKED` picks the oldest claimable deliveries, skipping rows another
    worker is claiming right now, so concurrent workers spread over different deliveries.
-2. For each ordering key among them the claim takes a transaction-scoped advisory lock with
-   `pg_try_advisory_xact_lock` (keyed by the schema and the key's hash); a lane another worker is
-   claiming in right now is skipped, never waited for.
+2. For each lane among them (platform, store and ordering key) the claim takes a transaction-scoped
+   advisory lock with `pg_try_advisory_xact_lock` (keyed by the schema and the lane's hash); a lane
+   another worker is claiming in right now is skipped, never waited for.
 3. With its lanes locked, the claim checks the lane rule again in a new statement, whose snapshot
    includes every claim committed before the locks were granted, and marks the survivors
    processing.
@@ -23,6 +23,7 @@ Needs PostgreSQL 13 or later (`gen_random_uuid`).
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -134,11 +135,16 @@ class PostgresStore(SQLDeliveryStore):
             raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
 
     def candidates(self, tx: Tx, *, limit: int, now: datetime) -> list[int]:
-        rows = tx.rows(
-            f"SELECT d.id, d.ordering_key FROM deliveries AS d WHERE {CLAIMABLE}"  # noqa: S608
-            " ORDER BY d.id LIMIT :limit FOR UPDATE OF d SKIP LOCKED",
+        found = tx.rows(
+            "SELECT d.id, d.platform, d.store, d.ordering_key FROM deliveries AS d"  # noqa: S608
+            f" WHERE {CLAIMABLE} ORDER BY d.id LIMIT :limit FOR UPDATE OF d SKIP LOCKED",
             {"now": now, "limit": limit},
         )
+        # A lane is (platform, store, ordering key), named unambiguously as a JSON array.
+        rows = [
+            (delivery_id, None if key is None else json.dumps([platform, store, key]))
+            for delivery_id, platform, store, key in found
+        ]
         keys = sorted({key for _, key in rows if key is not None})
         held: set[str] = set()
         if keys:

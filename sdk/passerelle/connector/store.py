@@ -507,7 +507,7 @@ CLAIMABLE = f"""
 d.status IN ('pending', 'processing') AND {_due("d")}
 AND (d.ordering_key IS NULL OR NOT EXISTS (
     SELECT 1 FROM deliveries e
-    WHERE e.ordering_key = d.ordering_key
+    WHERE e.platform = d.platform AND e.store = d.store AND e.ordering_key = d.ordering_key
       AND e.status IN ('pending', 'processing')
       AND e.id <> d.id
       AND (
@@ -517,7 +517,8 @@ AND (d.ordering_key IS NULL OR NOT EXISTS (
       )
 ))
 """  # noqa: S608
-"""The lane rule as SQL on `deliveries d` at time `:now`. Row by row: another delivery of the
+"""The lane rule as SQL on `deliveries d` at time `:now`. A lane is one ordering key of one
+store of one platform: two shops' order 1001 are different orders. Row by row: another delivery of the
 lane under a live lease blocks everything; a waiting delivery that has not stepped aside blocks
 the later ones and every deferred one; among due deferred deliveries the oldest goes first.
 Hence at most one delivery per lane is claimable at any moment."""
