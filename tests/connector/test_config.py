@@ -446,8 +446,15 @@ def cli() -> typer.Typer:
     return app
 
 
+@pytest.fixture(autouse=True)
+def installed(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """The platforms `config check` finds installed: the two VALID names, which check nothing."""
+    platforms: dict[str, object] = {"shopify": TestPlatform(), "woocommerce": TestPlatform()}
+    monkeypatch.setattr(config_cli, "installed_platforms", lambda: platforms)
+    return platforms
+
+
 def check(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    # No installed plugin is loaded, so every platform name is unknown to the check.
     result = CliRunner().invoke(
         cli(), ["config", "check", *args], env={"PASSERELLE_LOAD_PLUGINS": "", **(env or {})}
     )
@@ -479,15 +486,19 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
         assert secret not in out + err
 
 
-def test_check_warns_about_platforms_no_plugin_registers(tmp_path: Path) -> None:
-    code, _, err = check("--config", str(write(tmp_path, VALID)))
+def test_check_fails_on_a_platform_no_plugin_registers(
+    tmp_path: Path, installed: dict[str, object]
+) -> None:
+    del installed["woocommerce"]
+    path = write(tmp_path, VALID)
 
-    assert code == 0
-    assert [line for line in err.splitlines() if ".platform: " in line] == [
-        "warning: stores[0].platform: no installed plugin registers platform 'shopify'"
-        " (installed: none)",
-        "warning: stores[1].platform: no installed plugin registers platform 'woocommerce'"
-        " (installed: none)",
+    code, out, err = check("--config", str(path))
+
+    assert (code, out) == (1, "")
+    assert [line for line in err.splitlines() if not line.startswith("warning: ")] == [
+        f"{path}: 1 problem",
+        "  stores[1].platform: no installed plugin registers platform 'woocommerce'"
+        " (installed: shopify): every webhook to this store would be answered 404",
     ]
 
 

@@ -628,15 +628,26 @@ def _problem(error: Mapping[str, Any], loading: _Loading) -> Problem:
 
 
 def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[Problem]:
-    """What each installed webhook platform finds wrong with its stores' configuration
-    (`WebhookPlatform.check_store`), keyed ``stores[i].<key>``, with every secret masked."""
+    """Each store whose platform no installed plugin registers, and what each installed webhook
+    platform finds wrong with its stores' configuration (`WebhookPlatform.check_store`), keyed
+    ``stores[i].<key>``, with every secret masked."""
     problems: list[Problem] = []
+    listing = ", ".join(sorted(platforms)) or "none"
     for index, entry in enumerate(settings.stores):
-        platform = platforms.get(entry.platform)
-        if not isinstance(platform, WebhookPlatform):
-            continue  # no plugin to ask: `config check` warns about the platform name
-        store = entry.to_store()
         here = f"stores[{index}]"
+        platform = platforms.get(entry.platform)
+        if platform is None:
+            problems.append(
+                Problem(
+                    f"{here}.platform",
+                    f"no installed plugin registers platform {entry.platform!r} (installed: "
+                    f"{listing}): every webhook to this store would be answered 404",
+                )
+            )
+            continue
+        if not isinstance(platform, WebhookPlatform):
+            continue  # a file platform: it receives no webhooks and has nothing to check here
+        store = entry.to_store()
         try:
             found = [
                 Problem(f"{here}.{problem.key}" if problem.key else here, problem.message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -22,7 +22,7 @@ from passerelle.connector.config import (
 from passerelle.platforms import Platform
 from passerelle.plugins import PluginError, default_plugins
 
-__all__ = ["config_app", "installed_platforms", "platform_warnings", "register", "summary"]
+__all__ = ["config_app", "installed_platforms", "register", "summary"]
 
 config_app = typer.Typer(
     name="config",
@@ -54,24 +54,22 @@ def check(
         typer.Option(
             "--config",
             "-c",
-            help="The configuration file [default: $PASSERELLE_CONFIG, else ./passerelle.toml].",
+            help="The configuration file \\[default: $PASSERELLE_CONFIG, else ./passerelle.toml].",
             dir_okay=False,
         ),
     ] = None,
 ) -> None:
     """Validate the configuration, and each store's options with its platform's plugin: every
     problem is listed with its key and the command exits with status 1; otherwise print a
-    summary with secrets hidden. Warn about unknown platforms and about secrets written in the
-    file rather than given by the environment."""
+    summary with secrets hidden. A store's platform must be installed. Warn about secrets written
+    in the file rather than given by the environment."""
     source = config_path(config)
     try:
         settings = Settings.load(config)
     except ConfigError as exc:
         _fail(source, exc.problems)
     installed = installed_platforms()
-    warnings = platform_warnings(settings, installed) if installed is not None else []
-    warnings += [str(problem) for problem in secrets_in_file(source)]
-    for warning in warnings:
+    for warning in secrets_in_file(source):
         typer.echo(f"warning: {warning}", err=True)
     if installed is not None:
         problems = store_problems(settings, installed)
@@ -90,17 +88,6 @@ def _fail(source: Path, problems: Iterable[Problem]) -> NoReturn:
     for problem in problems:
         typer.echo(f"  {problem}", err=True)
     raise typer.Exit(1)
-
-
-def platform_warnings(settings: Settings, known: Collection[str]) -> list[str]:
-    """One warning per store whose platform no installed plugin registers."""
-    listing = ", ".join(sorted(known)) or "none"
-    return [
-        f"stores[{index}].platform: no installed plugin registers platform {store.platform!r} "
-        f"(installed: {listing})"
-        for index, store in enumerate(settings.stores)
-        if store.platform not in known
-    ]
 
 
 def summary(settings: Settings) -> list[str]:

@@ -47,14 +47,14 @@ def serve_command(
     host: Annotated[
         str | None,
         typer.Option(
-            help="Listen address (default: [receiver] host; [dispatcher] health_host for the "
+            help="Listen address (default: \\[receiver] host; \\[dispatcher] health_host for the "
             "dispatcher role)."
         ),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            help="Listen port (default: [receiver] port; [dispatcher] health_port for the "
+            help="Listen port (default: \\[receiver] port; \\[dispatcher] health_port for the "
             "dispatcher role, which serves no HTTP without one)."
         ),
     ] = None,
