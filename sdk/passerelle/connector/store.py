@@ -503,25 +503,41 @@ def _due(alias: str) -> str:
     )
 
 
+_LANE = "e.platform = d.platform AND e.store = d.store AND e.ordering_key = d.ordering_key"
+_OPEN_E = "e.status IN ('pending', 'processing')"
+
 CLAIMABLE = f"""
 d.status IN ('pending', 'processing') AND {_due("d")}
-AND (d.ordering_key IS NULL OR NOT EXISTS (
-    SELECT 1 FROM deliveries e
-    WHERE e.platform = d.platform AND e.store = d.store AND e.ordering_key = d.ordering_key
-      AND e.status IN ('pending', 'processing')
-      AND e.id <> d.id
-      AND (
-        (e.status = 'processing' AND e.lease_expires_at > :now)
-        OR (NOT e.deferred AND (e.id < d.id OR d.deferred))
-        OR (e.deferred AND d.deferred AND e.id < d.id AND {_due("e")})
-      )
+AND (d.ordering_key IS NULL OR (
+    NOT EXISTS (
+        SELECT 1 FROM deliveries e
+        WHERE {_LANE} AND e.status = 'processing' AND e.lease_expires_at > :now AND e.id <> d.id
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM deliveries e
+        WHERE {_LANE} AND {_OPEN_E} AND e.id < d.id AND NOT e.deferred
+    )
+    AND (NOT d.deferred OR (
+        NOT EXISTS (
+            SELECT 1 FROM deliveries e
+            WHERE {_LANE} AND {_OPEN_E} AND e.id <> d.id AND NOT e.deferred
+        )
+        AND NOT EXISTS (
+            SELECT 1 FROM deliveries e
+            WHERE {_LANE} AND {_OPEN_E} AND e.deferred AND e.id < d.id AND {_due("e")}
+        )
+    ))
 ))
 """  # noqa: S608
 """The lane rule as SQL on `deliveries d` at time `:now`. A lane is one ordering key of one
-store of one platform: two shops' order 1001 are different orders. Row by row: another delivery of the
-lane under a live lease blocks everything; a waiting delivery that has not stepped aside blocks
-the later ones and every deferred one; among due deferred deliveries the oldest goes first.
-Hence at most one delivery per lane is claimable at any moment."""
+store of one platform: two shops' order 1001 are different orders. In turn: another delivery of
+the lane under a live lease blocks everything; a waiting delivery that has not stepped aside
+blocks the later ones, and every other one when `d` has stepped aside; among due deferred
+deliveries the oldest goes first. Hence at most one delivery per lane is claimable at any moment.
+
+Each test is a search of its own that an index answers (the live leases of a lane, the lane's
+deliveries before `d`), so a claim costs the same however long a lane's backlog: one search
+over every condition at once would read a lane head's whole lane."""
 
 
 class Tx(Protocol):
