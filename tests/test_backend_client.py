@@ -959,6 +959,7 @@ def test_error_classes_cover_the_registry_and_subclass_their_status() -> None:
         402: "PaymentRequiredError",
         403: "PermissionDeniedError",
         404: "NotFoundError",
+        405: "APIStatusError",
         409: "ConflictError",
         422: "UnprocessableEntityError",
         429: "RateLimitError",

@@ -33,6 +33,8 @@ STATUSES = {
     "batch_past_cutoff": 409,
     "batch_deleted": 409,
     "invalid_batch_file": 422,
+    "unknown_path": 404,
+    "method_not_allowed": 405,
     "idempotency_key_reused": 422,
     "idempotency_key_in_use": 409,
     "idempotency_key_missing": 400,

@@ -13,6 +13,7 @@ from sandbox_support import (
     START,
     Api,
     Sleeps,
+    check_registered,
     open_api,
     sandbox_config,
 )
@@ -30,8 +31,11 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def raw(sandbox: SandboxServer) -> Iterator[httpx.Client]:
-    """A plain HTTP client of the sandbox, without the demo merchant's headers."""
-    with httpx.Client(base_url=sandbox.url, timeout=10) as client:
+    """A plain HTTP client of the sandbox, without the demo merchant's headers; it fails a test
+    on any problem answer whose code is not registered."""
+    with httpx.Client(
+        base_url=sandbox.url, timeout=10, event_hooks={"response": [check_registered]}
+    ) as client:
         yield client
 
 

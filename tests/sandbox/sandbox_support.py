@@ -15,13 +15,16 @@ import anyio
 import httpx
 
 from passerelle.backend.client import AsyncBackendClient, BackendClient
+from passerelle.backend.errors import ERROR_CLASSES
 from passerelle.backend.models import (
     BatchEntriesCreate,
     BatchEntryItem,
     CartLineItem,
     LineQuantityItem,
     OrderCreate,
+    Problem,
 )
+from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS
 from passerelle.backend.retry import RetryPolicy
 from passerelle.batches import BatchKind, Direction
 from passerelle.events import LineType
@@ -110,6 +113,28 @@ def sandbox_config(db: Path) -> SandboxConfig:
     )
 
 
+def check_registered(response: httpx.Response) -> None:
+    """Fail unless a problem answer's code is registered, with its status, type and title, and a
+    client class for it (every registered code is explained: see test_problems.py)."""
+    if response.headers.get("content-type") != PROBLEM_CONTENT_TYPE:
+        return
+    response.read()
+    check_problem_body(response.content)
+
+
+def check_problem_body(body: bytes) -> None:
+    problem = Problem.model_validate_json(body)
+    spec = PROBLEMS.get(problem.code)
+    assert spec is not None, f"unregistered problem code {problem.code!r}"
+    assert (problem.status, problem.type, problem.title) == (spec.status, spec.type, spec.title)
+    assert ERROR_CLASSES[problem.code].problem_code == problem.code
+
+
+async def acheck_registered(response: httpx.Response) -> None:
+    await response.aread()
+    check_registered(response)
+
+
 class Answers(list[httpx.Response]):
     """Every answer a client got, body read: for what the client's results do not show (bytes,
     headers)."""
@@ -148,7 +173,9 @@ async def open_api(
     every answer, in `answers`)."""
     options.setdefault("retry", FAST_RETRY)
     if flavour == "sync":
-        hooks = {"response": [answers.record]} if answers is not None else {}
+        hooks = {"response": [check_registered]}
+        if answers is not None:
+            hooks["response"].append(answers.record)
         with (
             httpx.Client(event_hooks=hooks) as http,
             BackendClient(
@@ -162,7 +189,9 @@ async def open_api(
 
             yield call_sync
     else:
-        ahooks = {"response": [answers.arecord]} if answers is not None else {}
+        ahooks = {"response": [acheck_registered]}
+        if answers is not None:
+            ahooks["response"].append(answers.arecord)
         async with (
             httpx.AsyncClient(event_hooks=ahooks) as ahttp,
             AsyncBackendClient(

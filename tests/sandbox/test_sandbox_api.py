@@ -22,6 +22,7 @@ from sandbox_support import (
     Api,
     Sleeps,
     cad,
+    check_problem_body,
     entries_batch,
     entry,
     new_order,
@@ -32,6 +33,7 @@ from sandbox_support import (
 
 from passerelle import formats
 from passerelle.backend.errors import (
+    ERROR_CLASSES,
     APIStatusError,
     BatchDeletedError,
     BatchPastCutoffError,
@@ -66,11 +68,12 @@ from passerelle.backend.models import (
     ShipmentCreate,
     TrackingInfo,
 )
+from passerelle.backend.problems import explain, problem_type
 from passerelle.backend.retry import RetryPolicy
 from passerelle.batches import Direction
 from passerelle.events import LineType
 from passerelle.money import Money
-from passerelle.sandbox import Faults, SandboxServer
+from passerelle.sandbox import Faults, SandboxConfig, SandboxServer
 from passerelle.sandbox import orders as orders_module
 
 pytestmark = pytest.mark.anyio
@@ -1008,11 +1011,61 @@ async def test_unknown_paths_and_methods_answer_problems(raw: httpx.Client) -> N
     missing = raw.get("/v1/nowhere", headers=AUTH)
     wrong_method = raw.delete("/v1/orders/A-100", headers=AUTH)
 
-    assert (missing.status_code, problem_of(missing)["code"]) == (404, "not_found")
+    assert (missing.status_code, problem_of(missing)["code"]) == (404, "unknown_path")
+    assert problem_of(missing)["detail"] == "nothing at /v1/nowhere"
     assert (wrong_method.status_code, problem_of(wrong_method)["code"]) == (
         405,
         "method_not_allowed",
     )
+    assert wrong_method.headers["Allow"] == "GET"
+    assert problem_of(wrong_method)["detail"] == (
+        "DELETE is not allowed on /v1/orders/A-100; it takes GET"
+    )
+
+
+async def test_a_body_that_is_not_utf8_is_a_validation_failure(raw: httpx.Client) -> None:
+    response = raw.post(
+        "/v1/orders/A-100/shipments",
+        headers={**AUTH, "Idempotency-Key": "k", "Content-Type": "application/json"},
+        content=b'{"event_id": "\xff"}',
+    )
+
+    assert response.status_code == 422
+    assert problem_of(response)["errors"] == [
+        {"field": "(body)", "message": "invalid JSON: the body is not UTF-8"}
+    ]
+
+
+async def test_every_error_path_answers_a_registered_code(
+    raw: httpx.Client, tmp_path: Path
+) -> None:
+    admin_off = SandboxServer(SandboxConfig(db=tmp_path / "off.db"))
+    with admin_off, httpx.Client(base_url=admin_off.url) as off:
+        answers = {
+            "unknown_path": [
+                raw.get("/v1/nowhere", headers=AUTH),
+                raw.get("/problems/no_such_code"),
+                off.get("/_sandbox/clock"),
+            ],
+            "method_not_allowed": [raw.put("/v1/disbursements", headers=AUTH)],
+            "validation_failed": [
+                raw.post(
+                    "/v1/orders",
+                    headers={**AUTH, "Idempotency-Key": "k", "Content-Type": "application/json"},
+                    content=b"\xff",
+                )
+            ],
+            "unauthorized": [raw.get("/_sandbox/clock"), raw.get("/v1/orders/A-100")],
+        }
+
+    for code, responses in answers.items():
+        for response in responses:
+            check_problem_body(response.content)
+            assert problem_of(response)["code"] == code
+        explained = raw.get(problem_type(code))
+        assert explained.status_code == 200
+        assert explained.text == explain(code)
+        assert ERROR_CLASSES[code].problem_code == code
 
 
 async def test_problem_types_are_explained(raw: httpx.Client) -> None:

@@ -22,7 +22,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from sandbox_support import AUTH, START, cad, entries_batch, new_order, sandbox_config, units
+from sandbox_support import (
+    AUTH,
+    START,
+    cad,
+    check_problem_body,
+    entries_batch,
+    new_order,
+    sandbox_config,
+    units,
+)
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
@@ -37,10 +46,23 @@ from passerelle.backend.models import (
     ReturnCreate,
     ShipmentCreate,
 )
+from passerelle.backend.problems import PROBLEM_CONTENT_TYPE
 from passerelle.sandbox import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxServer
 from passerelle.sandbox.openapi import openapi_document
 
+
+@schemathesis.check
+def registered_problem_code(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
+) -> bool | None:
+    """A problem answer carries a registered code, with a client class and an explanation."""
+    if response.headers.get("content-type") == [PROBLEM_CONTENT_TYPE]:
+        check_problem_body(response.content)
+    return None
+
+
 CHECKS = [
+    registered_problem_code,
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,

@@ -11,7 +11,8 @@
         ├── AuthenticationError (401)     └── UnauthorizedError
         ├── PaymentRequiredError (402)    └── CardDeclinedError
         ├── PermissionDeniedError (403)   └── ForbiddenError
-        ├── NotFoundError (404)           └── UnknownOrderError, UnknownBatchError
+        ├── NotFoundError (404)           └── UnknownOrderError, UnknownBatchError, UnknownPathError
+        ├── MethodNotAllowedError (405)
         ├── RequestTimeoutError (408)
         ├── ConflictError (409)           └── OrderExistsError, RefundExceedsCapturedError, ...
         ├── UnprocessableEntityError (422) └── ValidationFailedError, UnknownLineError, ...
@@ -62,6 +63,7 @@ __all__ = [
     "InternalServerError",
     "InvalidBatchFileError",
     "LineAlreadyShippedError",
+    "MethodNotAllowedError",
     "NotAProductLineError",
     "NotFoundError",
     "OrderAlreadyShippedError",
@@ -80,6 +82,7 @@ __all__ = [
     "UnknownBatchError",
     "UnknownLineError",
     "UnknownOrderError",
+    "UnknownPathError",
     "UnprocessableEntityError",
     "ValidationFailedError",
     "error_for",
@@ -224,6 +227,12 @@ class NotFoundError(APIStatusError):
     """404: no such resource."""
 
 
+class MethodNotAllowedError(APIStatusError):
+    """405: the path does not take this method (its ``Allow`` header lists those it takes)."""
+
+    problem_code = "method_not_allowed"
+
+
 class RequestTimeoutError(APIStatusError):
     """408: the back end gave up waiting for the request."""
 
@@ -282,6 +291,10 @@ class UnknownOrderError(NotFoundError):
 
 class UnknownBatchError(NotFoundError):
     problem_code = "unknown_batch"
+
+
+class UnknownPathError(NotFoundError):
+    problem_code = "unknown_path"
 
 
 class OrderExistsError(ConflictError):
@@ -381,6 +394,7 @@ _STATUS_CLASSES: Mapping[int, type[APIStatusError]] = MappingProxyType(
         402: PaymentRequiredError,
         403: PermissionDeniedError,
         404: NotFoundError,
+        405: MethodNotAllowedError,
         408: RequestTimeoutError,
         409: ConflictError,
         422: UnprocessableEntityError,

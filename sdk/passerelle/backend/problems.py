@@ -223,6 +223,25 @@ _SPECS = (
         "package) and upload it again.",
     ),
     ProblemSpec(
+        "unknown_path",
+        404,
+        "Nothing at this path",
+        False,
+        "The request's path names no endpoint of the API (a typo, an API version the back end "
+        "does not serve, or an explanation page for a code that does not exist).",
+        "Check the path against the API reference (`GET /openapi.json`) and the client's base "
+        "URL; the Passerelle client always builds valid paths.",
+    ),
+    ProblemSpec(
+        "method_not_allowed",
+        405,
+        "This path does not take this method",
+        False,
+        "The endpoint exists but not with this HTTP method (a DELETE of an order, a PUT of a "
+        "shipment); the `Allow` header lists the methods it takes.",
+        "Use one of the methods in the `Allow` header; the Passerelle client always does.",
+    ),
+    ProblemSpec(
         "idempotency_key_reused",
         422,
         "Idempotency key used for another request",

@@ -51,7 +51,7 @@ _problems = APIRouter(tags=["problems"])
     response_class=PlainTextResponse,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        404: {"model": Problem, "description": "Not a problem code."},
+        404: {"model": Problem, "description": "Problem: `unknown_path` (not a problem code)"},
         422: {"model": Problem, "description": "Problem: `validation_failed`"},
     },
     summary="Explain a problem code",

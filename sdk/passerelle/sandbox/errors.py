@@ -153,6 +153,17 @@ def field_errors_of(
 
 # Handlers
 
+# The statuses the routing itself answers (an unknown path, an unsupported method); any other
+# HTTPException is a bug of the sandbox, answered as one.
+_HTTP_CODES = {404: "unknown_path", 405: "method_not_allowed"}
+
+
+def _unreadable_body(exc: StarletteHTTPException) -> dict[str, Any]:
+    cause = exc.__cause__
+    reason = "the body is not UTF-8" if isinstance(cause, UnicodeError) else "unreadable body"
+    return {"type": "body_unreadable", "loc": ("body",), "msg": f"invalid JSON: {reason}"}
+
+
 _UNION_TAGS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/batches"): frozenset({"file", "entries"}),
 }
@@ -204,14 +215,20 @@ def install_problem_handlers(
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        status = HTTPStatus(exc.status_code)
-        code = status.phrase.lower().replace(" ", "_").replace("-", "_")
-        detail = exc.detail if isinstance(exc.detail, str) else status.phrase
-        problem = Problem(
-            title=status.phrase,
-            status=exc.status_code,
-            detail=detail,
-            code=code,
+        if exc.status_code == 400:
+            # FastAPI's only 400 is a body it could not read (not UTF-8, say): as malformed as
+            # invalid JSON, so answered the same way, after the same checks.
+            return await on_validation(request, RequestValidationError([_unreadable_body(exc)]))
+        code = _HTTP_CODES.get(exc.status_code)
+        if code is None:
+            return await on_crash(request, exc)
+        detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
+        if detail is None and code == "method_not_allowed":
+            allowed = (exc.headers or {}).get("Allow", "")
+            detail = f"{request.method} is not allowed on {request.url.path}; it takes {allowed}"
+        problem = Problem.of(
+            code,
+            detail or f"nothing at {request.url.path}",
             request_id=request_id_of(request.scope),
             instance=request.url.path,
         )
