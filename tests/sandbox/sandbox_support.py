@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -156,6 +157,18 @@ class Sleeps(list[float]):
 
     async def asleep(self, seconds: float) -> None:
         self.append(seconds)
+
+
+class RealSleeps(Sleeps):
+    """The waits a client asked for, recorded and slept."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.append(seconds)
+        await anyio.sleep(seconds)
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from sandbox_support import (
     VANCOUVER,
     Answers,
     Api,
+    RealSleeps,
     Sleeps,
     cad,
     check_problem_body,
@@ -57,6 +58,7 @@ from passerelle.backend.errors import (
     UnknownOrderError,
 )
 from passerelle.backend.models import (
+    AppliedEvent,
     BatchFileUpload,
     BatchFormat,
     BatchStatus,
@@ -66,6 +68,7 @@ from passerelle.backend.models import (
     OrderStatus,
     ReturnCreate,
     ShipmentCreate,
+    ShipmentResult,
     TrackingInfo,
 )
 from passerelle.backend.problems import explain, problem_type
@@ -826,30 +829,53 @@ async def test_a_key_in_use_is_refused_until_the_first_request_ends(
 
 
 async def test_the_client_waits_out_a_key_in_use(
-    sandbox: SandboxServer, api: Api, raw: httpx.Client
+    sandbox: SandboxServer, raw: httpx.Client, flavour: str
 ) -> None:
-    await api("create_order", new_order())
+    sleeps = RealSleeps()
+    answers = Answers()
+    patient = RetryPolicy(max_attempts=200, initial_delay=0.01, max_delay=0.02)
     shipment = ShipmentCreate(event_id="ful-1", lines=units(shirt=1))
-    results: list[Any] = []
+    first: list[httpx.Response] = []
+    retried: list[Any] = []
+    async with open_api(flavour, sandbox.url, sleeps, answers=answers, retry=patient) as api:
+        await api("create_order", new_order())
 
-    def first() -> None:
-        results.append(
-            raw.post(
-                "/v1/orders/A-100/shipments",
-                headers={**AUTH, "Idempotency-Key": "k-1"},
-                json=shipment.model_dump(mode="json"),
-            )
-        )
+        async def client_call() -> None:
+            retried.append(await api("ship", "A-100", shipment, idempotency_key="k-1"))
 
-    async with anyio.create_task_group() as tasks:
-        with sandbox.state.hold_writes() as gate:
-            tasks.start_soon(anyio.to_thread.run_sync, first)
-            assert await anyio.to_thread.run_sync(gate.wait_for_writes, 1)
-        retried = await api("ship", "A-100", shipment, idempotency_key="k-1")
+        async with anyio.create_task_group() as tasks:
+            with sandbox.state.hold_writes() as gate:
+                tasks.start_soon(
+                    anyio.to_thread.run_sync,
+                    lambda: first.append(
+                        raw.post(
+                            "/v1/orders/A-100/shipments",
+                            headers={**AUTH, "Idempotency-Key": "k-1"},
+                            json=shipment.model_dump(mode="json"),
+                        )
+                    ),
+                )
+                assert await anyio.to_thread.run_sync(gate.wait_for_writes, 1)
+                tasks.start_soon(client_call)
+                # Released from here, not by the client: only once it met the key in use and
+                # went to sleep, and a while after.
+                with anyio.fail_after(10):
+                    while not sleeps:
+                        await anyio.sleep(0.005)
+                await anyio.sleep(0.1)
+                assert not retried
+        order = await api("get_order", "A-100")
 
-    assert retried.captured == cad("28.00")
-    assert results[0].status_code == 201
-    assert (await api("get_order", "A-100")).captured == cad("28.00")
+    assert first[0].status_code == 201
+    assert retried == [ShipmentResult.model_validate_json(first[0].content)]
+    assert len(sleeps) >= 1
+    statuses = [(r.request.method, r.status_code) for r in answers]
+    assert statuses[1] == ("POST", 409)
+    assert statuses.count(("POST", 409)) == len(sleeps)
+    assert answers[-2].headers["Idempotent-Replayed"] == "true"
+    assert answers[-2].content == first[0].content
+    assert order.captured == cad("28.00")
+    assert order.applied == (AppliedEvent(kind="order_shipped", id="ful-1"),)
 
 
 # Malformed requests: 422 problem+json naming the field, never a 500
