@@ -31,6 +31,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import random
@@ -400,9 +401,11 @@ def _report(options: argparse.Namespace, results: dict[str, list[Measurement]]) 
         f" connections, {options.rounds} rounds of {options.seconds:g} s per server"
         f" (after {options.warmup:g} s warm-up each)"
     )
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     print(
-        f"servers: uvicorn {uvicorn.__version__} as passerelle serve runs it, one process each;"
-        f" client: one asyncio process; {os.cpu_count()} CPUs"
+        f"servers: uvicorn {uvicorn.__version__} ({loop}, {http}) as passerelle serve runs it,"
+        f" one process each; client: one asyncio process; {os.cpu_count()} CPUs"
     )
     print()
     print(f"{'':34}{'acks/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'server':>8}{'client':>8}")
