@@ -210,7 +210,10 @@ def test_amount_beyond_the_safe_integer_range_is_refused() -> None:
 def test_order_lines_must_be_in_the_order_currency() -> None:
     with pytest.raises(ValidationError) as info:
         OrderCreate.model_validate(order_payload(unit_price={"minor": 5, "currency": "USD"}))
-    assert errors_of(info) == [((), "Value error, lines[0] ('L1') is in USD, expected CAD")]
+    assert errors_of(info) == [
+        (("lines", 0, "unit_price", "currency"), "line 'L1' is in USD, the order is in CAD")
+    ]
+    assert info.value.errors()[0]["type"] == "currency_mismatch"
 
 
 def test_order_needs_a_line() -> None:
@@ -222,8 +225,11 @@ def test_order_needs_a_line() -> None:
 def test_order_line_references_are_unique() -> None:
     payload = order_payload()
     payload["lines"] = payload["lines"] * 2
-    with pytest.raises(ValidationError, match="line reference 'L1' appears more than once"):
+    with pytest.raises(ValidationError) as info:
         OrderCreate.model_validate(payload)
+    assert errors_of(info) == [
+        (("lines", 1, "reference"), "line reference 'L1' appears more than once")
+    ]
 
 
 def test_requests_refuse_unknown_fields() -> None:
@@ -256,7 +262,7 @@ def test_only_discounts_have_negative_prices(line_type: str, minor: int, message
                 "quantity": 1,
             }
         )
-    assert errors_of(info) == [((), f"Value error, {message}")]
+    assert errors_of(info) == [(("unit_price", "minor"), message)]
 
 
 def test_cart_total_must_not_be_negative() -> None:
@@ -266,15 +272,17 @@ def test_cart_total_must_not_be_negative() -> None:
             reference="D", name="Promo", type=LineType.DISCOUNT, unit_price=cad("-6.00"), quantity=1
         ),
     ]
-    with pytest.raises(ValidationError, match=r"the cart total -1\.00 CAD is negative"):
+    with pytest.raises(ValidationError) as info:
         CartUpdate(event_id="e1", cart=tuple(lines))
+    assert errors_of(info) == [(("cart",), "the cart total -1.00 CAD is negative")]
 
 
 def test_return_needs_lines_or_a_refund() -> None:
-    with pytest.raises(
-        ValidationError, match="a return needs returned lines or a refund above zero"
-    ):
+    with pytest.raises(ValidationError) as info:
         ReturnCreate(event_id="r1", refund=cad("0"))
+    assert errors_of(info) == [
+        (("refund",), "a return needs returned lines or a refund above zero")
+    ]
     goods_only = ReturnCreate(
         event_id="r1", lines=(LineQuantityItem(line="L1", quantity=1),), refund=cad("0")
     )
@@ -282,18 +290,20 @@ def test_return_needs_lines_or_a_refund() -> None:
 
 
 def test_negative_refund_is_refused() -> None:
-    with pytest.raises(ValidationError, match=r"refund -1\.00 CAD is negative"):
+    with pytest.raises(ValidationError) as info:
         ReturnCreate(event_id="r1", refund=cad("-1"))
+    assert errors_of(info) == [(("refund",), "Value error, refund -1.00 CAD is negative")]
 
 
 def test_shipment_names_each_line_once() -> None:
-    with pytest.raises(ValidationError, match="line 'L1' appears more than once"):
+    with pytest.raises(ValidationError) as info:
         ShipmentCreate.model_validate(
             {
                 "event_id": "f1",
                 "lines": [{"line": "L1", "quantity": 1}, {"line": "L1", "quantity": 2}],
             }
         )
+    assert errors_of(info) == [(("lines", 1, "line"), "line 'L1' appears more than once")]
 
 
 def test_shipment_without_lines_ships_everything_and_an_empty_list_is_refused() -> None:
@@ -516,13 +526,16 @@ def test_base64_batch_file_must_decode() -> None:
 def test_batch_entries_must_match_the_batch_kind_and_currency() -> None:
     common = {"processing_date": "2025-03-17", "originator": "ACME", "currency": "CAD"}
     debit = entry(direction="debit").model_dump(mode="json")
-    with pytest.raises(
-        ValidationError, match="kind is credit but the entries make the batch debit"
-    ):
+    with pytest.raises(ValidationError) as info:
         BatchEntriesCreate.model_validate(common | {"kind": "credit", "entries": [debit]})
+    assert errors_of(info) == [(("kind",), "kind is credit but the entries make the batch debit")]
     usd = entry(amount={"minor": 1, "currency": "USD"}).model_dump(mode="json")
-    with pytest.raises(ValidationError, match=r"entries\[0\] is in USD, expected CAD"):
+    with pytest.raises(ValidationError) as info:
         BatchEntriesCreate.model_validate(common | {"kind": "mixed", "entries": [usd]})
+    assert errors_of(info) == [
+        (("entries", 0, "amount", "currency"), "entry 0 is in USD, the batch in CAD")
+    ]
+    assert info.value.errors()[0]["type"] == "currency_mismatch"
 
 
 def test_batch_view_totals_must_match_its_entries() -> None:

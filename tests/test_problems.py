@@ -30,6 +30,7 @@ STATUSES = {
     "line_already_shipped": 409,
     "currency_mismatch": 422,
     "unknown_batch": 404,
+    "batch_exists": 409,
     "batch_past_cutoff": 409,
     "batch_deleted": 409,
     "invalid_batch_file": 422,

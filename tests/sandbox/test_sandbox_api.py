@@ -37,6 +37,7 @@ from passerelle.backend.errors import (
     ERROR_CLASSES,
     APIStatusError,
     BatchDeletedError,
+    BatchExistsError,
     BatchPastCutoffError,
     CancelExceedsOrderedError,
     CardDeclinedError,
@@ -65,6 +66,7 @@ from passerelle.backend.models import (
     CancellationCreate,
     CartLineItem,
     CartUpdate,
+    FieldError,
     OrderStatus,
     ReturnCreate,
     ShipmentCreate,
@@ -446,6 +448,65 @@ async def test_currency_mismatch(api: Api) -> None:
 
     assert mismatch.value.code == "currency_mismatch"
     assert mismatch.value.status == 422
+    assert mismatch.value.problem is not None
+    assert [e.field for e in mismatch.value.problem.errors or ()] == ["refund.currency"]
+
+
+async def test_every_amount_in_another_currency_is_a_currency_mismatch(
+    api: Api, raw: httpx.Client
+) -> None:
+    await api("create_order", new_order())
+    await api("create_batch", entries_batch())
+    usd_line = {**ORDER_LINE, "reference": "m", "unit_price": {"minor": 5, "currency": "USD"}}
+    usd_entry = {**BATCH_ENTRY, "amount": {"minor": 5, "currency": "USD"}}
+    new_batch = entries_batch(batch_id="payroll-12").model_dump(mode="json")
+    requests = [
+        (
+            "POST",
+            "/v1/orders",
+            {"reference": "r", "currency": "CAD", "lines": [ORDER_LINE, usd_line]},
+            "lines.1.unit_price.currency",
+        ),
+        (
+            "PUT",
+            "/v1/orders/A-100/cart",
+            {"event_id": "e", "cart": [ORDER_LINE, usd_line]},
+            "cart.1.unit_price.currency",
+        ),
+        (
+            "PUT",
+            "/v1/orders/A-100/cart",
+            {"event_id": "e", "cart": [usd_line]},
+            "cart.0.unit_price.currency",
+        ),
+        (
+            "POST",
+            "/v1/orders/A-100/returns",
+            {"event_id": "r", "refund": {"minor": 5, "currency": "USD"}},
+            "refund.currency",
+        ),
+        (
+            "POST",
+            "/v1/batches",
+            {**new_batch, "entries": [BATCH_ENTRY, usd_entry]},
+            "entries.1.amount.currency",
+        ),
+        (
+            "PUT",
+            "/v1/batches/payroll-11/entries",
+            {"entries": [usd_entry]},
+            "entries.0.amount.currency",
+        ),
+    ]
+
+    for i, (method, path, body, field) in enumerate(requests):
+        response = raw.request(
+            method, path, headers={**AUTH, "Idempotency-Key": f"k{i}"}, json=body
+        )
+        problem = problem_of(response)
+        assert (response.status_code, problem["code"]) == (422, "currency_mismatch"), path
+        assert [e["field"] for e in problem["errors"]] == [field], path
+        assert "USD" in problem["detail"]
 
 
 async def test_not_a_product_line(api: Api) -> None:
@@ -888,6 +949,25 @@ ORDER_LINE = {
 }
 
 
+DISCOUNT_LINE = {
+    "reference": "promo",
+    "name": "Promo",
+    "type": "discount",
+    "unit_price": {"minor": -500, "currency": "CAD"},
+    "quantity": 1,
+}
+TWO_UNITS = {"line": "shirt", "quantity": 2}
+NO_MONEY = {"minor": 0, "currency": "CAD"}
+BATCH_ENTRY = {
+    "direction": "credit",
+    "amount": {"minor": 500, "currency": "CAD"},
+    "payee": "Ada",
+    "account": "1234567",
+    "institution": "001",
+    "transit": "12345",
+}
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "field", "message"),
     [
@@ -939,8 +1019,81 @@ ORDER_LINE = {
             "POST",
             "/v1/orders/A-100/returns",
             {"event_id": "r", "refund": {"minor": -5, "currency": "CAD"}},
-            "(body)",
+            "refund",
             "refund -0.05 CAD is negative",
+        ),
+        (
+            "POST",
+            "/v1/orders/A-100/returns",
+            {"event_id": "r", "refund": {"minor": 0, "currency": "CAD"}},
+            "refund",
+            "a return needs returned lines or a refund above zero",
+        ),
+        (
+            "POST",
+            "/v1/orders/A-100/returns",
+            {"event_id": "r", "lines": [TWO_UNITS, TWO_UNITS], "refund": NO_MONEY},
+            "lines.1.line",
+            "line 'shirt' appears more than once",
+        ),
+        (
+            "POST",
+            "/v1/orders/A-100/shipments",
+            {"event_id": "f", "lines": [TWO_UNITS, {**TWO_UNITS, "quantity": 1}]},
+            "lines.1.line",
+            "line 'shirt' appears more than once",
+        ),
+        (
+            "POST",
+            "/v1/orders/A-100/cancellations",
+            {"event_id": "c", "lines": [{"line": "mug", "quantity": 1}, TWO_UNITS, TWO_UNITS]},
+            "lines.2.line",
+            "line 'shirt' appears more than once",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"reference": "r", "currency": "CAD", "lines": [ORDER_LINE, ORDER_LINE]},
+            "lines.1.reference",
+            "line reference 'l' appears more than once",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {"reference": "r", "currency": "CAD", "lines": [ORDER_LINE, DISCOUNT_LINE]},
+            "lines",
+            "the lines total -4.00 CAD is negative",
+        ),
+        (
+            "PUT",
+            "/v1/orders/A-100/cart",
+            {"event_id": "e", "cart": [ORDER_LINE, DISCOUNT_LINE]},
+            "cart",
+            "the cart total -4.00 CAD is negative",
+        ),
+        (
+            "POST",
+            "/v1/orders",
+            {
+                "reference": "r",
+                "currency": "CAD",
+                "lines": [{**ORDER_LINE, "unit_price": {"minor": -1, "currency": "CAD"}}],
+            },
+            "lines.0.unit_price.minor",
+            "product line 'l' has a negative unit_price; only a discount line may",
+        ),
+        (
+            "POST",
+            "/v1/batches",
+            {
+                "entries": [{**BATCH_ENTRY, "direction": "debit"}],
+                "processing_date": "2030-03-15",
+                "originator": "o",
+                "kind": "credit",
+                "currency": "CAD",
+            },
+            "kind",
+            "kind is credit but the entries make the batch debit",
         ),
         (
             "POST",
@@ -1174,7 +1327,9 @@ async def test_replacement_entries_must_fit_the_batch(api: Api, raw: httpx.Clien
         json={"entries": [entry("5.00", direction=Direction.DEBIT).model_dump(mode="json")]},
     )
 
-    assert mismatch.value.detail == "entries[0] is in USD, the batch in CAD"
+    assert mismatch.value.detail == (
+        "invalid request: entries.0.amount.currency: entry 0 is in USD, the batch in CAD"
+    )
     assert problem_of(debit)["errors"] == [
         {"field": "entries.0.direction", "message": "a debit in a credit batch"}
     ]
@@ -1325,10 +1480,15 @@ async def test_a_file_uploaded_twice_is_a_duplicate(api: Api) -> None:
     upload = BatchFileUpload(file=data, processing_date=dt.date(2030, 3, 15))
     await api("create_batch", upload)
 
-    with pytest.raises(InvalidBatchFileError) as duplicate:
+    with pytest.raises(BatchExistsError) as duplicate:
         await api("create_batch", upload)
 
+    assert duplicate.value.status == 409
     assert duplicate.value.detail == "duplicate file: batch XYZAB55255-0039 was already received"
+    assert duplicate.value.problem is not None
+    assert duplicate.value.problem.errors == (
+        FieldError(field="file", message="batch XYZAB55255-0039 was already received", line=1),
+    )
 
 
 async def test_an_unreadable_file_is_refused_with_its_line_and_column(api: Api) -> None:
@@ -1358,9 +1518,12 @@ async def test_a_batch_id_already_used_is_refused(api: Api, raw: httpx.Client) -
         json=entries_batch().model_dump(mode="json"),
     )
 
+    assert (response.status_code, problem_of(response)["code"]) == (409, "batch_exists")
     assert problem_of(response)["errors"] == [
         {"field": "batch_id", "message": "batch payroll-11 already exists"}
     ]
+    with pytest.raises(BatchExistsError):
+        await api("create_batch", entries_batch())
 
 
 # Disbursements
@@ -1467,7 +1630,7 @@ async def test_an_order_whose_total_no_amount_can_carry_is_refused(raw: httpx.Cl
     assert problem["code"] == "validation_failed"
     assert problem["errors"] == [
         {
-            "field": "(body)",
+            "field": "lines",
             "message": "the lines add up to more than 9007199254740991 minor units of JPY, "
             "the most an amount may carry",
         }

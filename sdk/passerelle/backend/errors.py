@@ -14,7 +14,7 @@
         ├── NotFoundError (404)           └── UnknownOrderError, UnknownBatchError, UnknownPathError
         ├── MethodNotAllowedError (405)
         ├── RequestTimeoutError (408)
-        ├── ConflictError (409)           └── OrderExistsError, RefundExceedsCapturedError, ...
+        ├── ConflictError (409)           └── OrderExistsError, BatchExistsError, ...
         ├── UnprocessableEntityError (422) └── ValidationFailedError, UnknownLineError, ...
         ├── RateLimitError (429)          └── RateLimitedError
         └── InternalServerError (5xx)     └── InternalError, ServiceUnavailableError
@@ -51,6 +51,7 @@ __all__ = [
     "BackendError",
     "BadRequestError",
     "BatchDeletedError",
+    "BatchExistsError",
     "BatchPastCutoffError",
     "CancelExceedsOrderedError",
     "CardDeclinedError",
@@ -323,6 +324,10 @@ class RefundExceedsCapturedError(ConflictError):
 
 class LineAlreadyShippedError(ConflictError):
     problem_code = "line_already_shipped"
+
+
+class BatchExistsError(ConflictError):
+    problem_code = "batch_exists"
 
 
 class BatchPastCutoffError(ConflictError):

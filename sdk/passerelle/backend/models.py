@@ -36,10 +36,11 @@ from pydantic import (
     StringConstraints,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 from passerelle.backend.problems import PROBLEMS, problem_type
 from passerelle.batches import BatchEntry, BatchKind, Direction, kind_of
@@ -196,11 +197,28 @@ def _check_currency(value: Money, expected: str, where: str) -> None:
         raise ValueError(f"{where} is in {value.currency}, expected {expected}")
 
 
-def _check_unique(references: Sequence[str], what: str) -> None:
+Loc = tuple[str | int, ...]
+
+
+def _refused(title: str, loc: Loc, message: str, value: Any, kind: str = "rule") -> ValidationError:
+    """A validation error located at `loc` (relative to the model raising it), so that the
+    answer names the field at fault rather than the whole body.
+
+    `kind` is the error's type: ``currency_mismatch`` for an amount in another currency (the
+    back end answers those with that problem code), ``rule`` for the other rules.
+    """
+    error = PydanticCustomError(kind, "{reason}", {"reason": message})
+    return ValidationError.from_exception_data(
+        title, [InitErrorDetails(type=error, loc=loc, input=value)]
+    )
+
+
+def _check_unique(title: str, references: Sequence[str], field: str, key: str, what: str) -> None:
+    """Refuse the second item of `field` naming the same `key` as an earlier one."""
     seen: set[str] = set()
-    for ref in references:
+    for i, ref in enumerate(references):
         if ref in seen:
-            raise ValueError(f"{what} {ref!r} appears more than once")
+            raise _refused(title, (field, i, key), f"{what} {ref!r} appears more than once", ref)
         seen.add(ref)
 
 
@@ -232,12 +250,17 @@ class CartLineItem(_Request):
     @model_validator(mode="after")
     def _sign(self) -> Self:
         negative = self.unit_price.amount < 0
+        message = None
         if self.type is LineType.DISCOUNT and self.unit_price.amount > 0:
-            raise ValueError(f"discount line {self.reference!r} has a positive unit_price")
+            message = f"discount line {self.reference!r} has a positive unit_price"
         if self.type is not LineType.DISCOUNT and negative:
-            raise ValueError(
+            message = (
                 f"{self.type.value} line {self.reference!r} has a negative unit_price; "
                 "only a discount line may"
+            )
+        if message is not None:
+            raise _refused(
+                type(self).__name__, ("unit_price", "minor"), message, self.unit_price.minor
             )
         return self
 
@@ -256,23 +279,31 @@ class CartLineItem(_Request):
         )
 
 
-def _check_cart(lines: Sequence[CartLineItem], order_currency: str, field: str) -> None:
+def _check_cart(
+    title: str, lines: Sequence[CartLineItem], order_currency: str, field: str, whose: str
+) -> None:
+    """The rules of a whole cart (`field` of the model `title`), in `whose` currency."""
     for i, line in enumerate(lines):
-        _check_currency(line.unit_price, order_currency, f"{field}[{i}] ({line.reference!r})")
-    _check_unique([line.reference for line in lines], "line reference")
+        cur = line.unit_price.currency
+        if cur != order_currency:
+            message = f"line {line.reference!r} is in {cur}, {whose} in {order_currency}"
+            loc = (field, i, "unit_price", "currency")
+            raise _refused(title, loc, message, cur, "currency_mismatch")
+    _check_unique(title, [line.reference for line in lines], field, "reference", "line reference")
     # Every amount the back end answers with (a line total, what is authorized, what a shipment
     # captures) is bounded by the sum of the charges, so bounding that keeps them all on the wire.
     minors = [line.total.minor for line in lines]
     charges = sum(m for m in minors if m > 0)
     credits = -sum(m for m in minors if m < 0)
     if max(charges, credits) > _SAFE_INT:
-        raise ValueError(
+        message = (
             f"the {field} add up to more than {_SAFE_INT} minor units of {order_currency}, "
             "the most an amount may carry"
         )
+        raise _refused(title, (field,), message, max(charges, credits))
     total = Money.sum((line.total for line in lines), order_currency)
     if total.amount < 0:
-        raise ValueError(f"the {field} total {total} is negative")
+        raise _refused(title, (field,), f"the {field} total {total} is negative", total.minor)
 
 
 class OrderCreate(_Request):
@@ -290,7 +321,7 @@ class OrderCreate(_Request):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        _check_cart(self.lines, self.currency, "lines")
+        _check_cart(type(self).__name__, self.lines, self.currency, "lines", "the order is")
         return self
 
 
@@ -515,9 +546,9 @@ def _line_items(lines: Sequence[LineQuantity] | None) -> tuple[LineQuantityItem,
     return tuple(LineQuantityItem(line=lq.line, quantity=lq.quantity) for lq in lines)
 
 
-def _unique_lines(lines: Sequence[LineQuantityItem] | None) -> None:
+def _unique_lines(title: str, lines: Sequence[LineQuantityItem] | None) -> None:
     if lines:
-        _check_unique([item.line for item in lines], "line")
+        _check_unique(title, [item.line for item in lines], "lines", "line", "line")
 
 
 class ShipmentCreate(_Request):
@@ -534,7 +565,7 @@ class ShipmentCreate(_Request):
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
-        _unique_lines(self.lines)
+        _unique_lines(type(self).__name__, self.lines)
         return self
 
     @classmethod
@@ -564,7 +595,7 @@ class CancellationCreate(_Request):
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
-        _unique_lines(self.lines)
+        _unique_lines(type(self).__name__, self.lines)
         return self
 
     @classmethod
@@ -590,13 +621,20 @@ class ReturnCreate(_Request):
         default=None, description="Why, as the platform said it."
     )
 
+    @field_validator("refund")
+    @classmethod
+    def _not_negative(cls, refund: Money) -> Money:
+        if refund.amount < 0:
+            raise ValueError(f"refund {refund} is negative")
+        return refund
+
     @model_validator(mode="after")
     def _something(self) -> Self:
-        _unique_lines(self.lines)
-        if self.refund.amount < 0:
-            raise ValueError(f"refund {self.refund} is negative")
+        title = type(self).__name__
+        _unique_lines(title, self.lines)
         if not self.lines and self.refund.is_zero():
-            raise ValueError("a return needs returned lines or a refund above zero")
+            message = "a return needs returned lines or a refund above zero"
+            raise _refused(title, ("refund",), message, self.refund.minor)
         return self
 
     @classmethod
@@ -622,7 +660,8 @@ class CartUpdate(_Request):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.cart:
-            _check_cart(self.cart, self.cart[0].unit_price.currency, "cart")
+            first = self.cart[0].unit_price.currency
+            _check_cart(type(self).__name__, self.cart, first, "cart", "the first line is")
         return self
 
     @classmethod
@@ -782,7 +821,17 @@ class BatchEntriesCreate(_Request):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        _check_entries(self.entries, self.currency, self.kind)
+        title = type(self).__name__
+        for i, item in enumerate(self.entries):
+            cur = item.amount.currency
+            if cur != self.currency:
+                message = f"entry {i} is in {cur}, the batch in {self.currency}"
+                loc = ("entries", i, "amount", "currency")
+                raise _refused(title, loc, message, cur, "currency_mismatch")
+        try:
+            _check_entries(self.entries, self.currency, self.kind)
+        except ValueError as exc:
+            raise _refused(title, ("kind",), str(exc), self.kind.value) from None
         return self
 
 
@@ -955,7 +1004,9 @@ class Problem(_Response):
     code: str = Field(description="Stable code; `passerelle explain CODE` explains it.")
     request_id: str | None = Field(default=None, description="The request's id, for support.")
     errors: tuple[FieldError, ...] | None = Field(
-        default=None, description="Each invalid field (validation_failed, invalid_batch_file)."
+        default=None,
+        description="Each field at fault (validation_failed, currency_mismatch, "
+        "invalid_batch_file, batch_exists).",
     )
     decline_code: str | None = Field(
         default=None, description="card_declined: the normalised decline reason."

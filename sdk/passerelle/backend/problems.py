@@ -195,6 +195,18 @@ _SPECS = (
         "Check the batch id; a batch created through another merchant account is not visible.",
     ),
     ProblemSpec(
+        "batch_exists",
+        409,
+        "A batch with this id already exists",
+        False,
+        "A batch was already scheduled under this id (the id given with the entries, or the one "
+        "the file carries), by a request with another idempotency key: the file was sent twice, "
+        "or two batches share an id.",
+        "Fetch the existing batch (`GET /v1/batches/{id}`) instead of sending it again; to change "
+        "it, reschedule it or replace its entries. If it is another batch, give it another id "
+        "(for a file, another file creation number).",
+    ),
+    ProblemSpec(
         "batch_past_cutoff",
         409,
         "The batch is past its cutoff",

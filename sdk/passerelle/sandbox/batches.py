@@ -4,7 +4,8 @@ default 11:00 America/Vancouver on the processing date, read on the sandbox cloc
 
 A batch's id is the file's (CPA-005: originator and file creation number; NACHA: origin, date and
 file id modifier), the one given with entries, or one the sandbox assigns (Bambora files carry
-none). A second upload under an id already used is refused as a duplicate file. An upload without
+none). A batch under an id already used, a file uploaded twice included, is refused as
+``batch_exists`` (409, like ``order_exists``: it depends on what is stored). An upload without
 a processing date takes the file's; a Bambora file, which has none, is processed today when sent
 before the cutoff, else on the next weekday.
 """
@@ -174,9 +175,13 @@ def _check_entries(
 ) -> None:
     for i, entry in enumerate(entries):
         if entry.amount.currency != currency:
+            # Worded as the request model words the same rule for a new batch.
+            message = f"entry {i} is in {entry.amount.currency}, the batch in {currency}"
+            where = f"{field}.{i}.amount.currency"
             raise SandboxProblem(
                 "currency_mismatch",
-                f"{field}[{i}] is in {entry.amount.currency}, the batch in {currency}",
+                f"invalid request: {where}: {message}",
+                errors=(FieldError(field=where, message=message),),
             )
         if kind is not BatchKind.MIXED and entry.direction is not Direction(kind.value):
             message = f"a {entry.direction.value} in a {kind.value} batch"
@@ -192,7 +197,7 @@ def _check_entries(
     status_code=201,
     response_model=BatchView,
     responses=problem_responses(
-        "invalid_batch_file", "batch_past_cutoff", "currency_mismatch", write=True
+        "invalid_batch_file", "batch_exists", "batch_past_cutoff", "currency_mismatch", write=True
     ),
     summary="Schedule a batch",
 )
@@ -204,16 +209,12 @@ def create_batch(body: BatchCreate, sandbox: SandboxDep, write: WriteDep) -> Res
             batch = _read_file(body, sandbox)
             declared = batch.kind
             if tx.get_batch(write.merchant, batch.batch_id) is not None:
+                # The file's header names the batch.
+                message = f"batch {batch.batch_id} was already received"
                 raise SandboxProblem(
-                    "invalid_batch_file",
-                    f"duplicate file: batch {batch.batch_id} was already received",
-                    errors=(
-                        FieldError(
-                            field="file",
-                            message=f"batch {batch.batch_id} was already received",
-                            line=1,
-                        ),
-                    ),
+                    "batch_exists",
+                    f"duplicate file: {message}",
+                    errors=(FieldError(field="file", message=message, line=1),),
                 )
         else:
             batch = _from_entries(body, tx, write)
@@ -246,8 +247,8 @@ def _from_entries(body: BatchEntriesCreate, tx: Transaction, write: Write) -> Ba
     if tx.get_batch(write.merchant, batch_id) is not None:
         message = f"batch {batch_id} already exists"
         raise SandboxProblem(
-            "validation_failed",
-            f"invalid request: batch_id: {message}",
+            "batch_exists",
+            f"batch_id: {message}",
             errors=(FieldError(field="batch_id", message=message),),
         )
     entries = tuple(entry.to_entry() for entry in body.entries)

@@ -198,11 +198,19 @@ def install_problem_handlers(
         tags = _UNION_TAGS.get((request.method, request.url.path), frozenset())
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         json_body = content_type == "application/json" or content_type.endswith("+json")
-        errors = field_errors_of(exc.errors(), union_tags=tags, json_body=json_body)
+        raw_errors = exc.errors()
+        errors = field_errors_of(raw_errors, union_tags=tags, json_body=json_body)
         fields = ", ".join(dict.fromkeys(error.field for error in errors))
+        # The contract's models type an amount in another currency as such (see
+        # `passerelle.backend.models`): the same code as when the back end's ledger finds one.
+        mismatch = all(error.get("type") == "currency_mismatch" for error in raw_errors)
+        code = "currency_mismatch" if mismatch and raw_errors else "validation_failed"
+        detail = f"invalid request: {fields}"
+        if code == "currency_mismatch":
+            detail += f": {errors[0].message}"
         problem = Problem.of(
-            "validation_failed",
-            f"invalid request: {fields}",
+            code,
+            detail,
             errors=errors,
             request_id=request_id_of(request.scope),
             instance=request.url.path,

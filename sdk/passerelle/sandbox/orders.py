@@ -225,7 +225,7 @@ def _first_error(exc: ValidationError) -> str:
     "",
     status_code=201,
     response_model=OrderView,
-    responses=problem_responses("card_declined", "order_exists", write=True),
+    responses=problem_responses("card_declined", "order_exists", "currency_mismatch", write=True),
     summary="Create an order (checkout)",
 )
 def create_order(body: OrderCreate, sandbox: SandboxDep, write: WriteDep) -> Response:
@@ -283,9 +283,16 @@ def _refusal(error: LedgerError, fields: Mapping[str, str], default_field: str) 
         # answered this refusal again.
         code = "return_exceeds_shipped" if error.line is not None else "refund_exceeds_captured"
         return SandboxProblem(code, error.message)
+    field = fields.get(error.line, default_field) if error.line is not None else default_field
+    if error.code == "currency_mismatch":
+        # A line's price (a cart edit) or else the request's one amount (a return's refund).
+        amount = f"{field}.unit_price" if error.line is not None else "refund"
+        where = f"{amount}.currency"
+        return SandboxProblem(
+            error.code, error.message, errors=(FieldError(field=where, message=error.message),)
+        )
     if error.code in PROBLEMS:
         return SandboxProblem(error.code, error.message)
-    field = fields.get(error.line, default_field) if error.line is not None else default_field
     return SandboxProblem(
         "validation_failed",
         error.message,
