@@ -6,9 +6,14 @@ the same scenarios against `AsyncBackendClient`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import re
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import format_datetime
@@ -492,19 +497,33 @@ def test_base_url_path_is_kept(router: respx.MockRouter) -> None:
     assert route.calls.last.request.url == httpx.URL(BASE + "/api/v1/orders/ORD-1")
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"token": ""}, "token must be a non-empty string without spaces or line breaks"),
-        ({"token": "abc\n"}, "token must be a non-empty string without spaces or line breaks"),
-        ({"merchant_id": " "}, "merchant_id must be a non-empty printable string"),
-        ({"base_url": "ftp://x"}, "base_url must be an http:// or https:// URL with a host"),
-    ],
-)
-def test_bad_configuration_is_refused(kwargs: dict[str, str], message: str) -> None:
+BAD_TOKEN = "token must be a non-empty printable ASCII string without spaces or line breaks"
+BAD_MERCHANT = "merchant_id must be a non-empty printable ASCII string"
+CREDENTIALS_IN_URL = "base_url must not carry a user name or password: the token authenticates"
+BAD_CONFIGURATION = [
+    ({"token": ""}, BAD_TOKEN),
+    ({"token": "abc\n"}, BAD_TOKEN),
+    ({"token": "sk_live_é9d2"}, BAD_TOKEN),
+    ({"token": "sk_live_\u200b9d2"}, BAD_TOKEN),
+    ({"merchant_id": " "}, BAD_MERCHANT),
+    ({"merchant_id": "boutique-québec"}, BAD_MERCHANT),
+    ({"base_url": "ftp://x"}, "base_url must be an http:// or https:// URL with a host"),
+    ({"base_url": "https://user:pw@backend.test"}, CREDENTIALS_IN_URL),
+    ({"base_url": "https://user@backend.test/api"}, CREDENTIALS_IN_URL),
+]
+"""Client arguments that are refused at construction, and the message (which never quotes the
+token, to keep it out of logs)."""
+
+
+def configuration(kwargs: dict[str, str]) -> tuple[str, str, str]:
     args = {"base_url": BASE, "token": TOKEN, "merchant_id": MERCHANT} | kwargs
-    with pytest.raises(ValueError, match=f"^{message}$"):
-        BackendClient(args["base_url"], args["token"], args["merchant_id"])
+    return args["base_url"], args["token"], args["merchant_id"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD_CONFIGURATION)
+def test_bad_configuration_is_refused(kwargs: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        BackendClient(*configuration(kwargs))
 
 
 def test_empty_reference_is_refused_before_sending(
@@ -513,11 +532,13 @@ def test_empty_reference_is_refused_before_sending(
     route = script(router)
     with pytest.raises(ValueError, match=r"^order reference must not be empty$"):
         client.get_order(" ")
+    with pytest.raises(ValueError, match=r"^batch id must not be empty$"):
+        client.delete_batch("")
     assert not route.called
 
 
-def test_repr_shows_neither_token_nor_url_credentials() -> None:
-    with BackendClient("https://user:pw@backend.test", TOKEN, MERCHANT) as c:
+def test_repr_shows_no_token() -> None:
+    with BackendClient(BASE + "/", TOKEN, MERCHANT) as c:
         assert repr(c) == "BackendClient('https://backend.test', merchant_id='m_4711')"
 
 
@@ -580,13 +601,22 @@ def test_conflict_other_than_in_progress_is_not_retried(
     assert (route.call_count, sleeps) == (1, [])
 
 
+UNREADABLE = httpx.Response(200, json={"reference": "ORD-1"}, headers={"Request-Id": "req_9"})
+"""A success answer that is not an `OrderView`."""
+
+
 def test_unreadable_success_is_not_retried(client: BackendClient, router: respx.MockRouter) -> None:
-    route = script(
-        router, httpx.Response(200, json={"reference": "ORD-1"}, headers={"Request-Id": "req_9"})
-    )
+    route = script(router, UNREADABLE)
     with pytest.raises(APIResponseValidationError) as info:
         client.get_order("ORD-1")
+    check_unreadable(info, route)
+
+
+def check_unreadable(
+    info: pytest.ExceptionInfo[APIResponseValidationError], route: respx.Route
+) -> None:
     assert route.call_count == 1
+    assert (info.value.status, info.value.request_id) == (200, "req_9")
     assert str(info.value).startswith(
         "GET /v1/orders/ORD-1: the HTTP 200 answer is not a valid OrderView: "
     )
@@ -813,6 +843,43 @@ def test_a_slow_attempt_is_cut_at_the_deadline(
     check_cut_at_the_deadline(info, route, fake_time, reads)
 
 
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """The URL of a server that accepts connections and reads requests but never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for connection in held:
+            connection.close()
+
+
+def test_an_attempt_still_running_at_the_deadline_is_cut(silent_server: str) -> None:
+    started = time.monotonic()
+    with (
+        BackendClient(silent_server, TOKEN, MERCHANT, total_timeout=0.3) as c,
+        pytest.raises(APITimeoutError) as info,
+    ):
+        c.get_order("ORD-1")
+    # Its read is bounded by the time left, not by the 10 s read timeout.
+    assert time.monotonic() - started < 2.0
+    assert str(info.value) == (
+        "the payment back end did not answer within the total timeout of 0.3 s "
+        "(GET /v1/orders/ORD-1, 1 attempt); the last attempt ended in: the payment back end did "
+        "not answer in time (GET /v1/orders/ORD-1): ReadTimeout: timed out"
+    )
+
+
 def test_an_attempt_that_fits_the_deadline_gets_the_configured_timeouts(
     router: respx.MockRouter, fake_time: FakeTime
 ) -> None:
@@ -840,38 +907,65 @@ def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused(
         BackendClient(BASE, TOKEN, MERCHANT, **{argument: seconds})
 
 
-@settings(max_examples=50, deadline=None)
-@given(
-    total=st.floats(min_value=0.5, max_value=30.0),
-    asked=st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=8),
-    cost=st.floats(min_value=0.0, max_value=3.0),
-)
+def throttled_scenarios(test: Callable[[float, list[int], float], None]) -> Callable[..., None]:
+    """Draws for `Throttle`: a total timeout, each answer's Retry-After, each answer's cost."""
+    drawn = given(
+        total=st.floats(min_value=0.5, max_value=30.0),
+        asked=st.lists(st.integers(min_value=0, max_value=20), min_size=1, max_size=8),
+        cost=st.floats(min_value=0.0, max_value=3.0),
+    )(test)
+    return settings(max_examples=50, deadline=None)(drawn)
+
+
+@throttled_scenarios
 def test_no_wait_ever_outlasts_the_time_left(total: float, asked: list[int], cost: float) -> None:
-    time = FakeTime()
-    waited: list[tuple[float, float]] = []
-
-    def sleep(seconds: float) -> None:
-        waited.append((seconds, start + total - time.now))
-        time.sleep(seconds)
-
-    def throttled(request: httpx.Request) -> httpx.Response:
-        time.now += cost
-        return problem("rate_limited", headers={"Retry-After": str(asked.pop(0))})
-
-    start = time.now
-    policy = RetryPolicy(max_attempts=len(asked), jitter=no_jitter)
+    throttle = Throttle(total, asked, cost)
     with (
         respx.mock() as mock,
-        BackendClient(
-            BASE, TOKEN, MERCHANT, retry=policy, total_timeout=total, sleep=sleep, timer=time
-        ) as c,
+        BackendClient(BASE, TOKEN, MERCHANT, **throttle.options(throttle.sleep)) as c,
     ):
-        mock.route().mock(side_effect=throttled)
+        mock.route().mock(side_effect=throttle.answer)
         with pytest.raises((APITimeoutError, RateLimitedError)):
             c.get_order("ORD-1")
-    assert all(seconds < left for seconds, left in waited)
-    # Only the attempt in flight at the deadline may end past it (by its own cost here).
-    assert time.now - start <= total + cost
+    throttle.check()
+
+
+class Throttle:
+    """A back end answering 429 with each of `asked` as Retry-After, each answer costing `cost`
+    seconds, for a client with a `total` timeout: no wait may outlast the time left."""
+
+    def __init__(self, total: float, asked: list[int], cost: float) -> None:
+        self.time = FakeTime()
+        self.start = self.time.now
+        self.total = total
+        self.asked = list(asked)
+        self.cost = cost
+        self.waited: list[tuple[float, float]] = []
+        self.policy = RetryPolicy(max_attempts=len(asked), jitter=no_jitter)
+
+    def options(self, sleep: Callable[[float], Any]) -> dict[str, Any]:
+        return {
+            "retry": self.policy,
+            "total_timeout": self.total,
+            "sleep": sleep,
+            "timer": self.time,
+        }
+
+    def sleep(self, seconds: float) -> None:
+        self.waited.append((seconds, self.start + self.total - self.time.now))
+        self.time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.time.now += self.cost
+        return problem("rate_limited", headers={"Retry-After": str(self.asked.pop(0))})
+
+    def check(self) -> None:
+        assert all(seconds < left for seconds, left in self.waited)
+        # Only the attempt in flight at the deadline may end past it (by its own cost here).
+        assert self.time.now - self.start <= self.total + self.cost
 
 
 # Idempotency keys
@@ -1081,6 +1175,14 @@ def test_token_and_card_numbers_never_reach_logs_or_errors(
     client: BackendClient, router: respx.MockRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    script_echoes_of_secrets(router)
+    with pytest.raises(UnprocessableEntityError) as info:
+        client.ship("ORD-1", shipment())
+    check_redacted(info, caplog)
+
+
+def script_echoes_of_secrets(router: respx.MockRouter) -> None:
+    """A back end echoing the token and a card number: in a 503, a connection error, a 422."""
     echo = f"token {TOKEN} and card {CARD} are not welcome"
     script(
         router,
@@ -1088,8 +1190,11 @@ def test_token_and_card_numbers_never_reach_logs_or_errors(
         raising(httpx.ConnectError(f"refused for {TOKEN}")),
         problem("validation_failed", echo, headers={"Request-Id": "req_7"}),
     )
-    with pytest.raises(UnprocessableEntityError) as info:
-        client.ship("ORD-1", shipment())
+
+
+def check_redacted(
+    info: pytest.ExceptionInfo[UnprocessableEntityError], caplog: pytest.LogCaptureFixture
+) -> None:
     assert str(info.value) == (
         "validation_failed (HTTP 422): token [redacted] and card [redacted card number] are not "
         "welcome [request id req_7]"

@@ -122,9 +122,13 @@ def _segment(value: str, what: str) -> str:
 
 
 def _check_key(key: str | None) -> str | None:
-    if key is not None and not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+    if key is not None and not (0 < len(key) <= 255 and _printable_ascii(key)):
         raise ValueError("idempotency_key must be 1 to 255 printable ASCII characters")
     return key
+
+
+def _printable_ascii(text: str) -> bool:
+    return text.isascii() and text.isprintable()
 
 
 def _seconds(value: float, name: str) -> float:
@@ -167,12 +171,19 @@ class _Core:
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("base_url must be an http:// or https:// URL with a host")
-        if not token or token != token.strip() or not token.isprintable():
-            raise ValueError("token must be a non-empty string without spaces or line breaks")
-        if not merchant_id.strip() or not merchant_id.isprintable():
-            raise ValueError("merchant_id must be a non-empty printable string")
+        if url.userinfo:
+            # httpx would send them as Basic auth in place of the bearer token.
+            raise ValueError(
+                "base_url must not carry a user name or password: the token authenticates"
+            )
+        # Both travel in headers, which are ASCII; the token itself is never quoted back.
+        if not token or token != token.strip() or not _printable_ascii(token):
+            raise ValueError(
+                "token must be a non-empty printable ASCII string without spaces or line breaks"
+            )
+        if not merchant_id.strip() or not _printable_ascii(merchant_id):
+            raise ValueError("merchant_id must be a non-empty printable ASCII string")
         self.base_url = str(url).rstrip("/")
-        self.where = str(url.copy_with(username=None, password=None)).rstrip("/")
         self.merchant_id = merchant_id
         self.secrets = (token,)
         self.retry = retry
@@ -430,7 +441,7 @@ class BackendClient:
         self._sleep = sleep
 
     def __repr__(self) -> str:
-        return f"BackendClient({self._core.where!r}, merchant_id={self._core.merchant_id!r})"
+        return f"BackendClient({self._core.base_url!r}, merchant_id={self._core.merchant_id!r})"
 
     def __enter__(self) -> Self:
         return self
@@ -596,7 +607,9 @@ class AsyncBackendClient:
         self._sleep = sleep
 
     def __repr__(self) -> str:
-        return f"AsyncBackendClient({self._core.where!r}, merchant_id={self._core.merchant_id!r})"
+        return (
+            f"AsyncBackendClient({self._core.base_url!r}, merchant_id={self._core.merchant_id!r})"
+        )
 
     async def __aenter__(self) -> Self:
         return self
