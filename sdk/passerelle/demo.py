@@ -433,10 +433,15 @@ def _short(line: str) -> str:
 
 def _disbursed(backend: BackendClient) -> dict[str, Money]:
     totals: dict[str, Money] = {}
-    for day in backend.list_disbursements().disbursements:
+    listed = backend.list_disbursements()
+    for day in listed.disbursements:
         for entry in day.orders:
             net = entry.captured - entry.refunded
             totals[entry.order] = totals.get(entry.order, Money.zero(net.currency)) + net
+    # A refund no later captures cover yet comes off a payout to come: it is owed all the same.
+    for refund in listed.pending:
+        owed = Money.zero(refund.amount.currency)
+        totals[refund.order] = totals.get(refund.order, owed) - refund.amount
     return totals
 
 

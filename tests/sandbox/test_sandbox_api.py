@@ -1553,6 +1553,57 @@ async def test_refunds_come_off_the_next_disbursement(sandbox: SandboxServer, ap
     assert (await api("list_disbursements", currency="USD")).disbursements == ()
 
 
+async def test_a_refund_waits_for_captures_and_comes_off_them_as_far_as_they_go(
+    sandbox: SandboxServer, api: Api
+) -> None:
+    def day(n: int) -> dt.datetime:
+        return START + dt.timedelta(days=n)
+
+    await api("create_order", new_order("A-100"))
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+    await api("refund", "A-100", ReturnCreate(event_id="ret-1", refund=cad("50.00")))
+    before = await api("list_disbursements")
+    sandbox.state.set_clock(day(1))
+    nothing_captured = await api("list_disbursements")
+    sandbox.state.set_clock(day(2))
+    await api("create_order", new_order("A-101"))
+    await api("ship", "A-101", ShipmentCreate(event_id="ful-1", lines=units(shirt=1)))
+    # Made after the day's capture: it comes off a later day, not this one.
+    await api("refund", "A-101", ReturnCreate(event_id="ret-1", refund=cad("3.00")))
+    part_taken = await api("list_disbursements")
+    sandbox.state.set_clock(day(3))
+    await api("create_order", new_order("A-102"))
+    await api("ship", "A-102", ShipmentCreate(event_id="ful-1"))
+    settled = await api("list_disbursements")
+    one_day = await api("list_disbursements", since=day(2).date(), until=day(2).date())
+
+    def payouts(listed: Any) -> list[tuple[dt.date, Money, Money, Money]]:
+        return [(d.date, d.captured, d.refunded, d.net) for d in listed.disbursements]
+
+    def pending(listed: Any) -> list[tuple[str, dt.date, Money]]:
+        return [(p.order, p.refunded_on, p.amount) for p in listed.pending]
+
+    first = (day(0).date(), cad("70.00"), cad("0"), cad("70.00"))
+    assert payouts(before) == payouts(nothing_captured) == [first]
+    assert pending(before) == pending(nothing_captured) == [("A-100", day(0).date(), cad("50.00"))]
+    assert payouts(part_taken) == [first, (day(2).date(), cad("28.00"), cad("28.00"), cad("0"))]
+    assert pending(part_taken) == [
+        ("A-100", day(0).date(), cad("22.00")),
+        ("A-101", day(2).date(), cad("3.00")),
+    ]
+    assert payouts(settled)[1:] == [
+        (day(2).date(), cad("28.00"), cad("28.00"), cad("0")),
+        (day(3).date(), cad("70.00"), cad("25.00"), cad("45.00")),
+    ]
+    assert [(o.order, o.captured, o.refunded) for o in settled.disbursements[2].orders] == [
+        ("A-100", cad("0"), cad("22.00")),
+        ("A-101", cad("0"), cad("3.00")),
+        ("A-102", cad("70.00"), cad("0")),
+    ]
+    assert settled.pending == ()
+    assert payouts(one_day) == [(day(2).date(), cad("28.00"), cad("28.00"), cad("0"))]
+
+
 async def test_a_disbursement_day_ends_at_midnight_vancouver_time(
     sandbox: SandboxServer, api: Api
 ) -> None:

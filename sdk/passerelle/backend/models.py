@@ -87,6 +87,7 @@ __all__ = [
     "OrderStatus",
     "OrderView",
     "PaymentPlan",
+    "PendingRefund",
     "Problem",
     "ReturnCreate",
     "ReturnResult",
@@ -942,13 +943,16 @@ class DisbursementOrder(_Response):
 
     order: str = Field(description="The store's order reference.")
     captured: MinorMoney = Field(description="Captured for this order that day.")
-    refunded: MinorMoney = Field(description="Refunded for this order that day.")
+    refunded: MinorMoney = Field(description="Refunded for this order, taken off that day.")
 
 
 class DisbursementDay(_Response):
     """What was paid out to the merchant on one day, in one currency.
 
-    Refunds come off the next disbursement, so ``net`` may be negative.
+    A refund comes off the next disbursement: the first day after it with captures to pay out.
+    What that day's captures do not cover comes off the following ones, so ``net`` is never
+    negative; a refund waits (`DisbursementList.pending`) until there are captures to take it
+    from.
     """
 
     date: Day = Field(description="The payout day.")
@@ -973,10 +977,23 @@ class DisbursementDay(_Response):
         return self
 
 
+class PendingRefund(_Response):
+    """A refund, or what is left of it, that no disbursement has taken off yet."""
+
+    order: str = Field(description="The store's order reference.")
+    refunded_on: Day = Field(description="The day the refund was made.")
+    amount: MinorMoney = Field(description="What is still to be taken off.")
+
+
 class DisbursementList(_Response):
     """``GET /v1/disbursements`` answer."""
 
     disbursements: tuple[DisbursementDay, ...] = Field(description="One entry per day, by date.")
+    pending: tuple[PendingRefund, ...] = Field(
+        default=(),
+        description="Refunds still waiting for a disbursement to come off, oldest first, as of "
+        "now (whatever since and until; in the currency asked for, if any).",
+    )
 
 
 # Problems

@@ -75,7 +75,8 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """Money captured from, or refunded to, a customer; paid out on `disbursed_on`."""
+    """Money captured from, or refunded to, a customer, on `disbursed_on`: the day a capture is
+    paid out, the day a refund was made (it comes off a later payout)."""
 
     reference: str
     kind: str

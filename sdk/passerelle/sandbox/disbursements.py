@@ -1,15 +1,18 @@
 """Disbursements: what the sandbox pays out to the merchant, per day and currency.
 
 A day is a calendar day in the time zone of the batch cutoff (America/Vancouver by default), read
-on the sandbox clock. Money captured by a shipment is paid out with the day it was captured on;
-a refund comes off the next disbursement, the one of the day after it was made. So a day's
-``net`` (captured minus refunded) may be negative, and the list includes tomorrow's disbursement
-as soon as a refund is made today.
+on the sandbox clock. Money captured by a shipment is paid out with the day it was captured on.
+A refund comes off the next disbursement: the first later day with captures in its currency, as
+far as that day's captures go, the rest off the following such days, oldest refund first. So a
+day's ``net`` is never negative, and a refund that no later captures cover yet is listed as
+pending, not as a payout of its own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -19,8 +22,10 @@ from passerelle.backend.models import (
     DisbursementList,
     DisbursementOrder,
     DisbursementQuery,
+    PendingRefund,
 )
 from passerelle.money import Money
+from passerelle.sandbox.db import Movement
 from passerelle.sandbox.deps import Merchant, SandboxDep
 from passerelle.sandbox.errors import problem_responses
 from passerelle.sandbox.orders import json_response
@@ -28,6 +33,57 @@ from passerelle.sandbox.orders import json_response
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/disbursements", tags=["disbursements"])
+
+
+@dataclass
+class _Refund:
+    order: str
+    made_on: dt.date
+    left: int
+
+
+@dataclass(frozen=True)
+class _Payouts:
+    """Each day's payout of one currency (order → [captured, refunded] in minor units), and the
+    refunds no payout has taken off yet."""
+
+    days: dict[dt.date, dict[str, list[int]]]
+    pending: list[_Refund]
+
+
+def _payouts(movements: list[Movement], tz: dt.tzinfo) -> dict[str, _Payouts]:
+    """The payouts of `movements` (oldest first), by currency; days are calendar days in `tz`."""
+    captures: dict[str, dict[dt.date, dict[str, int]]] = defaultdict(dict)
+    refunds: dict[str, list[_Refund]] = defaultdict(list)
+    for movement in movements:
+        day = movement.occurred_at.astimezone(tz).date()
+        if movement.kind == "capture":
+            orders = captures[movement.currency].setdefault(day, {})
+            orders[movement.reference] = orders.get(movement.reference, 0) + movement.amount_minor
+        else:
+            refunds[movement.currency].append(
+                _Refund(movement.reference, day, movement.amount_minor)
+            )
+    result: dict[str, _Payouts] = {}
+    for code in captures.keys() | refunds.keys():
+        days: dict[dt.date, dict[str, list[int]]] = {}
+        waiting = refunds[code]
+        for day, orders in sorted(captures[code].items()):
+            parts = {reference: [minor, 0] for reference, minor in orders.items()}
+            room = sum(orders.values())
+            for refund in waiting:
+                if room == 0:
+                    break
+                if refund.made_on >= day:
+                    continue
+                taken = min(room, refund.left)
+                parts.setdefault(refund.order, [0, 0])[1] += taken
+                refund.left -= taken
+                room -= taken
+            waiting = [refund for refund in waiting if refund.left]
+            days[day] = parts
+        result[code] = _Payouts(days, waiting)
+    return result
 
 
 @router.get(
@@ -39,36 +95,51 @@ router = APIRouter(prefix="/v1/disbursements", tags=["disbursements"])
 def list_disbursements(
     query: Annotated[DisbursementQuery, Query()], sandbox: SandboxDep, merchant: Merchant
 ) -> Response:
-    """What was paid out per day between `since` and `until` (inclusive), by date."""
+    """What was paid out per day between `since` and `until` (inclusive), by date, and the
+    refunds still waiting to come off a disbursement."""
     with sandbox.db.transaction() as tx:
-        movements = tx.movements(merchant, query.since or dt.date.min, query.until or dt.date.max)
-    days: dict[tuple[dt.date, str], dict[str, list[int]]] = {}
-    for movement in movements:
-        if query.currency is not None and movement.currency != query.currency:
-            continue
-        orders = days.setdefault((movement.disbursed_on, movement.currency), {})
-        captured_refunded = orders.setdefault(movement.reference, [0, 0])
-        captured_refunded[0 if movement.kind == "capture" else 1] += movement.amount_minor
+        # Which payout a refund comes off depends on every capture after it: all are read.
+        movements = tx.movements(merchant, dt.date.min, dt.date.max)
+    since, until = query.since or dt.date.min, query.until or dt.date.max
     disbursements = []
-    for (day, code), orders in sorted(days.items()):
-        parts = tuple(
-            DisbursementOrder(
-                order=reference,
-                captured=Money.from_minor(captured, code),
-                refunded=Money.from_minor(refunded, code),
+    pending = []
+    for code, paid in _payouts(movements, sandbox.cutoff.tz).items():
+        if query.currency is not None and code != query.currency:
+            continue
+        pending += [
+            PendingRefund(
+                order=refund.order,
+                refunded_on=refund.made_on,
+                amount=Money.from_minor(refund.left, code),
             )
-            for reference, (captured, refunded) in orders.items()
+            for refund in paid.pending
+        ]
+        for day, orders in paid.days.items():
+            if since <= day <= until:
+                disbursements.append(_day(day, code, orders))
+    disbursements.sort(key=lambda d: (d.date, d.currency))
+    pending.sort(key=lambda p: p.refunded_on)
+    return json_response(
+        DisbursementList(disbursements=tuple(disbursements), pending=tuple(pending))
+    )
+
+
+def _day(day: dt.date, code: str, orders: dict[str, list[int]]) -> DisbursementDay:
+    parts = tuple(
+        DisbursementOrder(
+            order=reference,
+            captured=Money.from_minor(captured, code),
+            refunded=Money.from_minor(refunded, code),
         )
-        captured = Money.sum((part.captured for part in parts), code)
-        refunded = Money.sum((part.refunded for part in parts), code)
-        disbursements.append(
-            DisbursementDay(
-                date=day,
-                currency=code,
-                captured=captured,
-                refunded=refunded,
-                net=captured - refunded,
-                orders=parts,
-            )
-        )
-    return json_response(DisbursementList(disbursements=tuple(disbursements)))
+        for reference, (captured, refunded) in sorted(orders.items())
+    )
+    captured = Money.sum((part.captured for part in parts), code)
+    refunded = Money.sum((part.refunded for part in parts), code)
+    return DisbursementDay(
+        date=day,
+        currency=code,
+        captured=captured,
+        refunded=refunded,
+        net=captured - refunded,
+        orders=parts,
+    )

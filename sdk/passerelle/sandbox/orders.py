@@ -364,6 +364,7 @@ def _record(
     """Note the money that moved, for the disbursements (see `passerelle.sandbox.disbursements`)."""
     day = now.astimezone(sandbox.cutoff.tz).date()
     capture = effect.kind == "order_shipped"
+    # Which later payout a refund comes off is worked out when the disbursements are listed.
     tx.add_movement(
         merchant,
         Movement(
@@ -372,7 +373,7 @@ def _record(
             amount_minor=effect.amount.minor,
             currency=effect.amount.currency,
             occurred_at=now,
-            disbursed_on=day if capture else day + dt.timedelta(days=1),
+            disbursed_on=day,
         ),
     )
 
@@ -501,7 +502,7 @@ def return_goods(
 ) -> Response:
     """Shipped goods came back, or money is given back: refund `refund`.
 
-    The refund comes off the next disbursement.
+    The refund comes off the next disbursements with captures to pay out.
     """
 
     def event(order: str) -> OrderEvent:
