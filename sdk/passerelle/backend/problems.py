@@ -33,6 +33,7 @@ __all__ = [
     "UnknownProblemCodeError",
     "explain",
     "explain_decline",
+    "known_codes",
     "problem_type",
 ]
 
@@ -377,7 +378,8 @@ def explain(code: str) -> str:
     decline. Raises `UnknownProblemCodeError` (with close matches) for anything else.
     """
     wanted = code.strip()
-    if wanted.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "٣" (read as 3).
+    if wanted.isascii() and wanted.isdigit():
         return explain_decline(int(wanted))
     spec = PROBLEMS.get(wanted.lower())
     if spec is None:
@@ -397,6 +399,15 @@ def explain(code: str) -> str:
         lines += ["", "Processor message ids:"]
         lines += [f"  {d.message_id:>3}  {d.processor_message}: {d.meaning}" for d in _DECLINES]
         lines.append("Other ids: see the processor's response code list.")
+    return "\n".join(lines)
+
+
+def known_codes() -> str:
+    """Every problem code with its status and title, then every known decline message id."""
+    width = max(map(len, PROBLEMS))
+    lines = [f"{spec.code:<{width}}  {spec.status}  {spec.title}" for spec in _SPECS]
+    lines += ["", "Processor message ids (card_declined):"]
+    lines += [f"  {d.message_id:>3}  {d.processor_message}" for d in _DECLINES]
     return "\n".join(lines)
 
 
