@@ -168,3 +168,40 @@ def test_fault_rates_adding_up_past_one_are_refused(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "the fault rates add up to 1.2, more than 1" in result.stderr
+
+
+def run_sandbox_command(*options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PASSERELLE, "sandbox", *options], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_a_db_in_a_missing_directory_is_one_line_naming_it(tmp_path: Path) -> None:
+    db = tmp_path / "missing" / "sandbox.db"
+
+    result = run_sandbox_command("--port", str(_free_port()), "--db", str(db))
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"error: cannot open {db}: the directory {db.parent} does not exist\n")
+
+
+def test_a_db_that_is_not_sqlite_is_one_line_naming_it(tmp_path: Path) -> None:
+    db = tmp_path / "notes.txt"
+    db.write_text("not a database, just long enough to have a header of its own\n" * 4)
+
+    result = run_sandbox_command("--port", str(_free_port()), "--db", str(db))
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: {db} is not a SQLite database\n"
+
+
+def test_a_port_already_taken_is_one_line_and_no_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run_sandbox_command("--port", str(port), "--db", str(tmp_path / "s.db"))
+
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"

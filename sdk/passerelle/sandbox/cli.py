@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from passerelle.sandbox.clock import SandboxClock
 from passerelle.sandbox.faults import Faults
-from passerelle.sandbox.server import run_sandbox
+from passerelle.sandbox.server import SandboxStartError, run_sandbox
 from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
 
 __all__ = ["main", "parse_tokens", "register", "sandbox_command"]
@@ -129,13 +129,20 @@ def sandbox_command(
         tokens=tokens, db=db, clock=sandbox_clock, faults=faults, admin_token=admin_token
     )
     merchants = ", ".join(sorted(set(tokens.values())))
-    typer.echo(f"Sandbox payment back end on http://{host}:{port} for merchants: {merchants}")
-    if token is None:
-        typer.echo(f"Demo credentials: token {DEFAULT_TOKEN}, merchant {DEFAULT_MERCHANT}")
-    typer.echo(f"State: {db if db is not None else 'in memory (gone on exit)'}")
-    if faults.enabled:
-        typer.echo(f"Faults: {faults.model_dump_json(exclude_defaults=True)}")
-    run_sandbox(config, host=host, port=port)
+
+    def announce(url: str) -> None:
+        typer.echo(f"Sandbox payment back end on {url} for merchants: {merchants}")
+        if token is None:
+            typer.echo(f"Demo credentials: token {DEFAULT_TOKEN}, merchant {DEFAULT_MERCHANT}")
+        typer.echo(f"State: {db if db is not None else 'in memory (gone on exit)'}")
+        if faults.enabled:
+            typer.echo(f"Faults: {faults.model_dump_json(exclude_defaults=True)}")
+
+    try:
+        run_sandbox(config, host=host, port=port, ready=announce)
+    except SandboxStartError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def register(app: typer.Typer) -> None:

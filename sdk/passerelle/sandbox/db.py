@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-__all__ = ["Headers", "IdempotencyRecord", "Movement", "SandboxDB", "Transaction"]
+__all__ = [
+    "Headers",
+    "IdempotencyRecord",
+    "Movement",
+    "SandboxDB",
+    "SandboxDBError",
+    "Transaction",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -219,17 +226,44 @@ class Transaction:
         )
 
 
+class SandboxDBError(Exception):
+    """The database file cannot be opened, or is not a SQLite database; the message names it."""
+
+
+def _open_error(path: Path | None, exc: sqlite3.Error) -> SandboxDBError:
+    if path is None:
+        return SandboxDBError(f"cannot open the in-memory database: {exc}")
+    if not path.parent.is_dir():
+        return SandboxDBError(f"cannot open {path}: the directory {path.parent} does not exist")
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        return SandboxDBError(f"{path} is not a SQLite database")
+    return SandboxDBError(f"cannot open {path}: {exc}")
+
+
 class SandboxDB:
-    """The sandbox's SQLite database; `path=None` keeps it in memory."""
+    """The sandbox's SQLite database; `path=None` keeps it in memory.
+
+    Raises `SandboxDBError` when the file cannot be opened or is not a SQLite database.
+    """
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = None if path is None else Path(path)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            ":memory:" if self.path is None else str(self.path),
-            check_same_thread=False,
-            isolation_level=None,
-        )
+        try:
+            self._conn = sqlite3.connect(
+                ":memory:" if self.path is None else str(self.path),
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise _open_error(self.path, exc) from None
+        try:
+            self._prepare()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise _open_error(self.path, exc) from None
+
+    def _prepare(self) -> None:
         self._conn.execute("PRAGMA busy_timeout = 5000")
         if self.path is not None:
             self._conn.execute("PRAGMA journal_mode = WAL")

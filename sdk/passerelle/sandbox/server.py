@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from passerelle.sandbox.app import create_app, sandbox_of
+from passerelle.sandbox.db import SandboxDBError
 from passerelle.sandbox.faults import DROP_CONNECTION
 from passerelle.sandbox.state import Sandbox, SandboxConfig
 from passerelle.serving import BackgroundServer
 
-__all__ = ["SandboxServer", "run_sandbox"]
+__all__ = ["SandboxServer", "SandboxStartError", "run_sandbox"]
+
+
+class SandboxStartError(Exception):
+    """The sandbox cannot start: its database cannot be opened, or its address is taken."""
 
 
 class _SandboxProtocol(H11Protocol):
@@ -44,17 +51,48 @@ def _config(
     )
 
 
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port` (as uvicorn binds it), so that a taken address is known
+    before anything is announced."""
+    sock: socket.socket | None = None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        if sock is not None:
+            sock.close()
+        raise SandboxStartError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def run_sandbox(
     config: SandboxConfig | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 8765,
     log_level: str = "info",
+    ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve a sandbox in the foreground until interrupted (Ctrl-C)."""
-    app = create_app(config)
+    """Serve a sandbox in the foreground until interrupted (Ctrl-C).
+
+    Opens the database and binds the address first, raising `SandboxStartError` when either
+    fails; then calls `ready(url)` and serves.
+    """
     try:
-        uvicorn.Server(_config(app, host, port, log_level=log_level, access_log=True)).run()
+        app = create_app(config)
+    except SandboxDBError as exc:
+        raise SandboxStartError(str(exc)) from None
+    try:
+        sock = _bind(host, port)
+        with sock:
+            bound_port = sock.getsockname()[1]
+            if ready is not None:
+                ready(f"http://{host}:{bound_port}")
+            server = uvicorn.Server(_config(app, host, port, log_level=log_level, access_log=True))
+            server.run(sockets=[sock])
     finally:
         sandbox_of(app).close()
 
