@@ -373,6 +373,28 @@ async def test_order_already_shipped(api: Api) -> None:
     )
 
 
+async def test_cancelling_everything_unshipped_of_a_shipped_order_is_a_recorded_no_op(
+    api: Api, raw: httpx.Client
+) -> None:
+    await api("create_order", new_order())
+    await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))
+
+    # As the connector's ledger has it (passerelle.orders): nothing left to cancel is a no-op.
+    nothing = await api("cancel", "A-100", CancellationCreate(event_id="can-1"))
+    answer = raw.post(
+        "/v1/orders/A-100/cancellations",
+        headers={**AUTH, "Idempotency-Key": "other"},
+        json={"event_id": "can-2"},
+    )
+    described = raw.get("/openapi.json").json()["paths"]["/v1/orders/{ref}/cancellations"]
+
+    assert nothing.released == cad("0")
+    assert nothing.order.status is OrderStatus.SHIPPED
+    assert ("order_cancelled", "can-1") in {(e.kind, e.id) for e in nothing.order.applied}
+    assert answer.status_code == 200
+    assert "nothing was left to cancel" in described["post"]["responses"]["200"]["description"]
+
+
 async def test_return_exceeds_shipped(api: Api) -> None:
     await api("create_order", new_order())
     await api("ship", "A-100", ShipmentCreate(event_id="ful-1"))

@@ -401,7 +401,11 @@ def _cart_line(line: CartLineItem) -> CartLine:
     status_code=201,
     response_model=ShipmentResult,
     responses={
-        200: {"model": ShipmentResult, "description": "The shipment was already recorded."},
+        200: {
+            "model": ShipmentResult,
+            "description": "Nothing shipped: this event id was already recorded, or nothing was "
+            "left to ship (no lines, everything shipped or cancelled); the id is recorded.",
+        },
         **problem_responses(
             "unknown_order",
             "unknown_line",
@@ -415,7 +419,9 @@ def _cart_line(line: CartLineItem) -> CartLine:
 def ship(ref: OrderRef, body: ShipmentCreate, sandbox: SandboxDep, write: WriteDep) -> Response:
     """Goods left the warehouse: capture their value. No lines ships everything left to ship.
 
-    A shipment whose `event_id` was already recorded changes nothing and answers 200.
+    A shipment whose `event_id` was already recorded, or one of everything left to ship when
+    nothing is, changes nothing and answers 200 (the ledger's rule: an overlapping event is a
+    no-op).
     """
 
     def event(order: str) -> OrderEvent:
@@ -443,7 +449,11 @@ def ship(ref: OrderRef, body: ShipmentCreate, sandbox: SandboxDep, write: WriteD
     status_code=201,
     response_model=CancellationResult,
     responses={
-        200: {"model": CancellationResult, "description": "Already recorded."},
+        200: {
+            "model": CancellationResult,
+            "description": "Nothing released: this event id was already recorded, or nothing "
+            "was left to cancel (no lines, everything shipped or cancelled); the id is recorded.",
+        },
         **problem_responses(
             "unknown_order",
             "unknown_line",
@@ -458,7 +468,12 @@ def ship(ref: OrderRef, body: ShipmentCreate, sandbox: SandboxDep, write: WriteD
 def cancel(
     ref: OrderRef, body: CancellationCreate, sandbox: SandboxDep, write: WriteDep
 ) -> Response:
-    """Release the authorization of unshipped goods. No lines cancels (voids) all of them."""
+    """Release the authorization of unshipped goods. No lines cancels (voids) all of them.
+
+    A cancellation whose `event_id` was already recorded, or one of everything unshipped when
+    nothing is (the ledger's rule: an overlapping event is a no-op), changes nothing and answers
+    200 with nothing released. Naming a shipped line is refused: that is a return.
+    """
 
     def event(order: str) -> OrderEvent:
         return OrderCancelled(
@@ -484,7 +499,10 @@ def cancel(
     status_code=201,
     response_model=ReturnResult,
     responses={
-        200: {"model": ReturnResult, "description": "Already recorded."},
+        200: {
+            "model": ReturnResult,
+            "description": "Nothing refunded: this event id was already recorded.",
+        },
         **problem_responses(
             "unknown_order",
             "unknown_line",
