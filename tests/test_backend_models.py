@@ -496,6 +496,15 @@ def test_batch_entry_rules_come_from_the_domain_entry() -> None:
     assert errors_of(info) == [
         ((), "Value error, name the account by institution + transit or by routing, not both")
     ]
+    with pytest.raises(ValidationError) as info:
+        entry(institution=None, transit=None)
+    assert errors_of(info) == [
+        (
+            (),
+            "Value error, an account number needs its bank: institution + transit (Canada) or "
+            "routing (US)",
+        )
+    ]
     with pytest.raises(ValidationError, match=r"amount must be positive, got 0.00 CAD"):
         entry(amount={"minor": 0, "currency": "CAD"})
 

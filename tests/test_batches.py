@@ -113,7 +113,11 @@ def test_an_entry_may_name_a_payment_profile_instead_of_an_account() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"account": "123"}, "name the account by institution \\+ transit or by routing"),
+        ({"account": "123"}, "needs its bank: institution \\+ transit \\(Canada\\) or routing"),
+        (
+            {"account": "123", "institution": "003", "transit": "12345", "routing": "231380104"},
+            "by institution \\+ transit or by routing, not both",
+        ),
         ({"institution": "003", "account": "1"}, "needs both institution and transit"),
         ({"routing": "231380104", "payee": "Ann"}, "need an account number"),
         ({"payee": "Ann"}, "name an account \\(account number\\) or a payment profile"),

@@ -106,8 +106,12 @@ class BatchEntry(_Frozen):
                 raise ValueError("institution, transit and routing need an account number")
             if self.profile is None:
                 raise ValueError("name an account (account number) or a payment profile")
-        elif canadian == (self.routing is not None):
+        elif canadian and self.routing is not None:
             raise ValueError("name the account by institution + transit or by routing, not both")
+        elif not canadian and self.routing is None:
+            raise ValueError(
+                "an account number needs its bank: institution + transit (Canada) or routing (US)"
+            )
         if self.payee is None and self.profile is None:
             raise ValueError("payee is required unless the entry names a payment profile")
         return self

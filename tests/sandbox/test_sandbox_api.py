@@ -41,6 +41,7 @@ from passerelle.backend.errors import (
     BatchPastCutoffError,
     CancelExceedsOrderedError,
     CardDeclinedError,
+    ForbiddenError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     InternalError,
@@ -57,6 +58,7 @@ from passerelle.backend.errors import (
     UnknownBatchError,
     UnknownLineError,
     UnknownOrderError,
+    ValidationFailedError,
 )
 from passerelle.backend.models import (
     AppliedEvent,
@@ -588,6 +590,30 @@ async def test_a_rule_the_contract_has_no_code_for_is_a_validation_failure(
     ]
 
 
+async def test_a_validation_failure_names_its_fields_through_the_client(api: Api) -> None:
+    await api("create_order", new_order())
+    handling_only = CartLineItem(
+        reference="shipping",
+        name="Shipping",
+        type=LineType.HANDLING,
+        unit_price=cad("7.50"),
+        quantity=1,
+    )
+
+    with pytest.raises(ValidationFailedError) as invalid:
+        await api("update_cart", "A-100", CartUpdate(event_id="edit-1", cart=(handling_only,)))
+
+    assert type(invalid.value) is ValidationFailedError
+    assert invalid.value.problem is not None
+    assert invalid.value.problem.errors == (
+        FieldError(
+            field="cart",
+            message="cannot edit order A-100: the new cart has 7.50 CAD to pay but no product "
+            "line to ship",
+        ),
+    )
+
+
 # Authentication and merchants
 
 
@@ -607,6 +633,19 @@ async def test_a_token_acts_only_for_its_merchant(raw: httpx.Client) -> None:
 
     assert response.status_code == 403
     assert problem_of(response)["detail"] == "the API token may not act for merchant 'demo'"
+
+
+async def test_a_client_acting_for_another_merchant_is_forbidden(
+    sandbox: SandboxServer, sleeps: Sleeps, flavour: str
+) -> None:
+    async with open_api(flavour, sandbox.url, sleeps, token=OTHER_TOKEN, merchant="demo") as api:
+        with pytest.raises(ForbiddenError) as refused:
+            await api("get_order", "A-100")
+
+    assert type(refused.value) is ForbiddenError
+    assert (refused.value.status, refused.value.code) == (403, "forbidden")
+    assert refused.value.detail == "the API token may not act for merchant 'demo'"
+    assert OTHER_TOKEN not in str(refused.value)
 
 
 async def test_missing_credentials(raw: httpx.Client) -> None:
@@ -1116,6 +1155,13 @@ BATCH_ENTRY = {
             },
             "kind",
             "kind is credit but the entries make the batch debit",
+        ),
+        (
+            "PUT",
+            "/v1/batches/b/entries",
+            {"entries": [{**BATCH_ENTRY, "institution": None, "transit": None}]},
+            "entries.0",
+            "an account number needs its bank: institution + transit (Canada) or routing (US)",
         ),
         (
             "POST",
