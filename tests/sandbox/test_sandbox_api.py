@@ -1461,6 +1461,31 @@ async def test_the_admin_api_sets_the_clock(
     )
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"advance_seconds": 10**18}, "advance_seconds", "Input should be less than or equal to"),
+        ({"advance_seconds": 3_000_000_000}, "advance_seconds", "the clock must stay between"),
+        ({"at": "9999-12-31T23:59:59-12:00"}, "at", "the clock must stay between"),
+        ({"at": "0001-01-01T00:00:00+14:00"}, "at", "the clock must stay between"),
+    ],
+)
+async def test_the_admin_clock_stays_within_what_dates_can_hold(
+    sandbox: SandboxServer, raw: httpx.Client, change: dict[str, Any], field: str, message: str
+) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    sandbox.state.set_clock(dt.datetime(8950, 1, 1, tzinfo=dt.UTC))
+
+    refused = raw.post("/_sandbox/clock", json=change, headers=admin)
+    clock = raw.get("/_sandbox/clock", headers=admin).json()
+
+    assert refused.status_code == 422
+    errors = problem_of(refused)["errors"]
+    assert [e["field"] for e in errors] == [field]
+    assert errors[0]["message"].startswith(message)
+    assert dt.datetime.fromisoformat(clock["now"]) == dt.datetime(8950, 1, 1, tzinfo=dt.UTC)
+
+
 async def test_a_batch_cannot_be_rescheduled_to_a_day_past_its_cutoff(api: Api) -> None:
     await api("create_batch", entries_batch(dt.date(2030, 3, 15)))
 
