@@ -53,6 +53,7 @@ from passerelle.backend.models import (
     CancellationCreate,
     CartLineItem,
     CartUpdate,
+    FieldError,
     LineQuantityItem,
     OrderCreate,
     ReturnCreate,
@@ -1213,6 +1214,32 @@ def check_redacted(
         "no answer from the payment back end (POST /v1/orders/ORD-1/shipments): ConnectError: "
         "refused for [redacted]; retrying in 1.00 s (attempt 3 of 3)"
     ) in caplog.messages
+
+
+def test_card_numbers_and_the_token_are_redacted_from_every_text_of_a_problem() -> None:
+    echo = f"{CARD} / {TOKEN}"
+    body = problem_json(
+        "validation_failed",
+        f"bad card {CARD}",
+        title=f"Refused {CARD}",
+        instance=f"/v1/orders/{CARD.replace(' ', '')}/returns",
+        errors=[{"field": f"lines.{CARD}", "message": f"echoed {echo}"}],
+    )
+    error = error_for(httpx.Response(422, json=body), secrets=[TOKEN])
+
+    assert error.problem is not None
+    text = error.problem.model_dump_json()
+    assert CARD not in text
+    assert CARD.replace(" ", "") not in text
+    assert TOKEN not in text
+    assert error.problem.title == "Refused [redacted card number]"
+    assert error.problem.instance == "/v1/orders/[redacted card number]/returns"
+    assert error.problem.errors == (
+        FieldError(
+            field="lines.[redacted card number]",
+            message="echoed [redacted card number] / [redacted]",
+        ),
+    )
 
 
 def test_card_number_in_a_reference_is_not_logged(

@@ -458,6 +458,30 @@ def _from_problem(problem: Problem) -> tuple[Problem, str, str]:
     return problem, problem.code, problem.detail or problem.title
 
 
+def _redacted(problem: Problem, secrets: tuple[str, ...]) -> Problem:
+    """`problem` with each text a back end may echo from the request redacted, as the detail."""
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else redact(text, secrets)
+
+    errors = problem.errors
+    if errors is not None:
+        errors = tuple(
+            e.model_copy(
+                update={"field": redact(e.field, secrets), "message": redact(e.message, secrets)}
+            )
+            for e in errors
+        )
+    return problem.model_copy(
+        update={
+            "title": redact(problem.title, secrets),
+            "detail": clean(problem.detail),
+            "instance": clean(problem.instance),
+            "errors": errors,
+        }
+    )
+
+
 def _describe(status: int, code: str | None, detail: str | None, request_id: str | None) -> str:
     """The message of an error answer: code, status, detail and request id."""
     message = f"{code} (HTTP {status})" if code else f"HTTP {status}"
@@ -484,8 +508,8 @@ def error_for(response: httpx.Response, *, secrets: Iterable[str] = ()) -> APISt
     secrets = tuple(secrets)
     if detail is not None:
         detail = redact(detail, secrets)
-    if problem is not None and problem.detail is not None:
-        problem = problem.model_copy(update={"detail": redact(problem.detail, secrets)})
+    if problem is not None:
+        problem = _redacted(problem, secrets)
     cls = _class_for(status, code)
     return cls(
         _describe(status, code, detail, request_id),
