@@ -1260,6 +1260,41 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert [policy.backoff(n, 0.0) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
 
 
+def retried_sleeps(router: respx.MockRouter, policy: RetryPolicy, failures: int) -> list[float]:
+    """The waits of a client with `policy` through `failures` 503s and then a success."""
+    sleeps: list[float] = []
+    script(router, *[problem("service_unavailable")] * failures, ok())
+    with BackendClient(BASE, TOKEN, MERCHANT, retry=policy, sleep=sleeps.append) as c:
+        c.get_order("ORD-1")
+    return sleeps
+
+
+def test_the_client_sleeps_what_the_jitter_draws(router: respx.MockRouter) -> None:
+    drawn: list[dict[str, float]] = []
+
+    def pinned(*, base: float, ceiling: float, previous: float) -> float:
+        drawn.append({"base": base, "ceiling": ceiling, "previous": previous})
+        return 0.123 * len(drawn)
+
+    policy = RetryPolicy(max_attempts=3, initial_delay=0.5, max_delay=8.0, jitter=pinned)
+
+    assert retried_sleeps(router, policy, 2) == [0.123, 0.246]
+    assert drawn == [
+        {"base": 0.5, "ceiling": 0.5, "previous": 0.5},
+        {"base": 0.5, "ceiling": 1.0, "previous": 0.123},
+    ]
+
+
+def test_the_client_never_sleeps_past_max_delay(router: respx.MockRouter) -> None:
+    doubling = RetryPolicy(max_attempts=6, initial_delay=0.5, max_delay=1.5, jitter=no_jitter)
+    too_long = RetryPolicy(
+        max_attempts=3, initial_delay=0.5, max_delay=2.0, jitter=lambda **_: 60.0
+    )
+
+    assert retried_sleeps(router, doubling, 5) == [0.5, 1.0, 1.5, 1.5, 1.5]
+    assert retried_sleeps(router, too_long, 2) == [2.0, 2.0]
+
+
 @settings(max_examples=50)
 @given(retry=st.integers(min_value=1, max_value=30))
 def test_full_jitter_stays_under_the_ceiling(retry: int) -> None:
