@@ -4,7 +4,9 @@ Every write goes through one writer thread per store. It takes whatever operatio
 runs them in a single `BEGIN IMMEDIATE` transaction (each under its own savepoint, or as a single
 statement, so one that fails changes nothing and does not spoil the others), commits once, and
 only then hands each caller its result. While one transaction commits the next batch gathers, so
-concurrent receivers share one fsync instead of paying one each.
+concurrent receivers share one fsync instead of paying one each. Appends next to each other in a
+batch are one INSERT: every statement lets the GIL go and must wait to take it back, and the
+event loop feeding the writer holds it most of the time.
 
 Checkpoints stay out of the commit path: SQLite's automatic checkpoint (which would copy the WAL
 into the database inside some unlucky caller's commit) is off; a background thread copies the
