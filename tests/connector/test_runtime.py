@@ -167,3 +167,21 @@ def test_a_dispatcher_answers_health_checks_while_its_workers_run_and_its_store_
         connector.dispatcher.stop()
         assert get("/readyz") == (503, "not ready: 0 of 2 dispatcher workers are running\n")
         assert get("/healthz") == (200, "ok\n")
+
+
+def test_a_connector_that_receives_and_dispatches_is_ready_only_while_its_workers_run(
+    tmp_path: Path,
+) -> None:
+    connector = build(tmp_path, "[dispatcher]\nworkers = 3\n", Role.ALL)
+    with BackgroundServer(connector.asgi(), lifespan="on") as server:
+        assert connector.dispatcher is not None
+
+        def get(path: str) -> tuple[int, str]:
+            response = httpx.get(server.url + path, timeout=5)
+            return response.status_code, response.text
+
+        assert get("/readyz") == (200, "ready\n")
+        connector.dispatcher.stop()
+        # Webhooks would still be stored, but nothing would reach the back end.
+        assert get("/readyz") == (503, "not ready: 0 of 3 dispatcher workers are running\n")
+        assert get("/healthz") == (200, "ok\n")

@@ -23,7 +23,8 @@ Routes:
 ``GET /healthz``
     200 while the process runs.
 ``GET /readyz``
-    200 when the durable store answers, else 503.
+    200 when the durable store answers (and whatever `ready` checks besides), else 503 saying
+    why.
 
 Any other method on these paths is 405 (with ``Allow``); any other path is 404. Every error
 answer is one line of ``text/plain`` saying why. The receiver never calls the back end. Each
@@ -80,6 +81,7 @@ def create_receiver(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     on_append: Callable[[], None] | None = None,
+    ready: Callable[[], Awaitable[tuple[bool, str]]] | None = None,
     clock: Clock | None = None,
 ) -> ASGIApp:
     """The receiver's ASGI app.
@@ -87,11 +89,14 @@ def create_receiver(
     `platforms` maps a `{platform}` path segment to its platform object, `stores` maps
     `(platform, store id)` to the store it verifies with, `store` is the durable inbox.
     `on_append` is called on the event loop after each new (not duplicate) delivery is stored,
-    to wake a dispatcher; it must be quick and must not block.
+    to wake a dispatcher; it must be quick and must not block. `ready` answers ``/readyz``
+    instead of a ping of `store`: whether the process may be counted on, and why not.
     """
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be at least 1, not {max_body_bytes}")
-    return _Receiver(platforms, stores, store, max_body_bytes, on_append, clock or SystemClock())
+    return _Receiver(
+        platforms, stores, store, max_body_bytes, on_append, ready, clock or SystemClock()
+    )
 
 
 class _Receiver:
@@ -102,6 +107,7 @@ class _Receiver:
         store: DeliveryStore,
         max_body_bytes: int,
         on_append: Callable[[], None] | None,
+        ready: Callable[[], Awaitable[tuple[bool, str]]] | None,
         clock: Clock,
     ) -> None:
         self._platforms = dict(platforms)
@@ -109,6 +115,7 @@ class _Receiver:
         self._inbox = store
         self._max_body = max_body_bytes
         self._on_append = on_append
+        self._readiness = ready or self._store_answers
         self._clock = clock
         self._too_large = f"payload too large: the limit is {max_body_bytes} bytes"
 
@@ -127,29 +134,31 @@ class _Receiver:
         if path.startswith(_WEBHOOK_PREFIX):
             segments = path[len(_WEBHOOK_PREFIX) :].split("/")
             if len(segments) != 2 or not all(segments):
-                await _text(send, 404, "not found: the path is /webhooks/{platform}/{store}")
+                await text_answer(send, 404, "not found: the path is /webhooks/{platform}/{store}")
             elif method != "POST":
-                await _text(send, 405, f"method {method} not allowed: use POST", allow=b"POST")
+                await text_answer(
+                    send, 405, f"method {method} not allowed: use POST", allow=b"POST"
+                )
             else:
                 await self._delivery(scope, receive, send, segments[0], segments[1])
         elif path in ("/healthz", "/readyz"):
             if method not in ("GET", "HEAD"):
-                await _text(send, 405, f"method {method} not allowed: use GET", allow=b"GET, HEAD")
+                await text_answer(
+                    send, 405, f"method {method} not allowed: use GET", allow=b"GET, HEAD"
+                )
             elif path == "/healthz":
-                await _text(send, 200, "ok")
+                await text_answer(send, 200, "ok")
             else:
                 await self._ready(send)
         else:
-            await _text(send, 404, "not found")
+            await text_answer(send, 404, "not found")
 
     async def _ready(self, send: Send) -> None:
-        try:
-            await asyncio.to_thread(self._inbox.ping)
-        except Exception:
-            logger.exception("readiness: the store does not answer")
-            await _text(send, 503, "not ready: the store does not answer")
-            return
-        await _text(send, 200, "ready")
+        ready, why = await self._readiness()
+        await text_answer(send, 200 if ready else 503, why if ready else f"not ready: {why}")
+
+    async def _store_answers(self) -> tuple[bool, str]:
+        return await store_answers(self._inbox)
 
     async def _delivery(
         self, scope: Scope, receive: Receive, send: Send, platform_name: str, store_id: str
@@ -204,7 +213,7 @@ class _Receiver:
             received_at=self._clock.now(),
         )
         if platform.is_ping(request):
-            await _text(send, 200, "pong")
+            await text_answer(send, 200, "pong")
             return 200, "ping"
         media_type = content_type.partition(b";")[0].strip().lower()
         if media_type != b"application/json":
@@ -263,7 +272,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 
 
 async def _reject(send: Send, status: int, reason: str) -> tuple[int, str]:
-    await _text(send, status, reason)
+    await text_answer(send, status, reason)
     return status, reason
 
 
@@ -271,7 +280,18 @@ def _one_line(text: str) -> str:
     return _CONTROL.sub(" ", text).strip()
 
 
-async def _text(send: Send, status: int, reason: str, *, allow: bytes | None = None) -> None:
+async def store_answers(store: DeliveryStore) -> tuple[bool, str]:
+    """Readiness as far as `store` goes: whether it answers a ping, and why not."""
+    try:
+        await asyncio.to_thread(store.ping)
+    except Exception:
+        logger.exception("readiness: the store does not answer")
+        return False, "the store does not answer"
+    return True, "ready"
+
+
+async def text_answer(send: Send, status: int, reason: str, *, allow: bytes | None = None) -> None:
+    """Answer `status` with `reason` as one line of plain text (every answer but a stored one)."""
     headers = list(_TEXT)
     if allow is not None:
         headers.append((b"allow", allow))

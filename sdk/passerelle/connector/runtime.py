@@ -7,7 +7,6 @@ only dispatches (its app answers the health checks alone), ``all`` does both in 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from passerelle.connector.api import create_api
 from passerelle.connector.config import Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.mirror import OrderMirror
-from passerelle.connector.receiver import create_receiver
+from passerelle.connector.receiver import create_receiver, store_answers, text_answer
 from passerelle.connector.store import DeliveryStore, open_store
 from passerelle.platforms import WebhookPlatform
 from passerelle.plugins import Plugins, default_plugins
@@ -86,6 +85,7 @@ class Connector:
             self.store,
             max_body_bytes=self.settings.receiver.max_body_bytes,
             on_append=self.dispatcher.wake if self.dispatcher is not None else None,
+            ready=self.readiness,
         )
         api = create_api(self.store, self.settings.admin)
         connector = self
@@ -111,13 +111,11 @@ class Connector:
         return app
 
     async def readiness(self) -> tuple[bool, str]:
-        """Whether the dispatcher role may be counted on, and why not: the store must answer and
-        every dispatcher worker run."""
-        try:
-            await asyncio.to_thread(self.store.ping)
-        except Exception:
-            log.exception("readiness: the store does not answer")
-            return False, "the store does not answer"
+        """Whether this process may be counted on, and why not: the store must answer and, in
+        the roles that dispatch, every dispatcher worker run."""
+        ready, why = await store_answers(self.store)
+        if not ready:
+            return ready, why
         if self.dispatcher is not None:
             running, wanted = self.dispatcher.workers_running(), self.dispatcher.policy.workers
             if running < wanted:
@@ -135,29 +133,20 @@ class Connector:
                 return
             path, method = scope["path"], scope["method"]
             if path not in ("/healthz", "/readyz"):
-                await _text(send, 404, "not found: a dispatcher answers /healthz and /readyz")
+                await text_answer(send, 404, "not found: a dispatcher answers /healthz and /readyz")
             elif method not in ("GET", "HEAD"):
-                await _text(send, 405, f"method {method} not allowed: use GET", b"GET, HEAD")
+                await text_answer(
+                    send, 405, f"method {method} not allowed: use GET", allow=b"GET, HEAD"
+                )
             elif path == "/healthz":
-                await _text(send, 200, "ok")
+                await text_answer(send, 200, "ok")
             else:
                 ready, why = await connector.readiness()
-                await _text(send, 200, why) if ready else await _text(
-                    send, 503, f"not ready: {why}"
+                await text_answer(
+                    send, 200 if ready else 503, why if ready else f"not ready: {why}"
                 )
 
         return app
-
-
-async def _text(send: Send, status: int, text: str, allow: bytes | None = None) -> None:
-    """A one-line plain-text answer, as the receiver gives."""
-    body = f"{text}\n".encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8")]
-    headers += [(b"content-length", str(len(body)).encode())]
-    if allow is not None:
-        headers.append((b"allow", allow))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(connector: Connector, receive: Receive, send: Send) -> None:
