@@ -512,13 +512,8 @@ def _append_rows(connection: sqlite3.Connection, rows: list[_Row]) -> list[Appen
     statement per row, or a row fetched at a time, would make a large batch wait that many
     times. Of several rows with the same key the first is new, the others its duplicates.
     """
-    # AUTOINCREMENT ids only grow, and this transaction is the only writer: the rows inserted
-    # below are exactly those with a greater id, and when none was a duplicate they are the
-    # ids that follow `before`, in the order of `rows`. A single statement needs no savepoint:
-    # if it fails, SQLite undoes it.
-    ((before,),) = connection.execute("SELECT COALESCE(MAX(id), 0) FROM deliveries").fetchall()
     count = 0
-    last = before
+    last = 0
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]
         cursor = connection.execute(
@@ -530,29 +525,34 @@ def _append_rows(connection: sqlite3.Connection, rows: list[_Row]) -> list[Appen
         )
         count += cursor.rowcount
         last = cursor.lastrowid or last
-    if count == len(rows) and last == before + count:
-        return [AppendResult(id=before + 1 + n, duplicate=False) for n in range(count)]
+    # AUTOINCREMENT gives each new row the next id, and this transaction is the only writer:
+    # with no duplicate the rows took the `count` ids up to the last one, in order.
+    if count == len(rows):
+        return [AppendResult(id=last - count + 1 + n, duplicate=False) for n in range(count)]
+    return _results_after_duplicates(connection, rows, count)
+
+
+def _results_after_duplicates(
+    connection: sqlite3.Connection, rows: list[_Row], inserted: int
+) -> list[AppendResult]:
+    """The results of appending `rows` when only `inserted` of them were new: every new row has
+    a greater id than any row stored before, so the new ones are the greatest ids of the keys."""
+    keys = list(dict.fromkeys(row[:3] for row in rows))
     ((listing,),) = connection.execute(
-        "SELECT json_group_array(json_array(id, platform, store, delivery_key))"
-        " FROM deliveries WHERE id > ?",
-        (before,),
+        "SELECT json_group_array(json_array(d.id, d.platform, d.store, d.delivery_key))"
+        " FROM json_each(?) AS k JOIN deliveries AS d"
+        " ON d.platform = json_extract(k.value, '$[0]') AND d.store = json_extract(k.value, '$[1]')"
+        " AND d.delivery_key = json_extract(k.value, '$[2]')",
+        (json.dumps(keys),),
     ).fetchall()
-    inserted = {
-        (platform, store, key): int(id_) for id_, platform, store, key in json.loads(listing)
-    }
-    ids = dict(inserted)
+    ids = {(platform, store, key): int(id_) for id_, platform, store, key in json.loads(listing)}
+    new = set(sorted(ids.values())[len(ids) - inserted :]) if inserted else set()
     results = []
     for row in rows:
         key = row[:3]
-        if inserted.pop(key, None) is not None:
-            results.append(AppendResult(id=ids[key], duplicate=False))
-            continue
-        if key not in ids:
-            ((ids[key],),) = connection.execute(
-                "SELECT id FROM deliveries WHERE platform = ? AND store = ? AND delivery_key = ?",
-                key,
-            ).fetchall()
-        results.append(AppendResult(id=ids[key], duplicate=True))
+        delivery_id = ids[key]
+        results.append(AppendResult(id=delivery_id, duplicate=delivery_id not in new))
+        new.discard(delivery_id)
     return results
 
 
