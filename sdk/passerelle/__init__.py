@@ -47,6 +47,7 @@ from passerelle.events import (
 )
 from passerelle.formats import FormatError
 from passerelle.hookspecs import hookimpl
+from passerelle.json_fields import top_level_fields
 from passerelle.money import Currency, CurrencyMismatchError, Money, MoneyError
 from passerelle.orders import (
     Effect,
@@ -70,6 +71,7 @@ from passerelle.platforms import (
     WebhookRequest,
 )
 from passerelle.plugins import PluginError, PluginInfo, Plugins, default_plugins
+from passerelle.signatures import hmac_sha256
 
 __all__ = [
     "APIConnectionError",
@@ -137,5 +139,7 @@ __all__ = [
     "apply",
     "default_plugins",
     "diff",
+    "hmac_sha256",
     "hookimpl",
+    "top_level_fields",
 ]

@@ -18,7 +18,7 @@ import hashlib
 import re
 from typing import Any
 
-from passerelle.json_fields import top_level_fields
+from passerelle import top_level_fields
 from passerelle.platforms import WebhookRequest
 from passerelle_shopify import headers
 

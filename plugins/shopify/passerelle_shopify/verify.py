@@ -11,8 +11,8 @@ import base64
 import binascii
 import hmac
 
+from passerelle import hmac_sha256
 from passerelle.platforms import Store, VerificationError, WebhookRequest
-from passerelle.signatures import hmac_sha256
 from passerelle_shopify import headers
 
 __all__ = ["shop_domain", "sign", "verify_delivery"]
