@@ -1269,6 +1269,12 @@ def retried_sleeps(router: respx.MockRouter, policy: RetryPolicy, failures: int)
     return sleeps
 
 
+def test_backoff_stays_at_the_cap_however_many_retries() -> None:
+    # A dispatcher may allow thousands of attempts: the exponent outgrows a float long before.
+    policy = RetryPolicy(max_attempts=10_000, initial_delay=0.5, max_delay=60.0, jitter=no_jitter)
+    assert [policy.backoff(n, 1.0) for n in (1, 1_100, 9_999)] == [0.5, 60.0, 60.0]
+
+
 def test_the_client_sleeps_what_the_jitter_draws(router: respx.MockRouter) -> None:
     drawn: list[dict[str, float]] = []
 

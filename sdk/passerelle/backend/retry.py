@@ -9,6 +9,7 @@ they do not hit a recovering back end in step.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -112,7 +113,11 @@ class RetryPolicy:
 
     def backoff(self, retry: int, previous: float) -> float:
         """The jittered wait before retry number `retry` (1-based)."""
-        ceiling = min(self.max_delay, self.initial_delay * self.multiplier ** (retry - 1))
+        try:
+            grown = self.initial_delay * self.multiplier ** (retry - 1)
+        except OverflowError:  # a thousand retries or so in: long past max_delay
+            grown = math.inf
+        ceiling = min(self.max_delay, grown)
         drawn = self.jitter(base=self.initial_delay, ceiling=ceiling, previous=previous)
         return min(self.max_delay, max(0.0, drawn))
 
