@@ -1,6 +1,7 @@
 """Property-based contract test: schemathesis generates requests from the sandbox's own OpenAPI
 document and checks that no answer is a 5xx and that every answer has a documented status, a
-documented content type and the documented schema.
+documented content type, the documented schema and the headers the document requires
+(``Request-Id`` on every problem, ``Retry-After`` on a 429).
 
 The sandbox is seeded first (orders in every state, live and deleted batches), and path
 parameters are drawn from the seeded ids as often as not, so operations on existing orders and
@@ -36,6 +37,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -67,6 +69,7 @@ CHECKS = [
     response_schema_conformance,
     status_code_conformance,
     content_type_conformance,
+    response_headers_conformance,
 ]
 
 SEEDED_ORDERS = ["S-OPEN", "S-PARTLY-SHIPPED", "S-SHIPPED", "S-CANCELLED", "S-RETURNED"]
