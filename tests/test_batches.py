@@ -407,18 +407,29 @@ def test_at_the_cutoff_the_batch_is_frozen() -> None:
 
 
 @pytest.mark.parametrize(
+    ("day", "means"),
+    [
+        (dt.date(2026, 3, 7), dt.date(2026, 3, 9)),  # Saturday: the Monday after
+        (dt.date(2026, 3, 8), dt.date(2026, 3, 9)),  # Sunday
+        (dt.date(2026, 3, 9), dt.date(2026, 3, 9)),  # Monday itself
+        (dt.date(2026, 3, 13), dt.date(2026, 3, 13)),  # Friday itself
+    ],
+)
+def test_a_weekend_processing_date_has_the_next_business_days_cutoff(
+    day: dt.date, means: dt.date
+) -> None:
+    assert DEFAULT_CUTOFF.cutoff_for(day) == DEFAULT_CUTOFF.cutoff_for(means)
+    assert DEFAULT_CUTOFF.cutoff_for(day).date() == means
+
+
+@pytest.mark.parametrize(
     ("day", "last_changeable_utc"),
     [
-        (dt.date(2026, 3, 7), dt.datetime(2026, 3, 7, 18, 59, 59, tzinfo=UTC)),  # PST, day before
-        (
-            dt.date(2026, 3, 8),
-            dt.datetime(2026, 3, 8, 17, 59, 59, tzinfo=UTC),
-        ),  # clocks sprang forward
-        (dt.date(2026, 10, 31), dt.datetime(2026, 10, 31, 17, 59, 59, tzinfo=UTC)),  # PDT
-        (
-            dt.date(2026, 11, 1),
-            dt.datetime(2026, 11, 1, 18, 59, 59, tzinfo=UTC),
-        ),  # clocks fell back
+        # The clocks change on a Sunday: the Friday before and the Monday after.
+        (dt.date(2026, 3, 6), dt.datetime(2026, 3, 6, 18, 59, 59, tzinfo=UTC)),  # PST
+        (dt.date(2026, 3, 9), dt.datetime(2026, 3, 9, 17, 59, 59, tzinfo=UTC)),  # sprang forward
+        (dt.date(2026, 10, 30), dt.datetime(2026, 10, 30, 17, 59, 59, tzinfo=UTC)),  # PDT
+        (dt.date(2026, 11, 2), dt.datetime(2026, 11, 2, 18, 59, 59, tzinfo=UTC)),  # fell back
     ],
 )
 def test_cutoff_across_daylight_saving_changes(
@@ -436,14 +447,14 @@ def test_cutoff_across_daylight_saving_changes(
 
 
 def test_utc_clock_is_shown_in_the_policy_zone() -> None:
-    clock = FixedClock(dt.datetime(2026, 11, 1, 19, 0, 5, tzinfo=UTC))
+    clock = FixedClock(dt.datetime(2026, 11, 2, 19, 0, 5, tzinfo=UTC))
 
     with pytest.raises(BatchPastCutoff) as caught:
-        DEFAULT_CUTOFF.check_changeable(batch(ANN, date=dt.date(2026, 11, 1)), clock.now())
+        DEFAULT_CUTOFF.check_changeable(batch(ANN, date=dt.date(2026, 11, 2)), clock.now())
 
     assert str(caught.value) == (
-        "batch PAYROLL-0042 for 2026-11-01 is past its cutoff 2026-11-01 11:00 PST "
-        "(America/Vancouver) (now 2026-11-01 11:00:05 PST): it can no longer be changed"
+        "batch PAYROLL-0042 for 2026-11-02 is past its cutoff 2026-11-02 11:00 PST "
+        "(America/Vancouver) (now 2026-11-02 11:00:05 PST): it can no longer be changed"
     )
 
 

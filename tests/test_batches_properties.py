@@ -164,7 +164,10 @@ def test_changeable_exactly_until_eleven_vancouver_time(day: dt.date, offset: in
     batch = make([], day, BatchKind.CREDIT)
 
     local = cutoff.astimezone(VANCOUVER)
-    assert (local.date(), local.hour, local.minute, local.second) == (day, 11, 0, 0)
+    # A weekend date is processed, and closes, on the Monday after.
+    business_day = day + dt.timedelta(days=(7 - day.weekday()) % 7 if day.weekday() >= 5 else 0)
+    assert (local.date(), local.hour, local.minute, local.second) == (business_day, 11, 0, 0)
+    assert local.weekday() < 5
     try:
         DEFAULT_CUTOFF.check_changeable(batch, now)
     except BatchPastCutoff:

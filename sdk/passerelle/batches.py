@@ -489,8 +489,13 @@ class CutoffPolicy(_Frozen):
         return ZoneInfo(self.zone)
 
     def cutoff_for(self, processing_date: dt.date) -> dt.datetime:
-        """The aware moment after which a batch for `processing_date` can no longer change."""
-        return dt.datetime.combine(processing_date, self.time, tzinfo=self.tz)
+        """The aware moment after which a batch for `processing_date` can no longer change.
+
+        A Saturday or a Sunday means the Monday after, as the payment standards read a date that
+        is not a business day (bank holidays are not known here)."""
+        weekday = processing_date.weekday()
+        day = processing_date + dt.timedelta(days=7 - weekday if weekday >= 5 else 0)
+        return dt.datetime.combine(day, self.time, tzinfo=self.tz)
 
     def check_changeable(self, batch: BatchFile, now: dt.datetime) -> None:
         """Raise `BatchPastCutoff` if `batch` is past its cutoff at `now` (an aware datetime)."""
