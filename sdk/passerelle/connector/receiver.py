@@ -35,6 +35,7 @@ when it is refused, at DEBUG when it is stored or a duplicate.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -115,7 +116,7 @@ class _Receiver:
         self._inbox = store
         self._max_body = max_body_bytes
         self._on_append = on_append
-        self._readiness = ready or self._store_answers
+        self._readiness = ready or functools.partial(store_answers, store)
         self._clock = clock
         self._too_large = f"payload too large: the limit is {max_body_bytes} bytes"
 
@@ -141,24 +142,10 @@ class _Receiver:
                 )
             else:
                 await self._delivery(scope, receive, send, segments[0], segments[1])
-        elif path in ("/healthz", "/readyz"):
-            if method not in ("GET", "HEAD"):
-                await text_answer(
-                    send, 405, f"method {method} not allowed: use GET", allow=b"GET, HEAD"
-                )
-            elif path == "/healthz":
-                await text_answer(send, 200, "ok")
-            else:
-                await self._ready(send)
+        elif path in HEALTH_PATHS:
+            await answer_health(send, path, method, self._readiness)
         else:
             await text_answer(send, 404, "not found")
-
-    async def _ready(self, send: Send) -> None:
-        ready, why = await self._readiness()
-        await text_answer(send, 200 if ready else 503, why if ready else f"not ready: {why}")
-
-    async def _store_answers(self) -> tuple[bool, str]:
-        return await store_answers(self._inbox)
 
     async def _delivery(
         self, scope: Scope, receive: Receive, send: Send, platform_name: str, store_id: str
@@ -278,6 +265,23 @@ async def _reject(send: Send, status: int, reason: str) -> tuple[int, str]:
 
 def _one_line(text: str) -> str:
     return _CONTROL.sub(" ", text).strip()
+
+
+HEALTH_PATHS: Final = ("/healthz", "/readyz")
+
+
+async def answer_health(
+    send: Send, path: str, method: str, readiness: Callable[[], Awaitable[tuple[bool, str]]]
+) -> None:
+    """Answer one of `HEALTH_PATHS`: ``/healthz`` 200 while the process runs, ``/readyz`` 200
+    or 503 as `readiness` says, saying why; 405 for a method other than GET or HEAD."""
+    if method not in ("GET", "HEAD"):
+        await text_answer(send, 405, f"method {method} not allowed: use GET", allow=b"GET, HEAD")
+    elif path == "/healthz":
+        await text_answer(send, 200, "ok")
+    else:
+        ready, why = await readiness()
+        await text_answer(send, 200 if ready else 503, why if ready else f"not ready: {why}")
 
 
 async def store_answers(store: DeliveryStore) -> tuple[bool, str]:

@@ -22,7 +22,13 @@ from passerelle.connector.api import create_api
 from passerelle.connector.config import Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.mirror import OrderMirror
-from passerelle.connector.receiver import create_receiver, store_answers, text_answer
+from passerelle.connector.receiver import (
+    HEALTH_PATHS,
+    answer_health,
+    create_receiver,
+    store_answers,
+    text_answer,
+)
 from passerelle.connector.store import DeliveryStore, open_store
 from passerelle.platforms import WebhookPlatform
 from passerelle.plugins import Plugins, default_plugins
@@ -131,20 +137,11 @@ class Connector:
                 return
             if scope["type"] != "http":
                 return
-            path, method = scope["path"], scope["method"]
-            if path not in ("/healthz", "/readyz"):
-                await text_answer(send, 404, "not found: a dispatcher answers /healthz and /readyz")
-            elif method not in ("GET", "HEAD"):
-                await text_answer(
-                    send, 405, f"method {method} not allowed: use GET", allow=b"GET, HEAD"
-                )
-            elif path == "/healthz":
-                await text_answer(send, 200, "ok")
+            path = scope["path"]
+            if path in HEALTH_PATHS:
+                await answer_health(send, path, scope["method"], connector.readiness)
             else:
-                ready, why = await connector.readiness()
-                await text_answer(
-                    send, 200 if ready else 503, why if ready else f"not ready: {why}"
-                )
+                await text_answer(send, 404, "not found: a dispatcher answers /healthz and /readyz")
 
         return app
 
