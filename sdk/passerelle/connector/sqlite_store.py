@@ -101,11 +101,7 @@ class SQLiteStore(SQLDeliveryStore):
             connection.close()
             raise
         self._writer = _Writer(
-            connection,
-            append_rows=_append_rows,
-            max_batch=max_batch,
-            wal=self.path + "-wal",
-            wal_limit=wal_limit_bytes,
+            connection, max_batch=max_batch, wal=self.path + "-wal", wal_limit=wal_limit_bytes
         )
         self._checkpointer = (
             None
@@ -359,16 +355,9 @@ class _Writer:
     """The one thread that writes: batches waiting operations into one transaction each."""
 
     def __init__(
-        self,
-        connection: sqlite3.Connection,
-        *,
-        append_rows: Callable[[sqlite3.Connection, list[_Row]], list[AppendResult]],
-        max_batch: int,
-        wal: str,
-        wal_limit: int,
+        self, connection: sqlite3.Connection, *, max_batch: int, wal: str, wal_limit: int
     ) -> None:
         self._connection = connection
-        self._append_rows = append_rows
         self._max_batch = max_batch
         self._wal = wal
         self._wal_limit = wal_limit
@@ -462,7 +451,7 @@ class _Writer:
         """Append a run of deliveries together; False (nothing changed) if that failed, so that
         each is tried on its own and only the one at fault fails."""
         try:
-            appended = self._append_rows(
+            appended = _append_rows(
                 self._connection, [operation.row for operation in run if operation.row]
             )
         except Exception:
