@@ -556,6 +556,16 @@ async def test_cancel_exceeds_ordered(api: Api) -> None:
     assert (await api("get_order", "A-100")).voided == cad("0")
 
 
+HANDLING_ONLY = CartLineItem(
+    reference="shipping",
+    name="Shipping",
+    type=LineType.HANDLING,
+    unit_price=cad("7.50"),
+    quantity=1,
+)
+"""A cart of shipping alone: something to pay and nothing to ship."""
+
+
 async def test_a_rule_the_contract_has_no_code_for_is_a_validation_failure(
     raw: httpx.Client,
 ) -> None:
@@ -564,18 +574,11 @@ async def test_a_rule_the_contract_has_no_code_for_is_a_validation_failure(
         headers={**AUTH, "Idempotency-Key": "o"},
         json=new_order().model_dump(mode="json"),
     )
-    handling_only = CartLineItem(
-        reference="shipping",
-        name="Shipping",
-        type=LineType.HANDLING,
-        unit_price=cad("7.50"),
-        quantity=1,
-    )
 
     response = raw.put(
         "/v1/orders/A-100/cart",
         headers={**AUTH, "Idempotency-Key": "c"},
-        json={"event_id": "edit-1", "cart": [handling_only.model_dump(mode="json")]},
+        json={"event_id": "edit-1", "cart": [HANDLING_ONLY.model_dump(mode="json")]},
     )
 
     problem = problem_of(response)
@@ -592,16 +595,9 @@ async def test_a_rule_the_contract_has_no_code_for_is_a_validation_failure(
 
 async def test_a_validation_failure_names_its_fields_through_the_client(api: Api) -> None:
     await api("create_order", new_order())
-    handling_only = CartLineItem(
-        reference="shipping",
-        name="Shipping",
-        type=LineType.HANDLING,
-        unit_price=cad("7.50"),
-        quantity=1,
-    )
 
     with pytest.raises(ValidationFailedError) as invalid:
-        await api("update_cart", "A-100", CartUpdate(event_id="edit-1", cart=(handling_only,)))
+        await api("update_cart", "A-100", CartUpdate(event_id="edit-1", cart=(HANDLING_ONLY,)))
 
     assert type(invalid.value) is ValidationFailedError
     assert invalid.value.problem is not None
