@@ -13,6 +13,12 @@ implementation, its logging):
   off the inbox in the same process;
 - ``receiver``: `passerelle serve --role receiver`, the receiving half of a scale-out.
 
+Beside them, the floor: SQLite alone keeping the same deliveries, in a process of its own with no
+HTTP and no event loop, `--connections` rows to a commit (the most one commit can carry with that
+many connections) through the store's own multi-row INSERT, into the store's schema, synchronous
+as the store is. A receiver answers only once its delivery is committed, so none that keeps its
+deliveries in SQLite acknowledges faster than this on the same machine.
+
 The deliveries are Shopify ``orders/create`` webhooks signed as Shopify signs them, each with a
 fresh event id. The connector acknowledges a topic it does not handle, then its dispatcher
 records it as ignored: the whole ingest path runs, and no back end is needed.
@@ -50,6 +56,17 @@ SECRET = "bench-webhook-signing-secret"  # noqa: S105 - signs only these benchma
 SHOP = "north-bench.myshopify.com"
 HOST = "127.0.0.1"
 PATH = f"/webhooks/shopify/{SHOP}"
+ORDER_IDS = 820_982_911_946_154_508
+"""The id of the order in body number 0; body n is about order ``ORDER_IDS + n``."""
+FIXED_HEADERS = (
+    ("Host", HOST),
+    ("Content-Type", "application/json"),
+    ("X-Shopify-Topic", "orders/create"),
+    ("X-Shopify-Shop-Domain", SHOP),
+    ("X-Shopify-API-Version", "2025-07"),
+    ("X-Shopify-Triggered-At", "2026-01-15T15:12:00.000000000Z"),
+)
+"""The headers every delivery sends alike, before its own."""
 TARGET_RATIO = 0.8
 TARGET_P99_MS = 20.0
 SERVERS = {
@@ -57,6 +74,8 @@ SERVERS = {
     "serve": "passerelle serve",
     "receiver": "serve --role receiver",
 }
+FLOOR = "floor"
+MEASURED = {**SERVERS, FLOOR: "SQLite alone (floor)"}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -100,7 +119,7 @@ _WORDS = "blue wool merino scarf cotton tee linen shirt denim jacket canvas tote
 def order_body(number: int, size: int) -> bytes:
     """A compact Shopify-like order of exactly `size` bytes (at least about 1 KB)."""
     rng = random.Random(number)
-    order_id = 820_982_911_946_154_508 + number
+    order_id = ORDER_IDS + number
     money = {"amount": "0.00", "currency_code": "CAD"}
     order: dict[str, Any] = {
         "id": order_id,
@@ -195,7 +214,7 @@ class Measurement:
     p99_ms: float
     errors: int
     acked_total: int
-    client_cpu: float
+    client_cpu: float | None
     server_cpu: float | None = None
     stored: int | None = None
     ignored: int | None = None
@@ -205,11 +224,7 @@ async def _load(
     port: int, connections: int, size: int, warmup: float, seconds: float
 ) -> Measurement:
     pool = [(body, sign(body)) for body in (order_body(n, size) for n in range(256))]
-    fixed = (
-        f"Host: {HOST}\r\nContent-Type: application/json\r\nX-Shopify-Topic: orders/create\r\n"
-        f"X-Shopify-Shop-Domain: {SHOP}\r\nX-Shopify-API-Version: 2025-07\r\n"
-        "X-Shopify-Triggered-At: 2026-01-15T15:12:00.000000000Z\r\n"
-    )
+    fixed = "".join(f"{name}: {value}\r\n" for name, value in FIXED_HEADERS)
     run = os.urandom(4).hex()
     latencies: list[float] = []
     counts = {"acked": 0, "acked_total": 0, "errors": 0}
@@ -267,6 +282,89 @@ async def _load(
     )
 
 
+def _floor(db: str, connections: int, size: int, warmup: float, seconds: float) -> Measurement:
+    """Append deliveries to a new store at `db`, `connections` rows to a transaction, with
+    nothing but SQLite in the way, until `seconds` were spent in SQLite after `warmup`.
+
+    The rate and the CPU share count only the time from BEGIN to COMMIT: building the rows is
+    left out, as a receiver does that on its event loop while the previous batch commits, and so
+    are checkpoints, which the store runs beside its commits. The latencies are those of the
+    transactions."""
+    import sqlite3
+
+    from passerelle.clock import SystemClock
+    from passerelle.connector.sqlite_store import SQLiteStore, _append_rows, _Row
+
+    store = SQLiteStore(db, clock=SystemClock())  # creates and migrates the schema
+    store.close()
+    connection = sqlite3.connect(db, isolation_level=None)
+    pragmas = ("journal_mode = WAL", "synchronous = FULL", "temp_store = MEMORY")
+    for pragma in (*pragmas, "wal_autocheckpoint = 0"):
+        connection.execute(f"PRAGMA {pragma}")
+    signed = [(body, sign(body)) for body in (order_body(n, size) for n in range(256))]
+    run = os.urandom(4).hex()
+    latencies: list[float] = []
+    count = measured = 0
+    busy = cpu = 0.0
+    measure_from = time.perf_counter() + warmup
+    while busy < seconds:
+        rows: list[_Row] = []
+        for _ in range(connections):
+            number = count % len(signed)
+            body, signature = signed[number]
+            event = f"{run}-{count}"
+            headers = _headers(len(body), signature, event)
+            received = store.to_db_time(store.clock.now())
+            key = f"orders/create#{event}"
+            rows.append(
+                (
+                    "shopify",
+                    SHOP,
+                    key,
+                    str(ORDER_IDS + number),
+                    store.to_db_headers(headers),
+                    store.to_db_body(body),
+                    received,
+                )
+            )
+            count += 1
+        began, began_cpu = time.perf_counter(), time.process_time()
+        connection.execute("BEGIN IMMEDIATE")
+        _append_rows(connection, rows)
+        connection.execute("COMMIT")
+        if began >= measure_from:
+            took = time.perf_counter() - began
+            busy += took
+            cpu += time.process_time() - began_cpu
+            measured += len(rows)
+            latencies.append(took)
+        if os.path.getsize(f"{db}-wal") > 64 * 1024 * 1024:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    latencies.sort()
+    return Measurement(
+        acks_per_s=measured / busy,
+        p50_ms=_percentile(latencies, 0.50) * 1000,
+        p99_ms=_percentile(latencies, 0.99) * 1000,
+        errors=0,
+        acked_total=count,
+        client_cpu=None,
+        server_cpu=cpu / busy,
+    )
+
+
+def _headers(length: int, signature: str, event: str) -> tuple[tuple[str, str], ...]:
+    """The headers of one delivery, as the receiver stores them (names lower case, in order)."""
+    sent = (
+        *FIXED_HEADERS,
+        ("Content-Length", str(length)),
+        ("X-Shopify-Hmac-Sha256", signature),
+        ("X-Shopify-Event-Id", event),
+        ("X-Shopify-Webhook-Id", event),
+    )
+    return tuple((name.lower(), value) for name, value in sent)
+
+
 def _percentile(ordered: list[float], share: float) -> float:
     if not ordered:
         return float("nan")
@@ -314,45 +412,45 @@ def _server_command(kind: str, port: int, config: Path) -> list[str]:
     return command + (["--role", "receiver"] if kind == "receiver" else [])
 
 
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _environment() -> dict[str, str]:
+    paths = [str(_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _run_part(part: list[str], options: argparse.Namespace) -> Measurement:
+    """Run a measuring part of this benchmark in a process of its own; return what it says."""
+    shape = ["--connections", str(options.connections), "--size", str(options.size)]
+    times = ["--warmup", str(options.warmup), "--seconds", str(options.seconds)]
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench", "ingest", *part, *shape, *times],
+        cwd=_ROOT,
+        env=_environment(),
+        check=True,
+        capture_output=True,
+    )
+    return Measurement(**json.loads(finished.stdout))
+
+
 def _measure(kind: str, options: argparse.Namespace, folder: Path) -> Measurement:
-    port = _free_port()
-    root = Path(__file__).resolve().parents[1]
-    paths = [str(root), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     db = str(folder / f"inbox-{kind}-{time.monotonic_ns()}.db")
+    if kind == FLOOR:
+        return _run_part(["--floor", "--db", db], options)
+    port = _free_port()
+    env = _environment()
     config = _config(folder, db)
     # The server logs as in production, into a file (a terminal would slow it down unfairly).
     with (folder / f"{kind}.log").open("ab") as log:
         server = subprocess.Popen(
-            _server_command(kind, port, config), cwd=root, env=env, stdout=log, stderr=log
+            _server_command(kind, port, config), cwd=_ROOT, env=env, stdout=log, stderr=log
         )
     try:
         _wait_listening(port, server)
         cpu_before = _cpu_seconds(server.pid)
         began = time.perf_counter()
-        client = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench",
-                "ingest",
-                "--load",
-                "--port",
-                str(port),
-                "--connections",
-                str(options.connections),
-                "--size",
-                str(options.size),
-                "--warmup",
-                str(options.warmup),
-                "--seconds",
-                str(options.seconds),
-            ],
-            cwd=root,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        measurement = _run_part(["--load", "--port", str(port)], options)
         elapsed = time.perf_counter() - began
         cpu_after = _cpu_seconds(server.pid)
     finally:
@@ -362,7 +460,6 @@ def _measure(kind: str, options: argparse.Namespace, folder: Path) -> Measuremen
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    measurement = Measurement(**json.loads(client.stdout))
     if cpu_before is not None and cpu_after is not None:
         measurement.server_cpu = (cpu_after - cpu_before) / elapsed
     if kind != "bare":
@@ -386,10 +483,12 @@ def _median(rows: list[Measurement]) -> Measurement:
 
 
 def _line(label: str, row: Measurement) -> str:
-    server_cpu = "n/a" if row.server_cpu is None else f"{row.server_cpu:.0%}"
+    server_cpu, client_cpu = (
+        "n/a" if share is None else f"{share:.0%}" for share in (row.server_cpu, row.client_cpu)
+    )
     return (
         f"{label:34}{row.acks_per_s:>8.0f}{row.p50_ms:>8.1f}{row.p99_ms:>8.1f}{row.errors:>7}"
-        f"{server_cpu:>8}{row.client_cpu:>8.0%}"
+        f"{server_cpu:>8}{client_cpu:>8}"
     )
 
 
@@ -407,22 +506,31 @@ def _report(options: argparse.Namespace, results: dict[str, list[Measurement]]) 
         f"servers: uvicorn {uvicorn.__version__} ({loop}, {http}) as passerelle serve runs it,"
         f" one process each; client: one asyncio process; {os.cpu_count()} CPUs"
     )
+    print(
+        f"floor: SQLite alone, {options.connections} deliveries to a commit, no HTTP (its rate"
+        " and CPU count the time from BEGIN to COMMIT; its latencies are the commits')"
+    )
     print()
     print(f"{'':34}{'acks/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'server':>8}{'client':>8}")
     for number in range(options.rounds):
-        for kind, label in SERVERS.items():
+        for kind, label in MEASURED.items():
             print(_line(f"round {number + 1}: {label}", results[kind][number]))
     medians = {kind: _median(rows) for kind, rows in results.items()}
-    for kind, label in SERVERS.items():
+    for kind, label in MEASURED.items():
         print(_line(f"median: {label}", medians[kind]))
     print()
-    bare = medians["bare"]
+    bare, floor = medians["bare"], medians[FLOOR]
     for kind in ("serve", "receiver"):
         row, label = medians[kind], SERVERS[kind]
         print(
             f"{label} / bare: {row.acks_per_s / bare.acks_per_s:.2f} (target >= {TARGET_RATIO:.2f})"
             f"   p99 {row.p99_ms:.1f} ms (target < {TARGET_P99_MS:g} ms)"
+            f"   / floor: {row.acks_per_s / floor.acks_per_s:.2f}"
         )
+    print(
+        f"{MEASURED[FLOOR]} / bare: {floor.acks_per_s / bare.acks_per_s:.2f}: no receiver that"
+        " answers once SQLite has committed its delivery acknowledges faster here"
+    )
     complete = True
     for kind in ("serve", "receiver"):
         acked = sum(row.acked_total for row in results[kind])
@@ -454,6 +562,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
 
     if options.serve_bare:
@@ -465,10 +575,16 @@ def main(argv: list[str]) -> int:
         )
         print(json.dumps(asdict(asyncio.run(load))))
         return 0
+    if options.floor:
+        floor = _floor(
+            options.db, options.connections, options.size, options.warmup, options.seconds
+        )
+        print(json.dumps(asdict(floor)))
+        return 0
 
-    results: dict[str, list[Measurement]] = {kind: [] for kind in SERVERS}
+    results: dict[str, list[Measurement]] = {kind: [] for kind in MEASURED}
     with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
         for _ in range(options.rounds):
-            for kind in SERVERS:
+            for kind in MEASURED:
                 results[kind].append(_measure(kind, options, Path(folder)))
     return 0 if _report(options, results) else 1
