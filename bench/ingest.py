@@ -2,16 +2,18 @@
 
     python -m bench ingest [--rounds 3] [--seconds 5] [--connections 50] [--size 11264]
 
-Three servers run one after the other, in alternating rounds so that whatever else the machine
+Four servers run one after the other, in alternating rounds so that whatever else the machine
 does falls on all of them alike, each under uvicorn with the settings `passerelle serve` uses
 (`passerelle.connector.serve_cli.server_config`: one process, the same event loop and HTTP
 implementation, its logging):
 
-- ``bare``: an ASGI endpoint that reads the body and answers 200, the floor;
+- ``bare``: an ASGI endpoint that reads the body and answers 200, the peer;
 - ``serve``: `passerelle serve` as a merchant runs it: the Shopify plugin, a SQLite inbox
-  (group commit, synchronous), the receiver's log line per delivery, and the dispatcher working
-  off the inbox in the same process;
-- ``receiver``: `passerelle serve --role receiver`, the receiving half of a scale-out.
+  (group commit, synchronous), its logging, and the dispatcher working off the inbox in the
+  same process;
+- ``receiver``: `passerelle serve --role receiver`, the receiving half of a scale-out;
+- ``no-inbox``: the same receiver and Shopify plugin with an inbox that keeps nothing, which
+  tells the receiver's own cost (checks, signature, keys) from the store's. Nobody should run it.
 
 Beside them, the floor: SQLite alone keeping the same deliveries, in a process of its own with no
 HTTP and no event loop, `--connections` rows to a commit (the most one commit can carry with that
@@ -38,6 +40,7 @@ import base64
 import hashlib
 import hmac
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -50,7 +53,9 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from passerelle.connector.store import AppendResult, NewDelivery
 
 SECRET = "bench-webhook-signing-secret"  # noqa: S105 - signs only these benchmark bodies
 SHOP = "north-bench.myshopify.com"
@@ -73,7 +78,10 @@ SERVERS = {
     "bare": "bare ASGI endpoint",
     "serve": "passerelle serve",
     "receiver": "serve --role receiver",
+    "no-inbox": "receiver, no inbox",
 }
+PEERS = ("bare", "no-inbox")
+"""The servers this benchmark runs itself; the others are `passerelle serve`."""
 FLOOR = "floor"
 MEASURED = {**SERVERS, FLOOR: "SQLite alone (floor)"}
 
@@ -196,12 +204,37 @@ secrets = [{json.dumps(SECRET)}]
     return path
 
 
-def _serve_bare(port: int) -> None:
+class _KeepsNothing:
+    """An inbox that keeps nothing, for the receiver's cost without its store."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+
+    async def append_async(self, delivery: NewDelivery) -> AppendResult:
+        return AppendResult(id=next(self._ids), duplicate=False)
+
+    def ping(self) -> None:
+        pass
+
+
+def _serve_peer(kind: str, port: int) -> None:
+    """Serve one of `PEERS` as `passerelle serve` serves its receiver."""
     import uvicorn
+    from pydantic import SecretStr
 
+    from passerelle.connector.receiver import ASGIApp, create_receiver
     from passerelle.connector.serve_cli import server_config
+    from passerelle.connector.store import DeliveryStore
+    from passerelle.platforms import Store
+    from passerelle_shopify.platform import ShopifyPlatform
 
-    uvicorn.Server(server_config(bare_endpoint, HOST, port)).run()
+    app: ASGIApp = bare_endpoint
+    if kind == "no-inbox":
+        store = Store(platform="shopify", id=SHOP, secrets=(SecretStr(SECRET),))
+        # The receiver calls only `append_async` and `ping` of its inbox.
+        inbox = cast(DeliveryStore, _KeepsNothing())
+        app = create_receiver({"shopify": ShopifyPlatform()}, {("shopify", SHOP): store}, inbox)
+    uvicorn.Server(server_config(app, HOST, port)).run()
 
 
 # The client process
@@ -403,8 +436,8 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def _server_command(kind: str, port: int, config: Path) -> list[str]:
-    if kind == "bare":
-        return [sys.executable, "-m", "bench", "ingest", "--serve-bare", "--port", str(port)]
+    if kind in PEERS:
+        return [sys.executable, "-m", "bench", "ingest", "--serve-peer", kind, "--port", str(port)]
     # The console script installed beside this interpreter, as a merchant starts it.
     script = Path(sys.executable).with_name("passerelle")
     command = [str(script), "serve", "--config", str(config)]
@@ -462,7 +495,7 @@ def _measure(kind: str, options: argparse.Namespace, folder: Path) -> Measuremen
             server.wait()
     if cpu_before is not None and cpu_after is not None:
         measurement.server_cpu = (cpu_after - cpu_before) / elapsed
-    if kind != "bare":
+    if kind not in PEERS:
         measurement.stored, measurement.ignored = _stored(db)
     return measurement
 
@@ -527,6 +560,11 @@ def _report(options: argparse.Namespace, results: dict[str, list[Measurement]]) 
             f"   p99 {row.p99_ms:.1f} ms (target < {TARGET_P99_MS:g} ms)"
             f"   / floor: {row.acks_per_s / floor.acks_per_s:.2f}"
         )
+    without = medians["no-inbox"]
+    print(
+        f"{SERVERS['no-inbox']} / bare: {without.acks_per_s / bare.acks_per_s:.2f}: the"
+        " receiver's own work, before any store"
+    )
     print(
         f"{MEASURED[FLOOR]} / bare: {floor.acks_per_s / bare.acks_per_s:.2f}: no receiver that"
         " answers once SQLite has committed its delivery acknowledges faster here"
@@ -559,15 +597,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--size", type=int, default=11 * 1024, help="body bytes")
-    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-peer", choices=PEERS, help=argparse.SUPPRESS)
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
 
-    if options.serve_bare:
-        _serve_bare(options.port)
+    if options.serve_peer:
+        _serve_peer(options.serve_peer, options.port)
         return 0
     if options.load:
         load = _load(
