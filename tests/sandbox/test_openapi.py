@@ -83,3 +83,20 @@ def test_answers_naming_an_order_or_a_batch_link_to_what_can_be_done_with_it() -
             for response in operation["responses"].values():
                 for link in response.get("links", {}).values():
                     assert link["operationId"] in operation_ids
+
+
+def test_every_answer_declares_its_request_id_and_every_write_its_replays() -> None:
+    document = openapi_document()
+
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            write = method in ("post", "put", "patch", "delete")
+            for status, response in operation["responses"].items():
+                where = f"{method.upper()} {path} {status}"
+                headers = response.get("headers", {})
+                assert headers["Request-Id"]["required"] is True, where
+                replayable = write and int(status) < 500 and int(status) not in (401, 403, 429)
+                assert ("Idempotent-Replayed" in headers) is replayable, where
+                if replayable:
+                    assert headers["Idempotent-Replayed"]["schema"]["enum"] == ["true"], where
+                    assert not headers["Idempotent-Replayed"].get("required", False), where

@@ -9,10 +9,16 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 
+from passerelle.backend.client import IDEMPOTENCY_HEADER
+from passerelle.backend.errors import REQUEST_ID_HEADER
 from passerelle.backend.models import Problem
 from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, explain
 from passerelle.sandbox import admin, batches, disbursements, orders
-from passerelle.sandbox.deps import check_before_validation, keep_validation_failure
+from passerelle.sandbox.deps import (
+    REPLAYED_HEADER,
+    check_before_validation,
+    keep_validation_failure,
+)
 from passerelle.sandbox.errors import (
     RequestIdMiddleware,
     SandboxProblem,
@@ -102,16 +108,10 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _links(
-                _problem_media_types(
-                    get_openapi(
-                        title=app.title,
-                        version=app.version,
-                        description=app.description,
-                        routes=app.routes,
-                    )
-                )
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
             )
+            app.openapi_schema = _links(_answer_headers(_problem_media_types(schema)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -126,6 +126,40 @@ def _problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
                 content = response.get("content", {})
                 if int(status) >= 400 and content:
                     response["content"] = {PROBLEM_CONTENT_TYPE: next(iter(content.values()))}
+    return schema
+
+
+_REQUEST_ID: dict[str, Any] = {
+    "description": "This request's id: quote it when asking about the request.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_REPLAYED: dict[str, Any] = {
+    "description": "`true` when this is the first answer under the request's idempotency key,"
+    " replayed.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+_NEVER_KEPT = frozenset({401, 403, 429})
+"""Answers no key keeps, besides a 5xx: who is calling is checked before the key is looked up,
+and only injected faults answer 429."""
+
+
+def _answer_headers(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every answer carries ``Request-Id``, and an answer to a write may be a replay: FastAPI
+    declares headers only where a route lists them, which the problems alone do."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            write = any(
+                parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_HEADER
+                for parameter in operation.get("parameters", ())
+            )
+            for status, response in operation.get("responses", {}).items():
+                headers = response.setdefault("headers", {})
+                headers.setdefault(REQUEST_ID_HEADER, _REQUEST_ID)
+                if write and int(status) < 500 and int(status) not in _NEVER_KEPT:
+                    headers.setdefault(REPLAYED_HEADER, _REPLAYED)
     return schema
 
 
