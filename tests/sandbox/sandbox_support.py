@@ -56,23 +56,29 @@ def cad(amount: str) -> Money:
     return Money.of(amount, "CAD")
 
 
+SHIPPING = CartLineItem(
+    reference="shipping",
+    name="Shipping",
+    type=LineType.HANDLING,
+    unit_price=cad("7.50"),
+    quantity=1,
+)
+"""7.50 CAD of shipping: something to pay and nothing to ship."""
+
+
+def cart_lines(*, shirts: int = 2, mugs: int = 1) -> tuple[CartLineItem, ...]:
+    """Shirts at 25.00, mugs at 12.50 and `SHIPPING`."""
+    return (
+        CartLineItem(reference="shirt", name="Shirt", unit_price=cad("25.00"), quantity=shirts),
+        CartLineItem(reference="mug", name="Mug", unit_price=cad("12.50"), quantity=mugs),
+        SHIPPING,
+    )
+
+
 def new_order(reference: str = "A-100", *, installments: int | None = None) -> OrderCreate:
     """Two shirts at 25.00, a mug at 12.50 and 7.50 of shipping: 70.00 CAD."""
     return OrderCreate(
-        reference=reference,
-        currency="CAD",
-        installments=installments,
-        lines=(
-            CartLineItem(reference="shirt", name="Shirt", unit_price=cad("25.00"), quantity=2),
-            CartLineItem(reference="mug", name="Mug", unit_price=cad("12.50"), quantity=1),
-            CartLineItem(
-                reference="shipping",
-                name="Shipping",
-                type=LineType.HANDLING,
-                unit_price=cad("7.50"),
-                quantity=1,
-            ),
-        ),
+        reference=reference, currency="CAD", installments=installments, lines=cart_lines()
     )
 
 
