@@ -95,6 +95,8 @@ def test_every_answer_declares_its_request_id_and_every_write_its_replays() -> N
                 where = f"{method.upper()} {path} {status}"
                 headers = response.get("headers", {})
                 assert headers["Request-Id"]["required"] is True, where
+                if status == "429":
+                    assert headers["Retry-After"]["required"] is True, where
                 replayable = write and int(status) < 500 and int(status) not in (401, 403, 429)
                 assert ("Idempotent-Replayed" in headers) is replayable, where
                 if replayable:

@@ -1,7 +1,7 @@
 """Property-based contract test: schemathesis generates requests from the sandbox's own OpenAPI
 document and checks that no answer is a 5xx and that every answer has a documented status, a
 documented content type, the documented schema and the headers the document requires
-(``Request-Id`` on every problem, ``Retry-After`` on a 429).
+(``Request-Id`` on every answer, ``Retry-After`` on a 429).
 
 The sandbox is seeded first (orders in every state, live and deleted batches), and path
 parameters are drawn from the seeded ids as often as not, so operations on existing orders and

@@ -130,7 +130,8 @@ def _problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _REQUEST_ID: dict[str, Any] = {
-    "description": "This request's id: quote it when asking about the request.",
+    "description": "This request's id, which a problem gives as `request_id` too: quote it"
+    " when asking about the request.",
     "required": True,
     "schema": {"type": "string"},
 }
