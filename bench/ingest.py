@@ -323,17 +323,14 @@ def _floor(db: str, connections: int, size: int, warmup: float, seconds: float) 
     left out, as a receiver does that on its event loop while the previous batch commits, and so
     are checkpoints, which the store runs beside its commits. The latencies are those of the
     transactions."""
-    import sqlite3
-
     from passerelle.clock import SystemClock
     from passerelle.connector.sqlite_store import SQLiteStore, _append_rows, _Row
 
     store = SQLiteStore(db, clock=SystemClock())  # creates and migrates the schema
     store.close()
-    connection = sqlite3.connect(db, isolation_level=None)
-    pragmas = ("journal_mode = WAL", "synchronous = FULL", "temp_store = MEMORY")
-    for pragma in (*pragmas, "wal_autocheckpoint = 0"):
-        connection.execute(f"PRAGMA {pragma}")
+    # A connection set up as the store sets up its own, without its writer thread.
+    connection = store._connect()
+    connection.execute("PRAGMA wal_autocheckpoint = 0")
     signed = [(body, sign(body)) for body in (order_body(n, size) for n in range(256))]
     run = os.urandom(4).hex()
     latencies: list[float] = []
