@@ -13,12 +13,13 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Final, TypeVar
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from passerelle.batches import BatchFile
+from passerelle.codes import ErrorCode
 from passerelle.events import (
     BatchFileEdited,
     OrderCancelled,
@@ -26,10 +27,13 @@ from passerelle.events import (
     OrderReturned,
     OrderShipped,
 )
+from passerelle.store_options import option_problems, validate_options
 
 __all__ = [
+    "JSON_MEDIA_TYPE",
     "FilePlatform",
     "Platform",
+    "PlatformUnavailableError",
     "Store",
     "StoreProblem",
     "Translation",
@@ -40,6 +44,10 @@ __all__ = [
     "WebhookPlatform",
     "WebhookRequest",
 ]
+
+JSON_MEDIA_TYPE: Final = "application/json"
+
+M = TypeVar("M", bound=BaseModel)
 
 TranslatedEvent = OrderShipped | OrderCancelled | OrderReturned | OrderEdited | BatchFileEdited
 
@@ -58,6 +66,18 @@ class Store:
     secrets: tuple[SecretStr, ...] = ()
     # Options carry API credentials: keep them out of reprs and logs.
     options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    _typed: dict[type[BaseModel], BaseModel] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def options_as(self, model: type[M]) -> M:
+        """The store's options validated as `model` (the platform's `options_model`), read once
+        per store; `passerelle.store_options.StoreOptionsError` names each wrong option."""
+        typed = self._typed.get(model)
+        if typed is None:
+            typed = validate_options(model, self.options, store=self.id)
+            self._typed[model] = typed
+        return typed  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -127,18 +147,48 @@ class VerificationError(Exception):
 
 
 class TranslationError(Exception):
-    """An authentic delivery whose content cannot be read. `field` names the offending field
-    path; the delivery goes to the action center with this message."""
+    """An authentic delivery that cannot become events: the delivery goes to the action center
+    with this message, under `code`.
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    `field` names the offending field path (``refunds[0].amount``). `code` is
+    ``unreadable_delivery`` by default; a platform that files an act it has no event for under
+    a code of its own (Shopify's ``fulfillment_cancelled``) declares it in
+    `WebhookPlatform.error_codes`, so that ``passerelle explain`` knows it.
+    """
+
+    def __init__(
+        self, message: str, *, field: str | None = None, code: str = "unreadable_delivery"
+    ) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.code = code
+
+
+class PlatformUnavailableError(Exception):
+    """The platform's API could not answer now (unreachable, rate limited, 5xx): `translate`
+    raises it for a call it makes to its platform. The dispatcher retries the delivery with
+    backoff instead of filing it, waiting as long as `retry_after` asks (the ``Retry-After``
+    value the platform sent: seconds or an HTTP date) when given.
+
+    `passerelle.codes.is_transient_status` says which HTTP statuses call for it."""
+
+    def __init__(self, message: str, *, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WebhookPlatform(abc.ABC):
     """A platform that sends webhooks. Subclasses set `name` (the `{platform}` path segment)."""
 
     name: ClassVar[str]
+    media_types: ClassVar[frozenset[str]] = frozenset({JSON_MEDIA_TYPE})
+    """The content types the platform's deliveries come in; the receiver answers 415 to others
+    (a ping, `is_ping`, is answered whatever its type)."""
+    options_model: ClassVar[type[BaseModel] | None] = None
+    """The store options the platform reads, as a pydantic model (secrets as `SecretStr`):
+    `passerelle.store_options` validates, types and redacts them. None: free-form text."""
+    error_codes: ClassVar[Sequence[ErrorCode]] = ()
+    """The `TranslationError` codes the platform files deliveries under, beyond the core's."""
 
     @abc.abstractmethod
     def verify(self, request: WebhookRequest, store: Store) -> None:
@@ -190,8 +240,15 @@ class WebhookPlatform(abc.ABC):
         `passerelle config check` reports each under the store's key (``stores[0].options.
         access_token: ...``) and fails. Look at `store` only: no network, no exception. `store`
         holds the secrets in clear: never quote them in a message.
+
+        The default checks the options against `options_model` when the platform declares one.
         """
-        return ()
+        if self.options_model is None:
+            return ()
+        return [
+            StoreProblem(key, message)
+            for key, message in option_problems(self.options_model, store.options)
+        ]
 
 
 class FilePlatform(abc.ABC):

@@ -637,6 +637,32 @@ def test_a_platform_api_asking_to_retry_after_is_waited_for(
     assert store.get(delivery).status is DeliveryStatus.DONE
 
 
+@pytest.mark.parametrize(("retry_after", "wait"), [("20", 20.0), ("", None)])
+def test_a_platform_unavailable_error_is_retried_with_its_retry_after(
+    store: DeliveryStore,
+    client: BackendClient,
+    clock: FixedClock,
+    retry_after: str,
+    wait: float | None,
+) -> None:
+    order = new_order(client)
+    dispatcher = make_dispatcher(store, client, clock)
+    delivery = deliver(store, clock, "u1", order, unavailable=retry_after)
+
+    dispatcher.drain()
+
+    waiting = store.get(delivery)
+    assert waiting.status is DeliveryStatus.PENDING
+    assert waiting.last_error is not None
+    assert waiting.last_error.code == "platform_unavailable"
+    assert waiting.last_error.message == "the API is down for maintenance"
+    assert waiting.next_attempt_at is not None
+    if wait is not None:
+        assert waiting.next_attempt_at == clock.now() + timedelta(seconds=wait)
+    else:
+        assert waiting.next_attempt_at > clock.now()
+
+
 def test_a_delivery_reporting_an_older_state_is_ignored_as_stale(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:

@@ -443,6 +443,40 @@ async def test_health_paths_take_get_and_head_only(client: httpx.AsyncClient, pa
     assert answer.headers["allow"] == "GET, HEAD"
 
 
+class FormPlatform(TestPlatform):
+    __test__ = False
+    media_types = frozenset({"application/x-www-form-urlencoded", "application/json"})
+
+
+@pytest.mark.anyio
+async def test_the_content_types_accepted_are_those_the_platform_declares(
+    store: DeliveryStore,
+) -> None:
+    transport = httpx.ASGITransport(app=receiver(store, FormPlatform()))
+    content = body()
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        form = await http.post(
+            URL,
+            content=content,
+            headers=signed_headers(
+                content, CURRENT, delivery="d1", content_type="application/x-www-form-urlencoded"
+            ),
+        )
+        text = await http.post(
+            URL,
+            content=content,
+            headers=signed_headers(content, CURRENT, delivery="d2", content_type="text/plain"),
+        )
+
+    assert form.status_code == 200
+    assert (text.status_code, text.text) == (
+        415,
+        "unsupported content type text/plain: expected application/json or "
+        "application/x-www-form-urlencoded\n",
+    )
+    assert stored(store) == 1
+
+
 class BrokenPlatform(TestPlatform):
     __test__ = False
 

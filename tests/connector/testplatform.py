@@ -4,7 +4,8 @@ Deliveries carry `X-Test-Signature` (base64 HMAC-SHA256 of the raw body with one
 secrets) and `X-Test-Delivery` (the de-duplication key). The JSON body's `order` field is the
 ordering key; its `events` list holds the events it means, written as the SDK's event models
 (`{"kind": "order_shipped", "order": ..., "id": ...}`), `ignore` a reason to ignore it, and
-`fetch` a URL of the platform's API to read first (any error status fails the translation).
+`fetch` a URL of the platform's API to read first (any error status fails the translation),
+`unavailable` a ``Retry-After`` value with which the platform's API is unavailable.
 `version` (`{"subject": ..., "as_of": an ISO 8601 time}`) is its `Version`; a malformed one
 raises, as a faulty plugin would. A form-encoded `webhook_id=...` body without a signature is
 a ping, as WooCommerce sends.
@@ -24,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from passerelle.events import Event
 from passerelle.platforms import (
+    PlatformUnavailableError,
     Store,
     Translation,
     TranslationContext,
@@ -108,6 +110,10 @@ class TestPlatform(WebhookPlatform):
             raise TranslationError("the body is not a JSON object")
         if isinstance(content.get("ignore"), str):
             return Translation.ignore(content["ignore"])
+        if isinstance(content.get("unavailable"), str):
+            raise PlatformUnavailableError(
+                "the API is down for maintenance", retry_after=content["unavailable"] or None
+            )
         if isinstance(content.get("fetch"), str):
             # Stands for a platform whose deliveries carry deltas only: its API is asked first.
             context.http.get(content["fetch"]).raise_for_status()

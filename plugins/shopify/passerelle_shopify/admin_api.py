@@ -4,8 +4,8 @@
 ``X-Shopify-Access-Token``. `base` is ``https://{shop domain}``, or the ``api_base_url`` option.
 
 Failures, as the dispatcher sees them:
-- retryable: the `httpx` exception itself, unchanged: `httpx.TransportError` (connection, timeout)
-  and `httpx.HTTPStatusError` for 408, 429 and 5xx (its response carries ``Retry-After``);
+- retried: `PlatformUnavailableError` when the Admin API cannot be reached or answers a transient
+  status (`is_transient_status`: 408, 429, 5xx), with its ``Retry-After``;
 - permanent (action center): `TranslationError` for a missing option, 401/403 (the token is
   refused), 404 (no such order), any other status, or a body that is not an order.
 """
@@ -17,11 +17,17 @@ from typing import Final
 
 import httpx
 
-from passerelle.platforms import Store, TranslationError
-from passerelle_shopify.payloads import Order, OrderResponse, parse
-from passerelle_shopify.verify import shop_domain
+from passerelle.plugin import (
+    PlatformUnavailableError,
+    Store,
+    TranslationError,
+    is_transient_status,
+    parse_model,
+)
+from passerelle_shopify.payloads import Order, OrderResponse
+from passerelle_shopify.store_options import options_of, shop_domain
 
-__all__ = ["DEFAULT_API_VERSION", "api_version", "fetch_order", "is_retryable_status"]
+__all__ = ["DEFAULT_API_VERSION", "api_version", "fetch_order"]
 
 DEFAULT_API_VERSION: Final = "2025-07"
 """The Admin API version used when neither the delivery nor the store names one."""
@@ -32,26 +38,22 @@ _VERSION = re.compile(r"\d{4}-\d{2}|unstable")
 def api_version(delivery_version: str | None, store: Store) -> str:
     """The API version to ask for: the delivery's (its body was built with it), else the store's
     ``api_version`` option, else `DEFAULT_API_VERSION`. Malformed values are skipped."""
-    for candidate in (delivery_version, store.options.get("api_version")):
+    for candidate in (delivery_version, options_of(store).api_version):
         if candidate and _VERSION.fullmatch(candidate.strip()):
             return candidate.strip()
     return DEFAULT_API_VERSION
 
 
-def is_retryable_status(status: int) -> bool:
-    """Whether the same request may succeed later."""
-    return status in (408, 429) or status >= 500
-
-
 def fetch_order(http: httpx.Client, store: Store, order_id: int, version: str) -> Order:
     """The order `order_id` of `store` as the Admin API has it now."""
-    token = store.options.get("access_token", "").strip()
+    options = options_of(store)
+    token = options.access_token.get_secret_value() if options.access_token else ""
     if not token:
         raise TranslationError(
             f"store {store.id} has no access_token option: reading order {order_id} needs the "
             "Admin API (scope read_orders)"
         )
-    base = store.options.get("api_base_url", "").strip().rstrip("/")
+    base = (options.api_base_url or "").rstrip("/")
     if not base:
         domain = shop_domain(store)
         if domain is None:
@@ -60,12 +62,21 @@ def fetch_order(http: httpx.Client, store: Store, order_id: int, version: str) -
             )
         base = f"https://{domain}"
     url = f"{base}/admin/api/{version}/orders/{order_id}.json"
-    response = http.get(
-        url, headers={"X-Shopify-Access-Token": token, "Accept": "application/json"}
-    )
+    try:
+        response = http.get(
+            url, headers={"X-Shopify-Access-Token": token, "Accept": "application/json"}
+        )
+    except httpx.TransportError as exc:
+        raise PlatformUnavailableError(
+            f"the Admin API could not be reached reading order {order_id}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     status = response.status_code
-    if is_retryable_status(status):
-        response.raise_for_status()
+    if is_transient_status(status):
+        raise PlatformUnavailableError(
+            f"the Admin API answered HTTP {status} reading order {order_id}",
+            retry_after=response.headers.get("Retry-After"),
+        )
     if status in (401, 403):
         raise TranslationError(
             f"the Admin API refused the access token of store {store.id} (HTTP {status}) "
@@ -75,4 +86,4 @@ def fetch_order(http: httpx.Client, store: Store, order_id: int, version: str) -
         raise TranslationError(f"the Admin API has no order {order_id} (HTTP 404)")
     if not 200 <= status < 300:
         raise TranslationError(f"the Admin API answered HTTP {status} reading order {order_id}")
-    return parse(response.content, OrderResponse, f"Admin API order {order_id}").order
+    return parse_model(response.content, OrderResponse, f"Admin API order {order_id}").order

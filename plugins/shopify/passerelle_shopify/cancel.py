@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from typing import Final
 
-from passerelle.events import (
+from passerelle.plugin import (
     CancelReason,
     LineQuantity,
+    Money,
     OrderCancelled,
     OrderReturned,
     OrderShipped,
 )
-from passerelle.money import Money
 from passerelle_shopify.cart import presentment_currency
 from passerelle_shopify.payloads import Order
 from passerelle_shopify.refunds import events_of_split, moves_anything, split_refund

@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from passerelle.events import CartLine, LineType
-from passerelle.money import Money
-from passerelle.platforms import TranslationError
-from passerelle_shopify.amounts import currency_code, money, presentment
+from passerelle.plugin import CartLine, LineType, Money, TranslationError, amount_in, currency_code
+from passerelle_shopify.amounts import presentment
 from passerelle_shopify.payloads import DiscountAllocation, LineItem, MoneyBag, Order, TaxLine
 
 __all__ = [
@@ -79,7 +77,7 @@ def cart_of(order: Order, *, at: str = "order.") -> tuple[CartLine, ...]:
         if shipping.price_set is not None:
             price = presentment(shipping.price_set, currency, f"{field}.price_set")
         elif shipping.price is not None:
-            price = money(shipping.price, currency, f"{field}.price")
+            price = amount_in(shipping.price, currency, f"{field}.price")
         else:
             raise TranslationError(
                 f"shipping line {shipping.id} of order {order.id} has no price",
@@ -136,7 +134,7 @@ def unit_price(item: LineItem, currency: str, field: str) -> Money:
     if item.price_set is not None:
         return presentment(item.price_set, currency, f"{field}.price_set")
     if item.price is not None:
-        return money(item.price, currency, f"{field}.price")
+        return amount_in(item.price, currency, f"{field}.price")
     raise TranslationError(f"line {item.id} has no price", field=f"{field}.price_set")
 
 
@@ -166,7 +164,7 @@ def _total(
         if bag is not None:
             total += presentment(bag, currency, f"{where}.{names[0]}")
         elif bare is not None:
-            total += money(bare, currency, f"{where}.{names[1]}")
+            total += amount_in(bare, currency, f"{where}.{names[1]}")
     return total
 
 

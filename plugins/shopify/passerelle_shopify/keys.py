@@ -18,13 +18,11 @@ import hashlib
 import re
 from typing import Any
 
-from passerelle import top_level_fields
-from passerelle.platforms import WebhookRequest
+from passerelle.plugin import WebhookRequest, bounded_key, top_level_fields
 from passerelle_shopify import headers
 
 __all__ = ["delivery_key", "ordering_key"]
 
-_LONGEST_ID = 128
 _NAMED_BY_ORDER_ID = ("fulfillments/", "refunds/")
 _ORDER_GID = re.compile(r"gid://shopify/Order/(\d+)")
 
@@ -34,10 +32,10 @@ def delivery_key(request: WebhookRequest) -> str:
     topic = (headers.header(request.headers, headers.TOPIC) or "unknown").lower()
     event_id = headers.header(request.headers, headers.EVENT_ID)
     if event_id is not None:
-        return f"{topic}#{_bounded(event_id)}"
+        return f"{topic}#{bounded_key(event_id)}"
     webhook_id = headers.header(request.headers, headers.WEBHOOK_ID)
     if webhook_id is not None:
-        return f"{topic}#webhook-{_bounded(webhook_id)}"
+        return f"{topic}#webhook-{bounded_key(webhook_id)}"
     digest = hashlib.sha256(topic.encode() + b"\0" + request.body).hexdigest()
     return f"{topic}#sha256-{digest}"
 
@@ -83,10 +81,3 @@ def _order_id(value: Any) -> str | None:
         if match:
             return match.group(1)
     return None
-
-
-def _bounded(value: str) -> str:
-    # Envelope delivery keys are at most 255 characters: an outsized header value is hashed.
-    if len(value) <= _LONGEST_ID:
-        return value
-    return "sha256-" + hashlib.sha256(value.encode()).hexdigest()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from passerelle.platforms import (
+from pydantic import BaseModel
+
+from passerelle.plugin import (
+    ErrorCode,
     Store,
     StoreProblem,
     Translation,
@@ -15,6 +18,7 @@ from passerelle.platforms import (
     WebhookRequest,
 )
 from passerelle_shopify import keys, store_options, translate, verify, versions
+from passerelle_shopify.errors import ERROR_CODES
 
 __all__ = ["ShopifyPlatform"]
 
@@ -28,6 +32,8 @@ class ShopifyPlatform(WebhookPlatform):
     """
 
     name: ClassVar[str] = "shopify"
+    options_model: ClassVar[type[BaseModel] | None] = store_options.ShopifyOptions
+    error_codes: ClassVar[Sequence[ErrorCode]] = ERROR_CODES
 
     def verify(self, request: WebhookRequest, store: Store) -> None:
         verify.verify_delivery(request, store)
@@ -42,7 +48,7 @@ class ShopifyPlatform(WebhookPlatform):
         return versions.version(request)
 
     def check_store(self, store: Store) -> Sequence[StoreProblem]:
-        return store_options.check_store(store)
+        return [*super().check_store(store), *store_options.extra_problems(store)]
 
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
         return translate.translate(request, context)

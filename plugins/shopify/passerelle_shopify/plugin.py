@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from passerelle.hookspecs import hookimpl
-from passerelle.platforms import FilePlatform, WebhookPlatform
+from passerelle.plugin import FilePlatform, WebhookPlatform, hookimpl
 from passerelle_shopify.platform import ShopifyPlatform
 
 __all__ = ["register_platforms"]

@@ -36,16 +36,21 @@ from decimal import Decimal
 
 from pydantic import TypeAdapter
 
-from passerelle.events import CancelReason, LineQuantity, OrderCancelled, OrderReturned
-from passerelle.money import Currency, Money, MoneyError
-from passerelle.platforms import TranslationError
-from passerelle_shopify.amounts import (
+from passerelle.plugin import (
     EXACT,
+    CancelReason,
+    Currency,
+    LineQuantity,
+    Money,
+    OrderCancelled,
+    OrderReturned,
+    TranslationError,
+    amount_in,
     amount_of,
     fits,
     known_currency,
-    presentment_amount,
 )
+from passerelle_shopify.amounts import presentment_amount
 from passerelle_shopify.payloads import Refund, RefundLineItem
 
 __all__ = [
@@ -194,19 +199,12 @@ def split_refund(refund: Refund, *, currency_hint: str | None = None, at: str = 
         currency=cur.code,
         cancelled=_quantities(cancelled),
         returned=_quantities(returned),
-        return_refund=_total(EXACT.subtract(refunded, cancel_credit), cur, f"{at}transactions"),
+        return_refund=amount_in(EXACT.subtract(refunded, cancel_credit), cur, f"{at}transactions"),
         refunded_amount=refunded,
         cancelled_amount=cancelled_value,
         returned_amount=returned_value,
         shipping_amount=shipping,
     )
-
-
-def _total(amount: Decimal, cur: Currency, field: str) -> Money:
-    try:
-        return Money(amount, cur.code)
-    except MoneyError as exc:
-        raise TranslationError(str(exc), field=field) from None
 
 
 def _quantities(units: dict[str, int]) -> tuple[LineQuantity, ...]:

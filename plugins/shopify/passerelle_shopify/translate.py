@@ -52,18 +52,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from passerelle.events import LineQuantity, OrderEdited, OrderShipped, Tracking
-from passerelle.platforms import (
+from passerelle.plugin import (
+    LineQuantity,
+    OrderEdited,
+    OrderShipped,
+    StoreOptionsError,
+    Tracking,
     Translation,
     TranslationContext,
     TranslationError,
     WebhookRequest,
+    parse_model,
 )
 from passerelle_shopify import admin_api, headers
 from passerelle_shopify.cancel import cancel_event_id, cancel_events
 from passerelle_shopify.cart import cart_of
 from passerelle_shopify.errors import FulfillmentReversedError
-from passerelle_shopify.payloads import Fulfillment, Order, OrderEditBody, Refund, parse
+from passerelle_shopify.payloads import Fulfillment, Order, OrderEditBody, Refund
 from passerelle_shopify.refunds import refund_events
 
 __all__ = ["HANDLED_TOPICS", "cancel_event_id", "fulfillment_event", "translate"]
@@ -112,7 +117,7 @@ def fulfillment_event(fulfillment: Fulfillment) -> OrderShipped | None:
 
 
 def _fulfillment(topic: str, request: WebhookRequest, context: TranslationContext) -> Translation:
-    fulfillment = parse(request.body, Fulfillment, f"{topic} body")
+    fulfillment = parse_model(request.body, Fulfillment, f"{topic} body")
     where = f"fulfillment {fulfillment.id} of order {fulfillment.order_id}"
     status = (fulfillment.status or "").lower()
     if status in ("cancelled", "failure", "error"):
@@ -134,7 +139,7 @@ def _fulfillment(topic: str, request: WebhookRequest, context: TranslationContex
 def _order_fulfilled(
     topic: str, request: WebhookRequest, context: TranslationContext
 ) -> Translation:
-    order = parse(request.body, Order, f"{topic} body")
+    order = parse_model(request.body, Order, f"{topic} body")
     events = _shipments(order)
     if not events:
         return Translation.ignore(f"order {order.id} has no successful fulfillment")
@@ -144,7 +149,7 @@ def _order_fulfilled(
 def _order_cancelled(
     topic: str, request: WebhookRequest, context: TranslationContext
 ) -> Translation:
-    order = parse(request.body, Order, f"{topic} body")
+    order = parse_model(request.body, Order, f"{topic} body")
     return Translation(
         events=cancel_events(order, _shipments(order)),
         occurred_at=_aware(order.cancelled_at, order.updated_at),
@@ -152,7 +157,7 @@ def _order_cancelled(
 
 
 def _refund(topic: str, request: WebhookRequest, context: TranslationContext) -> Translation:
-    refund = parse(request.body, Refund, f"{topic} body")
+    refund = parse_model(request.body, Refund, f"{topic} body")
     events = refund_events(refund, order=str(refund.order_id))
     if not events:
         return Translation.ignore(
@@ -162,11 +167,14 @@ def _refund(topic: str, request: WebhookRequest, context: TranslationContext) ->
 
 
 def _order_edited(topic: str, request: WebhookRequest, context: TranslationContext) -> Translation:
-    edit = parse(request.body, OrderEditBody, f"{topic} body").order_edit
-    version = admin_api.api_version(
-        headers.header(request.headers, headers.API_VERSION), context.store
-    )
-    order = admin_api.fetch_order(context.http, context.store, edit.order_id, version)
+    edit = parse_model(request.body, OrderEditBody, f"{topic} body").order_edit
+    try:
+        version = admin_api.api_version(
+            headers.header(request.headers, headers.API_VERSION), context.store
+        )
+        order = admin_api.fetch_order(context.http, context.store, edit.order_id, version)
+    except StoreOptionsError as exc:
+        raise TranslationError(str(exc)) from None
     if order.id != edit.order_id:
         raise TranslationError(
             f"the Admin API answered order {order.id} for order {edit.order_id}", field="order.id"

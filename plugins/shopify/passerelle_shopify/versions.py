@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 
-from passerelle.platforms import Version, WebhookRequest
+from passerelle.plugin import Version, WebhookRequest
 from passerelle_shopify import headers
 
 __all__ = ["version"]

@@ -19,7 +19,7 @@ from shopify_support import (
 
 from passerelle.events import CartLine, LineType, OrderEdited
 from passerelle.money import Money
-from passerelle.platforms import Translation, TranslationError
+from passerelle.platforms import PlatformUnavailableError, Translation, TranslationError
 from passerelle_shopify import ShopifyPlatform
 
 URL = f"https://{SHOP}/admin/api/2025-07/orders/{ORDER_ID}.json"
@@ -91,23 +91,25 @@ def test_missing_order_is_a_translation_error(
 
 @respx.mock
 @pytest.mark.parametrize("status", [500, 502, 503, 429, 408])
-def test_unavailable_api_raises_the_retryable_httpx_error(
+def test_unavailable_api_is_a_platform_unavailable_error_with_its_retry_after(
     platform: ShopifyPlatform, http: httpx.Client, status: int
 ) -> None:
     respx.get(URL).respond(status, headers={"Retry-After": "2"})
-    with pytest.raises(httpx.HTTPStatusError) as caught:
+    with pytest.raises(PlatformUnavailableError) as caught:
         edited(platform, http)
-    assert caught.value.response.status_code == status
-    assert caught.value.response.headers["Retry-After"] == "2"
+    assert caught.value.retry_after == "2"
+    assert f"HTTP {status}" in str(caught.value)
 
 
 @respx.mock
-def test_network_failure_raises_the_httpx_error(
+def test_network_failure_is_a_platform_unavailable_error(
     platform: ShopifyPlatform, http: httpx.Client
 ) -> None:
     respx.get(URL).mock(side_effect=httpx.ConnectError("connection refused"))
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(PlatformUnavailableError) as caught:
         edited(platform, http)
+    assert caught.value.retry_after is None
+    assert "connection refused" in str(caught.value)
 
 
 @respx.mock

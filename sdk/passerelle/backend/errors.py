@@ -39,6 +39,7 @@ from pydantic import ValidationError
 
 from passerelle.backend.models import Problem
 from passerelle.backend.problems import DECLINES, PROBLEMS, Decline, explain
+from passerelle.codes import is_transient_status
 
 __all__ = [
     "ERROR_CLASSES",
@@ -131,7 +132,7 @@ def is_retryable(status: int, code: str | None) -> bool:
     """Whether an error answer may succeed when the same request is sent again."""
     if status == 409:
         return code == "idempotency_key_in_use"
-    return status in (408, 429) or status >= 500
+    return is_transient_status(status)
 
 
 class BackendError(Exception):

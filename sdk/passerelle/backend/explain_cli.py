@@ -1,4 +1,5 @@
-"""`passerelle explain CODE`: what a problem code or a card decline message id means."""
+"""`passerelle explain CODE`: what a problem code, a delivery code or a card decline message id
+means."""
 
 from __future__ import annotations
 
@@ -7,8 +8,26 @@ from typing import Annotated
 import typer
 
 from passerelle.backend.problems import UnknownProblemCodeError, explain, known_codes
+from passerelle.codes import ErrorCode, describe, merged
+from passerelle.platforms import WebhookPlatform
+from passerelle.plugins import PluginError, default_plugins
 
 _LIST_HINT = "`passerelle explain --list` shows every known code"
+
+
+def delivery_codes() -> dict[str, ErrorCode]:
+    """The connector's delivery codes and those of every installed platform plugin."""
+    try:
+        platforms = list(default_plugins().platforms().values())
+    except PluginError:
+        platforms = []
+    extra = (
+        code
+        for platform in platforms
+        if isinstance(platform, WebhookPlatform)
+        for code in platform.error_codes
+    )
+    return merged(extra)
 
 
 def register(app: typer.Typer) -> None:
@@ -22,13 +41,22 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--list", help="List every problem code and decline id.")
         ] = False,
     ) -> None:
-        """Explain a back-end problem code or a processor decline message id, and what to do."""
+        """Explain a back-end problem code, a delivery code of the action center or a processor
+        decline message id, and what to do."""
+        codes = delivery_codes()
         if list_codes:
             typer.echo(known_codes())
+            width = max(map(len, codes))
+            typer.echo("\nDelivery codes (action center):")
+            typer.echo("\n".join(f"{c.code:<{width}}  {c.title}" for c in codes.values()))
             return
         if code is None:
             typer.echo(f"error: give a problem code or a decline id; {_LIST_HINT}", err=True)
             raise typer.Exit(2)
+        delivery = codes.get(code.strip().lower())
+        if delivery is not None:
+            typer.echo(describe(delivery))
+            return
         try:
             typer.echo(explain(code))
         except UnknownProblemCodeError as exc:

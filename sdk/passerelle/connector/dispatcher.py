@@ -37,6 +37,7 @@ from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrder
 from passerelle.backend.retry import RetryPolicy, parse_retry_after
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
+from passerelle.codes import is_transient_status
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import (
     Attempt,
@@ -58,6 +59,7 @@ from passerelle.events import (
 )
 from passerelle.orders import Effect, EventNotYetApplicable, LedgerError
 from passerelle.platforms import (
+    PlatformUnavailableError,
     Store,
     Translation,
     TranslationContext,
@@ -316,6 +318,9 @@ class Dispatcher:
             # A platform may file an authentic act it has no event for under its own code.
             code = getattr(exc, "code", None) or "unreadable_delivery"
             raise _PermanentError(ErrorInfo(str(code), str(exc))) from exc
+        except PlatformUnavailableError as exc:
+            wait = self._retry_after(exc.retry_after)
+            raise _TransientError(ErrorInfo("platform_unavailable", str(exc)), wait) from exc
         except httpx.TransportError as exc:
             raise _TransientError(
                 ErrorInfo("platform_unreachable", f"{type(exc).__name__}: {exc}")
@@ -323,7 +328,7 @@ class Dispatcher:
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             message = f"the platform's API answered {status} to {exc.request.url.path}"
-            if status in (408, 429) or status >= 500:
+            if is_transient_status(status):
                 wait = self._retry_after(exc.response.headers.get("Retry-After"))
                 raise _TransientError(ErrorInfo("platform_unavailable", message), wait) from exc
             raise _PermanentError(ErrorInfo("platform_refused", message)) from exc

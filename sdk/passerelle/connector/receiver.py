@@ -9,8 +9,8 @@ Routes:
     413  the body is larger than `max_body_bytes` (announced or streamed)
     404  no such platform, or no such store of that platform
     200  the platform's ping (`WebhookPlatform.is_ping`): answered, not stored
-    415  the content type is not ``application/json`` (pings are exempt: WooCommerce's
-         is form-encoded)
+    415  the content type is not one the platform declares (`WebhookPlatform.media_types`,
+         ``application/json`` by default; pings are exempt: WooCommerce's is form-encoded)
     401  the platform's `verify` (or a missing key header) raised `VerificationError`
     500  the platform plugin failed otherwise (logged with its traceback)
     503  the durable store failed: the platform retries later
@@ -51,7 +51,6 @@ from passerelle.platforms import Store, VerificationError, WebhookPlatform, Webh
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ASGIApp", "create_receiver"]
 
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
-JSON_MEDIA_TYPE: Final = "application/json"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -202,11 +201,12 @@ class _Receiver:
         if platform.is_ping(request):
             await text_answer(send, 200, "pong")
             return 200, "ping"
-        media_type = content_type.partition(b";")[0].strip().lower()
-        if media_type != b"application/json":
-            shown = _one_line(media_type.decode("latin-1")) if media_type else "none"
+        media_type = content_type.partition(b";")[0].strip().lower().decode("latin-1")
+        if media_type not in platform.media_types:
+            shown = _one_line(media_type) if media_type else "none"
+            expected = " or ".join(sorted(platform.media_types))
             return await _reject(
-                send, 415, f"unsupported content type {shown}: expected {JSON_MEDIA_TYPE}"
+                send, 415, f"unsupported content type {shown}: expected {expected}"
             )
         try:
             platform.verify(request, store)

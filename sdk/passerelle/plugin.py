@@ -1,0 +1,123 @@
+"""What a platform plugin's author imports: ``from passerelle.plugin import ...``.
+
+`passerelle` itself is the host's API (the back-end client, the ledger, the plugin manager); this
+module is the plugin's: the hook marker, the platform base classes and what they receive and
+return, the events, the errors, and the helpers every platform needs (signatures, reading a
+body, money, keys, store options, error codes). A plugin imports from the core only through it.
+"""
+
+from passerelle.amounts import EXACT, amount_in, amount_of, currency_code, fits, known_currency
+from passerelle.codes import ErrorCode, is_transient_status
+from passerelle.events import (
+    CancelReason,
+    CartLine,
+    LineQuantity,
+    LineType,
+    OrderCancelled,
+    OrderEdited,
+    OrderReturned,
+    OrderShipped,
+    Tracking,
+)
+from passerelle.hookspecs import hookimpl
+from passerelle.json_fields import top_level_fields
+from passerelle.keys import LONGEST_DELIVERY_KEY, bounded_key
+from passerelle.money import Currency, Money, MoneyError
+from passerelle.payloads import (
+    LONGEST_ID,
+    Amount,
+    Body,
+    Count,
+    Id,
+    Items,
+    Payload,
+    field_path,
+    loads,
+    parse_json,
+    parse_model,
+    path_at,
+    validate,
+)
+from passerelle.platforms import (
+    JSON_MEDIA_TYPE,
+    FilePlatform,
+    Platform,
+    PlatformUnavailableError,
+    Store,
+    StoreProblem,
+    Translation,
+    TranslationContext,
+    TranslationError,
+    VerificationError,
+    Version,
+    WebhookPlatform,
+    WebhookRequest,
+)
+from passerelle.signatures import HmacSignature, hmac_sha256
+from passerelle.store_options import (
+    OptionList,
+    StoreOptions,
+    StoreOptionsError,
+    option_list,
+    secret_values,
+)
+
+__all__ = [
+    "EXACT",
+    "JSON_MEDIA_TYPE",
+    "LONGEST_DELIVERY_KEY",
+    "LONGEST_ID",
+    "Amount",
+    "Body",
+    "CancelReason",
+    "CartLine",
+    "Count",
+    "Currency",
+    "ErrorCode",
+    "FilePlatform",
+    "HmacSignature",
+    "Id",
+    "Items",
+    "LineQuantity",
+    "LineType",
+    "Money",
+    "MoneyError",
+    "OptionList",
+    "OrderCancelled",
+    "OrderEdited",
+    "OrderReturned",
+    "OrderShipped",
+    "Payload",
+    "Platform",
+    "PlatformUnavailableError",
+    "Store",
+    "StoreOptions",
+    "StoreOptionsError",
+    "StoreProblem",
+    "Tracking",
+    "Translation",
+    "TranslationContext",
+    "TranslationError",
+    "VerificationError",
+    "Version",
+    "WebhookPlatform",
+    "WebhookRequest",
+    "amount_in",
+    "amount_of",
+    "bounded_key",
+    "currency_code",
+    "field_path",
+    "fits",
+    "hmac_sha256",
+    "hookimpl",
+    "is_transient_status",
+    "known_currency",
+    "loads",
+    "option_list",
+    "parse_json",
+    "parse_model",
+    "path_at",
+    "secret_values",
+    "top_level_fields",
+    "validate",
+]
