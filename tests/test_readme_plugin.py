@@ -34,3 +34,24 @@ def test_the_example_plugin_registers_its_platform() -> None:
     plugins = Plugins()
     plugins.register(sys.modules["passerelle_acme"], "acme")
     assert plugins.webhook_platform("acme").name == "acme"
+
+
+def test_the_example_plugin_refuses_a_signature_that_is_not_ascii_as_unauthentic() -> None:
+    from datetime import UTC, datetime
+
+    import httpx
+    import pytest
+    from pydantic import SecretStr
+
+    from passerelle.plugin import Store, VerificationError, WebhookRequest
+
+    acme = sys.modules["passerelle_acme"]
+    request = WebhookRequest(
+        platform="acme",
+        store="main",
+        headers=httpx.Headers([(b"X-Acme-Signature", "€".encode())]),
+        body=b'{"order_id": 1001, "shipment_id": "shp_1"}',
+        received_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(VerificationError, match="not ASCII"):
+        acme.AcmePlatform().verify(request, Store("acme", "main", (SecretStr("whsec_test"),)))

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "passerelle.connector.actions_cli",
     "passerelle.connector.config_cli",
     "passerelle.backend.explain_cli",
+    "passerelle.template",
 )
 """Modules whose ``register(app)`` adds their commands, in the order they are listed in help."""
 
