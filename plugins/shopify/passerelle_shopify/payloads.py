@@ -148,6 +148,7 @@ class ShippingLine(Body):
     price_set: MoneyBag | None = None
     is_removed: bool | None = None
     discount_allocations: Items[DiscountAllocation] = ()
+    tax_lines: Items[TaxLine] = ()
 
 
 class Order(Body):
@@ -155,6 +156,7 @@ class Order(Body):
     name: str | None = None
     currency: str | None = None
     presentment_currency: str | None = None
+    taxes_included: bool | None = None
     cancel_reason: str | None = None
     cancelled_at: datetime | None = None
     updated_at: datetime | None = None

@@ -317,6 +317,12 @@ def _refunded(refund: Refund, cur: Currency, at: str) -> Decimal:
         if transaction.kind != "refund":
             continue
         if transaction.status == "success":
+            if transaction.amount < 0:
+                raise TranslationError(
+                    f"refund {refund.id} of order {refund.order_id}: transaction "
+                    f"{transaction.id} refunds a negative amount {transaction.amount}",
+                    field=f"{at}transactions[{i}].amount",
+                )
             amount = amount_of(transaction.amount, cur, f"{at}transactions[{i}].amount")
             total = EXACT.add(total, amount)
         elif transaction.status in (None, "pending"):

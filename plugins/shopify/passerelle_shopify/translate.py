@@ -150,6 +150,17 @@ def _order_cancelled(
     topic: str, request: WebhookRequest, context: TranslationContext
 ) -> Translation:
     order = parse_model(request.body, Order, f"{topic} body")
+    # A body without these is not the cancellation Shopify sends: cancelling the whole order
+    # on it would be a guess.
+    if order.cancelled_at is None:
+        raise TranslationError(
+            f"order {order.id} is reported cancelled without a cancelled_at time",
+            field="cancelled_at",
+        )
+    if not order.line_items:
+        raise TranslationError(
+            f"order {order.id} is reported cancelled without its line items", field="line_items"
+        )
     return Translation(
         events=cancel_events(order, _shipments(order)),
         occurred_at=_aware(order.cancelled_at, order.updated_at),
