@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import ClassVar
 
 import httpx
@@ -22,7 +23,9 @@ from connector.testplatform import (
     body,
     sign,
 )
-from passerelle.events import OrderShipped
+from passerelle.events import CartLine, OrderReturned, OrderShipped
+from passerelle.money import Money
+from passerelle.orders import Order
 from passerelle.platforms import (
     Store,
     Translation,
@@ -32,10 +35,20 @@ from passerelle.platforms import (
     WebhookPlatform,
     WebhookRequest,
 )
-from passerelle.testing import Sample, WebhookPlatformContract
+from passerelle.testing import (
+    Sample,
+    WebhookPlatformContract,
+    signed_request,
+    translation_context,
+)
 
 SECRET = "whsec-contract-current"
 JSON = {"Content-Type": "application/json"}
+MUG_ORDER = Order(
+    reference="1002",
+    currency="CAD",
+    lines=(CartLine(reference="mug", name="Mug", unit_price=Money.of("24.00", "CAD"), quantity=1),),
+)
 SHIPPED = Sample(
     "shipped",
     body(order="1001", events=[{"kind": "order_shipped", "order": "1001", "id": "f-1"}]),
@@ -59,8 +72,10 @@ SAMPLES = (
             ],
         ),
         {**JSON, DELIVERY_HEADER: "d-2"},
+        order=MUG_ORDER,
     ),
 )
+RETURNED = SAMPLES[1]
 
 
 class TestTheTestPlatform(WebhookPlatformContract):
@@ -159,6 +174,46 @@ class DatedByReceiveTime(TestPlatform):
 class KeyedByReceiveTime(TestPlatform):
     def delivery_key(self, request: WebhookRequest) -> str:
         return f"{request.headers[DELIVERY_HEADER]}@{request.received_at.isoformat()}"
+
+
+class ReadsANestedAmountCarelessly(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        try:
+            content = json.loads(request.body)
+        except (ValueError, RecursionError):
+            content = None
+        events = content.get("events") if isinstance(content, dict) else None
+        for raw in events if isinstance(events, list) else ():
+            refund = raw.get("refund") if isinstance(raw, dict) else None
+            if isinstance(refund, dict) and isinstance(refund.get("amount"), str):
+                # Every level checked but the amount's text.
+                Decimal(refund["amount"]).quantize(Decimal("0.01"))
+        return super().translate(request, context)
+
+
+class EncodesHeadersAsLatin1(TestPlatform):
+    def delivery_key(self, request: WebhookRequest) -> str:
+        return super().delivery_key(request).encode("latin-1").decode("latin-1")
+
+
+class ReturnsTwice(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        translation = super().translate(request, context)
+        extra = tuple(
+            OrderReturned(
+                order=e.order, id=f"{e.id}-again", lines=e.lines, refund=Money.zero("CAD")
+            )
+            for e in translation.events
+            if isinstance(e, OrderReturned)
+        )
+        return Translation(events=translation.events + extra)
+
+
+class NamesTheOrderByAnotherReference(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        translation = super().translate(request, context)
+        events = tuple(e.model_copy(update={"order": f"#{e.order}"}) for e in translation.events)
+        return Translation(events=events)
 
 
 class Contract(WebhookPlatformContract):
@@ -340,3 +395,52 @@ def test_the_pytest_plugin_loads_without_hypothesis() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.split() == ["False", "WebhookPlatformContract", "True"]
+
+
+def test_a_platform_crashing_on_a_nested_amount_fails_in_every_run(http: httpx.Client) -> None:
+    contract = contract_for(ReadsANestedAmountCarelessly())
+    contract.max_examples = 0  # the enumerated sweep alone must catch it
+    with pytest.raises(AssertionError, match=r"^translate raised InvalidOperation"):
+        contract.test_translate_reads_a_malformed_body_or_raises_translation_error(RETURNED, http)
+
+
+def test_a_platform_crashing_on_a_header_outside_latin1_fails() -> None:
+    contract = contract_for(EncodesHeadersAsLatin1())
+    with pytest.raises(AssertionError, match=r"^delivery_key raised UnicodeEncodeError"):
+        contract.test_header_values_outside_latin1_never_crash(SHIPPED)
+
+
+def test_a_sample_in_an_undeclared_media_type_fails() -> None:
+    form = Sample("form", b"webhook_id=1", {"Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(AssertionError, match=r"the receiver would answer 415"):
+        contract_for(TestPlatform()).test_a_sample_comes_in_a_declared_media_type(form)
+
+
+def test_a_platform_returning_more_than_shipped_fails(http: httpx.Client) -> None:
+    contract = contract_for(ReturnsTwice())
+    with pytest.raises(
+        AssertionError,
+        match=r"^event 2 of shipped then returned \(order_returned r-2-again\) does not apply to "
+        r"its order: return_exceeds_shipped: ",
+    ):
+        contract.test_the_events_of_each_sample_apply_to_its_order(http)
+
+
+def test_a_platform_naming_orders_by_another_reference_fails(http: httpx.Client) -> None:
+    contract = contract_for(NamesTheOrderByAnotherReference())
+    with pytest.raises(AssertionError, match=r"names order '#1002', not the reference '1002'"):
+        contract.test_the_events_of_each_sample_apply_to_its_order(http)
+
+
+def test_the_request_helpers_serve_a_plugins_own_tests() -> None:
+    request = signed_request(
+        TestPlatform(), SHIPPED, lambda body, secret: {SIGNATURE_HEADER: sign(body, secret)}, SECRET
+    )
+    store = Store(platform="test", id="main", secrets=(SecretStr(SECRET),))
+    TestPlatform().verify(request, store)
+    assert request.headers[DELIVERY_HEADER] == "d-1"
+    context = translation_context(store)
+    with pytest.raises(httpx.ConnectError, match="offline"):
+        context.http.get("https://platform.example/orders/1")
+    events = TestPlatform().translate(request, context).events
+    assert events == (OrderShipped(order="1001", id="f-1"),)

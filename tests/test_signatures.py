@@ -71,7 +71,7 @@ def test_every_secret_of_a_rotating_store_verifies_and_empty_ones_never(
     scheme.verify(signed(scheme, "old"), rotating)
     scheme.verify(signed(scheme, "new"), rotating)
     for secret in ("", "other"):
-        with pytest.raises(VerificationError, match="matches none of the secrets of store main"):
+        with pytest.raises(VerificationError, match="matches no secret of the store"):
             scheme.verify(signed(scheme, secret), rotating)
     with pytest.raises(VerificationError, match="store main has no secret"):
         scheme.verify(signed(scheme, ""), store(""))

@@ -71,9 +71,7 @@ class HmacSignature:
             if key:
                 matched |= hmac.compare_digest(hmac_sha256(key, request.body), received)
         if not matched:
-            raise VerificationError(
-                f"{self.header} matches none of the secrets of store {store.id}"
-            )
+            raise VerificationError(f"{self.header} matches no secret of the store")
 
     def _presented(self, request: WebhookRequest) -> str:
         for name in (self.header, *self.aliases):

@@ -13,9 +13,6 @@ a ping, as WooCommerce sends.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -35,6 +32,7 @@ from passerelle.platforms import (
     WebhookPlatform,
     WebhookRequest,
 )
+from passerelle.signatures import HmacSignature
 
 SIGNATURE_HEADER = "X-Test-Signature"
 DELIVERY_HEADER = "X-Test-Delivery"
@@ -43,10 +41,12 @@ PLATFORM = "test"
 _EVENT = TypeAdapter[Event](Event)
 
 
+SIGNATURE = HmacSignature(SIGNATURE_HEADER)
+
+
 def sign(body: bytes, secret: str) -> str:
     """The `X-Test-Signature` value for `body` under `secret`."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return SIGNATURE.sign(body, secret)[SIGNATURE_HEADER]
 
 
 def signed_headers(
@@ -74,19 +74,7 @@ class TestPlatform(WebhookPlatform):
     name = PLATFORM
 
     def verify(self, request: WebhookRequest, store: Store) -> None:
-        presented = request.headers.get(SIGNATURE_HEADER)
-        if presented is None:
-            raise VerificationError(f"missing header {SIGNATURE_HEADER}")
-        matched = False
-        for secret in store.secrets:
-            value = secret.get_secret_value()
-            # Every secret is compared so timing does not tell which one matched; as bytes, so a
-            # header that is not ASCII is a mismatch rather than an error.
-            if value:
-                expected = sign(request.body, value).encode()
-                matched |= hmac.compare_digest(expected, presented.encode("latin-1"))
-        if not matched:
-            raise VerificationError(f"{SIGNATURE_HEADER} matches no secret of the store")
+        SIGNATURE.verify(request, store)
 
     def delivery_key(self, request: WebhookRequest) -> str:
         key: str | None = request.headers.get(DELIVERY_HEADER)

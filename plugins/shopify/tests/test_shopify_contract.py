@@ -10,9 +10,18 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 import httpx
 import pytest
-from shopify_support import FIXTURES, ORDER_ID, SAMPLES, SHOP
+from shopify_support import (
+    FIXTURES,
+    LINE_SHOES,
+    LINE_SOCKS,
+    ORDER_ID,
+    SAMPLES,
+    SHOP,
+    fixture_order,
+)
 from shopify_support import store as shopify_store
 
+from passerelle.events import LineQuantity, OrderShipped
 from passerelle.testing import Sample, WebhookPlatformContract
 from passerelle_shopify import HANDLED_TOPICS, ShopifyPlatform
 from passerelle_shopify.verify import sign
@@ -62,9 +71,34 @@ def admin_api(environ: WSGIEnvironment, start_response: StartResponse) -> list[b
     return [answer]
 
 
+SHIPMENT = OrderShipped(
+    order=str(ORDER_ID),
+    id="9007199254741101",
+    lines=(
+        LineQuantity(line=str(LINE_SHOES), quantity=1),
+        LineQuantity(line=str(LINE_SOCKS), quantity=3),
+    ),
+)
+"""The fixtures' shipment (``fulfillments_create.partial.json``), before their returns."""
+APPLIED_TO: dict[str, tuple[OrderShipped, ...]] = {
+    "fulfillments_create.partial.json": (),
+    "orders_partially_fulfilled.multi.json": (),
+    "orders_cancelled.after_shipment.json": (),
+    "refunds_create.cancel.json": (),
+    "refunds_create.legacy_restock.json": (SHIPMENT,),
+    "refunds_create.no_restock.json": (SHIPMENT,),
+    "refunds_create.return.json": (SHIPMENT,),
+    "refunds_create.shipping_only.json": (SHIPMENT,),
+}
+"""The fixtures whose events the suite applies to the order the checkout created, after the
+events named (see `fixture_order`)."""
+
+
 def delivery(path: Path) -> Sample:
-    """`path` as Shopify delivers it, every header but the signature."""
+    """`path` as Shopify delivers it, every header but the signature; a fixture of
+    `APPLIED_TO` with its order."""
     name = f"{path.parent.name}/{path.name}"
+    applies = path.parent == FIXTURES and path.name in APPLIED_TO
     return Sample(
         name,
         path.read_bytes(),
@@ -77,6 +111,8 @@ def delivery(path: Path) -> Sample:
             "X-Shopify-Webhook-Id": f"contract-webhook-{name}",
             "X-Shopify-Triggered-At": "2026-01-15T11:59:58Z",
         },
+        order=fixture_order(tax="31.20") if applies else None,
+        before=APPLIED_TO.get(path.name, ()) if applies else (),
     )
 
 

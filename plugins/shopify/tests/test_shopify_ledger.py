@@ -22,9 +22,11 @@ from shopify_support import (
     LINE_SOCKS,
     ORDER_ID,
     RECEIVED_AT,
+    charge,
     context,
     dumps,
     fixture,
+    fixture_order,
     request,
 )
 from shopify_support import store as shopify_store
@@ -55,35 +57,6 @@ from passerelle_shopify import FulfillmentReversedError, ShopifyPlatform
 
 ORDER = str(ORDER_ID)
 PLATFORM = ShopifyPlatform()
-
-
-def charge(reference: str, name: str, kind: LineType, price: Money) -> CartLine:
-    """A line that is not a product: shipping (handling), a fee."""
-    return CartLine(reference=reference, name=name, type=kind, unit_price=price, quantity=1)
-
-
-def fixture_order(*, tax: str | None = None) -> Order:
-    """The fixtures' order as created at checkout, in the customer's currency; with `tax`, the
-    tax Shopify charged as a fee line (the fixtures refund each pair of shoes with 15.60 tax)."""
-
-    def product(line: int, name: str, price: str, quantity: int) -> CartLine:
-        return CartLine(
-            reference=str(line), name=name, unit_price=Money.of(price, "USD"), quantity=quantity
-        )
-
-    shipping = Money.of("15.00", "USD")
-    taxes = () if tax is None else (charge("tax", "Tax", LineType.FEE, Money.of(tax, "USD")),)
-    return Order(
-        reference=ORDER,
-        currency="USD",
-        lines=(
-            product(LINE_SHOES, "Trail Runner Shoes", "120.00", 2),
-            product(LINE_SOCKS, "Wool Socks", "12.50", 3),
-            product(LINE_BOTTLE, "Water Bottle", "25.00", 1),
-            charge("shipping:9007199254741501", "Standard", LineType.HANDLING, shipping),
-            *taxes,
-        ),
-    )
 
 
 def events_of(translation: Translation) -> tuple[OrderEvent, ...]:

@@ -16,11 +16,20 @@ if TYPE_CHECKING:
         Sample,
         WebhookPlatformContract,
         malformed_bodies,
+        signed_request,
+        translation_context,
     )
 
-__all__ = ["AWKWARD_BODIES", "Sample", "WebhookPlatformContract", "malformed_bodies"]
+__all__ = [
+    "AWKWARD_BODIES",
+    "Sample",
+    "WebhookPlatformContract",
+    "malformed_bodies",
+    "signed_request",
+    "translation_context",
+]
 
-_CONTRACT = frozenset({"AWKWARD_BODIES", "Sample", "WebhookPlatformContract", "malformed_bodies"})
+_CONTRACT = frozenset(__all__)
 
 
 def __getattr__(name: str) -> Any:

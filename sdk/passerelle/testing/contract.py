@@ -46,7 +46,8 @@ What the subclass sets:
     raw body and every other header (topic, delivery id, shop...). Use real bodies, byte for
     byte, and cover each kind of delivery the platform handles. Each must translate, to events
     or to an ignore with a reason: deliveries that end in `TranslationError` belong in the
-    plugin's own tests.
+    plugin's own tests. A sample may carry the `Order` it applies to (and events applied
+    before it): its events must then apply to that order through the ledger.
 ``sign(body, secret)``
     The headers that carry the signature of `body` under `secret`, and only those (a
     timestamp the signature covers included): the suite removes and corrupts each of them.
@@ -75,7 +76,17 @@ What it checks, on every sample:
   has events; each is an SDK event that survives being stored and read back (`Envelope`), order
   events have no repeated (kind, id), and ``occurred_at`` is None or timezone-aware.
 - `is_ping` is False for a signed delivery, and ``name`` is accepted by the plugin manager (a
-  valid ``{platform}`` path segment).
+  valid ``{platform}`` path segment). Each sample's ``Content-Type`` is one the platform
+  declares in ``media_types`` (the receiver answers 415 to others).
+- A header value outside Latin-1 (UTF-8 bytes of ``€``) in any header: `verify` raises only
+  `VerificationError`, the keys and `version` never raise.
+- The malformed bodies include the sample with each value, at every depth (up to 500 paths),
+  removed, made null and replaced by values of the wrong shape (another type, an empty one, a
+  number too large, text that is not ASCII): enumerated, so a mistake is caught in every run.
+- A sample carrying its `order`: the events it translates to name that order's reference and
+  apply to it through the ledger (`OrderLedger`), after the sample's `before` events: a return
+  of more than shipped, a line the order does not have, an act repeated with other content
+  fail.
 
 `translate` gets an HTTP client that is offline: a request through it raises
 `httpx.ConnectError`. A sample whose translation reads the platform's API is then skipped,
@@ -87,8 +98,8 @@ saying so; to cover it, override the ``contract_http`` fixture with a client tha
         with httpx.Client(transport=httpx.WSGITransport(app=acme_api)) as client:
             yield client
 
-The helpers `signed_request` and `translation_context` build the suite's requests, for the
-plugin's own tests. A test that cannot hold for a platform is turned off as any pytest test is,
+The module's functions `signed_request` and `translation_context` build such requests and
+contexts for the plugin's own tests, without the suite. A test that cannot hold for a platform is turned off as any pytest test is,
 by overriding it in the subclass with a skip that says why.
 """
 
@@ -112,10 +123,12 @@ from passerelle.events import (
     Envelope,
     OrderCancelled,
     OrderEdited,
+    OrderEvent,
     OrderReturned,
     OrderShipped,
 )
 from passerelle.hookspecs import hookimpl
+from passerelle.orders import LedgerError, Order, OrderLedger
 from passerelle.platforms import (
     FilePlatform,
     Store,
@@ -129,7 +142,14 @@ from passerelle.platforms import (
 )
 from passerelle.plugins import PluginError, Plugins
 
-__all__ = ["AWKWARD_BODIES", "Sample", "WebhookPlatformContract", "malformed_bodies"]
+__all__ = [
+    "AWKWARD_BODIES",
+    "Sample",
+    "WebhookPlatformContract",
+    "malformed_bodies",
+    "signed_request",
+    "translation_context",
+]
 
 _SDK_EVENTS: Final = (OrderShipped, OrderCancelled, OrderReturned, OrderEdited, BatchFileEdited)
 _LONGEST_DELIVERY_KEY: Final = 255
@@ -179,9 +199,9 @@ _AWKWARD_VALUES: Final[tuple[object, ...]] = (
     "1e400",
     "NaN",
 )
-_SWEEP_VALUES: Final[tuple[object, ...]] = (None, "", 0, [], {})
-"""Each top-level field of a sample is set to each of these, deterministically."""
 _MOST_PATHS: Final = 500
+_NOT_LATIN1: Final = "\u20ac\u2603".encode()
+"""A header value's bytes outside Latin-1 text as the receiver decodes them (UTF-8 of €☃)."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +215,11 @@ class Sample:
     name: str
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    order: Order | None = None
+    """The order the delivery applies to, as the checkout created it (``POST /v1/orders``): the
+    suite applies the translated events to it through the ledger."""
+    before: tuple[OrderEvent, ...] = ()
+    """Events applied to `order` before this delivery's (the shipment a return follows)."""
 
 
 class _OfflineError(httpx.ConnectError):
@@ -335,17 +360,20 @@ class WebhookPlatformContract:
     ) -> WebhookRequest:
         """`sample` as received: signed with `secret` (the store's first by default), with
         `body` in place of the sample's if given, header names lower-cased if `lower_case`."""
-        content = sample.body if body is None else body
-        headers = {
-            **sample.headers,
-            **self.sign(content, self.secret if secret is None else secret),
-        }
-        pairs = [(name.lower() if lower_case else name, value) for name, value in headers.items()]
-        return self._request(pairs, content, received_at=received_at)
+        return signed_request(
+            self.platform,
+            sample,
+            self.sign,
+            self.secret if secret is None else secret,
+            store=self.store.id,
+            body=body,
+            received_at=received_at or self.received_at,
+            lower_case=lower_case,
+        )
 
     def translation_context(self, http: httpx.Client) -> TranslationContext:
         """The context `translate` gets: the suite's store and `http`."""
-        return TranslationContext(store=self.store, http=http)
+        return translation_context(self.store, http)
 
     # The platform
 
@@ -364,6 +392,39 @@ class WebhookPlatformContract:
             f"is_ping is true for the signed sample {sample.name}: the receiver would answer "
             "it without storing it"
         )
+
+    def test_a_sample_comes_in_a_declared_media_type(self, sample: Sample) -> None:
+        content_type = next(
+            (v for k, v in sample.headers.items() if k.lower() == "content-type"), ""
+        )
+        media_type = content_type.partition(";")[0].strip().lower()
+        assert media_type in self.platform.media_types, (
+            f"the sample {sample.name} comes as {media_type or 'no content type'}, which the "
+            f"platform does not declare in media_types ({', '.join(sorted(self.platform.media_types))}): "
+            "the receiver would answer 415"
+        )
+
+    def test_header_values_outside_latin1_never_crash(self, sample: Sample) -> None:
+        signature = self.sign(sample.body, self.secret)
+        headers = {**sample.headers, **signature}
+        for name in headers:
+            pairs: list[tuple[str | bytes, str | bytes]] = [
+                (k, _NOT_LATIN1 if k == name else v) for k, v in headers.items()
+            ]
+            request = self._request(pairs, sample.body)
+            what = f"the sample with {name}: {_NOT_LATIN1!r}"
+            try:
+                self.platform.verify(request, self.store)
+            except VerificationError:
+                pass
+            except Exception as exc:
+                raise AssertionError(
+                    f"verify raised {type(exc).__name__} for {what}: the receiver would answer "
+                    "500 instead of 401"
+                ) from exc
+            self._delivery_key(request)
+            self._ordering_key(request)
+            self._version(request)
 
     # verify
 
@@ -447,6 +508,7 @@ class WebhookPlatformContract:
                 # Header values are bytes: anything but ASCII must not crash a string compare.
                 b"\xe9t\xe9\xff",
                 "é".encode() * 22,
+                _NOT_LATIN1,
             )
             for bad in garbled:
                 if bad == value.encode("latin-1"):
@@ -564,6 +626,14 @@ class WebhookPlatformContract:
         assert self._translate(self.signed_request(sample), context) == first, (
             f"translate gave another result for an equal request of {sample.name}"
         )
+
+    def test_the_events_of_each_sample_apply_to_its_order(
+        self, contract_http: httpx.Client
+    ) -> None:
+        context = self.translation_context(contract_http)
+        for sample in self.samples:
+            if sample.order is not None:
+                self._apply_to_order(sample, sample.order, context)
 
     def test_translate_reads_a_malformed_body_or_raises_translation_error(
         self, sample: Sample, contract_http: httpx.Client
@@ -746,6 +816,31 @@ class WebhookPlatformContract:
                 )
                 seen.add(act)
 
+    def _apply_to_order(self, sample: Sample, order: Order, context: TranslationContext) -> None:
+        outcome = self._translate(self.signed_request(sample), context)
+        assert isinstance(outcome, Translation), (
+            f"translate raised {outcome.type.__name__} for the sample {sample.name}: "
+            f"{outcome.message}"
+        )
+        ledger = OrderLedger.open(order)
+        for earlier in sample.before:
+            ledger, _ = ledger.apply(earlier)
+        for position, event in enumerate(outcome.events):
+            assert not isinstance(event, BatchFileEdited), (
+                f"event {position} of {sample.name} is a batch file event, not an order event"
+            )
+            assert event.order == order.reference, (
+                f"event {position} of {sample.name} names order {event.order!r}, not the "
+                f"reference {order.reference!r} the checkout gave the order"
+            )
+            try:
+                ledger, _ = ledger.apply(event)
+            except LedgerError as exc:
+                raise AssertionError(
+                    f"event {position} of {sample.name} ({event.kind} {event.id}) does not apply "
+                    f"to its order: {exc.code}: {exc}"
+                ) from None
+
     def _check_stored_and_read_back(
         self, event: _SDKEvent, position: int, occurred_at: datetime | None, what: str
     ) -> None:
@@ -822,13 +917,35 @@ def _json_values() -> st.SearchStrategy[object]:
 
 
 def _swept(body: bytes) -> Iterator[bytes]:
-    """`body` with each top-level field set to each of a few wrong values, then removed."""
+    """`body` with each value, at every depth, removed, made null and replaced by values of the
+    wrong shape for it (see `_wrong_values`), one at a time, deterministically."""
     document = _loads(body)
-    if not isinstance(document, dict):
-        return
-    for key in document:
-        for value in (*_SWEEP_VALUES, _REMOVED):
-            yield _dumps(_replaced(document, (key,), value))
+    for path in _paths(document):
+        for value in (_REMOVED, None, *_wrong_values(_at(document, path))):
+            yield _dumps(_replaced(document, path, value))
+
+
+def _wrong_values(value: object) -> tuple[object, ...]:
+    """Values a field holding `value` must survive: another type, empties, numbers too large
+    for a float or a Decimal's context, text that is not ASCII."""
+    if isinstance(value, dict):
+        return ([], "x")
+    if isinstance(value, list):
+        return ({}, "x", []) if value else ({}, "x")
+    if isinstance(value, bool):
+        return ("x", 2)
+    if isinstance(value, int | float):
+        return ("x", -(10**40), "9" * 30, 1.5e308, "1e400")
+    if isinstance(value, str):
+        return (0, "", "\u20ac\U0001f600", "9" * 300)
+    return ("x", 0)
+
+
+def _at(document: object, path: Sequence[str | int]) -> object:
+    node: Any = document
+    for key in path:
+        node = node[key]
+    return node
 
 
 def _latin1(text: str | bytes) -> bytes:
@@ -877,3 +994,40 @@ def _replaced(node: Any, path: Sequence[str | int], value: object) -> Any:
     else:
         copy[head] = _replaced(node[head], rest, value)
     return copy
+
+
+def signed_request(
+    platform: WebhookPlatform,
+    sample: Sample,
+    sign: Callable[[bytes, str], Mapping[str, str]],
+    secret: str,
+    *,
+    store: str = "main",
+    body: bytes | None = None,
+    received_at: datetime = datetime(2026, 1, 15, 12, 0, tzinfo=UTC),
+    lower_case: bool = False,
+) -> WebhookRequest:
+    """`sample` as the receiver gets it for `store`, signed by `sign` with `secret` (`sign` as
+    `WebhookPlatformContract.sign`: the signature headers), with `body` in place of the
+    sample's if given, header names lower-cased if `lower_case`."""
+    content = sample.body if body is None else body
+    headers = {**sample.headers, **sign(content, secret)}
+    raw = [
+        (_latin1(name.lower() if lower_case else name), _latin1(value))
+        for name, value in headers.items()
+    ]
+    return WebhookRequest(
+        platform=platform.name,
+        store=store,
+        headers=httpx.Headers(raw),
+        body=content,
+        received_at=received_at,
+    )
+
+
+def translation_context(store: Store, http: httpx.Client | None = None) -> TranslationContext:
+    """The context `translate` gets for `store`; `http` is offline by default (every request
+    raises `httpx.ConnectError`)."""
+    return TranslationContext(
+        store=store, http=http if http is not None else httpx.Client(transport=_OfflineTransport())
+    )
