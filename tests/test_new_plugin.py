@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 
 from passerelle.cli import app
-from passerelle.plugins import Plugins
 
 runner = CliRunner()
 
@@ -37,16 +37,26 @@ def test_the_written_plugin_passes_its_contract_suite_and_registers(tmp_path: Pa
     assert " passed" in tests.stdout
     assert "skipped" not in tests.stdout
 
-    sys.path.insert(0, str(root))
-    try:
-        import passerelle_acme  # type: ignore[import-not-found]
-
-        plugins = Plugins()
-        plugins.register(passerelle_acme, "acme")
-        assert plugins.webhook_platform("acme").name == "acme"
-    finally:
-        sys.path.remove(str(root))
-        sys.modules.pop("passerelle_acme", None)
+    # What installing the distribution leaves beside the package: its metadata and the entry
+    # points its pyproject declares (no build backend is needed for that).
+    site = tmp_path / "site"
+    info = site / "passerelle_acme-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: passerelle-acme\nVersion: 0.1.0\n")
+    points = project["project"]["entry-points"]["passerelle"]
+    (info / "entry_points.txt").write_text(
+        "[passerelle]\n" + "".join(f"{k} = {v}\n" for k, v in points.items())
+    )
+    listing = subprocess.run(
+        [str(Path(sys.executable).with_name("passerelle")), "plugins", "--json"],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(site)])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listing.returncode == 0, listing.stderr
+    (acme,) = [p for p in json.loads(listing.stdout) if p["name"] == "acme"]
+    assert acme["platforms"] == ["acme"]
 
 
 @pytest.mark.parametrize("name", ["Acme", "1acme", "ac-me", "", "a" * 32])
