@@ -27,6 +27,7 @@ from passerelle.events import CartLine, OrderReturned, OrderShipped
 from passerelle.money import Money
 from passerelle.orders import Order
 from passerelle.platforms import (
+    PlatformUnavailableError,
     Store,
     Translation,
     TranslationContext,
@@ -214,6 +215,15 @@ class NamesTheOrderByAnotherReference(TestPlatform):
         translation = super().translate(request, context)
         events = tuple(e.model_copy(update={"order": f"#{e.order}"}) for e in translation.events)
         return Translation(events=events)
+
+
+class AsksItsApiForGarbage(TestPlatform):
+    """Reads its platform's API for a body it cannot place, and finds the API down."""
+
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        if request.body != SHIPPED.body:
+            raise PlatformUnavailableError("the API is down", retry_after="5")
+        return super().translate(request, context)
 
 
 class Contract(WebhookPlatformContract):
@@ -444,3 +454,9 @@ def test_the_request_helpers_serve_a_plugins_own_tests() -> None:
         context.http.get("https://platform.example/orders/1")
     events = TestPlatform().translate(request, context).events
     assert events == (OrderShipped(order="1001", id="f-1"),)
+
+
+def test_a_platform_whose_api_is_unavailable_on_garbage_passes(http: httpx.Client) -> None:
+    contract = contract_for(AsksItsApiForGarbage())
+    contract.test_translate_reads_a_malformed_body_or_raises_translation_error(SHIPPED, http)
+    contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, http)
