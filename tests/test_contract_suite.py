@@ -226,6 +226,39 @@ class AsksItsApiForGarbage(TestPlatform):
         return super().translate(request, context)
 
 
+class ComparesWithEquals(TestPlatform):
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        presented = request.headers.get(SIGNATURE_HEADER, "")
+        secrets = [s.get_secret_value() for s in store.secrets if s.get_secret_value()]
+        if not any(sign(request.body, secret) == presented for secret in secrets):
+            raise VerificationError(f"{SIGNATURE_HEADER} matches no secret of the store")
+
+
+class DeclaresAnOriginItIgnores(TestPlatform):
+    origin_header = "X-Test-Shop"
+
+
+class ChecksItsOrigin(DeclaresAnOriginItIgnores):
+    def verify(self, request: WebhookRequest, store: Store) -> None:
+        if request.headers.get("X-Test-Shop") != store.id:
+            raise VerificationError(f"X-Test-Shop is not the shop of store {store.id}")
+        super().verify(request, store)
+
+
+class KeyedByAttempt(TestPlatform):
+    attempt_headers = frozenset({"x-test-attempt"})
+
+    def delivery_key(self, request: WebhookRequest) -> str:
+        return f"{super().delivery_key(request)}#{request.headers.get('X-Test-Attempt')}"
+
+
+class IdsFromTheReceiveDay(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        order = str(json.loads(request.body)["order"])
+        day = request.received_at.date().isoformat()
+        return Translation(events=(OrderShipped(order=order, id=f"ship-{day}"),))
+
+
 class Contract(WebhookPlatformContract):
     """Not collected (no ``Test`` prefix): each test below runs one of its tests by hand."""
 
@@ -460,3 +493,32 @@ def test_a_platform_whose_api_is_unavailable_on_garbage_passes(http: httpx.Clien
     contract = contract_for(AsksItsApiForGarbage())
     contract.test_translate_reads_a_malformed_body_or_raises_translation_error(SHIPPED, http)
     contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, http)
+
+
+def test_a_platform_comparing_signatures_with_equals_fails() -> None:
+    contract = contract_for(ComparesWithEquals())
+    with pytest.raises(AssertionError, match=r"^verify compared the signature without hmac"):
+        contract.test_verify_compares_in_constant_time(SHIPPED)
+    contract_for(TestPlatform()).test_verify_compares_in_constant_time(SHIPPED)
+
+
+def test_a_platform_ignoring_the_origin_it_declares_fails() -> None:
+    at_north = Sample("shipped", SHIPPED.body, {**SHIPPED.headers, "X-Test-Shop": "north"})
+    with pytest.raises(AssertionError, match=r"^verify accepted the sample naming another origin"):
+        contract_for(
+            DeclaresAnOriginItIgnores()
+        ).test_verify_refuses_a_delivery_naming_another_origin(at_north)
+    contract_for(ChecksItsOrigin()).test_verify_refuses_a_delivery_naming_another_origin(at_north)
+
+
+def test_a_platform_keying_a_delivery_by_its_attempt_fails(http: httpx.Client) -> None:
+    attempt = Sample("shipped", SHIPPED.body, {**SHIPPED.headers, "X-Test-Attempt": "1"})
+    with pytest.raises(AssertionError, match=r"^delivery_key of shipped changes on a retry"):
+        contract_for(KeyedByAttempt()).test_a_retry_keeps_its_key_and_its_events(attempt, http)
+
+
+def test_a_platform_whose_event_ids_depend_on_the_delivery_fails(http: httpx.Client) -> None:
+    with pytest.raises(AssertionError, match=r"^the events of shipped change on a retry"):
+        contract_for(IdsFromTheReceiveDay()).test_a_retry_keeps_its_key_and_its_events(
+            SHIPPED, http
+        )

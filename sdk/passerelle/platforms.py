@@ -189,6 +189,14 @@ class WebhookPlatform(abc.ABC):
     `passerelle.store_options` validates, types and redacts them. None: free-form text."""
     error_codes: ClassVar[Sequence[ErrorCode]] = ()
     """The `TranslationError` codes the platform files deliveries under, beyond the core's."""
+    attempt_headers: ClassVar[frozenset[str]] = frozenset()
+    """Headers (lower case) whose values change from one delivery attempt of an act to the
+    next (a retry's attempt id, its timestamp): the delivery key and the events must not
+    depend on them, or a retry would be applied twice. The contract suite checks it."""
+    origin_header: ClassVar[str | None] = None
+    """The header naming the shop or site a delivery comes from, which `verify` checks against
+    the store's configuration (Shopify's shop domain). The contract suite sends each sample
+    naming another origin and requires a refusal."""
 
     @abc.abstractmethod
     def verify(self, request: WebhookRequest, store: Store) -> None:

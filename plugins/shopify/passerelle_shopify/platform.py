@@ -34,6 +34,11 @@ class ShopifyPlatform(WebhookPlatform):
     name: ClassVar[str] = "shopify"
     options_model: ClassVar[type[BaseModel] | None] = store_options.ShopifyOptions
     error_codes: ClassVar[Sequence[ErrorCode]] = ERROR_CODES
+    # Unique per delivery: a retry of one event comes with another (the event id stays).
+    attempt_headers: ClassVar[frozenset[str]] = frozenset(
+        {"x-shopify-webhook-id", "shopify-webhook-id"}
+    )
+    origin_header: ClassVar[str | None] = "X-Shopify-Shop-Domain"
 
     def verify(self, request: WebhookRequest, store: Store) -> None:
         verify.verify_delivery(request, store)

@@ -78,6 +78,12 @@ What it checks, on every sample:
 - `is_ping` is False for a signed delivery, and ``name`` is accepted by the plugin manager (a
   valid ``{platform}`` path segment). Each sample's ``Content-Type`` is one the platform
   declares in ``media_types`` (the receiver answers 415 to others).
+- `verify` compares with `hmac.compare_digest` (as `passerelle.plugin.HmacSignature` does),
+  never in a time that tells how much of a forged signature is right. A platform declaring an
+  ``origin_header`` (Shopify's shop domain) refuses each sample naming another origin.
+- A retry keeps its key and its events: the sample received a day later, with other values of
+  the platform's ``attempt_headers``, has the same `delivery_key` and translates to the same
+  events (ids from the act, never from the delivery or the clock).
 - A header value outside Latin-1 (UTF-8 bytes of ``€``) in any header: `verify` raises only
   `VerificationError`, the keys and `version` never raise.
 - The malformed bodies include the sample with each value, at every depth (up to 500 paths),
@@ -105,6 +111,8 @@ by overriding it in the subclass with a skip that says why.
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -564,7 +572,78 @@ class WebhookPlatformContract:
             "a delivery signed with a secret the store no longer has",
         )
 
+    def test_verify_compares_in_constant_time(self, sample: Sample) -> None:
+        calls = 0
+        compare = hmac.compare_digest
+
+        def counting(a: Any, b: Any) -> bool:
+            nonlocal calls
+            calls += 1
+            return compare(a, b)
+
+        hmac.compare_digest = counting
+        try:
+            with contextlib.suppress(VerificationError):
+                self.platform.verify(
+                    self.signed_request(sample, secret=self.other_secret), self.store
+                )
+            self.platform.verify(self.signed_request(sample), self.store)
+        finally:
+            hmac.compare_digest = compare
+        assert calls, (
+            "verify compared the signature without hmac.compare_digest: a comparison that stops "
+            "at the first difference tells an attacker, by its time, how much of a forged "
+            "signature is right; verify with passerelle.plugin.HmacSignature"
+        )
+
+    def test_verify_refuses_a_delivery_naming_another_origin(self, sample: Sample) -> None:
+        self._assert_accepted(self.signed_request(sample), self.store, "the signed sample")
+        header = self.platform.origin_header
+        if header is None:
+            return  # the platform declares no origin: the webhook URL alone names the store
+        named = {k: v for k, v in sample.headers.items() if k.lower() == header.lower()}
+        assert named, (
+            f"the sample {sample.name} has no {header} header, which the platform declares as "
+            "naming the delivery's origin"
+        )
+        foreign = replace(
+            sample, headers={**sample.headers, **{k: f"other-{v}" for k, v in named.items()}}
+        )
+        self._assert_rejected(
+            self.signed_request(foreign),
+            self.store,
+            f"the sample naming another origin in {header} than the store's",
+        )
+
     # Keys
+
+    def test_a_retry_keeps_its_key_and_its_events(
+        self, sample: Sample, contract_http: httpx.Client
+    ) -> None:
+        first = self.signed_request(sample)
+        again = replace(
+            sample,
+            headers={
+                k: _another_attempt(v) if k.lower() in self.platform.attempt_headers else v
+                for k, v in sample.headers.items()
+            },
+        )
+        retry = self.signed_request(again, received_at=self.received_at + timedelta(days=1))
+        assert self._delivery_key(retry) == self._delivery_key(first), (
+            f"delivery_key of {sample.name} changes on a retry (received a day later, other "
+            f"values of {', '.join(sorted(self.platform.attempt_headers)) or 'no header'}): "
+            "the retry would pass the inbox and be applied twice"
+        )
+        context = self.translation_context(contract_http)
+        before, after = self._translate(first, context), self._translate(retry, context)
+        if isinstance(before, Translation) and isinstance(after, Translation):
+            assert (after.events, after.ignored) == (before.events, before.ignored), (
+                f"the events of {sample.name} change on a retry (received a day later, other "
+                "attempt headers): event ids must come from the act, never from the delivery "
+                "or the clock, or the retry applies twice"
+            )
+        else:
+            assert after == before, f"translate of a retry of {sample.name} gave {after!r}"
 
     def test_delivery_key_is_the_same_for_every_delivery_of_an_act(self, sample: Sample) -> None:
         key = self._delivery_key(self.signed_request(sample))
@@ -950,6 +1029,20 @@ def _at(document: object, path: Sequence[str | int]) -> object:
     for key in path:
         node = node[key]
     return node
+
+
+def _another_attempt(value: str) -> str:
+    """Another attempt's value of a per-attempt header, of the same shape: a time a day later,
+    a number plus one, other text."""
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    else:
+        return (when + timedelta(days=1)).isoformat()
+    if value.strip().isdigit():
+        return str(int(value) + 1)
+    return f"{value}-2"
 
 
 def _latin1(text: str | bytes) -> bytes:
