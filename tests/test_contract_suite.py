@@ -8,8 +8,11 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import httpx
@@ -522,3 +525,35 @@ def test_a_platform_whose_event_ids_depend_on_the_delivery_fails(http: httpx.Cli
         contract_for(IdsFromTheReceiveDay()).test_a_retry_keeps_its_key_and_its_events(
             SHIPPED, http
         )
+
+
+class ShipsUnderAnotherId(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        events = super().translate(request, context).events
+        return Translation(events=tuple(e.model_copy(update={"id": f"{e.id}-x"}) for e in events))
+
+
+def updating(update: bool) -> pytest.FixtureRequest:
+    config = SimpleNamespace(getoption=lambda name, default=None: update)
+    return SimpleNamespace(config=config)  # type: ignore[return-value]
+
+
+def test_golden_expectations_are_written_for_review_then_held(
+    tmp_path: Path, http: httpx.Client
+) -> None:
+    golden = tmp_path / "shipped.events.txt"
+    sample = replace(SHIPPED, golden=golden)
+    contract = contract_for(TestPlatform())
+    with pytest.raises(AssertionError, match=r"does not exist: run pytest --update-golden"):
+        contract.test_a_sample_translates_to_its_golden_expectations(sample, http, updating(False))
+
+    contract.test_a_sample_translates_to_its_golden_expectations(sample, http, updating(True))
+    assert '"id": "f-1"' in golden.read_text()
+    contract.test_a_sample_translates_to_its_golden_expectations(sample, http, updating(False))
+
+    changed = contract_for(ShipsUnderAnotherId())
+    with pytest.raises(
+        AssertionError,
+        match=r'(?s)no longer translates.*-      "id": "f-1",\n\+      "id": "f-1-x",',
+    ):
+        changed.test_a_sample_translates_to_its_golden_expectations(sample, http, updating(False))

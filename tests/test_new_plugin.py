@@ -36,6 +36,7 @@ def test_the_written_plugin_passes_its_contract_suite_and_registers(tmp_path: Pa
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout
     assert "skipped" not in tests.stdout
+    assert "contract suite: 1 of 1 samples have golden expectations" in tests.stdout
 
     # What installing the distribution leaves beside the package: its metadata and the entry
     # points its pyproject declares (no build backend is needed for that).

@@ -15,6 +15,10 @@ from typing import Annotated, Final
 
 import typer
 
+from passerelle.events import OrderShipped
+from passerelle.platforms import Translation
+from passerelle.testing.golden import render
+
 __all__ = ["PluginNameError", "register", "write_plugin"]
 
 _NAME: Final = re.compile(r"[a-z][a-z0-9]{0,30}")
@@ -142,6 +146,7 @@ from pydantic import SecretStr
 
 from passerelle.plugin import Store
 from passerelle.testing import Sample, WebhookPlatformContract
+from passerelle.testing.golden import golden_path
 from passerelle_{name} import DELIVERY_HEADER, SIGNATURE, {cls}Platform
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -155,6 +160,7 @@ class Test{cls}Contract(WebhookPlatformContract):
             path.stem,
             path.read_bytes(),
             {{"Content-Type": "application/json", DELIVERY_HEADER: f"dlv-{{path.stem}}"}},
+            golden=golden_path(path),
         )
         for path in sorted(SAMPLES.glob("*.json"))
     )
@@ -168,7 +174,8 @@ _README: Final = """\
 
 {title} webhooks for Passerelle. Deliveries go to `/webhooks/{name}/{{store}}`.
 
-Put real {title} bodies in `tests/samples/` (one per kind of delivery), adapt
+Put real {title} bodies in `tests/samples/` (one per kind of delivery; `pytest --update-golden`
+writes the events each must become beside it, for review), adapt
 `passerelle_{name}/__init__.py` until `tox -e {name}` (or `pytest`) passes, then
 `pip install .` and check that `passerelle plugins` lists it.
 """
@@ -198,6 +205,7 @@ def write_plugin(name: str, parent: Path) -> Path:
         f"passerelle_{name}/__init__.py": _PLATFORM,
         f"passerelle_{name}/py.typed": "",
         "tests/samples/shipment.json": _SAMPLE,
+        "tests/samples/shipment.events.txt": _golden(),
         f"tests/test_{name}_contract.py": _CONTRACT,
     }
     for relative, template in files.items():
@@ -205,6 +213,12 @@ def write_plugin(name: str, parent: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(**fields), encoding="utf-8")
     return root
+
+
+def _golden() -> str:
+    """The golden expectations of the sample shipment, braces doubled for `str.format`."""
+    shipped = OrderShipped(order="1001", id="5001")
+    return render(Translation(events=(shipped,))).replace("{", "{{").replace("}", "}}")
 
 
 def register(app: typer.Typer) -> None:

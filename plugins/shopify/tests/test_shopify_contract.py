@@ -23,6 +23,7 @@ from shopify_support import store as shopify_store
 
 from passerelle.events import LineQuantity, OrderShipped
 from passerelle.testing import Sample, WebhookPlatformContract
+from passerelle.testing.golden import golden_path
 from passerelle_shopify import HANDLED_TOPICS, ShopifyPlatform
 from passerelle_shopify.verify import sign
 
@@ -95,8 +96,8 @@ events named (see `fixture_order`)."""
 
 
 def delivery(path: Path) -> Sample:
-    """`path` as Shopify delivers it, every header but the signature; a fixture of
-    `APPLIED_TO` with its order."""
+    """`path` as Shopify delivers it, every header but the signature, with its golden
+    expectations beside it; a fixture of `APPLIED_TO` with its order."""
     name = f"{path.parent.name}/{path.name}"
     applies = path.parent == FIXTURES and path.name in APPLIED_TO
     return Sample(
@@ -112,6 +113,7 @@ def delivery(path: Path) -> Sample:
             "X-Shopify-Triggered-At": "2026-01-15T11:59:58Z",
         },
         order=fixture_order(tax="31.20") if applies else None,
+        golden=golden_path(path),
         before=APPLIED_TO.get(path.name, ()) if applies else (),
     )
 

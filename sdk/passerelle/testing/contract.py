@@ -81,6 +81,8 @@ What it checks, on every sample:
 - `verify` compares with `hmac.compare_digest` (as `passerelle.plugin.HmacSignature` does),
   never in a time that tells how much of a forged signature is right. A platform declaring an
   ``origin_header`` (Shopify's shop domain) refuses each sample naming another origin.
+- A sample with `golden` expectations translates to exactly them (`passerelle.testing.golden`;
+  ``pytest --update-golden`` writes them for review); the summary counts samples without.
 - A retry keeps its key and its events: the sample received a day later, with other values of
   the platform's ``attempt_headers``, has the same `delivery_key` and translates to the same
   events (ids from the act, never from the delivery or the clock).
@@ -112,12 +114,14 @@ by overriding it in the subclass with a skip that says why.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hmac
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -150,6 +154,7 @@ from passerelle.platforms import (
     WebhookRequest,
 )
 from passerelle.plugins import PluginError, Plugins
+from passerelle.testing.golden import UPDATE_OPTION, Coverage, render
 
 __all__ = [
     "AWKWARD_BODIES",
@@ -229,6 +234,9 @@ class Sample:
     suite applies the translated events to it through the ledger."""
     before: tuple[OrderEvent, ...] = ()
     """Events applied to `order` before this delivery's (the shipment a return follows)."""
+    golden: Path | None = None
+    """The file of the events the delivery must become (`passerelle.testing.golden`), usually
+    `golden_path` of the sample's file; written by ``pytest --update-golden``."""
 
 
 class _OfflineError(httpx.ConnectError):
@@ -716,6 +724,43 @@ class WebhookPlatformContract:
         for sample in self.samples:
             if sample.order is not None:
                 self._apply_to_order(sample, sample.order, context)
+
+    def test_a_sample_translates_to_its_golden_expectations(
+        self, sample: Sample, contract_http: httpx.Client, request: pytest.FixtureRequest
+    ) -> None:
+        outcome = self._translate(
+            self.signed_request(sample), self.translation_context(contract_http)
+        )
+        assert isinstance(outcome, Translation), (
+            f"translate raised {outcome.type.__name__} for the sample {sample.name}: "
+            f"{outcome.message}"
+        )
+        rendered = render(outcome)
+        where = f"{type(self).__name__}[{sample.name}]"
+        if sample.golden is None:
+            Coverage.without.add(where)
+            return
+        Coverage.with_golden.add(where)
+        if request.config.getoption(UPDATE_OPTION, default=False):
+            sample.golden.write_text(rendered, encoding="utf-8")
+            return
+        assert sample.golden.is_file(), (
+            f"{sample.golden} does not exist: run pytest {UPDATE_OPTION} and review what it writes"
+        )
+        expected = sample.golden.read_text(encoding="utf-8")
+        if rendered != expected:
+            diff = "".join(
+                difflib.unified_diff(
+                    expected.splitlines(keepends=True),
+                    rendered.splitlines(keepends=True),
+                    str(sample.golden),
+                    "translated now",
+                )
+            )
+            raise AssertionError(
+                f"the sample {sample.name} no longer translates to its golden expectations "
+                f"(pytest {UPDATE_OPTION} rewrites them, for review):\n{diff}"
+            )
 
     def test_translate_reads_a_malformed_body_or_raises_translation_error(
         self, sample: Sample, contract_http: httpx.Client

@@ -7,6 +7,21 @@ from datetime import UTC, datetime
 import pytest
 
 from passerelle.clock import FixedClock
+from passerelle.testing.golden import UPDATE_OPTION, Coverage
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        UPDATE_OPTION,
+        action="store_true",
+        help="write the contract suite's golden expectations instead of comparing them",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    summary = Coverage.summary()
+    if summary is not None:
+        terminalreporter.write_line(summary)
 
 
 @pytest.fixture

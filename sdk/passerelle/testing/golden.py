@@ -1,0 +1,58 @@
+"""Golden expectations: the events a sample must become, in a canonical, reviewable text form.
+
+Beside a sample ``refunds_create.json`` the file ``refunds_create.events.txt`` holds what its
+delivery translates to: the events as the SDK stores them (kind, order, id, lines and quantities,
+amounts with their currency, reason, tracking), when it happened, or why it is ignored. The
+contract suite compares; ``pytest --update-golden`` writes the files for review instead, and the
+suite's summary says how many samples have none.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final
+
+from pydantic import TypeAdapter
+
+from passerelle.events import Event
+from passerelle.platforms import Translation
+
+__all__ = ["UPDATE_OPTION", "Coverage", "golden_path", "render"]
+
+UPDATE_OPTION: Final = "--update-golden"
+_EVENTS: Final = TypeAdapter(tuple[Event, ...])
+
+
+def golden_path(sample: Path) -> Path:
+    """Where the golden expectations of the sample file `sample` are kept."""
+    return sample.with_name(f"{sample.name.removesuffix('.json')}.events.txt")
+
+
+def render(translation: Translation) -> str:
+    """`translation` in the canonical text form: sorted keys, one value a line, amounts as
+    decimal strings with their currency, times in UTC offset notation."""
+    document = {
+        "ignored": translation.ignored,
+        "occurred_at": translation.occurred_at.isoformat() if translation.occurred_at else None,
+        "events": _EVENTS.dump_python(translation.events, mode="json"),
+    }
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+class Coverage:
+    """How many samples of the contract suites that ran have golden expectations."""
+
+    with_golden: Final[set[str]] = set()
+    without: Final[set[str]] = set()
+
+    @classmethod
+    def summary(cls) -> str | None:
+        """One line for pytest's summary; None when no contract suite ran."""
+        total = len(cls.with_golden) + len(cls.without)
+        if not total:
+            return None
+        line = f"contract suite: {len(cls.with_golden)} of {total} samples have golden expectations"
+        if cls.without:
+            line += f"; none for {', '.join(sorted(cls.without))}"
+        return line
