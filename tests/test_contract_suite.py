@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -557,3 +557,34 @@ def test_golden_expectations_are_written_for_review_then_held(
         match=r'(?s)no longer translates.*-      "id": "f-1",\n\+      "id": "f-1-x",',
     ):
         changed.test_a_sample_translates_to_its_golden_expectations(sample, http, updating(False))
+
+
+def dated(name: str, as_of: str, **marks: Any) -> Sample:
+    content = body(order="1001", version={"subject": "order:1001", "as_of": as_of}, ignore="x")
+    return Sample(name, content, {**JSON, DELIVERY_HEADER: name}, **marks)
+
+
+class SwallowsItsVersion(TestPlatform):
+    def version(self, request: WebhookRequest) -> Version | None:
+        return None
+
+
+def test_a_versioned_sample_without_a_version_fails() -> None:
+    sample = dated("old", "2026-01-15T10:00:00+00:00", versioned=True)
+    contract_for(TestPlatform()).test_version_is_the_same_for_every_delivery_of_an_act(sample)
+    with pytest.raises(AssertionError, match=r"^version is None for old, which carries a dated"):
+        contract_for(SwallowsItsVersion()).test_version_is_the_same_for_every_delivery_of_an_act(
+            sample
+        )
+
+
+def test_a_newer_sample_dated_older_fails() -> None:
+    old = dated("old", "2026-01-15T10:00:00+00:00", versioned=True)
+    contract = contract_for(TestPlatform())
+    contract.samples = (old, dated("new", "2026-01-15T11:00:00+00:00", newer_than="old"))
+    contract.test_version_is_the_same_for_every_delivery_of_an_act(contract.samples[1])
+    contract.samples = (old, dated("new", "2026-01-15T09:00:00+00:00", newer_than="old"))
+    with pytest.raises(
+        AssertionError, match=r"^version of new \(order:1001 as of .*\) is not newer"
+    ):
+        contract.test_version_is_the_same_for_every_delivery_of_an_act(contract.samples[1])

@@ -93,6 +93,11 @@ APPLIED_TO: dict[str, tuple[OrderShipped, ...]] = {
 }
 """The fixtures whose events the suite applies to the order the checkout created, after the
 events named (see `fixture_order`)."""
+VERSIONED = ("fulfillments_", "orders_fulfilled", "orders_partially_fulfilled", "orders_cancelled")
+"""Files of the topics whose deliveries carry a dated state (`passerelle_shopify.versions`)."""
+NEWER_THAN = {
+    "fixtures/orders_cancelled.after_shipment.json": "fixtures/orders_partially_fulfilled.multi.json"
+}
 
 
 def delivery(path: Path) -> Sample:
@@ -114,6 +119,8 @@ def delivery(path: Path) -> Sample:
         },
         order=fixture_order(tax="31.20") if applies else None,
         golden=golden_path(path),
+        versioned=path.name.startswith(VERSIONED),
+        newer_than=NEWER_THAN.get(name),
         before=APPLIED_TO.get(path.name, ()) if applies else (),
     )
 

@@ -69,8 +69,9 @@ What it checks, on every sample:
   `delivery_key`, `ordering_key` and `version` never raise, and `translate` returns a well-formed
   `Translation` or raises `TranslationError` with a message (or, for a platform that reads its
   API, `PlatformUnavailableError`, an `httpx.TransportError` or `httpx.HTTPStatusError`, which
-  the dispatcher retries or files). These use hypothesis, ``max_examples`` (default 30) per sample, after a fixed set of
-  awkward bodies.
+  the dispatcher retries or files). These use hypothesis, ``max_examples`` (default 30)
+  per sample, derandomized so every run draws the same bodies, after a fixed set of awkward
+  bodies and the sweep below.
 - `translate` is deterministic: the same delivery gives an equal `Translation`, or the same
   error. A `Translation` either ignores the delivery with a non-blank reason and no events, or
   has events; each is an SDK event that survives being stored and read back (`Envelope`), order
@@ -83,6 +84,8 @@ What it checks, on every sample:
   ``origin_header`` (Shopify's shop domain) refuses each sample naming another origin.
 - A sample with `golden` expectations translates to exactly them (`passerelle.testing.golden`;
   ``pytest --update-golden`` writes them for review); the summary counts samples without.
+- A sample marked `versioned` yields a `Version`; one marked `newer_than` another yields a
+  later version of the same subject.
 - A retry keeps its key and its events: the sample received a day later, with other values of
   the platform's ``attempt_headers``, has the same `delivery_key` and translates to the same
   events (ids from the act, never from the delivery or the clock).
@@ -234,6 +237,11 @@ class Sample:
     suite applies the translated events to it through the ledger."""
     before: tuple[OrderEvent, ...] = ()
     """Events applied to `order` before this delivery's (the shipment a return follows)."""
+    versioned: bool = False
+    """The delivery carries an object's dated state: `version` must give its `Version`."""
+    newer_than: str | None = None
+    """The name of a sample reporting an older state of the same object: its version must be
+    older than this one's."""
     golden: Path | None = None
     """The file of the events the delivery must become (`passerelle.testing.golden`), usually
     `golden_path` of the sample's file; written by ``pytest --update-golden``."""
@@ -485,6 +493,7 @@ class WebhookPlatformContract:
             @settings(
                 max_examples=self.max_examples,
                 deadline=None,
+                derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow],
             )
             @given(
@@ -681,6 +690,22 @@ class WebhookPlatformContract:
             f"version of {sample.name} changes when the same delivery comes again: a "
             "redelivery could make the first delivery look stale"
         )
+        if sample.versioned or sample.newer_than:
+            assert version is not None, (
+                f"version is None for {sample.name}, which carries a dated state: a late, older "
+                "delivery of it would be applied over a newer one"
+            )
+        if sample.newer_than:
+            older = next((s for s in self.samples if s.name == sample.newer_than), None)
+            assert older is not None, f"{sample.name} is newer than no sample {sample.newer_than}"
+            before = self._version(self.signed_request(older))
+            assert before is not None, f"version is None for {older.name}"
+            assert version is not None
+            assert (before.subject, before.as_of < version.as_of) == (version.subject, True), (
+                f"version of {sample.name} ({version.subject} as of {version.as_of.isoformat()}) "
+                f"is not newer than that of {older.name} ({before.subject} as of "
+                f"{before.as_of.isoformat()}): the older state could be applied after the newer"
+            )
 
     def test_keys_never_raise_on_a_malformed_body(self, sample: Sample) -> None:
         def check(body: bytes) -> None:
@@ -998,6 +1023,7 @@ class WebhookPlatformContract:
         settings(
             max_examples=self.max_examples,
             deadline=None,
+            derandomize=True,
             suppress_health_check=[HealthCheck.too_slow],
         )(run)()
 
