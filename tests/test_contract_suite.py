@@ -588,3 +588,20 @@ def test_a_newer_sample_dated_older_fails() -> None:
         AssertionError, match=r"^version of new \(order:1001 as of .*\) is not newer"
     ):
         contract.test_version_is_the_same_for_every_delivery_of_an_act(contract.samples[1])
+
+
+class CallsItsApiDirectly(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        try:
+            httpx.get("http://127.0.0.1:9/orders/1001", timeout=1)
+        except httpx.HTTPError as exc:
+            raise PlatformUnavailableError(f"the API is down: {exc}") from exc
+        return super().translate(request, context)
+
+
+def test_a_platform_opening_its_own_connections_fails(http: httpx.Client) -> None:
+    contract = contract_for(CallsItsApiDirectly())
+    with pytest.raises(
+        AssertionError, match=r"^translate opened a connection to 127\.0\.0\.1 for the body"
+    ):
+        contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, http)

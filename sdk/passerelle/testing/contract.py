@@ -86,6 +86,8 @@ What it checks, on every sample:
   ``pytest --update-golden`` writes them for review); the summary counts samples without.
 - A sample marked `versioned` yields a `Version`; one marked `newer_than` another yields a
   later version of the same subject.
+- `translate` runs with sockets blocked: a plugin reaches its platform's API only through
+  ``context.http``, which the suite serves (``contract_http``).
 - A retry keeps its key and its events: the sample received a day later, with other values of
   the platform's ``attempt_headers``, has the same `delivery_key` and translates to the same
   events (ids from the act, never from the delivery or the clock).
@@ -120,6 +122,7 @@ import contextlib
 import difflib
 import hmac
 import json
+import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -910,6 +913,18 @@ class WebhookPlatformContract:
         return version
 
     def _translate(self, request: WebhookRequest, context: TranslationContext) -> _Outcome:
+        opened: list[str] = []
+        with _no_sockets(opened):
+            outcome = self._translate_once(request, context, opened)
+        assert not opened, (
+            f"translate opened a connection to {opened[0]} for the body {request.body[:60]!r}: "
+            "reach the platform's API only through context.http (the suite serves it)"
+        )
+        return outcome
+
+    def _translate_once(
+        self, request: WebhookRequest, context: TranslationContext, opened: list[str]
+    ) -> _Outcome:
         try:
             translation = self.platform.translate(request, context)
         except TranslationError as exc:
@@ -923,6 +938,8 @@ class WebhookPlatformContract:
             offline = isinstance(exc, _OfflineError) or isinstance(exc.__cause__, _OfflineError)
             return _Raised(type(exc), str(exc), offline=offline)
         except Exception as exc:
+            if opened:
+                return _Raised(type(exc), str(exc))  # reported as the connection it tried
             raise AssertionError(
                 f"translate raised {type(exc).__name__} for the body {request.body[:60]!r}: "
                 "raise TranslationError naming the field and the rule"
@@ -1100,6 +1117,30 @@ def _at(document: object, path: Sequence[str | int]) -> object:
     for key in path:
         node = node[key]
     return node
+
+
+class _SocketBlockedError(ConnectionRefusedError):
+    """A connection `translate` tried to open by itself while the suite ran it."""
+
+
+@contextlib.contextmanager
+def _no_sockets(opened: list[str]) -> Iterator[None]:
+    """Refuse every connection and name lookup while `translate` runs, noting each in
+    `opened`: a plugin reaches its platform only through `TranslationContext.http`."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        target = next((a for a in args if isinstance(a, tuple | str)), "?")
+        opened.append(str(target))
+        raise _SocketBlockedError(f"the contract suite blocks sockets: {target}")
+
+    saved = (socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo)
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    socket.socket.connect_ex = refuse  # type: ignore[method-assign]
+    socket.getaddrinfo = refuse
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = saved  # type: ignore[method-assign]
 
 
 def _another_attempt(value: str) -> str:
