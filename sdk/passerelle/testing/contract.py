@@ -11,9 +11,10 @@ every test of the suite is inherited and runs on each delivery. It needs pytest 
 
     from pydantic import SecretStr
 
-    from passerelle.platforms import Store
+    from passerelle.plugin import Store
     from passerelle.testing import Sample, WebhookPlatformContract
-    from passerelle_acme import AcmePlatform, signature
+    from passerelle.testing.golden import golden_path
+    from passerelle_acme import SIGNATURE, AcmePlatform
 
     SAMPLES = Path(__file__).parent / "samples"
     HEADERS = {"Content-Type": "application/json", "X-Acme-Delivery": "dlv_1"}
@@ -22,13 +23,13 @@ every test of the suite is inherited and runs on each delivery. It needs pytest 
     class TestAcmeContract(WebhookPlatformContract):
         platform = AcmePlatform()
         store = Store(platform="acme", id="main", secrets=(SecretStr("whsec_test"),))
-        samples = (
-            Sample("shipment", (SAMPLES / "shipment.json").read_bytes(), HEADERS),
-            Sample("refund", (SAMPLES / "refund.json").read_bytes(), HEADERS),
+        samples = tuple(
+            Sample(path.stem, path.read_bytes(), HEADERS, golden=golden_path(path))
+            for path in sorted(SAMPLES.glob("*.json"))
         )
 
         def sign(self, body: bytes, secret: str) -> dict[str, str]:
-            return {"X-Acme-Signature": signature(body, secret)}
+            return SIGNATURE.sign(body, secret)
 
 A failure names the rule and the sample (``test_verify_rejects_another_secret[refund]``) and
 says what the core would do with such a platform.
