@@ -25,19 +25,22 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
-from passerelle.backend.retry import RetryPolicy, parse_retry_after
+from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_retry_after
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.mirror import OrderMirror
+from passerelle.connector.outages import StoreWait
 from passerelle.connector.store import (
     Attempt,
     AttemptResult,
@@ -47,6 +50,7 @@ from passerelle.connector.store import (
     LeaseLostError,
     NoteAction,
     StoreError,
+    StoreUnavailableError,
 )
 from passerelle.events import (
     BatchFileEdited,
@@ -100,6 +104,31 @@ class DispatchPolicy:
     cutoff: CutoffPolicy = DEFAULT_CUTOFF
     """Until when a batch may change: a batch file edit past it goes to the action center
     (``batch_past_cutoff``) before any hook runs."""
+    quarantine_after: int = 3
+    """Attempts in a row that ended abnormally (the worker died, hung or was killed while it
+    held the delivery, so its lease ran out) before the delivery is quarantined: filed to the
+    action center and not claimed again until a person retries it."""
+    store_wait: timedelta = timedelta(seconds=2)
+    """Longest wait between two tries of a store that is unavailable: dispatch resumes within
+    it once the store is back."""
+    supervise_every: float = 1.0
+    """Seconds between two checks that every worker runs; a worker that stopped is restarted."""
+
+    def defer_wait(self, attempt: int, waited: timedelta) -> timedelta:
+        """The wait before the next try of a delivery deferred at `attempt`, which has waited
+        `waited` so far: `defer_delay` doubling up to the backoff's cap, and never past
+        `defer_for`, so that the last try comes when the wait is up."""
+        grown = exponential_backoff(
+            self.defer_delay.total_seconds(), attempt, cap=self.backoff.max_delay
+        )
+        left = max(timedelta(0), self.defer_for - waited)
+        return min(timedelta(seconds=grown), left)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.quarantine_after < 1:
+            raise ValueError(f"quarantine_after must be at least 1, got {self.quarantine_after}")
 
 
 class _TransientError(Exception):
@@ -121,6 +150,16 @@ class _PermanentError(Exception):
     def __init__(self, error: ErrorInfo) -> None:
         super().__init__(error.message)
         self.error = error
+
+
+_Verdict = _TransientError | _DeferError | _PermanentError | list[str] | str
+"""What an attempt came to: an error to settle by its kind, the outcomes of the events applied,
+or why the delivery is ignored."""
+
+
+def worker_prefix(name: str) -> str:
+    """Worker ids name the host and the process, so that an attempt says where it ran."""
+    return f"{socket.gethostname()}:{os.getpid()}:{name}"
 
 
 class Dispatcher:
@@ -151,20 +190,49 @@ class Dispatcher:
         self._name = name
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads: dict[str, threading.Thread] = {}
+        self._threads_lock = threading.Lock()
+        self._supervisor: threading.Thread | None = None
         self._leases = _LeaseKeeper(store)
+        self.restarts = 0
+        """How many times a worker that stopped was restarted."""
 
     # Running ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker threads."""
+        """Start the worker threads, and the supervisor that restarts any that stops."""
         self._stopping.clear()
-        for n in range(self.policy.workers):
-            thread = threading.Thread(
-                target=self._work, args=(f"{self._name}-{n}",), name=f"{self._name}-{n}"
-            )
-            thread.start()
-            self._threads.append(thread)
+        with self._threads_lock:
+            for n in range(self.policy.workers):
+                self._start_worker(f"{worker_prefix(self._name)}-{n}")
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"{self._name}-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _start_worker(self, worker_id: str) -> None:
+        thread = threading.Thread(target=self._work, args=(worker_id,), name=worker_id)
+        thread.start()
+        self._threads[worker_id] = thread
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(self.policy.supervise_every):
+            self.supervise()
+
+    def supervise(self) -> int:
+        """Restart every worker that stopped (the supervisor does every `supervise_every`);
+        return how many were restarted."""
+        restarted = 0
+        with self._threads_lock:
+            if self._stopping.is_set():
+                return 0
+            for worker_id, thread in list(self._threads.items()):
+                if not thread.is_alive():
+                    log.error("worker %s stopped unexpectedly; restarting it", worker_id)
+                    self._start_worker(worker_id)
+                    restarted += 1
+            self.restarts += restarted
+        return restarted
 
     def wake(self) -> None:
         """Tell idle workers there may be new work (the receiver calls it after an append)."""
@@ -174,15 +242,21 @@ class Dispatcher:
         """How many worker threads are running: none before `start` or once `stop` is called."""
         if self._stopping.is_set():
             return 0
-        return sum(thread.is_alive() for thread in self._threads)
+        with self._threads_lock:
+            return sum(thread.is_alive() for thread in self._threads.values())
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Let every worker finish the delivery in hand, then stop them."""
         self._stopping.set()
         self._wake.set()
-        for thread in self._threads:
+        if self._supervisor is not None:
+            self._supervisor.join(timeout)
+            self._supervisor = None
+        with self._threads_lock:
+            threads = list(self._threads.values())
+            self._threads.clear()
+        for thread in threads:
             thread.join(timeout)
-        self._threads.clear()
         self._leases.stop()
         if self._owns_http:
             self._http.close()
@@ -207,43 +281,124 @@ class Dispatcher:
         return handled
 
     def _work(self, worker_id: str) -> None:
+        # Nothing that happens to one delivery, nor the store going away, may end this loop:
+        # a worker that stopped would leave every order it would have served waiting.
+        store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
         while not self._stopping.is_set():
             try:
                 claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
+            except StoreUnavailableError:
+                # The store logs the outage; the worker only waits for its end.
+                self._stopping.wait(store_wait.next())
+                continue
             except Exception:
                 log.exception("%s could not claim work; trying again", worker_id)
-                claims = []
+                self._stopping.wait(store_wait.next())
+                continue
+            store_wait.reset()
             if not claims:
                 self._wake.wait(self.policy.idle_wait)
                 self._wake.clear()
                 continue
             for claim in claims:
-                self.dispatch(claim)
+                try:
+                    self.dispatch(claim)
+                except Exception:
+                    log.exception(
+                        "%s left delivery %s unsettled: its lease runs out and it is tried again",
+                        worker_id,
+                        claim.id,
+                    )
 
     # One delivery ----------------------------------------------------------------------------
 
     def dispatch(self, claim: Claim) -> None:
-        """Process one claimed delivery and settle its claim."""
-        delivery = claim.delivery
+        """Process one claimed delivery and settle its claim, exactly once.
+
+        Whatever the processing raises settles the delivery (an unexpected exception is retried
+        with backoff, then filed as ``internal_error``). While the store is unavailable the claim
+        is held and settling is tried again until the store answers, or until another worker
+        took the delivery over after the lease ran out (which then settles it instead).
+        """
+        with self._leases.hold(claim, self.policy.lease):
+            verdict = self._attempt(claim)
+            self._conclude(claim, verdict)
+
+    def _attempt(self, claim: Claim) -> _Verdict:
+        """Process the claim; what it came to, exceptions included, as a verdict to settle."""
         try:
-            with self._leases.hold(claim, self.policy.lease):
-                outcome = self._process(claim)
-        except _TransientError as transient:
-            self._retry(claim, transient)
-        except _DeferError as deferred:
-            self._defer(claim, deferred.error)
-        except _PermanentError as permanent:
-            self._settle(self._store.fail, claim, permanent.error)
-        except Exception as exc:  # an observer plugin's bug must not kill the worker
-            log.exception("delivery %s failed unexpectedly", delivery.id)
-            self._settle(
-                self._store.fail, claim, ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}")
-            )
+            quarantined = self._quarantined(claim)
+            if quarantined is not None:
+                return _PermanentError(quarantined)
+            return self._process(claim)
+        except (_TransientError, _DeferError, _PermanentError) as verdict:
+            return verdict
+        except StoreUnavailableError as exc:
+            return _TransientError(ErrorInfo("store_unavailable", str(exc)))
+        except Exception as exc:  # a plugin's or an observer's bug, or the dispatcher's own
+            log.exception("delivery %s failed unexpectedly", claim.id)
+            return _TransientError(ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}"))
+
+    def _conclude(self, claim: Claim, verdict: _Verdict) -> None:
+        store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
+        while True:
+            try:
+                self._settle(claim, verdict)
+                return
+            except LeaseLostError:
+                # Another worker took over after our lease ran out; it settles the delivery.
+                log.warning("lost the lease on delivery %s before settling it", claim.id)
+                return
+            except StoreUnavailableError:
+                if self._stopping.is_set():
+                    log.warning(
+                        "stopping with delivery %s unsettled while the store is unavailable:"
+                        " it is tried again once its lease runs out",
+                        claim.id,
+                    )
+                    return
+                self._stopping.wait(store_wait.next())
+            except Exception as exc:
+                log.exception("delivery %s could not be settled", claim.id)
+                error = ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(StoreError):
+                    self._store.fail(claim, error)
+                return
+
+    def _settle(self, claim: Claim, verdict: _Verdict) -> None:
+        if isinstance(verdict, _TransientError):
+            self._retry(claim, verdict)
+        elif isinstance(verdict, _DeferError):
+            self._defer(claim, verdict.error)
+        elif isinstance(verdict, _PermanentError):
+            self._store.fail(claim, verdict.error)
+        elif isinstance(verdict, str):
+            self._store.ignore(claim, verdict)
         else:
-            if isinstance(outcome, str):
-                self._settle(self._store.ignore, claim, outcome)
-            else:
-                self._settle(self._store.complete, claim, json.dumps(outcome))
+            self._store.complete(claim, json.dumps(verdict))
+
+    def _quarantined(self, claim: Claim) -> ErrorInfo | None:
+        """Why the delivery is quarantined, if the attempts before this one all ended
+        abnormally (their leases ran out unsettled); None otherwise."""
+        limit = self.policy.quarantine_after
+        if claim.attempt <= limit:
+            return None  # the common case, without reading the history
+        notes = self._store.notes(claim.id)
+        earlier = [
+            attempt
+            for attempt in self._attempts_since(claim, notes[-1].at if notes else None)
+            if attempt.number < claim.attempt
+        ]
+        last = earlier[-limit:]
+        if len(last) < limit or any(a.result is not AttemptResult.LEASE_EXPIRED for a in last):
+            return None
+        workers = ", ".join(sorted({a.worker_id for a in last}))
+        return ErrorInfo(
+            "quarantined",
+            f"the last {limit} attempts ended abnormally: each worker that held the delivery"
+            f" ({workers}) stopped, hung or was killed before settling it; it is not tried"
+            " again until it is retried by hand",
+        )
 
     def _process(self, claim: Claim) -> list[str] | str:
         delivery = claim.delivery
@@ -421,13 +576,13 @@ class Dispatcher:
                 transient.error.code,
                 f"gave up after {attempts} attempts: {transient.error.message}",
             )
-            self._settle(self._store.fail, claim, error)
+            self._store.fail(claim, error)
             return
         wait = transient.wait
         if wait is None:
             wait = self.policy.backoff.backoff(attempts, self.policy.backoff.initial_delay)
         at = self._clock.now() + timedelta(seconds=wait)
-        self._settle(self._store.retry_later, claim, at, transient.error)
+        self._store.retry_later(claim, at, transient.error)
 
     def _redispatches(self, claim: Claim) -> int:
         """How many times a person sent the delivery again: its events' keys change with it."""
@@ -464,18 +619,9 @@ class Dispatcher:
                 f"waited {_hours(waited)} for the event this one depends on, which never came: "
                 f"{error.message}"
             )
-            self._settle(self._store.fail, claim, ErrorInfo(error.code, message))
+            self._store.fail(claim, ErrorInfo(error.code, message))
             return
-        cap = timedelta(seconds=self.policy.backoff.max_delay)
-        wait = min(self.policy.defer_delay * 2 ** max(0, claim.attempt - 1), cap)
-        self._settle(self._store.defer, claim, now + wait, error)
-
-    def _settle(self, action: Callable[..., None], claim: Claim, *args: Any) -> None:
-        try:
-            action(claim, *args)
-        except LeaseLostError:
-            # Another worker took over after our lease ran out; it will settle the delivery.
-            log.warning("lost the lease on delivery %s before settling it", claim.id)
+        self._store.defer(claim, now + self.policy.defer_wait(claim.attempt, waited), error)
 
 
 class _LeaseKeeper:
@@ -525,6 +671,8 @@ class _LeaseKeeper:
                 if claim.id in self._held:
                     log.warning("lost the lease on delivery %s while working on it", claim.id)
                 continue
+            except StoreUnavailableError:
+                continue  # the store logs its outage; the next round tries again
             except Exception:
                 log.exception("could not renew the lease on delivery %s", claim.id)
                 continue

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +13,7 @@ import typer
 import uvicorn
 
 from passerelle.connector.config import ConfigError, Settings
-from passerelle.connector.runtime import Connector, Role, build_connector
+from passerelle.connector.runtime import Role, build_connector
 
 _SWITCH_INTERVAL = 0.0005
 
@@ -80,14 +79,9 @@ def serve_command(
     sys.setswitchinterval(_SWITCH_INTERVAL)
     connector = build_connector(settings, role=role)
     if role is Role.DISPATCHER:
+        # A dispatcher without a probe could lose its workers unseen: it always answers one.
         host = host or settings.dispatcher.health_host
         port = port or settings.dispatcher.health_port
-        if port is None:
-            logging.getLogger("passerelle.connector").info(
-                "no health checks: set [dispatcher] health_port (or --port) to answer /readyz"
-            )
-            _dispatch_until_stopped(connector)
-            return
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -115,14 +109,3 @@ def server_config(app: Any, host: str, port: int, *, log_level: str = "info") ->
         access_log=False,
         timeout_graceful_shutdown=30,
     )
-
-
-def _dispatch_until_stopped(connector: Connector) -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    connector.start()
-    try:
-        stop.wait()
-    finally:
-        connector.close()

@@ -19,6 +19,10 @@ outcomes take a delivery out of that order:
   back in its original place: it waits for the lane to be free, then goes before any later
   delivery still waiting.
 
+Outages. An operation that fails for want of the store itself (the database unreachable, the disk
+full) raises `StoreUnavailableError` and changes nothing; `outage` tells of it in a few log lines
+(its start, a count while it lasts, its end), not one per operation.
+
 Crashes. A claim whose worker died is claimable again when its lease expires; the abandoned
 attempt is recorded as `lease_expired`. A worker whose lease was lost gets `LeaseLostError`
 when it settles the claim, and nothing changes. A worker may settle after its lease expired as
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -46,6 +51,7 @@ from typing import Any, Protocol, Self, TypeVar
 import httpx
 
 from passerelle.clock import Clock, SystemClock
+from passerelle.connector.outages import Outage
 from passerelle.platforms import WebhookRequest
 
 __all__ = [
@@ -66,10 +72,13 @@ __all__ = [
     "SchemaVersionError",
     "StoreClosedError",
     "StoreError",
+    "StoreUnavailableError",
     "open_store",
 ]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("passerelle.store")
 
 
 class DeliveryStatus(StrEnum):
@@ -108,6 +117,11 @@ class NoteAction(StrEnum):
 
 class StoreError(Exception):
     """The store refused an operation or could not complete it."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached or could not write (a database down, a full disk): the
+    operation changed nothing and may be tried again once the store is back."""
 
 
 class StoreClosedError(StoreError):
@@ -310,6 +324,9 @@ class DeliveryStore(abc.ABC):
     Every method is safe to call from several threads. Times come from the store's clock unless
     given.
     """
+
+    outage: Outage
+    """Whether the store is in an outage, and since when; it logs the outage's start and end."""
 
     @abc.abstractmethod
     def append(self, delivery: NewDelivery) -> AppendResult:
@@ -559,8 +576,9 @@ class SQLDeliveryStore(DeliveryStore):
     lock_rows: str
     """Appended to a SELECT whose rows are about to be changed (FOR UPDATE where it exists)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, where: str) -> None:
         self.clock = clock
+        self.outage = Outage(where, logger)
 
     # -- what a backend provides -----------------------------------------------------------
 
