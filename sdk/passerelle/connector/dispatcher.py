@@ -194,6 +194,7 @@ class Dispatcher:
         self._threads_lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
         self._leases = _LeaseKeeper(store)
+        self._busy = _Counter()
         self.restarts = 0
         """How many times a worker that stopped was restarted."""
 
@@ -285,30 +286,40 @@ class Dispatcher:
         # a worker that stopped would leave every order it would have served waiting.
         store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
         while not self._stopping.is_set():
-            try:
-                claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
-            except StoreUnavailableError:
-                # The store logs the outage; the worker only waits for its end.
+            with self._busy:
+                found = self._claim_and_dispatch(worker_id, store_wait)
+            if found is None:
                 self._stopping.wait(store_wait.next())
-                continue
-            except Exception:
-                log.exception("%s could not claim work; trying again", worker_id)
-                self._stopping.wait(store_wait.next())
-                continue
-            store_wait.reset()
-            if not claims:
+            elif not found:
                 self._wake.wait(self.policy.idle_wait)
                 self._wake.clear()
-                continue
-            for claim in claims:
-                try:
-                    self.dispatch(claim)
-                except Exception:
-                    log.exception(
-                        "%s left delivery %s unsettled: its lease runs out and it is tried again",
-                        worker_id,
-                        claim.id,
-                    )
+
+    def _claim_and_dispatch(self, worker_id: str, store_wait: StoreWait) -> bool | None:
+        """Claim a delivery and dispatch it: whether there was one; None if the store could
+        not be asked."""
+        try:
+            claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
+        except StoreUnavailableError:
+            return None  # the store logs the outage; the worker only waits for its end
+        except Exception:
+            log.exception("%s could not claim work; trying again", worker_id)
+            return None
+        store_wait.reset()
+        for claim in claims:
+            try:
+                self.dispatch(claim)
+            except Exception:
+                log.exception(
+                    "%s left delivery %s unsettled: its lease runs out and it is tried again",
+                    worker_id,
+                    claim.id,
+                )
+        return bool(claims)
+
+    @property
+    def in_flight(self) -> int:
+        """How many workers are claiming or working on a delivery right now."""
+        return self._busy.count
 
     # One delivery ----------------------------------------------------------------------------
 
@@ -690,6 +701,22 @@ class _LeaseKeeper:
             if self._stopping.wait(shortest.total_seconds() / 3):
                 return
             self.renew()
+
+
+class _Counter:
+    """How many threads are inside its `with` block."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.count -= 1
 
 
 def _describe(effect: Effect) -> str:
