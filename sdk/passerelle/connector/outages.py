@@ -31,11 +31,17 @@ class Outage:
         logger: logging.Logger,
         *,
         report_every: float = 60.0,
+        quiet_for: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`quiet_for`: seconds without a failure before a success ends the outage, so that a
+        store that fails some operations and not others (a disk with a little room left) is
+        one outage, not a start and an end a second."""
         self.what = what
         self._log = logger
         self._report_every = report_every
+        self._quiet_for = quiet_for
+        self._last_failure = 0.0
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._since: float | None = None
@@ -59,6 +65,7 @@ class Outage:
         text = " ".join(str(cause).split()) or type(cause).__name__
         with self._lock:
             self._failures += 1
+            self._last_failure = now
             if self._since is None:
                 self._since = self._reported = now
                 self._cause = text
@@ -74,7 +81,8 @@ class Outage:
                 )
 
     def succeeded(self) -> None:
-        """An operation went through: ends the outage, if there was one."""
+        """An operation that proves the dependency back went through: ends the outage, if
+        there was one."""
         if self._since is None:  # the common case, without the lock
             return
         ended = self._end(self._monotonic())
@@ -86,9 +94,10 @@ class Outage:
             )
 
     def _end(self, now: float) -> tuple[float, int] | None:
-        """The outage's length and failures, once: None if another thread ended it first."""
+        """The outage's length and failures, once it is over: None if it is not (a failure too
+        recent) or another thread ended it first."""
         with self._lock:
-            if self._since is None:
+            if self._since is None or now - self._last_failure < self._quiet_for:
                 return None
             ended = (now - self._since, self._failures)
             self._since, self._failures, self._cause = None, 0, ""

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from passerelle.clock import Clock
 from passerelle.connector.migrations import migrations
@@ -89,13 +89,14 @@ class PostgresStore(SQLDeliveryStore):
         clock: Clock,
         pool_size: int = 10,
         connect_timeout: timedelta = timedelta(seconds=10),
-        wait: timedelta = timedelta(seconds=0.8),
+        wait: timedelta = timedelta(seconds=0.6),
     ) -> None:
         """`wait` bounds how long an operation waits for a connection: while the database is
         down, the receiver answers 503 within it instead of holding the platform's request."""
         self._where = _redact_url(url)
         super().__init__(clock, f"the PostgreSQL store {self._where}")
         self._closed = False
+        self._wait = wait.total_seconds()
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             url,
             min_size=1,
@@ -167,11 +168,17 @@ class PostgresStore(SQLDeliveryStore):
                 result = work(_PostgresTx(cursor))
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             # No connection, or the one in hand broke: the server is down or unreachable.
-            self.outage.failed(exc)
-            raise StoreUnavailableError(f"PostgreSQL store {self._where}: {exc}") from exc
+            why = (
+                f"no connection within {self._wait:g} s (the server does not answer)"
+                if isinstance(exc, PoolTimeout)
+                else " ".join(str(exc).split())
+            )
+            self.outage.failed(why)
+            raise StoreUnavailableError(f"PostgreSQL store {self._where}: {why}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
-        self.outage.succeeded()
+        if not read_only:
+            self.outage.succeeded()  # a full disk lets reads through: only a write tells
         return result
 
     def candidates(self, tx: Tx, *, limit: int, now: datetime) -> list[int]:

@@ -30,7 +30,8 @@ Routes:
 Any other method on these paths is 405 (with ``Allow``); any other path is 404. Every error
 answer is one line of ``text/plain`` saying why. The receiver never calls the back end. Each
 delivery is logged on one line (``passerelle.receiver``), without its body or any secret: at INFO
-when it is refused, at DEBUG when it is stored or a duplicate.
+when it is refused, at DEBUG when it is stored, a duplicate, or refused because the store is out
+(the store logs the outage itself, once).
 """
 
 from __future__ import annotations
@@ -158,8 +159,9 @@ class _Receiver:
         started = time.perf_counter()
         status, note = await self._answer_delivery(scope, receive, send, platform_name, store_id)
         # A stored delivery is the common case, thousands a second at peak: its line is for
-        # debugging. Everything else says something about the sender or the setup.
-        level = logging.DEBUG if status == 200 else logging.INFO
+        # debugging, and so is a 503 while the store is out (the store logs the outage once).
+        # Everything else says something about the sender or the setup.
+        level = logging.DEBUG if status in (200, 503) else logging.INFO
         if logger.isEnabledFor(level):
             logger.log(
                 level,

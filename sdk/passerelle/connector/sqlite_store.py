@@ -246,8 +246,7 @@ class SQLiteStore(SQLDeliveryStore):
             raise StoreError(f"SQLite store {self.path}: {exc}") from exc
         finally:
             self._return_reader(connection)
-        self.outage.succeeded()
-        return result
+        return result  # only a write ends an outage: a full disk still lets reads through
 
     def _borrow_reader(self) -> sqlite3.Connection:
         with self._lock:
