@@ -21,8 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from passerelle.clock import FixedClock
-from passerelle.connector.migrations import migrations
-from passerelle.connector.sqlite_store import SQLiteStore
 from passerelle.connector.store import (
     AppendResult,
     Attempt,
@@ -41,6 +39,8 @@ from passerelle.connector.store import (
     StoreError,
     open_store,
 )
+from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.sqlite import SQLiteStore
 from passerelle.platforms import WebhookRequest
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -21,8 +21,8 @@ from testplatform import TestPlatform, body, signed_headers
 from passerelle.backend.client import BackendClient
 from passerelle.connector.config import Settings
 from passerelle.connector.runtime import Connector, build_connector
-from passerelle.connector.sqlite_store import SQLiteStore
 from passerelle.connector.store import DeliveryStatus
+from passerelle.connector.store.sqlite import SQLiteStore
 from passerelle.hookspecs import hookimpl
 from passerelle.money import Money
 from passerelle.platforms import WebhookPlatform

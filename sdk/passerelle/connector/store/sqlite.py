@@ -43,20 +43,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from passerelle.clock import Clock
-from passerelle.connector.migrations import migrations
 from passerelle.connector.outages import Outage
-from passerelle.connector.store import (
-    CLAIMABLE,
-    AppendResult,
-    Headers,
-    NewDelivery,
+from passerelle.connector.store.errors import (
     SchemaVersionError,
-    SQLDeliveryStore,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
-    Tx,
 )
+from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.records import AppendResult, Headers, NewDelivery
+from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
 
 __all__ = ["SQLiteStore"]
 

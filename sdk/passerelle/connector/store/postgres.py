@@ -35,18 +35,16 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from passerelle.clock import Clock
-from passerelle.connector.migrations import migrations
-from passerelle.connector.store import (
-    CLAIMABLE,
-    Headers,
+from passerelle.connector.store.errors import (
     SchemaVersionError,
-    SQLDeliveryStore,
     StoreClosedError,
     StoreError,
     StoreUnavailableError,
-    Tx,
-    _redact_url,
 )
+from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.records import Headers
+from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
+from passerelle.connector.store.urls import redact_url
 
 __all__ = ["PostgresStore"]
 
@@ -93,7 +91,7 @@ class PostgresStore(SQLDeliveryStore):
     ) -> None:
         """`wait` bounds how long an operation waits for a connection: while the database is
         down, the receiver answers 503 within it instead of holding the platform's request."""
-        self._where = _redact_url(url)
+        self._where = redact_url(url)
         super().__init__(clock, f"the PostgreSQL store {self._where}")
         self._closed = False
         self._wait = wait.total_seconds()
