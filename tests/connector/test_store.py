@@ -1072,3 +1072,37 @@ def test_the_sqlite_wal_stays_bounded_under_steady_writes(
         assert [store.get(n).body for n in (1, 75, 150)] == [bodies[0], bodies[74], bodies[149]]
 
     assert max(sizes) < limit + 32 * 1024
+
+
+def test_a_claim_carries_the_history_its_worker_judges_it_by(
+    store: DeliveryStore, clock: FixedClock
+) -> None:
+    (delivery,) = add(store, "order-1")
+    error = ErrorInfo("unknown_order", "not at the back end yet")
+    first = claim(store)[0]
+    assert (first.attempts_since_action, first.waiting_since, first.abnormal_ends) == (1, None, 0)
+    deferred_at = clock.now()
+    store.defer(first, clock.now(), error)
+    # Two workers die holding it: their leases run out unsettled.
+    for _ in range(2):
+        clock.advance(timedelta(seconds=1))
+        claim(store)
+        clock.advance(LEASE)
+    fourth = claim(store)[0]
+    assert fourth.attempt == 4
+    assert fourth.attempts_since_action == 4
+    assert fourth.waiting_since == deferred_at
+    assert fourth.abnormal_ends == 2
+    assert fourth.redispatches == 0
+    store.fail(fourth, error)
+
+    clock.advance(timedelta(minutes=1))
+    store.requeue([delivery], note="the order exists now")
+    again = claim(store)[0]
+    # A retry by hand starts the count afresh; the delivery is re-sent once.
+    assert (again.attempt, again.attempts_since_action) == (5, 1)
+    assert (again.waiting_since, again.abnormal_ends, again.redispatches) == (None, 0, 1)
+    store.retry_later(again, clock.now(), error)
+    clock.advance(timedelta(seconds=1))
+    sixth = claim(store)[0]
+    assert (sixth.attempts_since_action, sixth.abnormal_ends) == (2, 0)

@@ -30,7 +30,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import TypeVar
 
 import httpx
@@ -42,13 +42,10 @@ from passerelle.clock import Clock, SystemClock
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.outages import StoreWait
 from passerelle.connector.store import (
-    Attempt,
-    AttemptResult,
     Claim,
     DeliveryStore,
     ErrorInfo,
     LeaseLostError,
-    NoteAction,
     StoreError,
     StoreUnavailableError,
 )
@@ -392,17 +389,9 @@ class Dispatcher:
         """Why the delivery is quarantined, if the attempts before this one all ended
         abnormally (their leases ran out unsettled); None otherwise."""
         limit = self.policy.quarantine_after
-        if claim.attempt <= limit:
-            return None  # the common case, without reading the history
-        notes = self._store.notes(claim.id)
-        earlier = [
-            attempt
-            for attempt in self._attempts_since(claim, notes[-1].at if notes else None)
-            if attempt.number < claim.attempt
-        ]
-        last = earlier[-limit:]
-        if len(last) < limit or any(a.result is not AttemptResult.LEASE_EXPIRED for a in last):
+        if claim.abnormal_ends < limit:
             return None
+        last = [a for a in self._store.attempts(claim.id) if a.number < claim.attempt][-limit:]
         workers = ", ".join(sorted({a.worker_id for a in last}))
         return ErrorInfo(
             "quarantined",
@@ -436,7 +425,7 @@ class Dispatcher:
         if translation.ignored is not None:
             return translation.ignored
         occurred_at = translation.occurred_at or delivery.received_at
-        redispatch = self._redispatches(claim) if translation.events else 0
+        redispatch = claim.redispatches
         applied: list[str] = []
         for position, event in enumerate(translation.events):
             envelope = Envelope(
@@ -581,7 +570,8 @@ class Dispatcher:
     # Settling --------------------------------------------------------------------------------
 
     def _retry(self, claim: Claim, transient: _TransientError) -> None:
-        attempts = self._attempts_since_manual_action(claim)
+        # A merchant who retries a delivery from the action center gives it a fresh budget.
+        attempts = claim.attempts_since_action
         if attempts >= self.policy.max_attempts:
             error = ErrorInfo(
                 transient.error.code,
@@ -595,36 +585,10 @@ class Dispatcher:
         at = self._clock.now() + timedelta(seconds=wait)
         self._store.retry_later(claim, at, transient.error)
 
-    def _redispatches(self, claim: Claim) -> int:
-        """How many times a person sent the delivery again: its events' keys change with it."""
-        return sum(
-            note.action in (NoteAction.REQUEUED, NoteAction.REPLAYED)
-            for note in self._store.notes(claim.id)
-        )
-
-    def _attempts_since_manual_action(self, claim: Claim) -> int:
-        """Attempts since the delivery was last retried or replayed by hand: a merchant who
-        retries a delivery from the action center gives it a fresh budget."""
-        notes = self._store.notes(claim.id)
-        if not notes:
-            return claim.attempt
-        return len(self._attempts_since(claim, notes[-1].at))
-
-    def _attempts_since(self, claim: Claim, since: datetime | None) -> list[Attempt]:
-        attempts = self._store.attempts(claim.id)
-        return attempts if since is None else [a for a in attempts if a.started_at >= since]
-
-    def _waiting_since(self, claim: Claim) -> datetime:
-        """When the delivery began waiting for what it depends on: its first deferral since the
-        last retry or replay by hand, else now (this is the first)."""
-        notes = self._store.notes(claim.id)
-        attempts = self._attempts_since(claim, notes[-1].at if notes else None)
-        deferred = [a.started_at for a in attempts if a.result is AttemptResult.DEFERRED]
-        return deferred[0] if deferred else self._clock.now()
-
     def _defer(self, claim: Claim, error: ErrorInfo) -> None:
         now = self._clock.now()
-        waited = now - self._waiting_since(claim)
+        # The wait counts from the first deferral since the last retry or replay by hand.
+        waited = now - (claim.waiting_since or now)
         if waited >= self.policy.defer_for:
             message = (
                 f"waited {_hours(waited)} for the event this one depends on, which never came: "

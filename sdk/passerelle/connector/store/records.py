@@ -187,13 +187,27 @@ class AppendResult:
 
 @dataclass(frozen=True)
 class Claim:
-    """A worker's hold on a delivery until `lease_expires_at`; settle it exactly once."""
+    """A worker's hold on a delivery until `lease_expires_at`; settle it exactly once.
+
+    It carries what the worker needs to judge the attempt, read with the claim: since the last
+    thing a person did to the delivery (a retry, a replay, a dismissal), how many attempts
+    there were, when it first waited for an event it depends on, and how many attempts in a row
+    ended abnormally (their lease ran out unsettled)."""
 
     delivery: Delivery
     worker_id: str
     attempt: int
     token: str = field(repr=False)
     lease_expires_at: datetime
+    redispatches: int = 0
+    """How many times a person sent the delivery again (retried or replayed it)."""
+    attempts_since_action: int = 1
+    """Attempts since the last thing done by hand (or ever), this one included."""
+    waiting_since: datetime | None = None
+    """When it was first deferred since the last thing done by hand; None if it was not."""
+    abnormal_ends: int = 0
+    """Attempts just before this one, since the last thing done by hand, that each ended with
+    the lease running out unsettled (its worker died, hung or was killed)."""
 
     @property
     def id(self) -> int:

@@ -245,18 +245,42 @@ class SQLDeliveryStore(DeliveryStore):
                     " lease_expires_at) VALUES (:id, :number, :worker, :now, :until)",
                     {**number_params, "worker": worker_id, "until": self.to_db_time(until)},
                 )
-                claims.append(
-                    Claim(
-                        delivery=delivery,
-                        worker_id=worker_id,
-                        attempt=delivery.attempts,
-                        token=str(row[-1]),
-                        lease_expires_at=until,
-                    )
+                claim = Claim(
+                    delivery=delivery,
+                    worker_id=worker_id,
+                    attempt=delivery.attempts,
+                    token=str(row[-1]),
+                    lease_expires_at=until,
                 )
+                # A first attempt has no history: only later ones pay for reading it.
+                claims.append(claim if claim.attempt == 1 else self._with_history(tx, claim))
             return claims
 
         return self.write(work)
+
+    def _with_history(self, tx: Tx, claim: Claim) -> Claim:
+        """`claim` with what its attempts and notes say (see `Claim`), in two reads."""
+        ((redispatches, last_action),) = tx.rows(
+            "SELECT COUNT(CASE WHEN action IN ('requeued', 'replayed') THEN 1 END), MAX(at)"
+            " FROM notes WHERE delivery_id = :id",
+            {"id": claim.id},
+        )
+        since = "" if last_action is None else " AND started_at >= :since"
+        ((count, first, deferred_at, last_normal),) = tx.rows(
+            "SELECT COUNT(*), MIN(number),"  # noqa: S608
+            " MIN(CASE WHEN result = 'deferred' THEN started_at END),"
+            " MAX(CASE WHEN number < :number AND (result IS NULL OR result <> 'lease_expired')"
+            f" THEN number END) FROM attempts WHERE delivery_id = :id{since}",
+            {"id": claim.id, "number": claim.attempt, "since": last_action},
+        )
+        after = int(first) - 1 if last_normal is None else int(last_normal)
+        return replace(
+            claim,
+            redispatches=int(redispatches),
+            attempts_since_action=int(count),
+            waiting_since=self._maybe_time(deferred_at),
+            abnormal_ends=claim.attempt - 1 - after,
+        )
 
     def extend(self, claim: Claim, lease: timedelta) -> Claim:
         if lease <= timedelta(0):
