@@ -30,7 +30,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import httpx
@@ -370,7 +370,7 @@ class Dispatcher:
                 log.exception("delivery %s could not be settled", claim.id)
                 error = ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}")
                 with contextlib.suppress(StoreError):
-                    self._store.fail(claim, error)
+                    self._fail(claim, error)
                 return
 
     def _settle(self, claim: Claim, verdict: _Verdict) -> None:
@@ -379,11 +379,17 @@ class Dispatcher:
         elif isinstance(verdict, _DeferError):
             self._defer(claim, verdict.error)
         elif isinstance(verdict, _PermanentError):
-            self._store.fail(claim, verdict.error)
+            self._fail(claim, verdict.error)
         elif isinstance(verdict, str):
             self._store.ignore(claim, verdict)
+            _log_outcome(claim, "ignored", verdict)
         else:
             self._store.complete(claim, json.dumps(verdict))
+            _log_outcome(claim, "done", "; ".join(verdict) or "no events")
+
+    def _fail(self, claim: Claim, error: ErrorInfo) -> None:
+        self._store.fail(claim, error)
+        _log_outcome(claim, "failed", error.message, code=error.code, level=logging.WARNING)
 
     def _quarantined(self, claim: Claim) -> ErrorInfo | None:
         """Why the delivery is quarantined, if the attempts before this one all ended
@@ -577,13 +583,15 @@ class Dispatcher:
                 transient.error.code,
                 f"gave up after {attempts} attempts: {transient.error.message}",
             )
-            self._store.fail(claim, error)
+            self._fail(claim, error)
             return
         wait = transient.wait
         if wait is None:
             wait = self.policy.backoff.backoff(attempts, self.policy.backoff.initial_delay)
         at = self._clock.now() + timedelta(seconds=wait)
         self._store.retry_later(claim, at, transient.error)
+        error = transient.error
+        _log_outcome(claim, "retry", error.message, code=error.code, until=at)
 
     def _defer(self, claim: Claim, error: ErrorInfo) -> None:
         now = self._clock.now()
@@ -594,9 +602,54 @@ class Dispatcher:
                 f"waited {_hours(waited)} for the event this one depends on, which never came: "
                 f"{error.message}"
             )
-            self._store.fail(claim, ErrorInfo(error.code, message))
+            self._fail(claim, ErrorInfo(error.code, message))
             return
-        self._store.defer(claim, now + self.policy.defer_wait(claim.attempt, waited), error)
+        until = now + self.policy.defer_wait(claim.attempt, waited)
+        self._store.defer(claim, until, error)
+        _log_outcome(claim, "deferred", error.message, code=error.code, until=until)
+
+
+def _log_outcome(
+    claim: Claim,
+    outcome: str,
+    detail: str,
+    *,
+    code: str | None = None,
+    until: datetime | None = None,
+    level: int = logging.INFO,
+) -> None:
+    """One line per settled attempt: the delivery, its store and order, what became of it and
+    why; never a body or a secret. The fields are also given apart, for a JSON log."""
+    if not log.isEnabledFor(level):
+        return
+    delivery = claim.delivery
+    fields: dict[str, object] = {
+        "delivery": delivery.id,
+        "platform": delivery.platform,
+        "store": delivery.store,
+        "order": delivery.ordering_key,
+        "outcome": outcome,
+        "attempt": claim.attempt,
+    }
+    what = outcome
+    if code is not None:
+        fields["code"] = code
+        what += f" ({code})"
+    if until is not None:
+        fields["until"] = until.isoformat()
+        what += f" until {until.isoformat()}"
+    order = f" order {delivery.ordering_key}" if delivery.ordering_key else ""
+    log.log(
+        level,
+        "delivery %d %s/%s%s %s: %s",
+        delivery.id,
+        delivery.platform,
+        delivery.store,
+        order,
+        what,
+        detail,
+        extra=fields,
+    )
 
 
 class _LeaseKeeper:
