@@ -19,13 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from passerelle.batches import BatchFile
-from passerelle.events import (
-    BatchFileEdited,
-    OrderCancelled,
-    OrderEdited,
-    OrderReturned,
-    OrderShipped,
-)
+from passerelle.events import AnyEvent
 
 __all__ = [
     "FilePlatform",
@@ -41,7 +35,8 @@ __all__ = [
     "WebhookRequest",
 ]
 
-TranslatedEvent = OrderShipped | OrderCancelled | OrderReturned | OrderEdited | BatchFileEdited
+TranslatedEvent = AnyEvent
+"""What a platform may translate a delivery into: any event kind."""
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,9 @@ from testplatform import PLATFORM, TestPlatform
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import CartLineItem, OrderCreate, OrderView
-from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy, no_jitter
 from passerelle.clock import Clock
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
-from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import DeliveryStore, NewDelivery
 from passerelle.events import Envelope, LineType, OrderShipped
 from passerelle.hookspecs import hookimpl
@@ -61,8 +59,6 @@ def make_dispatcher(
     policy: DispatchPolicy | None = None,
 ) -> Dispatcher:
     plugins = Plugins()
-    mirror = OrderMirror(client)
-    plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
     for n, observer in enumerate(observers):
         plugins.register(observer, f"observer-{n}")
     return Dispatcher(
@@ -70,7 +66,7 @@ def make_dispatcher(
         platforms={PLATFORM: TestPlatform()},
         stores={(PLATFORM, STORE): Store(PLATFORM, STORE, (SecretStr(SECRET),))},
         plugins=plugins,
-        mirror=mirror,
+        backend=client,
         http=httpx.Client(),
         policy=policy or TEST_POLICY,
         clock=clock,

@@ -691,3 +691,47 @@ def test_a_batch_edit_that_names_no_date_is_left_to_the_back_end(
 
     assert store.get(delivery).status is DeliveryStatus.DONE
     assert observer.batches == ["B-8"]
+
+
+class Wraps:
+    """An observer that wraps the hook call and one that asks to run first: neither may run
+    before the back end accepted the event."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def order_shipped(self, event: OrderShipped) -> Iterator[None]:
+        self.seen.append(f"wrapper before {event.id}")
+        yield
+        self.seen.append(f"wrapper after {event.id}")
+
+
+class First:
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    @hookimpl(tryfirst=True)
+    def order_shipped(self, event: OrderShipped) -> None:
+        self.seen.append(f"first {event.id}")
+
+
+def test_observers_see_nothing_the_back_end_refused_whatever_hooks_they_implement(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    wraps = Wraps()
+    dispatcher = make_dispatcher(store, client, clock, wraps, First(wraps.seen))
+    order = new_order(client)
+    accepted = deliver(store, clock, "s1", order, events=[ship(order, "F1", quantity=1)])
+    dispatcher.drain()
+    assert store.get(accepted).status is DeliveryStatus.DONE
+    assert wraps.seen == ["wrapper before F1", "first F1", "wrapper after F1"]
+
+    # The back end's ledger moves on behind the mirror's back: the rest is cancelled by hand,
+    # so the back end refuses the next shipment the mirror still allows.
+    client.cancel(order, CancellationCreate(event_id="C-by-hand"))
+    refused = deliver(store, clock, "s2", order, events=[ship(order, "F2", quantity=1)])
+    dispatcher.drain()
+    failed = store.get(refused)
+    assert failed.status is DeliveryStatus.FAILED
+    assert wraps.seen == ["wrapper before F1", "first F1", "wrapper after F1"]

@@ -1,9 +1,10 @@
-"""The dispatcher: turns stored deliveries into lifecycle hook calls, once, in order per order.
+"""The dispatcher: applies stored deliveries to the payment back end, once, in order per order.
 
 Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel). For
 each, the platform translates the raw delivery into events; the mirrored ledger checks each event
-and computes its effect; the lifecycle hooks run (the built-in backend plugin calls the payment
-back end with the event's idempotency key). Then the claim is settled:
+and computes its effect; the dispatcher calls the payment back end with the event's idempotency
+key (`passerelle.backend.calls`), and then the observers' lifecycle hooks, which so see only what
+the back end accepted. Then the claim is settled:
 
 - done: every event applied (or was a no-op, such as a fulfillment already shipped);
 - ignored: the platform said the delivery means nothing for the back end, or the delivery is
@@ -35,6 +36,8 @@ from typing import TypeVar
 
 import httpx
 
+from passerelle.backend.calls import call_backend
+from passerelle.backend.client import BackendClient
 from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
 from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_retry_after
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
@@ -52,12 +55,8 @@ from passerelle.connector.store import (
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
-    OrderCancelled,
-    OrderEdited,
-    OrderReturned,
-    OrderShipped,
 )
-from passerelle.orders import Effect, EventNotYetApplicable, LedgerError
+from passerelle.orders import EventNotYetApplicable, LedgerError
 from passerelle.platforms import (
     Store,
     Translation,
@@ -169,7 +168,8 @@ class Dispatcher:
         platforms: Mapping[str, WebhookPlatform],
         stores: Mapping[tuple[str, str], Store],
         plugins: Plugins,
-        mirror: OrderMirror,
+        backend: BackendClient,
+        mirror: OrderMirror | None = None,
         http: httpx.Client | None = None,
         policy: DispatchPolicy | None = None,
         clock: Clock | None = None,
@@ -179,7 +179,8 @@ class Dispatcher:
         self._platforms = platforms
         self._stores = stores
         self._plugins = plugins
-        self._mirror = mirror
+        self._backend = backend
+        self._mirror = mirror or OrderMirror(backend)
         self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
         self._owns_http = http is None
         self.policy = policy or DispatchPolicy()
@@ -493,7 +494,8 @@ class Dispatcher:
         event = envelope.event
         if isinstance(event, BatchFileEdited):
             self._check_cutoff(event)
-            self._call(lambda: self._plugins.batch_file_edited(envelope=envelope, event=event))
+            self._call(lambda: call_backend(self._backend, envelope))
+            self._call(lambda: self._plugins.observe(envelope=envelope, event=event))
             return f"batch {event.batch}: {', '.join(c.change for c in event.changes)}"
         before = self._call(lambda: self._mirror.get(event.order))
         try:
@@ -511,17 +513,18 @@ class Dispatcher:
         if effect.is_noop:
             why = "already applied" if before.has_applied(event.kind, event.id) else "no change"
             return f"{event.kind} {event.id} of order {event.order}: {why}"
+        # The back end first, then the observers: they see only what it accepted.
+        view = self._call(lambda: call_backend(self._backend, envelope))
+        self._mirror.put(after if view is None else view.to_ledger())
         try:
-            self._call(lambda: self._run_hook(envelope, effect))
+            self._call(lambda: self._plugins.observe(envelope=envelope, event=event, effect=effect))
         except BaseException:
-            # The back end may have applied the event before a later hook failed. Put back the
-            # ledger the effect was computed from, so that the retry computes the same effect,
-            # the back end answers it again under the same idempotency key, and the observers
-            # that did not see the event get it.
+            # Put back the ledger the effect was computed from, so that the retry computes the
+            # same effect, the back end answers it again under the same idempotency key, and
+            # the observers that did not see the event get it.
             self._mirror.put(before)
             raise
-        self._mirror.put_if_unchanged(before, after)
-        return f"{event.kind} {event.id} of order {event.order}: {_describe(effect)}"
+        return f"{event.kind} {event.id} of order {event.order}: {effect.describe()}"
 
     def _check_cutoff(self, event: BatchFileEdited) -> None:
         """Refuse a batch edit that the cutoff no longer allows: the back end would refuse it,
@@ -537,17 +540,6 @@ class Dispatcher:
             )
         except BatchPastCutoff as exc:
             raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
-
-    def _run_hook(self, envelope: Envelope, effect: Effect) -> None:
-        event = envelope.event
-        if isinstance(event, OrderShipped):
-            self._plugins.order_shipped(envelope=envelope, event=event, effect=effect)
-        elif isinstance(event, OrderCancelled):
-            self._plugins.order_cancelled(envelope=envelope, event=event, effect=effect)
-        elif isinstance(event, OrderReturned):
-            self._plugins.order_returned(envelope=envelope, event=event, effect=effect)
-        elif isinstance(event, OrderEdited):
-            self._plugins.order_edited(envelope=envelope, event=event, effect=effect)
 
     def _call(self, work: Callable[[], T]) -> T:
         """Run `work`, sorting back-end failures into transient, deferred and permanent."""
@@ -734,20 +726,6 @@ class _Counter:
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self.count -= 1
-
-
-def _describe(effect: Effect) -> str:
-    lines = ", ".join(f"{lq.line} x{lq.quantity}" for lq in effect.lines)
-    verb = {
-        "order_shipped": "captured",
-        "order_cancelled": "released",
-        "order_returned": "refunded",
-        "order_edited": "authorization changed by",
-    }[effect.kind]
-    text = f"{verb} {effect.amount}"
-    if effect.void:
-        text += " (void)"
-    return f"{text}; {lines}" if lines else text
 
 
 def _hours(delta: timedelta) -> str:

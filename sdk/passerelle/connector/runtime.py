@@ -15,13 +15,11 @@ from enum import StrEnum
 from typing import Any
 
 from passerelle.backend.client import BackendClient
-from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.api import create_api
 from passerelle.connector.config import Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
-from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.receiver import (
     HEALTH_PATHS,
     answer_health,
@@ -170,7 +168,7 @@ def build_connector(
     plugins: Plugins | None = None,
     clock: Clock | None = None,
 ) -> Connector:
-    """Open the store, load the plugins, register the backend plugin, build the dispatcher."""
+    """Open the store, load the plugins, build the dispatcher with the back-end client."""
     clock = clock or SystemClock()
     plugins = plugins or default_plugins()
     # `passerelle config check` fails on these; a connector already deployed keeps serving the
@@ -187,8 +185,6 @@ def build_connector(
         connect_timeout=backend.connect_timeout,
         total_timeout=backend.total_timeout,
     )
-    mirror = OrderMirror(client)
-    plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
     dispatcher = None
     if role is not Role.RECEIVER:
         d = settings.dispatcher
@@ -197,7 +193,7 @@ def build_connector(
             platforms=_webhook_platforms(plugins),
             stores=settings.stores_by_key(),
             plugins=plugins,
-            mirror=mirror,
+            backend=client,
             policy=DispatchPolicy(
                 workers=d.workers,
                 lease=timedelta(seconds=d.lease),
