@@ -131,7 +131,11 @@ async def test_list_filters(
             " (2026-03-01, 2026-03-01T09:30, 2026-03-01T09:30-05:00)",
         ),
         ({"all": "maybe"}, "all", "must be true or false, got 'maybe'"),
-        ({"order": "1001"}, "order", "unknown parameter; expected all, platform, since, store"),
+        (
+            {"order": "1001"},
+            "order",
+            "unknown parameter; expected all, code, platform, since, store",
+        ),
     ],
 )
 async def test_bad_query_parameters_are_named(

@@ -52,6 +52,7 @@ __all__ = [
     "AppendResult",
     "Attempt",
     "AttemptResult",
+    "Backlog",
     "Claim",
     "Delivery",
     "DeliveryNotFoundError",
@@ -304,6 +305,20 @@ class Note:
     text: str
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What waits to be dispatched: how many, and since when the oldest has waited."""
+
+    pending: int
+    """Waiting for their turn (not stepped aside)."""
+    deferred: int
+    """Stepped aside until what they depend on arrives."""
+    processing: int
+    """In a worker's hands."""
+    oldest_received_at: datetime | None
+    """When the oldest of them all was received; None when nothing waits."""
+
+
 class DeliveryStore(abc.ABC):
     """The inbox, work queue and action center; see the module documentation for the rules.
 
@@ -376,6 +391,21 @@ class DeliveryStore(abc.ABC):
         include_dismissed: bool = False,
     ) -> list[Delivery]:
         """The action center: failed deliveries (last failed at or after `since`), by id."""
+
+    @abc.abstractmethod
+    def list_waiting(
+        self,
+        *,
+        platform: str | None = None,
+        store: str | None = None,
+        deferred: bool | None = None,
+    ) -> list[Delivery]:
+        """Deliveries not settled yet (pending or processing), by id; `deferred` keeps only
+        those stepped aside (True) or only the others (False)."""
+
+    @abc.abstractmethod
+    def backlog(self) -> Backlog:
+        """How many deliveries wait, are deferred or in hand, and the oldest's arrival."""
 
     @abc.abstractmethod
     def attempts(self, delivery_id: int) -> list[Attempt]:
@@ -886,16 +916,33 @@ class SQLDeliveryStore(DeliveryStore):
         statuses = "('failed', 'dismissed')" if include_dismissed else "('failed')"
         where = [f"status IN {statuses}"]
         params: dict[str, Any] = {}
+        if since is not None:
+            _require_aware(since, "since")
+            where.append("last_failed_at >= :since")
+            params["since"] = self.to_db_time(since)
+        return self._list(where, params, platform, store)
+
+    def list_waiting(
+        self,
+        *,
+        platform: str | None = None,
+        store: str | None = None,
+        deferred: bool | None = None,
+    ) -> list[Delivery]:
+        where = ["status IN ('pending', 'processing')"]
+        if deferred is not None:
+            where.append("deferred" if deferred else "NOT deferred")
+        return self._list(where, {}, platform, store)
+
+    def _list(
+        self, where: list[str], params: dict[str, Any], platform: str | None, store: str | None
+    ) -> list[Delivery]:
         if platform is not None:
             where.append("platform = :platform")
             params["platform"] = platform
         if store is not None:
             where.append("store = :store")
             params["store"] = store
-        if since is not None:
-            _require_aware(since, "since")
-            where.append("last_failed_at >= :since")
-            params["since"] = self.to_db_time(since)
         rows = self.read(
             lambda tx: tx.rows(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE {' AND '.join(where)} ORDER BY id",  # noqa: S608
@@ -903,6 +950,35 @@ class SQLDeliveryStore(DeliveryStore):
             )
         )
         return [self._delivery(row) for row in rows]
+
+    def backlog(self) -> Backlog:
+        def work(tx: Tx) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            counts = tx.rows(
+                "SELECT status, deferred, COUNT(*) FROM deliveries"
+                " WHERE status IN ('pending', 'processing') GROUP BY status, deferred"
+            )
+            # Ids grow with arrival: the smallest open id is the oldest delivery waiting.
+            oldest = tx.rows(
+                "SELECT received_at FROM deliveries WHERE id = (SELECT MIN(id) FROM deliveries"
+                " WHERE status IN ('pending', 'processing'))"
+            )
+            return counts, oldest
+
+        counts, oldest = self.read(work)
+        pending = deferred = processing = 0
+        for status, is_deferred, count in counts:
+            if status == DeliveryStatus.PROCESSING:
+                processing += int(count)
+            elif is_deferred:
+                deferred += int(count)
+            else:
+                pending += int(count)
+        return Backlog(
+            pending=pending,
+            deferred=deferred,
+            processing=processing,
+            oldest_received_at=self.from_db_time(oldest[0][0]) if oldest else None,
+        )
 
     def attempts(self, delivery_id: int) -> list[Attempt]:
         rows = self._history(
