@@ -152,7 +152,7 @@ def test_a_dispatcher_answers_health_checks_while_its_workers_run_and_its_store_
         assert get("/readyz") == (200, "ready\n")
         assert get("/webhooks/test/s") == (
             404,
-            "not found: a dispatcher answers /healthz and /readyz\n",
+            "not found: a dispatcher answers /healthz, /readyz and /metrics\n",
         )
         assert httpx.post(server.url + "/readyz").status_code == 405
 

@@ -37,6 +37,7 @@ from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrder
 from passerelle.backend.retry import RetryPolicy, parse_retry_after
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
+from passerelle.connector import metrics
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import (
     Attempt,
@@ -394,9 +395,11 @@ class Dispatcher:
             return work()
         except UnknownOrderError as exc:
             # Orders are created at checkout, outside the connector; the webhook may be faster.
+            metrics.record_backend_error(exc.code or "unknown_order")
             raise _DeferError(ErrorInfo(exc.code or "unknown_order", str(exc))) from exc
         except BackendError as exc:
             code = getattr(exc, "code", None) or type(exc).__name__
+            metrics.record_backend_error(code)
             error = ErrorInfo(code, str(exc))
             if exc.retryable:
                 # A client that gave up because the wait asked for would pass its total timeout
@@ -476,6 +479,9 @@ class Dispatcher:
         except LeaseLostError:
             # Another worker took over after our lease ran out; it will settle the delivery.
             log.warning("lost the lease on delivery %s before settling it", claim.id)
+        else:
+            error = next((arg for arg in args if isinstance(arg, ErrorInfo)), None)
+            metrics.record_dispatch(action.__name__, error)
 
 
 class _LeaseKeeper:
