@@ -28,7 +28,6 @@ from .support import (
     FULL_TOKEN,
     READ_TOKEN,
     ConnectorConfig,
-    ConnectorProcess,
     Delivery,
     api,
     backend,
@@ -36,9 +35,9 @@ from .support import (
     deliver,
     money,
     refund,
+    serve,
     ship,
     sqlite_url,
-    subprocess_env,
     wait_for_status,
     wait_until,
 )
@@ -70,12 +69,7 @@ def failures(plugin_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with SandboxServer() as sandbox, backend(sandbox.url) as client:
         config = ConnectorConfig(sandbox.url, sqlite_url(folder / "inbox.db"))
         with (
-            ConnectorProcess(
-                config.write(folder / "passerelle.toml"),
-                subprocess_env(plugin_site),
-                folder / "connector.log",
-                port=config.port,
-            ) as connector,
+            serve(config, folder, plugin_site) as connector,
             httpx.Client() as http,
         ):
             connector.start().wait_ready()
