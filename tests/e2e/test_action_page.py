@@ -168,6 +168,12 @@ def test_a_wrong_token_is_refused_and_a_right_one_signs_in_with_a_strict_cookie(
     # The API still wants its bearer token: the page's cookie opens nothing there.
     assert page.request.get(failures.url + "/api/actions").status == 401
 
+    page.click("button:has-text('Sign out')")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    assert context.cookies() == []
+    page.goto(failures.url + "/")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+
 
 def test_failures_are_listed_counted_per_code_and_filtered(
     failures: Failures, context: BrowserContext
@@ -282,6 +288,10 @@ def test_several_are_dismissed_with_a_note_and_the_rest_exported(
             ("dismissed", "customer cancelled by phone")
         ]
     assert f"#{failures.unknown_line}" not in rows(page)
+    page.check("input[data-select-all]")
+    assert page.locator("input[name=id]:not(:checked)").count() == 0
+    page.uncheck("input[data-select-all]")
+    assert page.locator("input[name=id]:checked").count() == 0
 
     with page.expect_download() as download:
         page.click("a:has-text('Export CSV')")
