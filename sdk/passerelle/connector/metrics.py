@@ -45,12 +45,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from passerelle.clock import Clock, SystemClock
+from passerelle.connector.config import Problem
 from passerelle.connector.store import DeliveryStatus, DeliveryStore, ErrorInfo
 
 __all__ = [
     "CONTENT_TYPE",
     "MeteredTransport",
     "StoreCollector",
+    "environment_problems",
     "exposition",
     "metrics_app",
     "record_backend_error",
@@ -110,6 +112,15 @@ _KINDS: Final = {
     "fail": "failed",
 }
 _UNKNOWN_PLATFORM: Final = "unknown"
+
+
+def environment_problems() -> list[Problem]:
+    """What is wrong with the metrics' environment: a ``PROMETHEUS_MULTIPROC_DIR`` that names
+    no folder would fail the first delivery counted."""
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if folder and not os.path.isdir(folder):
+        return [Problem(MULTIPROCESS_ENV, f"{folder!r} is not a folder: create it, empty")]
+    return []
 
 
 def record_received(platform: str, known: bool, status: int, kind: str | None = None) -> None:

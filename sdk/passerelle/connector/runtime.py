@@ -22,7 +22,7 @@ from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
 from passerelle.connector.api import bearer_protected, create_api
-from passerelle.connector.config import Settings, store_problems
+from passerelle.connector.config import ConfigError, Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.receiver import (
@@ -198,13 +198,17 @@ def build_connector(
     plugins: Plugins | None = None,
     clock: Clock | None = None,
 ) -> Connector:
-    """Open the store, load the plugins, register the backend plugin, build the dispatcher."""
+    """Open the store, load the plugins, register the backend plugin, build the dispatcher.
+
+    Raises `ConfigError` when the environment cannot serve the metrics."""
     clock = clock or SystemClock()
     plugins = plugins or default_plugins()
     # `passerelle config check` fails on these; a connector already deployed keeps serving the
     # deliveries its stores can handle, and says what the others will lack.
     for problem in store_problems(settings, plugins.platforms()):
         log.warning("configuration: %s", problem)
+    if problems := metrics.environment_problems():
+        raise ConfigError(problems)
     store = open_store(settings.store.url, clock=clock)
     backend = settings.backend
     backend_http = httpx.Client(transport=metrics.MeteredTransport())
