@@ -12,6 +12,7 @@ import pytest
 from test_actions import START, Deliveries
 
 from passerelle.clock import FixedClock
+from passerelle.connector import web
 from passerelle.connector.config import AdminToken
 from passerelle.connector.store import DeliveryStatus, DeliveryStore
 from passerelle.connector.web import create_action_page, sessions
@@ -151,3 +152,16 @@ async def test_an_unknown_delivery_a_local_code_and_a_bad_age_are_said_plainly(
     assert age.status_code == 422
     assert "since: " in age.text
     assert (await browser.get("/nowhere")).status_code == 404
+
+
+async def test_a_long_list_shows_its_first_rows_and_says_how_many_there_are(
+    browser: httpx.AsyncClient, deliveries: Deliveries, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web, "MAX_ROWS", 2)
+    failed = [deliveries.failed(f"order-{n}") for n in range(3)]
+    await sign_in(browser, FULL)
+    page = (await browser.get("/")).text
+    assert "The first 2 of 3 are shown" in page
+    assert [f'href="/deliveries/{i}"' in page for i in failed] == [True, True, False]
+    export = await browser.get("/export.csv")
+    assert export.text.count("\n") == 4  # the header and every row

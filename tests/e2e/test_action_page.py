@@ -210,6 +210,7 @@ def test_failures_are_listed_counted_per_code_and_filtered(
     # Each code links to what `passerelle explain` says of it.
     page.locator("a.code", has_text="unknown_line").first.click()
     expect(page.locator("pre.explain")).to_have_text(explain("unknown_line"))
+    screenshot(page, "code")
 
     page.goto(failures.url + "/waiting")
     deferred = page.locator("table").first.locator("tbody tr")
@@ -288,6 +289,11 @@ def test_several_are_dismissed_with_a_note_and_the_rest_exported(
             ("dismissed", "customer cancelled by phone")
         ]
     assert f"#{failures.unknown_line}" not in rows(page)
+    page.check("input[name=all]")
+    page.click("form.filters button[type=submit]")
+    dismissed_row = page.locator("tbody tr", has_text=f"#{failures.unknown_line}")
+    expect(dismissed_row.locator(".status")).to_have_text("dismissed")
+    page.goto(failures.url + "/")
     page.check("input[data-select-all]")
     assert page.locator("input[name=id]:not(:checked)").count() == 0
     page.uncheck("input[data-select-all]")

@@ -42,7 +42,7 @@ from starlette.types import ASGIApp
 
 from passerelle.backend.problems import UnknownProblemCodeError, explain
 from passerelle.clock import Clock, SystemClock
-from passerelle.connector.actions import ActionCenter, ActionInputError
+from passerelle.connector.actions import ActionCenter, ActionEntry, ActionInputError
 from passerelle.connector.api import match_token
 from passerelle.connector.config import AdminToken
 from passerelle.connector.store import (
@@ -61,6 +61,8 @@ _HERE = Path(__file__).parent
 _FULL_ACCESS: Final = "full"
 _MAX_FORM_BYTES: Final = 64 * 1024
 _MAX_NOTE: Final = 2000
+MAX_ROWS: Final = 500
+"""The most rows a list shows; the export and the filters reach the rest."""
 # Ages offered by the filter, as `since` understands them.
 AGES: Final = (
     ("", "any time"),
@@ -283,32 +285,41 @@ def create_action_page(
 
     def filters(request: Request) -> dict[str, str]:
         query = request.query_params
-        return {
+        chosen = {
             name: query.get(name, "").strip() for name in ("code", "platform", "store", "since")
         }
+        chosen["all"] = "true" if query.get("all") == "true" else ""
+        return chosen
+
+    def failures(chosen: Mapping[str, str]) -> list[ActionEntry]:
+        """The failures of every code that the other filters let through."""
+        try:
+            return center.failures(
+                platform=chosen["platform"] or None,
+                store=chosen["store"] or None,
+                since=chosen["since"] or None,
+                include_dismissed=bool(chosen["all"]),
+            )
+        except ActionInputError as exc:
+            raise _Refused(422, f"{exc.field}: {exc.message}") from None
 
     async def failed(request: Request, session: _Session) -> Response:
         chosen = filters(request)
 
-        def load() -> tuple[list[Any], Counter[str]]:
-            around = center.failures(
-                platform=chosen["platform"] or None,
-                store=chosen["store"] or None,
-                since=chosen["since"] or None,
-            )
+        def load() -> tuple[list[ActionEntry], Counter[str]]:
+            # Every code of the other filters is counted, so that another code is one click away.
+            around = failures(chosen)
             per_code = Counter(entry.error_code or "unknown" for entry in around)
             shown = [e for e in around if not chosen["code"] or e.error_code == chosen["code"]]
             return shown, per_code
 
-        try:
-            entries, per_code = await run(load)
-        except ActionInputError as exc:
-            raise _Refused(422, f"{exc.field}: {exc.message}") from None
+        entries, per_code = await run(load)
         return render(
             request,
             "failed.html",
             {
-                "entries": entries,
+                "entries": entries[:MAX_ROWS],
+                "total": len(entries),
                 "per_code": sorted(per_code.items(), key=lambda item: (-item[1], item[0])),
                 "chosen": chosen,
                 "ages": AGES,
@@ -328,7 +339,11 @@ def create_action_page(
         return render(
             request,
             "waiting.html",
-            {"deferred": deferred, "pending": pending},
+            {
+                "deferred": deferred[:MAX_ROWS],
+                "pending": pending[:MAX_ROWS],
+                "totals": {"deferred": len(deferred), "pending": len(pending)},
+            },
             session=session,
         )
 
@@ -369,6 +384,7 @@ def create_action_page(
                     store=chosen["store"] or None,
                     code=chosen["code"] or None,
                     since=chosen["since"] or None,
+                    include_dismissed=bool(chosen["all"]),
                 )
             )
         except ActionInputError as exc:
