@@ -1,8 +1,9 @@
 """Assembles a connector from its settings: store, plugins, back-end client, receiver, dispatcher.
 
 `passerelle serve` runs `Connector.asgi()` under uvicorn. Roles split the work for scale-out on
-PostgreSQL: ``receiver`` only takes webhooks (and serves the action-center API), ``dispatcher``
-only dispatches (its app answers the health checks alone), ``all`` does both in one process.
+PostgreSQL: ``receiver`` only takes webhooks (and serves the action center's API and page, and
+the metrics), ``dispatcher`` only dispatches (its app answers the health checks and the metrics
+alone), ``all`` does both in one process.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class Connector:
         the action-center API under ``/api/``, its page at ``/``, the metrics at ``/metrics``.
         Its lifespan starts and stops the dispatcher.
 
-        For the dispatcher role, only the health checks (see `readiness`)."""
+        For the dispatcher role, only the health checks (see `readiness`) and the metrics."""
         if self.role is Role.DISPATCHER:
             return self._health_app()
         platforms = _webhook_platforms(self.plugins)
