@@ -25,6 +25,7 @@ from passerelle.connector.store import (
     AppendResult,
     Attempt,
     AttemptResult,
+    Backlog,
     Claim,
     DeliveryNotFoundError,
     DeliveryStateError,
@@ -704,6 +705,28 @@ def test_stats_count_deliveries_per_status(store: DeliveryStore) -> None:
         DeliveryStatus.FAILED: 1,
         DeliveryStatus.DISMISSED: 0,
     }
+
+
+def test_the_backlog_counts_what_waits_and_dates_the_oldest(
+    store: DeliveryStore, clock: FixedClock
+) -> None:
+    assert store.backlog() == Backlog(pending=0, deferred=0, processing=0, oldest_received_at=None)
+    first = store.append(new("A", at=START - timedelta(hours=3))).id
+    store.append(new("B", at=START - timedelta(hours=2), platform="woocommerce"))
+    store.append(new("C", at=START - timedelta(hours=1)))
+    done = store.append(new("D")).id
+    held = {c.id: c for c in claim(store)}
+    store.defer(held[first], START + timedelta(hours=1), NOT_YET)
+    store.complete(held[done], "1 event applied")
+
+    # The deferred delivery is still the oldest waiting; the one done no longer waits.
+    assert store.backlog() == Backlog(
+        pending=0, deferred=1, processing=2, oldest_received_at=START - timedelta(hours=3)
+    )
+    assert [d.id for d in store.list_waiting(deferred=True)] == [first]
+    assert [d.ordering_key for d in store.list_waiting(deferred=False)] == ["B", "C"]
+    assert [d.ordering_key for d in store.list_waiting(platform="woocommerce")] == ["B"]
+    assert [d.ordering_key for d in store.list_waiting(store="shop-2")] == []
 
 
 def test_an_unknown_delivery_is_named(store: DeliveryStore) -> None:

@@ -42,6 +42,7 @@ from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrder
 from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_retry_after
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
+from passerelle.connector import metrics
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.outages import StoreWait
 from passerelle.connector.store import (
@@ -547,9 +548,11 @@ class Dispatcher:
             return work()
         except UnknownOrderError as exc:
             # Orders are created at checkout, outside the connector; the webhook may be faster.
+            metrics.record_backend_error(exc.code or "unknown_order")
             raise _DeferError(ErrorInfo(exc.code or "unknown_order", str(exc))) from exc
         except BackendError as exc:
             code = getattr(exc, "code", None) or type(exc).__name__
+            metrics.record_backend_error(code)
             error = ErrorInfo(code, str(exc))
             if exc.retryable:
                 # A client that gave up because the wait asked for would pass its total timeout
@@ -610,8 +613,10 @@ def _log_outcome(
     until: datetime | None = None,
     level: int = logging.INFO,
 ) -> None:
-    """One line per settled attempt: the delivery, its store and order, what became of it and
-    why; never a body or a secret. The fields are also given apart, for a JSON log."""
+    """Count the settled attempt, and log it in one line: the delivery, its store and order,
+    what became of it and why; never a body or a secret. The fields are also given apart, for a
+    JSON log."""
+    metrics.record_dispatch(outcome, code)
     if not log.isEnabledFor(level):
         return
     delivery = claim.delivery

@@ -47,6 +47,7 @@ from typing import Any, Final
 import httpx
 
 from passerelle.clock import Clock, SystemClock
+from passerelle.connector import metrics
 from passerelle.connector.store import DeliveryStore, NewDelivery, StoreUnavailableError
 from passerelle.platforms import Store, VerificationError, WebhookPlatform, WebhookRequest
 
@@ -158,6 +159,9 @@ class _Receiver:
     ) -> None:
         started = time.perf_counter()
         status, note = await self._answer_delivery(scope, receive, send, platform_name, store_id)
+        metrics.record_received(
+            platform_name, platform_name in self._platforms, status, note.partition(" ")[0]
+        )
         # A stored delivery is the common case, thousands a second at peak: its line is for
         # debugging, and so is a 503 while the store is out (the store logs the outage once).
         # Everything else says something about the sender or the setup.

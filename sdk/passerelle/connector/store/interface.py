@@ -13,6 +13,7 @@ from passerelle.connector.outages import Outage
 from passerelle.connector.store.records import (
     AppendResult,
     Attempt,
+    Backlog,
     Claim,
     Delivery,
     DeliveryStatus,
@@ -99,6 +100,21 @@ class DeliveryStore(abc.ABC):
         include_dismissed: bool = False,
     ) -> list[Delivery]:
         """The action center: failed deliveries (last failed at or after `since`), by id."""
+
+    @abc.abstractmethod
+    def list_waiting(
+        self,
+        *,
+        platform: str | None = None,
+        store: str | None = None,
+        deferred: bool | None = None,
+    ) -> list[Delivery]:
+        """Deliveries not settled yet (pending or processing), by id; `deferred` keeps only
+        those stepped aside (True) or only the others (False)."""
+
+    @abc.abstractmethod
+    def backlog(self) -> Backlog:
+        """How many deliveries wait, are deferred or in hand, and the oldest's arrival."""
 
     @abc.abstractmethod
     def attempts(self, delivery_id: int) -> list[Attempt]:

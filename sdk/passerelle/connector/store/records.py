@@ -15,6 +15,7 @@ __all__ = [
     "AppendResult",
     "Attempt",
     "AttemptResult",
+    "Backlog",
     "Claim",
     "Delivery",
     "DeliveryStatus",
@@ -234,6 +235,20 @@ class Note:
     at: datetime
     action: NoteAction
     text: str
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits to be dispatched: how many, and since when the oldest has waited."""
+
+    pending: int
+    """Waiting for their turn (not stepped aside)."""
+    deferred: int
+    """Stepped aside until what they depend on arrives."""
+    processing: int
+    """In a worker's hands."""
+    oldest_received_at: datetime | None
+    """When the oldest of them all was received; None when nothing waits."""
 
 
 def _is_header(pair: object) -> bool:

@@ -22,6 +22,7 @@ from passerelle.connector.store.records import (
     AppendResult,
     Attempt,
     AttemptResult,
+    Backlog,
     Claim,
     Delivery,
     DeliveryStatus,
@@ -467,16 +468,33 @@ class SQLDeliveryStore(DeliveryStore):
         statuses = "('failed', 'dismissed')" if include_dismissed else "('failed')"
         where = [f"status IN {statuses}"]
         params: dict[str, Any] = {}
+        if since is not None:
+            _require_aware(since, "since")
+            where.append("last_failed_at >= :since")
+            params["since"] = self.to_db_time(since)
+        return self._list(where, params, platform, store)
+
+    def list_waiting(
+        self,
+        *,
+        platform: str | None = None,
+        store: str | None = None,
+        deferred: bool | None = None,
+    ) -> list[Delivery]:
+        where = ["status IN ('pending', 'processing')"]
+        if deferred is not None:
+            where.append("deferred" if deferred else "NOT deferred")
+        return self._list(where, {}, platform, store)
+
+    def _list(
+        self, where: list[str], params: dict[str, Any], platform: str | None, store: str | None
+    ) -> list[Delivery]:
         if platform is not None:
             where.append("platform = :platform")
             params["platform"] = platform
         if store is not None:
             where.append("store = :store")
             params["store"] = store
-        if since is not None:
-            _require_aware(since, "since")
-            where.append("last_failed_at >= :since")
-            params["since"] = self.to_db_time(since)
         rows = self.read(
             lambda tx: tx.rows(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE {' AND '.join(where)} ORDER BY id",  # noqa: S608
@@ -484,6 +502,35 @@ class SQLDeliveryStore(DeliveryStore):
             )
         )
         return [self._delivery(row) for row in rows]
+
+    def backlog(self) -> Backlog:
+        def work(tx: Tx) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            counts = tx.rows(
+                "SELECT status, deferred, COUNT(*) FROM deliveries"
+                " WHERE status IN ('pending', 'processing') GROUP BY status, deferred"
+            )
+            # Ids grow with arrival: the smallest open id is the oldest delivery waiting.
+            oldest = tx.rows(
+                "SELECT received_at FROM deliveries WHERE id = (SELECT MIN(id) FROM deliveries"
+                " WHERE status IN ('pending', 'processing'))"
+            )
+            return counts, oldest
+
+        counts, oldest = self.read(work)
+        pending = deferred = processing = 0
+        for status, is_deferred, count in counts:
+            if status == DeliveryStatus.PROCESSING:
+                processing += int(count)
+            elif is_deferred:
+                deferred += int(count)
+            else:
+                pending += int(count)
+        return Backlog(
+            pending=pending,
+            deferred=deferred,
+            processing=processing,
+            oldest_received_at=self.from_db_time(oldest[0][0]) if oldest else None,
+        )
 
     def attempts(self, delivery_id: int) -> list[Attempt]:
         rows = self._history(
