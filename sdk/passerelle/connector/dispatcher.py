@@ -26,10 +26,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -53,6 +51,7 @@ from passerelle.connector.store import (
     StoreError,
     StoreUnavailableError,
 )
+from passerelle.connector.workers import LeaseKeeper, WorkerPool
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
@@ -154,11 +153,6 @@ _Verdict = _TransientError | _DeferError | _PermanentError | list[str] | str
 or why the delivery is ignored."""
 
 
-def worker_prefix(name: str) -> str:
-    """Worker ids name the host and the process, so that an attempt says where it ran."""
-    return f"{socket.gethostname()}:{os.getpid()}:{name}"
-
-
 class Dispatcher:
     """Dispatches stored deliveries; `start` runs worker threads, `run_once` works inline."""
 
@@ -188,51 +182,35 @@ class Dispatcher:
         self._clock = clock or SystemClock()
         self._name = name
         self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._threads: dict[str, threading.Thread] = {}
-        self._threads_lock = threading.Lock()
-        self._supervisor: threading.Thread | None = None
-        self._leases = _LeaseKeeper(store)
-        self._busy = _Counter()
-        self.restarts = 0
-        """How many times a worker that stopped was restarted."""
+        self._workers = WorkerPool(
+            self._work,
+            workers=self.policy.workers,
+            name=name,
+            supervise_every=self.policy.supervise_every,
+        )
+        self._stopping = self._workers.stopping
+        self._leases = LeaseKeeper(store)
 
     # Running ---------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the worker threads, and the supervisor that restarts any that stops."""
-        self._stopping.clear()
-        with self._threads_lock:
-            for n in range(self.policy.workers):
-                self._start_worker(f"{worker_prefix(self._name)}-{n}")
-        self._supervisor = threading.Thread(
-            target=self._supervise, name=f"{self._name}-supervisor", daemon=True
-        )
-        self._supervisor.start()
-
-    def _start_worker(self, worker_id: str) -> None:
-        thread = threading.Thread(target=self._work, args=(worker_id,), name=worker_id)
-        thread.start()
-        self._threads[worker_id] = thread
-
-    def _supervise(self) -> None:
-        while not self._stopping.wait(self.policy.supervise_every):
-            self.supervise()
+        self._workers.start()
 
     def supervise(self) -> int:
         """Restart every worker that stopped (the supervisor does every `supervise_every`);
         return how many were restarted."""
-        restarted = 0
-        with self._threads_lock:
-            if self._stopping.is_set():
-                return 0
-            for worker_id, thread in list(self._threads.items()):
-                if not thread.is_alive():
-                    log.error("worker %s stopped unexpectedly; restarting it", worker_id)
-                    self._start_worker(worker_id)
-                    restarted += 1
-            self.restarts += restarted
-        return restarted
+        return self._workers.supervise()
+
+    @property
+    def restarts(self) -> int:
+        """How many times a worker that stopped was restarted."""
+        return self._workers.restarts
+
+    @property
+    def in_flight(self) -> int:
+        """How many workers are claiming or working on a delivery right now."""
+        return self._workers.busy.count
 
     def wake(self) -> None:
         """Tell idle workers there may be new work (the receiver calls it after an append)."""
@@ -240,23 +218,12 @@ class Dispatcher:
 
     def workers_running(self) -> int:
         """How many worker threads are running: none before `start` or once `stop` is called."""
-        if self._stopping.is_set():
-            return 0
-        with self._threads_lock:
-            return sum(thread.is_alive() for thread in self._threads.values())
+        return self._workers.running()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Let every worker finish the delivery in hand, then stop them."""
-        self._stopping.set()
         self._wake.set()
-        if self._supervisor is not None:
-            self._supervisor.join(timeout)
-            self._supervisor = None
-        with self._threads_lock:
-            threads = list(self._threads.values())
-            self._threads.clear()
-        for thread in threads:
-            thread.join(timeout)
+        self._workers.stop(timeout)
         self._leases.stop()
         if self._owns_http:
             self._http.close()
@@ -285,7 +252,7 @@ class Dispatcher:
         # a worker that stopped would leave every order it would have served waiting.
         store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
         while not self._stopping.is_set():
-            with self._busy:
+            with self._workers.busy:
                 found = self._claim_and_dispatch(worker_id, store_wait)
             if found is None:
                 self._stopping.wait(store_wait.next())
@@ -314,11 +281,6 @@ class Dispatcher:
                     claim.id,
                 )
         return bool(claims)
-
-    @property
-    def in_flight(self) -> int:
-        """How many workers are claiming or working on a delivery right now."""
-        return self._busy.count
 
     # One delivery ----------------------------------------------------------------------------
 
@@ -647,90 +609,6 @@ def _log_outcome(
         detail,
         extra=fields,
     )
-
-
-class _LeaseKeeper:
-    """Renews the leases of the deliveries in hand, from one thread, every third of a lease: a
-    slow back end (retries, ``Retry-After``) must not let a second worker take a delivery over
-    while the first is still applying it."""
-
-    def __init__(self, store: DeliveryStore) -> None:
-        self._store = store
-        self._held: dict[int, tuple[Claim, timedelta]] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @contextlib.contextmanager
-    def hold(self, claim: Claim, lease: timedelta) -> Iterator[None]:
-        """Keep `claim` renewed by `lease` at a time until the block ends."""
-        with self._lock:
-            self._held[claim.id] = (claim, lease)
-            if self._thread is None:
-                self._stopping.clear()
-                self._thread = threading.Thread(
-                    target=self._run, name="passerelle-lease-keeper", daemon=True
-                )
-                self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.pop(claim.id, None)
-
-    def stop(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        self._stopping.set()
-        if thread is not None:
-            thread.join()
-
-    def renew(self) -> None:
-        """Renew every lease in hand now."""
-        with self._lock:
-            held = list(self._held.values())
-        for claim, lease in held:
-            try:
-                renewed = self._store.extend(claim, lease)
-            except LeaseLostError:
-                if claim.id in self._held:
-                    log.warning("lost the lease on delivery %s while working on it", claim.id)
-                continue
-            except StoreUnavailableError:
-                continue  # the store logs its outage; the next round tries again
-            except Exception:
-                log.exception("could not renew the lease on delivery %s", claim.id)
-                continue
-            with self._lock:
-                if claim.id in self._held:
-                    self._held[claim.id] = (renewed, lease)
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._held:
-                    self._thread = None  # the next hold starts another
-                    return
-                shortest = min(lease for _, lease in self._held.values())
-            if self._stopping.wait(shortest.total_seconds() / 3):
-                return
-            self.renew()
-
-
-class _Counter:
-    """How many threads are inside its `with` block."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.count = 0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self.count += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self.count -= 1
 
 
 def _hours(delta: timedelta) -> str:
