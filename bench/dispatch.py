@@ -41,10 +41,8 @@ from pydantic import SecretStr, TypeAdapter
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import CartLineItem, OrderCreate
-from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
-from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import DeliveryStatus, DeliveryStore, NewDelivery, open_store
 from passerelle.events import Event
 from passerelle.money import Money
@@ -288,14 +286,12 @@ def measure(workers: int, seconds: float, latency_ms: int, per_order: int) -> Re
                 retry=RetryPolicy(max_attempts=1),
             )
             plugins = Plugins()
-            mirror = OrderMirror(client)
-            plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
             dispatcher = Dispatcher(
                 store=store,
                 platforms={PLATFORM: DispatchPlatform()},
                 stores={(PLATFORM, STORE_ID): Store(PLATFORM, STORE_ID, (SecretStr("unused"),))},
                 plugins=plugins,
-                mirror=mirror,
+                backend=client,
                 policy=DispatchPolicy(workers=workers),
             )
             began = time.perf_counter()

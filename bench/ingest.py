@@ -324,7 +324,7 @@ def _floor(db: str, connections: int, size: int, warmup: float, seconds: float) 
     are checkpoints, which the store runs beside its commits. The latencies are those of the
     transactions."""
     from passerelle.clock import SystemClock
-    from passerelle.connector.sqlite_store import SQLiteStore, _append_rows, _Row
+    from passerelle.connector.store.sqlite import SQLiteStore, _append_rows, _Row
 
     store = SQLiteStore(db, clock=SystemClock())  # creates and migrates the schema
     store.close()

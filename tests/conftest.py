@@ -16,6 +16,8 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from postgres_support import postgres_missing
+
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 NewSchema = Callable[[], contextlib.AbstractContextManager[str]]
@@ -30,7 +32,6 @@ def anyio_backend() -> str:
 def postgres_dsn() -> str:
     """The PostgreSQL server for the tests, or a skip (a failure in CI) saying why not."""
     dsn = os.environ.get("PASSERELLE_TEST_POSTGRES_DSN", DEFAULT_POSTGRES_DSN)
-    required = os.environ.get("PASSERELLE_REQUIRE_POSTGRES") == "1"
     try:
         import psycopg
 
@@ -41,9 +42,7 @@ def postgres_dsn() -> str:
         where = f"{parts.hostname}:{parts.port or 5432}{parts.path}"
         detail = " ".join(str(exc).split())
         reason = f"PostgreSQL is unreachable at {where} ({type(exc).__name__}: {detail})"
-        if required:
-            pytest.fail(f"{reason}; PASSERELLE_REQUIRE_POSTGRES=1 requires it")
-        pytest.skip(f"{reason}; set PASSERELLE_TEST_POSTGRES_DSN to run the PostgreSQL tests")
+        postgres_missing(reason, "set PASSERELLE_TEST_POSTGRES_DSN to run the PostgreSQL tests")
     return dsn
 
 

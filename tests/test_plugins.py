@@ -222,9 +222,7 @@ def test_installed_plugin_observes_shipments() -> None:
     shipment = envelope(OrderShipped(order="1001", id="f-1"))
     assert isinstance(shipment.event, OrderShipped)
 
-    plugins.order_shipped(
-        envelope=shipment, event=shipment.event, effect=effect("order_shipped", "f-1")
-    )
+    plugins.observe(envelope=shipment, event=shipment.event, effect=effect("order_shipped", "f-1"))
 
     assert importlib.import_module("passerelle_example").shipped == [
         (shipment.idempotency_key, "1001")
@@ -649,11 +647,11 @@ def test_every_lifecycle_hook_reaches_the_implementation_with_keywords() -> None
     returning = effect("order_returned", "r-1", "5.00")
     editing = effect("order_edited", "e-1", "-3.50")
 
-    plugins.order_shipped(envelope=shipped, event=shipped.event, effect=shipping)
-    plugins.order_cancelled(envelope=cancelled, event=cancelled.event, effect=cancelling)
-    plugins.order_returned(envelope=returned, event=returned.event, effect=returning)
-    plugins.order_edited(envelope=edited, event=edited.event, effect=editing)
-    plugins.batch_file_edited(envelope=batch, event=batch.event)
+    plugins.observe(envelope=shipped, event=shipped.event, effect=shipping)
+    plugins.observe(envelope=cancelled, event=cancelled.event, effect=cancelling)
+    plugins.observe(envelope=returned, event=returned.event, effect=returning)
+    plugins.observe(envelope=edited, event=edited.event, effect=editing)
+    plugins.observe(envelope=batch, event=batch.event)
 
     assert recorder.calls == [
         ("order_shipped", {"envelope": shipped, "event": shipped.event, "effect": shipping}),
@@ -680,7 +678,7 @@ def test_implementation_may_take_only_the_arguments_it_needs() -> None:
     cancelled = envelope(OrderCancelled(order="1001", id="c-1"))
     assert isinstance(cancelled.event, OrderCancelled)
 
-    plugins.order_cancelled(
+    plugins.observe(
         envelope=cancelled, event=cancelled.event, effect=effect("order_cancelled", "c-1")
     )
 
@@ -702,7 +700,7 @@ def test_exception_of_an_implementation_reaches_the_caller() -> None:
     assert isinstance(shipped.event, OrderShipped)
 
     with pytest.raises(BackEndDownError, match=r"^back end unavailable$"):
-        plugins.order_shipped(
+        plugins.observe(
             envelope=shipped, event=shipped.event, effect=effect("order_shipped", "f-1")
         )
 
@@ -726,10 +724,10 @@ def test_trace_reports_calls_results_and_exceptions(caplog: pytest.LogCaptureFix
     assert isinstance(batch.event, BatchFileEdited)
     assert isinstance(shipped.event, OrderShipped)
 
-    plugins.batch_file_edited(envelope=batch, event=batch.event)
+    plugins.observe(envelope=batch, event=batch.event)
     plugins.register(Failing(), "failing")
     with pytest.raises(RuntimeError):
-        plugins.order_shipped(
+        plugins.observe(
             envelope=shipped, event=shipped.event, effect=effect("order_shipped", "f-1")
         )
 

@@ -8,6 +8,7 @@ came from and carries its idempotency key.
 from __future__ import annotations
 
 import hashlib
+import typing
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -18,6 +19,9 @@ from passerelle.batches import BatchChange
 from passerelle.money import Money
 
 __all__ = [
+    "EVENT_TYPES",
+    "AnyEvent",
+    "AnyOrderEvent",
     "BatchFileEdited",
     "CancelReason",
     "CartLine",
@@ -146,13 +150,16 @@ class BatchFileEdited(_Frozen):
     configured cutoff before any hook runs; without either, only the back end checks it."""
 
 
-OrderEvent = Annotated[
-    OrderShipped | OrderCancelled | OrderReturned | OrderEdited, Field(discriminator="kind")
-]
-Event = Annotated[
-    OrderShipped | OrderCancelled | OrderReturned | OrderEdited | BatchFileEdited,
-    Field(discriminator="kind"),
-]
+AnyOrderEvent = OrderShipped | OrderCancelled | OrderReturned | OrderEdited
+"""Every event of an order's lifecycle."""
+AnyEvent = AnyOrderEvent | BatchFileEdited
+"""Every event kind, declared here once: whatever lists kinds derives from this union (the
+ledger's rules, the back-end calls, the observer hooks are checked against it)."""
+OrderEvent = Annotated[AnyOrderEvent, Field(discriminator="kind")]
+Event = Annotated[AnyEvent, Field(discriminator="kind")]
+"""An event read from JSON by its ``kind``."""
+EVENT_TYPES: tuple[type[AnyEvent], ...] = typing.get_args(AnyEvent)
+"""Each event class, in the order of `AnyEvent`."""
 
 
 class Envelope(_Frozen):

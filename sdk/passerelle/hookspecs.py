@@ -85,7 +85,9 @@ def register_platforms(register: Callable[[WebhookPlatform | FilePlatform], None
 # Lifecycle hooks
 #
 # Called by the dispatcher for each event the ledger applied, in the order the events happened
-# for the same order; the built-in backend plugin runs first. An event the ledger found to change
+# for the same order, once the payment back end accepted it: the back-end call is the
+# dispatcher's own step, made before any hook, so an observer never sees an event the back end
+# refused, whatever other plugins implement (wrappers, tryfirst). An event the ledger found to change
 # nothing (a repeated delivery, a fulfillment already shipped) calls no hook. When a hook raises,
 # the delivery is retried and every hook is called again for the event, the back end answering
 # its first answer again under the same idempotency key. A process that dies between the back
@@ -102,9 +104,9 @@ def order_shipped(envelope: Envelope, event: OrderShipped, effect: Effect) -> No
     applied: the lines and quantities newly shipped (an overlapping fulfillment carries only the
     new part) and the amount to capture. Return nothing.
 
-    Raising makes the delivery fail: a retryable ``passerelle.backend`` error (a timeout, a 429,
-    a 5xx of the payment back end) is retried with backoff, any other exception sends the delivery
-    to the action center with its message. Either way the same event may be dispatched again,
+    Raising makes the delivery fail: it is retried with backoff (a retryable ``passerelle.backend``
+    error, such as a timeout, keeps its own code; any other exception is ``internal_error``) and
+    goes to the action center with its message once the attempts are spent. Either way the same event may be dispatched again,
     later or by a replay, so an implementation must be idempotent: key any side effect on
     ``envelope.idempotency_key``, which is the same every time.
     """

@@ -345,6 +345,22 @@ class Effect:
     void: bool = False
     is_noop: bool = False
 
+    def describe(self) -> str:
+        """What the effect did, in a few words: ``captured 30.00 CAD; SKU-1 x2``."""
+        text = f"{_EFFECT_VERBS[self.kind]} {self.amount}"
+        if self.void:
+            text += " (void)"
+        lines = ", ".join(f"{lq.line} x{lq.quantity}" for lq in self.lines)
+        return f"{text}; {lines}" if lines else text
+
+
+_EFFECT_VERBS: dict[EventKind, str] = {
+    "order_shipped": "captured",
+    "order_cancelled": "released",
+    "order_returned": "refunded",
+    "order_edited": "authorization changed by",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class CartStart:

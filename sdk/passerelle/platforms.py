@@ -20,13 +20,7 @@ from pydantic import BaseModel, SecretStr
 
 from passerelle.batches import BatchFile
 from passerelle.codes import ErrorCode
-from passerelle.events import (
-    BatchFileEdited,
-    OrderCancelled,
-    OrderEdited,
-    OrderReturned,
-    OrderShipped,
-)
+from passerelle.events import AnyEvent
 from passerelle.store_options import option_problems, validate_options
 
 __all__ = [
@@ -49,7 +43,8 @@ JSON_MEDIA_TYPE: Final = "application/json"
 
 M = TypeVar("M", bound=BaseModel)
 
-TranslatedEvent = OrderShipped | OrderCancelled | OrderReturned | OrderEdited | BatchFileEdited
+TranslatedEvent = AnyEvent
+"""What a platform may translate a delivery into: any event kind."""
 
 
 @dataclass(frozen=True)

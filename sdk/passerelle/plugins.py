@@ -32,14 +32,7 @@ import pluggy
 
 from passerelle import hookspecs
 from passerelle._version import __version__
-from passerelle.events import (
-    BatchFileEdited,
-    Envelope,
-    OrderCancelled,
-    OrderEdited,
-    OrderReturned,
-    OrderShipped,
-)
+from passerelle.events import AnyEvent, Envelope
 from passerelle.platforms import FilePlatform, Platform, WebhookPlatform
 
 if TYPE_CHECKING:
@@ -391,25 +384,15 @@ class Plugins:
 
     # Lifecycle hooks: keyword arguments only, as the hook specifications expect.
 
-    def order_shipped(self, *, envelope: Envelope, event: OrderShipped, effect: Effect) -> None:
-        """Call every `order_shipped` implementation; the first exception propagates."""
-        self._pm.hook.order_shipped(envelope=envelope, event=event, effect=effect)
-
-    def order_cancelled(self, *, envelope: Envelope, event: OrderCancelled, effect: Effect) -> None:
-        """Call every `order_cancelled` implementation; the first exception propagates."""
-        self._pm.hook.order_cancelled(envelope=envelope, event=event, effect=effect)
-
-    def order_returned(self, *, envelope: Envelope, event: OrderReturned, effect: Effect) -> None:
-        """Call every `order_returned` implementation; the first exception propagates."""
-        self._pm.hook.order_returned(envelope=envelope, event=event, effect=effect)
-
-    def order_edited(self, *, envelope: Envelope, event: OrderEdited, effect: Effect) -> None:
-        """Call every `order_edited` implementation; the first exception propagates."""
-        self._pm.hook.order_edited(envelope=envelope, event=event, effect=effect)
-
-    def batch_file_edited(self, *, envelope: Envelope, event: BatchFileEdited) -> None:
-        """Call every `batch_file_edited` implementation; the first exception propagates."""
-        self._pm.hook.batch_file_edited(envelope=envelope, event=event)
+    def observe(self, *, envelope: Envelope, event: AnyEvent, effect: Effect | None = None) -> None:
+        """Call every implementation of the event's lifecycle hook (the hook named after its
+        `kind`: `order_shipped`, ..., `batch_file_edited`); the first exception propagates. An
+        order event comes with the `effect` it had on the ledger."""
+        hook = getattr(self._pm.hook, event.kind)
+        if effect is None:
+            hook(envelope=envelope, event=event)
+        else:
+            hook(envelope=envelope, event=event, effect=effect)
 
     # Tracing
 

@@ -16,8 +16,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from passerelle.backend.client import BackendClient
+from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import FixedClock
 from passerelle.connector.store import DeliveryStore, open_store
+from passerelle.sandbox.server import SandboxServer
+from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
 
 NewStoreURL = Callable[[], contextlib.AbstractContextManager[str]]
 
@@ -86,3 +90,19 @@ def clock() -> FixedClock:
 def store(store_url: str, clock: FixedClock) -> Iterator[DeliveryStore]:
     with open_store(store_url, clock=clock) as opened:
         yield opened
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    """A sandbox back end over a real socket, shared by a module's tests."""
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
+    # One attempt per call: the dispatcher's own retry schedule is what these tests observe.
+    with BackendClient(
+        sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT, retry=RetryPolicy(max_attempts=1)
+    ) as backend:
+        yield backend

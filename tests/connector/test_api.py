@@ -16,7 +16,7 @@ from passerelle.clock import FixedClock
 from passerelle.connector.actions import ENTRY_FIELDS, MASK
 from passerelle.connector.api import create_api
 from passerelle.connector.config import AdminSettings, AdminToken
-from passerelle.connector.store import DeliveryStatus, DeliveryStore, NoteAction
+from passerelle.connector.store import DeliveryStatus, DeliveryStore, ErrorInfo, NoteAction
 
 FULL = "full-access-token-0123456789"
 READ = "read-only-token-0123456789"
@@ -102,7 +102,9 @@ async def test_list_filters(
 ) -> None:
     north = deliveries.failed(platform="shopify", shop="north")
     clock.advance(timedelta(hours=3))
-    woo = deliveries.failed(platform="woocommerce", shop="north")
+    woo = deliveries.failed(
+        platform="woocommerce", shop="north", error=ErrorInfo("unknown_line", "no line 9")
+    )
     dismissed = deliveries.failed(platform="shopify", shop="south")
     await client.post("/actions/dismiss", json={"ids": [dismissed], "note": "test order"})
 
@@ -119,6 +121,10 @@ async def test_list_filters(
     assert await listed(all="true") == [north, woo, dismissed]
     assert await listed(all="true", store="south") == [dismissed]
     assert await listed(all="false") == [north, woo]
+    assert await listed(code="unknown_line") == [woo]
+    assert await listed(code="unknown_order", all="true") == [north, dismissed]
+    export = await client.get("/actions/export.csv", params={"code": "unknown_line"})
+    assert [row["id"] for row in csv.DictReader(io.StringIO(export.text))] == [str(woo)]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +137,11 @@ async def test_list_filters(
             " (2026-03-01, 2026-03-01T09:30, 2026-03-01T09:30-05:00)",
         ),
         ({"all": "maybe"}, "all", "must be true or false, got 'maybe'"),
-        ({"order": "1001"}, "order", "unknown parameter; expected all, platform, since, store"),
+        (
+            {"order": "1001"},
+            "order",
+            "unknown parameter; expected all, code, platform, since, store",
+        ),
     ],
 )
 async def test_bad_query_parameters_are_named(

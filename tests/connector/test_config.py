@@ -166,7 +166,7 @@ def test_defaults_when_only_the_backend_is_given(tmp_path: Path) -> None:
     assert settings.stores == []
     assert settings.receiver.max_body_bytes == 1024 * 1024
     assert settings.receiver.port == 8080
-    assert settings.dispatcher.health_port is None
+    assert settings.dispatcher.health_port == 8081
     assert settings.admin.tokens == []
 
 

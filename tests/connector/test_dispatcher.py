@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -15,8 +14,16 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from pydantic import SecretStr
-from testplatform import PLATFORM, TestPlatform
+from dispatch_support import (
+    Observer,
+    deliver,
+    make_dispatcher,
+    new_order,
+    order_view,
+    refund,
+    ship,
+    unique_reference,
+)
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import (
@@ -25,34 +32,18 @@ from passerelle.backend.models import (
     CartUpdate,
     LineQuantityItem,
     OrderCreate,
-    OrderView,
 )
-from passerelle.backend.plugin import BackendPlugin
-from passerelle.backend.retry import RetryPolicy, no_jitter
+from passerelle.backend.retry import RetryPolicy
 from passerelle.batches import CutoffPolicy
 from passerelle.clock import FixedClock
-from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
-from passerelle.connector.mirror import OrderMirror
-from passerelle.connector.store import DeliveryStatus, DeliveryStore, NewDelivery, open_store
-from passerelle.events import BatchFileEdited, Envelope, LineType, OrderShipped
+from passerelle.connector.store import DeliveryStatus, DeliveryStore, open_store
+from passerelle.events import BatchFileEdited, Envelope, OrderShipped
 from passerelle.hookspecs import hookimpl
 from passerelle.money import Money
 from passerelle.orders import Effect
-from passerelle.platforms import Store
-from passerelle.plugins import Plugins
 from passerelle.sandbox.faults import Faults
 from passerelle.sandbox.server import SandboxServer
 from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
-
-SECRET = "s3cret-for-tests"
-STORE = "shop-1"
-_orders = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -64,116 +55,6 @@ def clock() -> FixedClock:
 def store(tmp_path: Path, clock: FixedClock) -> Iterator[DeliveryStore]:
     with open_store(f"sqlite:///{tmp_path / 'inbox.db'}", clock=clock) as opened:
         yield opened
-
-
-@pytest.fixture
-def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
-    # One attempt per call: the dispatcher's own retry schedule is what these tests observe.
-    with BackendClient(
-        sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT, retry=RetryPolicy(max_attempts=1)
-    ) as backend:
-        yield backend
-
-
-class Observer:
-    """An observer plugin recording the lifecycle calls it sees."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.calls: list[tuple[str, str, str]] = []
-        self.fail = fail
-
-    @hookimpl
-    def order_shipped(self, envelope: Envelope, event: OrderShipped, effect: Effect) -> None:
-        if self.fail:
-            raise RuntimeError("the accounting export is down")
-        self.calls.append(("shipped", event.id, str(effect.amount)))
-
-
-def make_dispatcher(
-    store: DeliveryStore, client: BackendClient, clock: FixedClock, *observers: object
-) -> Dispatcher:
-    plugins = Plugins()
-    mirror = OrderMirror(client)
-    plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
-    for n, observer in enumerate(observers):
-        plugins.register(observer, f"observer-{n}")
-    return Dispatcher(
-        store=store,
-        platforms={PLATFORM: TestPlatform()},
-        stores={(PLATFORM, STORE): Store(PLATFORM, STORE, (SecretStr(SECRET),))},
-        plugins=plugins,
-        mirror=mirror,
-        http=httpx.Client(),
-        policy=DispatchPolicy(
-            workers=2,
-            max_attempts=3,
-            backoff=RetryPolicy(initial_delay=1.0, max_delay=30.0, jitter=no_jitter),
-            defer_for=timedelta(hours=1),
-        ),
-        clock=clock,
-    )
-
-
-def new_order(client: BackendClient, *, quantity: int = 2) -> str:
-    reference = f"ord-{next(_orders)}-{datetime.now(UTC).timestamp():.0f}"
-    client.create_order(
-        OrderCreate(
-            reference=reference,
-            currency="CAD",
-            lines=(
-                CartLineItem(
-                    reference="SKU-1",
-                    name="Mug",
-                    unit_price=Money.of("12.50", "CAD"),
-                    quantity=quantity,
-                ),
-                CartLineItem(
-                    reference="SHIP",
-                    name="Shipping",
-                    type=LineType.HANDLING,
-                    unit_price=Money.of("5.00", "CAD"),
-                    quantity=1,
-                ),
-            ),
-        )
-    )
-    return reference
-
-
-def deliver(store: DeliveryStore, clock: FixedClock, key: str, order: str, **content: Any) -> int:
-    body = json.dumps({"order": order, **content}).encode()
-    result = store.append(
-        NewDelivery(
-            platform=PLATFORM,
-            store=STORE,
-            # Delivery keys are unique per store, and the sandbox outlives one test.
-            delivery_key=f"{order}:{key}",
-            ordering_key=order,
-            headers=(("Content-Type", "application/json"),),
-            body=body,
-            received_at=clock.now(),
-        )
-    )
-    return result.id
-
-
-def ship(order: str, id: str, quantity: int | None = None) -> dict[str, Any]:
-    lines = None if quantity is None else [{"line": "SKU-1", "quantity": quantity}]
-    return {"kind": "order_shipped", "order": order, "id": id, "lines": lines}
-
-
-def refund(order: str, id: str, amount: str, quantity: int = 1) -> dict[str, Any]:
-    return {
-        "kind": "order_returned",
-        "order": order,
-        "id": id,
-        "lines": [{"line": "SKU-1", "quantity": quantity}],
-        "refund": {"amount": amount, "currency": "CAD"},
-    }
-
-
-def order_view(client: BackendClient, reference: str) -> OrderView:
-    return client.get_order(reference)
 
 
 def test_a_shipment_is_captured_once_and_an_overlapping_delivery_changes_nothing(
@@ -294,7 +175,7 @@ def test_an_unknown_order_waits_for_checkout(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
     dispatcher = make_dispatcher(store, client, clock)
-    order = f"late-{next(_orders)}-{datetime.now(UTC).timestamp():.0f}"
+    order = unique_reference("late")
     waiting = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
     dispatcher.drain()
     assert store.get(waiting).deferred
@@ -456,11 +337,22 @@ def test_an_observer_failure_is_visible_and_its_retry_reaches_the_observer_once(
     delivery = deliver(store, clock, "s1", order, events=[ship(order, "F1")])
     dispatcher.drain()
 
+    # An observer's bug may pass (a redeploy): the delivery is retried with backoff first.
+    waiting = store.get(delivery)
+    assert waiting.status is DeliveryStatus.PENDING
+    assert waiting.last_error is not None
+    assert waiting.last_error.code == "internal_error"
+    for _ in range(2):
+        clock.advance(timedelta(minutes=1))
+        dispatcher.drain()
+
     failed = store.get(delivery)
     assert failed.status is DeliveryStatus.FAILED
     assert failed.last_error is not None
     assert failed.last_error.code == "internal_error"
-    assert failed.last_error.message == "RuntimeError: the accounting export is down"
+    assert failed.last_error.message == (
+        "gave up after 3 attempts: RuntimeError: the accounting export is down"
+    )
 
     observer.fail = False
     store.requeue([delivery], note="export fixed")
@@ -825,3 +717,47 @@ def test_a_batch_edit_that_names_no_date_is_left_to_the_back_end(
 
     assert store.get(delivery).status is DeliveryStatus.DONE
     assert observer.batches == ["B-8"]
+
+
+class Wraps:
+    """An observer that wraps the hook call and one that asks to run first: neither may run
+    before the back end accepted the event."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def order_shipped(self, event: OrderShipped) -> Iterator[None]:
+        self.seen.append(f"wrapper before {event.id}")
+        yield
+        self.seen.append(f"wrapper after {event.id}")
+
+
+class First:
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    @hookimpl(tryfirst=True)
+    def order_shipped(self, event: OrderShipped) -> None:
+        self.seen.append(f"first {event.id}")
+
+
+def test_observers_see_nothing_the_back_end_refused_whatever_hooks_they_implement(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    wraps = Wraps()
+    dispatcher = make_dispatcher(store, client, clock, wraps, First(wraps.seen))
+    order = new_order(client)
+    accepted = deliver(store, clock, "s1", order, events=[ship(order, "F1", quantity=1)])
+    dispatcher.drain()
+    assert store.get(accepted).status is DeliveryStatus.DONE
+    assert wraps.seen == ["wrapper before F1", "first F1", "wrapper after F1"]
+
+    # The back end's ledger moves on behind the mirror's back: the rest is cancelled by hand,
+    # so the back end refuses the next shipment the mirror still allows.
+    client.cancel(order, CancellationCreate(event_id="C-by-hand"))
+    refused = deliver(store, clock, "s2", order, events=[ship(order, "F2", quantity=1)])
+    dispatcher.drain()
+    failed = store.get(refused)
+    assert failed.status is DeliveryStatus.FAILED
+    assert wraps.seen == ["wrapper before F1", "first F1", "wrapper after F1"]

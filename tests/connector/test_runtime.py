@@ -17,7 +17,7 @@ from testplatform import TestPlatform
 
 from passerelle.backend.errors import APITimeoutError, BackendError
 from passerelle.batches import CutoffPolicy
-from passerelle.connector.config import Settings
+from passerelle.connector.config import ConfigError, Settings
 from passerelle.connector.runtime import Connector, Role, build_connector
 from passerelle.connector.store import StoreError
 from passerelle.hookspecs import hookimpl
@@ -65,6 +65,18 @@ def test_the_batches_section_is_the_dispatchers_cutoff(tmp_path: Path) -> None:
         )
     finally:
         connector.close()
+
+
+def test_a_multiprocess_metrics_folder_that_does_not_exist_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "absent"))
+    with pytest.raises(ConfigError, match=r"^PROMETHEUS_MULTIPROC_DIR: '.*absent' is not a folder"):
+        build(tmp_path)
+    assert not (tmp_path / "inbox.db").exists()
+    (tmp_path / "absent").mkdir()
+    build(tmp_path).close()
+    assert (tmp_path / "inbox.db").exists()
 
 
 class _NeedsAKey(TestPlatform):
@@ -152,7 +164,7 @@ def test_a_dispatcher_answers_health_checks_while_its_workers_run_and_its_store_
         assert get("/readyz") == (200, "ready\n")
         assert get("/webhooks/test/s") == (
             404,
-            "not found: a dispatcher answers /healthz and /readyz\n",
+            "not found: a dispatcher answers /healthz, /readyz and /metrics\n",
         )
         assert httpx.post(server.url + "/readyz").status_code == 405
 

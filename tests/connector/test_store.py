@@ -21,12 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from passerelle.clock import FixedClock
-from passerelle.connector.migrations import migrations
-from passerelle.connector.sqlite_store import SQLiteStore
 from passerelle.connector.store import (
     AppendResult,
     Attempt,
     AttemptResult,
+    Backlog,
     Claim,
     DeliveryNotFoundError,
     DeliveryStateError,
@@ -41,6 +40,8 @@ from passerelle.connector.store import (
     StoreError,
     open_store,
 )
+from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.sqlite import SQLiteStore
 from passerelle.platforms import WebhookRequest
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -706,6 +707,28 @@ def test_stats_count_deliveries_per_status(store: DeliveryStore) -> None:
     }
 
 
+def test_the_backlog_counts_what_waits_and_dates_the_oldest(
+    store: DeliveryStore, clock: FixedClock
+) -> None:
+    assert store.backlog() == Backlog(pending=0, deferred=0, processing=0, oldest_received_at=None)
+    first = store.append(new("A", at=START - timedelta(hours=3))).id
+    store.append(new("B", at=START - timedelta(hours=2), platform="woocommerce"))
+    store.append(new("C", at=START - timedelta(hours=1)))
+    done = store.append(new("D")).id
+    held = {c.id: c for c in claim(store)}
+    store.defer(held[first], START + timedelta(hours=1), NOT_YET)
+    store.complete(held[done], "1 event applied")
+
+    # The deferred delivery is still the oldest waiting; the one done no longer waits.
+    assert store.backlog() == Backlog(
+        pending=0, deferred=1, processing=2, oldest_received_at=START - timedelta(hours=3)
+    )
+    assert [d.id for d in store.list_waiting(deferred=True)] == [first]
+    assert [d.ordering_key for d in store.list_waiting(deferred=False)] == ["B", "C"]
+    assert [d.ordering_key for d in store.list_waiting(platform="woocommerce")] == ["B"]
+    assert [d.ordering_key for d in store.list_waiting(store="shop-2")] == []
+
+
 def test_an_unknown_delivery_is_named(store: DeliveryStore) -> None:
     for lookup in (store.get, store.attempts, store.notes):
         with pytest.raises(DeliveryNotFoundError, match=r"^no delivery 42$"):
@@ -1072,3 +1095,37 @@ def test_the_sqlite_wal_stays_bounded_under_steady_writes(
         assert [store.get(n).body for n in (1, 75, 150)] == [bodies[0], bodies[74], bodies[149]]
 
     assert max(sizes) < limit + 32 * 1024
+
+
+def test_a_claim_carries_the_history_its_worker_judges_it_by(
+    store: DeliveryStore, clock: FixedClock
+) -> None:
+    (delivery,) = add(store, "order-1")
+    error = ErrorInfo("unknown_order", "not at the back end yet")
+    first = claim(store)[0]
+    assert (first.attempts_since_action, first.waiting_since, first.abnormal_ends) == (1, None, 0)
+    deferred_at = clock.now()
+    store.defer(first, clock.now(), error)
+    # Two workers die holding it: their leases run out unsettled.
+    for _ in range(2):
+        clock.advance(timedelta(seconds=1))
+        claim(store)
+        clock.advance(LEASE)
+    fourth = claim(store)[0]
+    assert fourth.attempt == 4
+    assert fourth.attempts_since_action == 4
+    assert fourth.waiting_since == deferred_at
+    assert fourth.abnormal_ends == 2
+    assert fourth.redispatches == 0
+    store.fail(fourth, error)
+
+    clock.advance(timedelta(minutes=1))
+    store.requeue([delivery], note="the order exists now")
+    again = claim(store)[0]
+    # A retry by hand starts the count afresh; the delivery is re-sent once.
+    assert (again.attempt, again.attempts_since_action) == (5, 1)
+    assert (again.waiting_since, again.abnormal_ends, again.redispatches) == (None, 0, 1)
+    store.retry_later(again, clock.now(), error)
+    clock.advance(timedelta(seconds=1))
+    sixth = claim(store)[0]
+    assert (sixth.attempts_since_action, sixth.abnormal_ends) == (2, 0)

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from passerelle.clock import FixedClock
-from passerelle.connector.migrations import migrations
 from passerelle.connector.store import (
     AppendResult,
     Claim,
@@ -25,6 +24,7 @@ from passerelle.connector.store import (
     NewDelivery,
     open_store,
 )
+from passerelle.connector.store.migrations import migrations
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(hours=1)
@@ -188,8 +188,9 @@ def test_concurrent_workers_never_share_a_delivery_or_a_lane(store: DeliveryStor
 def test_a_claim_in_progress_keeps_other_postgres_workers_out_of_its_lane(
     postgres_store_url: str, clock: FixedClock
 ) -> None:
-    from passerelle.connector.postgres_store import PostgresStore
-    from passerelle.connector.store import ErrorInfo, Tx
+    from passerelle.connector.store import ErrorInfo
+    from passerelle.connector.store.postgres import PostgresStore
+    from passerelle.connector.store.sql import Tx
 
     inside, release = threading.Event(), threading.Event()
 
@@ -353,7 +354,7 @@ async def test_appends_committed_together_find_duplicates_among_them_and_before_
 async def test_when_appending_together_fails_each_append_is_tried_alone(
     tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from passerelle.connector import sqlite_store
+    from passerelle.connector.store import sqlite as sqlite_store
 
     def refuse(*_: object) -> list[AppendResult]:
         raise sqlite3.IntegrityError("refused as a whole")

@@ -252,6 +252,17 @@ class ConnectorProcess:
         return f"<passerelle serve --role {self.role} pid={pid}>"
 
 
+def serve(config: ConnectorConfig, folder: Path, site: Path) -> ConnectorProcess:
+    """`passerelle serve` with `config` written in `folder`, its output in `folder`, on
+    `config`'s port and with the test platform of `site`: to start."""
+    return ConnectorProcess(
+        config.write(folder / "passerelle.toml"),
+        subprocess_env(site),
+        folder / "connector.log",
+        port=config.port,
+    )
+
+
 def wait_until(
     check: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05
 ) -> T:

@@ -22,6 +22,7 @@ from .support import (
     backend,
     create_order,
     deliver,
+    free_port,
     ledger,
     read_journal,
     refund,
@@ -84,6 +85,7 @@ def test_two_dispatchers_share_the_work_without_doubles_and_keep_each_orders_ord
                     env,
                     tmp_path / f"{name}.log",
                     role="dispatcher",
+                    port=free_port(),
                     store_url=f"{postgres_store_url}&application_name={name}",
                 )
             )

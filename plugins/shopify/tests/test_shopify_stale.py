@@ -24,11 +24,9 @@ from shopify_support import store as shopify_store
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import CartLineItem, OrderCreate
-from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import FixedClock
 from passerelle.connector.dispatcher import Dispatcher
-from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import DeliveryStatus, DeliveryStore, NewDelivery, open_store
 from passerelle.events import LineType
 from passerelle.money import Money
@@ -265,15 +263,13 @@ def dispatcher(
     inbox: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> Iterator[Dispatcher]:
     plugins = Plugins()
-    mirror = OrderMirror(client)
-    plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
     with httpx.Client() as http:
         dispatcher = Dispatcher(
             store=inbox,
             platforms={"shopify": ShopifyPlatform()},
             stores={("shopify", "main"): shopify_store()},
             plugins=plugins,
-            mirror=mirror,
+            backend=client,
             http=http,
             clock=clock,
         )

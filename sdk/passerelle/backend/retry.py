@@ -23,6 +23,7 @@ __all__ = [
     "Jitter",
     "RetryPolicy",
     "decorrelated_jitter",
+    "exponential_backoff",
     "full_jitter",
     "no_jitter",
     "parse_retry_after",
@@ -56,6 +57,29 @@ def decorrelated_jitter(*, base: float, ceiling: float, previous: float) -> floa
 def no_jitter(*, base: float, ceiling: float, previous: float) -> float:
     """Exactly the ceiling: plain capped exponential backoff."""
     return ceiling
+
+
+def exponential_backoff(
+    initial: float, retry: int, *, cap: float, multiplier: float = 2.0
+) -> float:
+    """``initial * multiplier ** (retry - 1)``, capped at `cap`, for any `retry` however large.
+
+    The exponent is bounded before the power is taken: past the retry that reaches `cap`, the
+    result is `cap`, with no float or `timedelta` grown out of range on the way (every backoff in
+    Passerelle is computed here).
+    """
+    if initial < 0 or cap < 0:
+        raise ValueError(f"backoff delays must not be negative, got {initial} and {cap}")
+    if multiplier < 1:
+        raise ValueError(f"multiplier must be at least 1, got {multiplier}")
+    if initial == 0 or initial >= cap:
+        return min(initial, cap)
+    if multiplier == 1:
+        return initial
+    # Retries after the one that reaches the cap all wait the cap.
+    steps_to_cap = math.ceil(math.log(cap / initial, multiplier))
+    exponent = min(max(0, retry - 1), steps_to_cap)
+    return min(cap, initial * multiplier**exponent)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -113,11 +137,9 @@ class RetryPolicy:
 
     def backoff(self, retry: int, previous: float) -> float:
         """The jittered wait before retry number `retry` (1-based)."""
-        try:
-            grown = self.initial_delay * self.multiplier ** (retry - 1)
-        except OverflowError:  # a thousand retries or so in: long past max_delay
-            grown = math.inf
-        ceiling = min(self.max_delay, grown)
+        ceiling = exponential_backoff(
+            self.initial_delay, retry, cap=self.max_delay, multiplier=self.multiplier
+        )
         drawn = self.jitter(base=self.initial_delay, ceiling=ceiling, previous=previous)
         return min(self.max_delay, max(0.0, drawn))
 

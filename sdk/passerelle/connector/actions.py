@@ -246,18 +246,28 @@ class ActionCenter:
         *,
         platform: str | None = None,
         store: str | None = None,
+        code: str | None = None,
         since: datetime | str | None = None,
         include_dismissed: bool = False,
     ) -> list[ActionEntry]:
         """The failed deliveries (and the dismissed ones too if asked), last failed at or
-        after `since`, oldest first."""
+        after `since`, with the error `code` if given, oldest first."""
         deliveries = self.store.list_failures(
             platform=platform,
             store=store,
             since=self._since(since),
             include_dismissed=include_dismissed,
         )
-        return [ActionEntry.of(delivery) for delivery in deliveries]
+        entries = [ActionEntry.of(delivery) for delivery in deliveries]
+        return entries if code is None else [e for e in entries if e.error_code == code]
+
+    def waiting(
+        self, *, platform: str | None = None, store: str | None = None, deferred: bool
+    ) -> list[Delivery]:
+        """The deliveries not dispatched yet, oldest first: the `deferred` ones (waiting for
+        an event they depend on) or the others (waiting for their turn or a retry, or in a
+        worker's hands). Each says why (`last_error`) and until when (`next_attempt_at`)."""
+        return self.store.list_waiting(platform=platform, store=store, deferred=deferred)
 
     def show(self, delivery_id: int) -> DeliveryDetail:
         """One delivery, whatever its status, with its attempts and notes."""
@@ -314,6 +324,7 @@ class ActionCenter:
         *,
         platform: str | None = None,
         store: str | None = None,
+        code: str | None = None,
         since: datetime | str | None = None,
         include_dismissed: bool = False,
     ) -> int:
@@ -321,7 +332,11 @@ class ActionCenter:
         then one row per entry); return how many rows. `out` should be opened with
         ``newline=""``."""
         entries = self.failures(
-            platform=platform, store=store, since=since, include_dismissed=include_dismissed
+            platform=platform,
+            store=store,
+            code=code,
+            since=since,
+            include_dismissed=include_dismissed,
         )
         writer = csv.writer(out)
         writer.writerow(ENTRY_FIELDS)

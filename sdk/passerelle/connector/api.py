@@ -6,8 +6,9 @@ the statistics; retry, dismiss, replay and a delivery's body need a ``full`` tok
 otherwise). Errors are RFC 9457 ``application/problem+json`` with a stable ``code``.
 
 =======================  ==================================================================
-``GET /actions``         the action center; query ``platform``, ``store``, ``since`` (``2h``,
-                         ``3d``, ``2026-03-01``...), ``all=true`` to include dismissed ones
+``GET /actions``         the action center; query ``platform``, ``store``, ``code`` (the error
+                         code), ``since`` (``2h``, ``3d``, ``2026-03-01``...), ``all=true`` to
+                         include dismissed ones
 ``GET /actions/{id}``    one delivery with its attempts and notes; ``body=true`` adds the body
 ``GET /actions/export.csv``  the same entries as ``GET /actions``, as CSV
 ``POST /actions/retry``  ``{"ids": [...], "note": "..."}``: back in their lane
@@ -54,13 +55,20 @@ from passerelle.connector.store import (
     StoreError,
 )
 
-__all__ = ["DismissRequest", "ReplayRequest", "RetryRequest", "create_api"]
+__all__ = [
+    "DismissRequest",
+    "ReplayRequest",
+    "RetryRequest",
+    "bearer_protected",
+    "create_api",
+    "match_token",
+]
 
 log = logging.getLogger("passerelle.actions")
 
 _READ_METHODS: Final = frozenset({"GET", "HEAD"})
 _FULL_ACCESS = "full"
-_LIST_PARAMETERS: Final = frozenset({"platform", "store", "since", "all"})
+_LIST_PARAMETERS: Final = frozenset({"platform", "store", "code", "since", "all"})
 _TRUE: Final = frozenset({"true", "1", "yes"})
 _FALSE: Final = frozenset({"false", "0", "no"})
 
@@ -170,6 +178,7 @@ def _filters(request: Request) -> dict[str, Any]:
     return {
         "platform": query.get("platform") or None,
         "store": query.get("store") or None,
+        "code": query.get("code") or None,
         "since": query.get("since") or None,
         "include_dismissed": _flag(query, "all"),
     }
@@ -268,6 +277,21 @@ def create_api(
 _CALLER: Final = "passerelle.admin_token"
 
 
+def match_token(tokens: Iterable[AdminToken], presented: str) -> AdminToken | None:
+    """The admin token whose secret is `presented`, or None; compared in constant time."""
+    matched = None
+    for token in tokens:
+        # Compare with every token so the time taken does not tell which one matched.
+        if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
+            matched = token
+    return matched
+
+
+def bearer_protected(app: ASGIApp, tokens: Iterable[AdminToken]) -> ASGIApp:
+    """`app` behind the same bearer-token check as the API (any admin token may read)."""
+    return _Authenticated(app, tuple(tokens))
+
+
 def _caller(request: Request) -> AdminToken:
     token: AdminToken = request.scope[_CALLER]
     return token
@@ -292,14 +316,6 @@ class _Authenticated:
             return
         await self.app({**scope, _CALLER: token}, receive, send)
 
-    def _match(self, presented: str) -> AdminToken | None:
-        matched = None
-        for token in self.tokens:
-            # Compare with every token so the time taken does not tell which one matched.
-            if hmac.compare_digest(token.token.get_secret_value().encode(), presented.encode()):
-                matched = token
-        return matched
-
     def _check(self, scope: Scope) -> AdminToken:
         authorization = next(
             (
@@ -318,7 +334,7 @@ class _Authenticated:
                 "an admin token is required: Authorization: Bearer <token>",
                 headers={"WWW-Authenticate": 'Bearer realm="passerelle"'},
             )
-        token = self._match(presented)
+        token = match_token(self.tokens, presented)
         if token is None:
             raise _Refusal(
                 401,

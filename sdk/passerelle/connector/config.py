@@ -293,12 +293,12 @@ class DispatcherSettings(_Section):
     """`[dispatcher]`: workers, the lease a worker holds a delivery for, retries with backoff.
 
     Durations are in seconds. `health_host` and `health_port` are where a ``--role dispatcher``
-    process answers ``/healthz`` and ``/readyz``; without a port it serves no HTTP at all.
+    process answers ``/healthz`` and ``/readyz`` (two dispatchers on one host need two ports).
     """
 
     workers: int = Field(default=4, ge=1, le=256)
     health_host: Text = "127.0.0.1"
-    health_port: int | None = Field(default=None, ge=1, le=65535)
+    health_port: int = Field(default=8081, ge=1, le=65535)
     lease: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=10, ge=1)
     backoff_base: float = Field(default=1.0, gt=0)

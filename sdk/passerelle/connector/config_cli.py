@@ -105,12 +105,8 @@ def summary(settings: Settings) -> list[str]:
         f"bodies up to {receiver.max_body_bytes} bytes",
         f"dispatcher  {dispatcher.workers} workers, lease {dispatcher.lease:g} s, "
         f"{dispatcher.max_attempts} attempts, backoff {dispatcher.backoff_base:g} s "
-        f"to {dispatcher.backoff_cap:g} s"
-        + (
-            f", health checks on http://{dispatcher.health_host}:{dispatcher.health_port}"
-            if dispatcher.health_port is not None
-            else ""
-        ),
+        f"to {dispatcher.backoff_cap:g} s, "
+        f"health checks on http://{dispatcher.health_host}:{dispatcher.health_port}",
         f"batches     cutoff {batches.cutoff.isoformat('minutes')} {batches.zone.key}",
         f"stores      {len(settings.stores)}",
     ]

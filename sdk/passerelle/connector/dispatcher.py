@@ -1,9 +1,10 @@
-"""The dispatcher: turns stored deliveries into lifecycle hook calls, once, in order per order.
+"""The dispatcher: applies stored deliveries to the payment back end, once, in order per order.
 
 Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel). For
 each, the platform translates the raw delivery into events; the mirrored ledger checks each event
-and computes its effect; the lifecycle hooks run (the built-in backend plugin calls the payment
-back end with the event's idempotency key). Then the claim is settled:
+and computes its effect; the dispatcher calls the payment back end with the event's idempotency
+key (`passerelle.backend.calls`), and then the observers' lifecycle hooks, which so see only what
+the back end accepted. Then the claim is settled:
 
 - done: every event applied (or was a no-op, such as a fulfillment already shipped);
 - ignored: the platform said the delivery means nothing for the back end, or the delivery is
@@ -26,38 +27,37 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
+from passerelle.backend.calls import call_backend
+from passerelle.backend.client import BackendClient
 from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
-from passerelle.backend.retry import RetryPolicy, parse_retry_after
+from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_retry_after
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
 from passerelle.codes import is_transient_status
+from passerelle.connector import metrics
 from passerelle.connector.mirror import OrderMirror
+from passerelle.connector.outages import StoreWait
 from passerelle.connector.store import (
-    Attempt,
-    AttemptResult,
     Claim,
     DeliveryStore,
     ErrorInfo,
     LeaseLostError,
-    NoteAction,
     StoreError,
+    StoreUnavailableError,
 )
+from passerelle.connector.workers import LeaseKeeper, WorkerPool
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
-    OrderCancelled,
-    OrderEdited,
-    OrderReturned,
-    OrderShipped,
 )
-from passerelle.orders import Effect, EventNotYetApplicable, LedgerError
+from passerelle.orders import EventNotYetApplicable, LedgerError
 from passerelle.platforms import (
     PlatformUnavailableError,
     Store,
@@ -102,6 +102,31 @@ class DispatchPolicy:
     cutoff: CutoffPolicy = DEFAULT_CUTOFF
     """Until when a batch may change: a batch file edit past it goes to the action center
     (``batch_past_cutoff``) before any hook runs."""
+    quarantine_after: int = 3
+    """Attempts in a row that ended abnormally (the worker died, hung or was killed while it
+    held the delivery, so its lease ran out) before the delivery is quarantined: filed to the
+    action center and not claimed again until a person retries it."""
+    store_wait: timedelta = timedelta(seconds=2)
+    """Longest wait between two tries of a store that is unavailable: dispatch resumes within
+    it once the store is back."""
+    supervise_every: float = 1.0
+    """Seconds between two checks that every worker runs; a worker that stopped is restarted."""
+
+    def defer_wait(self, attempt: int, waited: timedelta) -> timedelta:
+        """The wait before the next try of a delivery deferred at `attempt`, which has waited
+        `waited` so far: `defer_delay` doubling up to the backoff's cap, and never past
+        `defer_for`, so that the last try comes when the wait is up."""
+        grown = exponential_backoff(
+            self.defer_delay.total_seconds(), attempt, cap=self.backoff.max_delay
+        )
+        left = max(timedelta(0), self.defer_for - waited)
+        return min(timedelta(seconds=grown), left)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.quarantine_after < 1:
+            raise ValueError(f"quarantine_after must be at least 1, got {self.quarantine_after}")
 
 
 class _TransientError(Exception):
@@ -125,6 +150,11 @@ class _PermanentError(Exception):
         self.error = error
 
 
+_Verdict = _TransientError | _DeferError | _PermanentError | list[str] | str
+"""What an attempt came to: an error to settle by its kind, the outcomes of the events applied,
+or why the delivery is ignored."""
+
+
 class Dispatcher:
     """Dispatches stored deliveries; `start` runs worker threads, `run_once` works inline."""
 
@@ -135,7 +165,8 @@ class Dispatcher:
         platforms: Mapping[str, WebhookPlatform],
         stores: Mapping[tuple[str, str], Store],
         plugins: Plugins,
-        mirror: OrderMirror,
+        backend: BackendClient,
+        mirror: OrderMirror | None = None,
         http: httpx.Client | None = None,
         policy: DispatchPolicy | None = None,
         clock: Clock | None = None,
@@ -145,28 +176,43 @@ class Dispatcher:
         self._platforms = platforms
         self._stores = stores
         self._plugins = plugins
-        self._mirror = mirror
+        self._backend = backend
+        self._mirror = mirror or OrderMirror(backend)
         self._http = http or httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
         self._owns_http = http is None
         self.policy = policy or DispatchPolicy()
         self._clock = clock or SystemClock()
         self._name = name
         self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._leases = _LeaseKeeper(store)
+        self._workers = WorkerPool(
+            self._work,
+            workers=self.policy.workers,
+            name=name,
+            supervise_every=self.policy.supervise_every,
+        )
+        self._stopping = self._workers.stopping
+        self._leases = LeaseKeeper(store)
 
     # Running ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker threads."""
-        self._stopping.clear()
-        for n in range(self.policy.workers):
-            thread = threading.Thread(
-                target=self._work, args=(f"{self._name}-{n}",), name=f"{self._name}-{n}"
-            )
-            thread.start()
-            self._threads.append(thread)
+        """Start the worker threads, and the supervisor that restarts any that stops."""
+        self._workers.start()
+
+    def supervise(self) -> int:
+        """Restart every worker that stopped (the supervisor does every `supervise_every`);
+        return how many were restarted."""
+        return self._workers.supervise()
+
+    @property
+    def restarts(self) -> int:
+        """How many times a worker that stopped was restarted."""
+        return self._workers.restarts
+
+    @property
+    def in_flight(self) -> int:
+        """How many workers are claiming or working on a delivery right now."""
+        return self._workers.busy.count
 
     def wake(self) -> None:
         """Tell idle workers there may be new work (the receiver calls it after an append)."""
@@ -174,17 +220,12 @@ class Dispatcher:
 
     def workers_running(self) -> int:
         """How many worker threads are running: none before `start` or once `stop` is called."""
-        if self._stopping.is_set():
-            return 0
-        return sum(thread.is_alive() for thread in self._threads)
+        return self._workers.running()
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Let every worker finish the delivery in hand, then stop them."""
-        self._stopping.set()
         self._wake.set()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads.clear()
+        self._workers.stop(timeout)
         self._leases.stop()
         if self._owns_http:
             self._http.close()
@@ -209,43 +250,127 @@ class Dispatcher:
         return handled
 
     def _work(self, worker_id: str) -> None:
+        # Nothing that happens to one delivery, nor the store going away, may end this loop:
+        # a worker that stopped would leave every order it would have served waiting.
+        store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
         while not self._stopping.is_set():
-            try:
-                claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
-            except Exception:
-                log.exception("%s could not claim work; trying again", worker_id)
-                claims = []
-            if not claims:
+            with self._workers.busy:
+                found = self._claim_and_dispatch(worker_id, store_wait)
+            if found is None:
+                self._stopping.wait(store_wait.next())
+            elif not found:
                 self._wake.wait(self.policy.idle_wait)
                 self._wake.clear()
-                continue
-            for claim in claims:
+
+    def _claim_and_dispatch(self, worker_id: str, store_wait: StoreWait) -> bool | None:
+        """Claim a delivery and dispatch it: whether there was one; None if the store could
+        not be asked."""
+        try:
+            claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
+        except StoreUnavailableError:
+            return None  # the store logs the outage; the worker only waits for its end
+        except Exception:
+            log.exception("%s could not claim work; trying again", worker_id)
+            return None
+        store_wait.reset()
+        for claim in claims:
+            try:
                 self.dispatch(claim)
+            except Exception:
+                log.exception(
+                    "%s left delivery %s unsettled: its lease runs out and it is tried again",
+                    worker_id,
+                    claim.id,
+                )
+        return bool(claims)
 
     # One delivery ----------------------------------------------------------------------------
 
     def dispatch(self, claim: Claim) -> None:
-        """Process one claimed delivery and settle its claim."""
-        delivery = claim.delivery
+        """Process one claimed delivery and settle its claim, exactly once.
+
+        Whatever the processing raises settles the delivery (an unexpected exception is retried
+        with backoff, then filed as ``internal_error``). While the store is unavailable the claim
+        is held and settling is tried again until the store answers, or until another worker
+        took the delivery over after the lease ran out (which then settles it instead).
+        """
+        with self._leases.hold(claim, self.policy.lease):
+            verdict = self._attempt(claim)
+            self._conclude(claim, verdict)
+
+    def _attempt(self, claim: Claim) -> _Verdict:
+        """Process the claim; what it came to, exceptions included, as a verdict to settle."""
         try:
-            with self._leases.hold(claim, self.policy.lease):
-                outcome = self._process(claim)
-        except _TransientError as transient:
-            self._retry(claim, transient)
-        except _DeferError as deferred:
-            self._defer(claim, deferred.error)
-        except _PermanentError as permanent:
-            self._settle(self._store.fail, claim, permanent.error)
-        except Exception as exc:  # an observer plugin's bug must not kill the worker
-            log.exception("delivery %s failed unexpectedly", delivery.id)
-            self._settle(
-                self._store.fail, claim, ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}")
-            )
+            quarantined = self._quarantined(claim)
+            if quarantined is not None:
+                return _PermanentError(quarantined)
+            return self._process(claim)
+        except (_TransientError, _DeferError, _PermanentError) as verdict:
+            return verdict
+        except StoreUnavailableError as exc:
+            return _TransientError(ErrorInfo("store_unavailable", str(exc)))
+        except Exception as exc:  # a plugin's or an observer's bug, or the dispatcher's own
+            log.exception("delivery %s failed unexpectedly", claim.id)
+            return _TransientError(ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}"))
+
+    def _conclude(self, claim: Claim, verdict: _Verdict) -> None:
+        store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
+        while True:
+            try:
+                self._settle(claim, verdict)
+                return
+            except LeaseLostError:
+                # Another worker took over after our lease ran out; it settles the delivery.
+                log.warning("lost the lease on delivery %s before settling it", claim.id)
+                return
+            except StoreUnavailableError:
+                if self._stopping.is_set():
+                    log.warning(
+                        "stopping with delivery %s unsettled while the store is unavailable:"
+                        " it is tried again once its lease runs out",
+                        claim.id,
+                    )
+                    return
+                self._stopping.wait(store_wait.next())
+            except Exception as exc:
+                log.exception("delivery %s could not be settled", claim.id)
+                error = ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(StoreError):
+                    self._fail(claim, error)
+                return
+
+    def _settle(self, claim: Claim, verdict: _Verdict) -> None:
+        if isinstance(verdict, _TransientError):
+            self._retry(claim, verdict)
+        elif isinstance(verdict, _DeferError):
+            self._defer(claim, verdict.error)
+        elif isinstance(verdict, _PermanentError):
+            self._fail(claim, verdict.error)
+        elif isinstance(verdict, str):
+            self._store.ignore(claim, verdict)
+            _log_outcome(claim, "ignored", verdict)
         else:
-            if isinstance(outcome, str):
-                self._settle(self._store.ignore, claim, outcome)
-            else:
-                self._settle(self._store.complete, claim, json.dumps(outcome))
+            self._store.complete(claim, json.dumps(verdict))
+            _log_outcome(claim, "done", "; ".join(verdict) or "no events")
+
+    def _fail(self, claim: Claim, error: ErrorInfo) -> None:
+        self._store.fail(claim, error)
+        _log_outcome(claim, "failed", error.message, code=error.code, level=logging.WARNING)
+
+    def _quarantined(self, claim: Claim) -> ErrorInfo | None:
+        """Why the delivery is quarantined, if the attempts before this one all ended
+        abnormally (their leases ran out unsettled); None otherwise."""
+        limit = self.policy.quarantine_after
+        if claim.abnormal_ends < limit:
+            return None
+        last = [a for a in self._store.attempts(claim.id) if a.number < claim.attempt][-limit:]
+        workers = ", ".join(sorted({a.worker_id for a in last}))
+        return ErrorInfo(
+            "quarantined",
+            f"the last {limit} attempts ended abnormally: each worker that held the delivery"
+            f" ({workers}) stopped, hung or was killed before settling it; it is not tried"
+            " again until it is retried by hand",
+        )
 
     def _process(self, claim: Claim) -> list[str] | str:
         delivery = claim.delivery
@@ -272,7 +397,7 @@ class Dispatcher:
         if translation.ignored is not None:
             return translation.ignored
         occurred_at = translation.occurred_at or delivery.received_at
-        redispatch = self._redispatches(claim) if translation.events else 0
+        redispatch = claim.redispatches
         applied: list[str] = []
         for position, event in enumerate(translation.events):
             envelope = Envelope(
@@ -337,7 +462,8 @@ class Dispatcher:
         event = envelope.event
         if isinstance(event, BatchFileEdited):
             self._check_cutoff(event)
-            self._call(lambda: self._plugins.batch_file_edited(envelope=envelope, event=event))
+            self._call(lambda: call_backend(self._backend, envelope))
+            self._call(lambda: self._plugins.observe(envelope=envelope, event=event))
             return f"batch {event.batch}: {', '.join(c.change for c in event.changes)}"
         before = self._call(lambda: self._mirror.get(event.order))
         try:
@@ -355,17 +481,18 @@ class Dispatcher:
         if effect.is_noop:
             why = "already applied" if before.has_applied(event.kind, event.id) else "no change"
             return f"{event.kind} {event.id} of order {event.order}: {why}"
+        # The back end first, then the observers: they see only what it accepted.
+        view = self._call(lambda: call_backend(self._backend, envelope))
+        self._mirror.put(after if view is None else view.to_ledger())
         try:
-            self._call(lambda: self._run_hook(envelope, effect))
+            self._call(lambda: self._plugins.observe(envelope=envelope, event=event, effect=effect))
         except BaseException:
-            # The back end may have applied the event before a later hook failed. Put back the
-            # ledger the effect was computed from, so that the retry computes the same effect,
-            # the back end answers it again under the same idempotency key, and the observers
-            # that did not see the event get it.
+            # Put back the ledger the effect was computed from, so that the retry computes the
+            # same effect, the back end answers it again under the same idempotency key, and
+            # the observers that did not see the event get it.
             self._mirror.put(before)
             raise
-        self._mirror.put_if_unchanged(before, after)
-        return f"{event.kind} {event.id} of order {event.order}: {_describe(effect)}"
+        return f"{event.kind} {event.id} of order {event.order}: {effect.describe()}"
 
     def _check_cutoff(self, event: BatchFileEdited) -> None:
         """Refuse a batch edit that the cutoff no longer allows: the back end would refuse it,
@@ -382,26 +509,17 @@ class Dispatcher:
         except BatchPastCutoff as exc:
             raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
 
-    def _run_hook(self, envelope: Envelope, effect: Effect) -> None:
-        event = envelope.event
-        if isinstance(event, OrderShipped):
-            self._plugins.order_shipped(envelope=envelope, event=event, effect=effect)
-        elif isinstance(event, OrderCancelled):
-            self._plugins.order_cancelled(envelope=envelope, event=event, effect=effect)
-        elif isinstance(event, OrderReturned):
-            self._plugins.order_returned(envelope=envelope, event=event, effect=effect)
-        elif isinstance(event, OrderEdited):
-            self._plugins.order_edited(envelope=envelope, event=event, effect=effect)
-
     def _call(self, work: Callable[[], T]) -> T:
         """Run `work`, sorting back-end failures into transient, deferred and permanent."""
         try:
             return work()
         except UnknownOrderError as exc:
             # Orders are created at checkout, outside the connector; the webhook may be faster.
+            metrics.record_backend_error(exc.code or "unknown_order")
             raise _DeferError(ErrorInfo(exc.code or "unknown_order", str(exc))) from exc
         except BackendError as exc:
             code = getattr(exc, "code", None) or type(exc).__name__
+            metrics.record_backend_error(code)
             error = ErrorInfo(code, str(exc))
             if exc.retryable:
                 # A client that gave up because the wait asked for would pass its total timeout
@@ -420,147 +538,82 @@ class Dispatcher:
     # Settling --------------------------------------------------------------------------------
 
     def _retry(self, claim: Claim, transient: _TransientError) -> None:
-        attempts = self._attempts_since_manual_action(claim)
+        # A merchant who retries a delivery from the action center gives it a fresh budget.
+        attempts = claim.attempts_since_action
         if attempts >= self.policy.max_attempts:
             error = ErrorInfo(
                 transient.error.code,
                 f"gave up after {attempts} attempts: {transient.error.message}",
             )
-            self._settle(self._store.fail, claim, error)
+            self._fail(claim, error)
             return
         wait = transient.wait
         if wait is None:
             wait = self.policy.backoff.backoff(attempts, self.policy.backoff.initial_delay)
         at = self._clock.now() + timedelta(seconds=wait)
-        self._settle(self._store.retry_later, claim, at, transient.error)
-
-    def _redispatches(self, claim: Claim) -> int:
-        """How many times a person sent the delivery again: its events' keys change with it."""
-        return sum(
-            note.action in (NoteAction.REQUEUED, NoteAction.REPLAYED)
-            for note in self._store.notes(claim.id)
-        )
-
-    def _attempts_since_manual_action(self, claim: Claim) -> int:
-        """Attempts since the delivery was last retried or replayed by hand: a merchant who
-        retries a delivery from the action center gives it a fresh budget."""
-        notes = self._store.notes(claim.id)
-        if not notes:
-            return claim.attempt
-        return len(self._attempts_since(claim, notes[-1].at))
-
-    def _attempts_since(self, claim: Claim, since: datetime | None) -> list[Attempt]:
-        attempts = self._store.attempts(claim.id)
-        return attempts if since is None else [a for a in attempts if a.started_at >= since]
-
-    def _waiting_since(self, claim: Claim) -> datetime:
-        """When the delivery began waiting for what it depends on: its first deferral since the
-        last retry or replay by hand, else now (this is the first)."""
-        notes = self._store.notes(claim.id)
-        attempts = self._attempts_since(claim, notes[-1].at if notes else None)
-        deferred = [a.started_at for a in attempts if a.result is AttemptResult.DEFERRED]
-        return deferred[0] if deferred else self._clock.now()
+        self._store.retry_later(claim, at, transient.error)
+        error = transient.error
+        _log_outcome(claim, "retry", error.message, code=error.code, until=at)
 
     def _defer(self, claim: Claim, error: ErrorInfo) -> None:
         now = self._clock.now()
-        waited = now - self._waiting_since(claim)
+        # The wait counts from the first deferral since the last retry or replay by hand.
+        waited = now - (claim.waiting_since or now)
         if waited >= self.policy.defer_for:
             message = (
                 f"waited {_hours(waited)} for the event this one depends on, which never came: "
                 f"{error.message}"
             )
-            self._settle(self._store.fail, claim, ErrorInfo(error.code, message))
+            self._fail(claim, ErrorInfo(error.code, message))
             return
-        cap = timedelta(seconds=self.policy.backoff.max_delay)
-        wait = min(self.policy.defer_delay * 2 ** max(0, claim.attempt - 1), cap)
-        self._settle(self._store.defer, claim, now + wait, error)
-
-    def _settle(self, action: Callable[..., None], claim: Claim, *args: Any) -> None:
-        try:
-            action(claim, *args)
-        except LeaseLostError:
-            # Another worker took over after our lease ran out; it will settle the delivery.
-            log.warning("lost the lease on delivery %s before settling it", claim.id)
+        until = now + self.policy.defer_wait(claim.attempt, waited)
+        self._store.defer(claim, until, error)
+        _log_outcome(claim, "deferred", error.message, code=error.code, until=until)
 
 
-class _LeaseKeeper:
-    """Renews the leases of the deliveries in hand, from one thread, every third of a lease: a
-    slow back end (retries, ``Retry-After``) must not let a second worker take a delivery over
-    while the first is still applying it."""
-
-    def __init__(self, store: DeliveryStore) -> None:
-        self._store = store
-        self._held: dict[int, tuple[Claim, timedelta]] = {}
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @contextlib.contextmanager
-    def hold(self, claim: Claim, lease: timedelta) -> Iterator[None]:
-        """Keep `claim` renewed by `lease` at a time until the block ends."""
-        with self._lock:
-            self._held[claim.id] = (claim, lease)
-            if self._thread is None:
-                self._stopping.clear()
-                self._thread = threading.Thread(
-                    target=self._run, name="passerelle-lease-keeper", daemon=True
-                )
-                self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.pop(claim.id, None)
-
-    def stop(self) -> None:
-        with self._lock:
-            thread, self._thread = self._thread, None
-        self._stopping.set()
-        if thread is not None:
-            thread.join()
-
-    def renew(self) -> None:
-        """Renew every lease in hand now."""
-        with self._lock:
-            held = list(self._held.values())
-        for claim, lease in held:
-            try:
-                renewed = self._store.extend(claim, lease)
-            except LeaseLostError:
-                if claim.id in self._held:
-                    log.warning("lost the lease on delivery %s while working on it", claim.id)
-                continue
-            except Exception:
-                log.exception("could not renew the lease on delivery %s", claim.id)
-                continue
-            with self._lock:
-                if claim.id in self._held:
-                    self._held[claim.id] = (renewed, lease)
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._held:
-                    self._thread = None  # the next hold starts another
-                    return
-                shortest = min(lease for _, lease in self._held.values())
-            if self._stopping.wait(shortest.total_seconds() / 3):
-                return
-            self.renew()
-
-
-def _describe(effect: Effect) -> str:
-    lines = ", ".join(f"{lq.line} x{lq.quantity}" for lq in effect.lines)
-    verb = {
-        "order_shipped": "captured",
-        "order_cancelled": "released",
-        "order_returned": "refunded",
-        "order_edited": "authorization changed by",
-    }[effect.kind]
-    text = f"{verb} {effect.amount}"
-    if effect.void:
-        text += " (void)"
-    return f"{text}; {lines}" if lines else text
+def _log_outcome(
+    claim: Claim,
+    outcome: str,
+    detail: str,
+    *,
+    code: str | None = None,
+    until: datetime | None = None,
+    level: int = logging.INFO,
+) -> None:
+    """Count the settled attempt, and log it in one line: the delivery, its store and order,
+    what became of it and why; never a body or a secret. The fields are also given apart, for a
+    JSON log."""
+    metrics.record_dispatch(outcome, code)
+    if not log.isEnabledFor(level):
+        return
+    delivery = claim.delivery
+    fields: dict[str, object] = {
+        "delivery": delivery.id,
+        "platform": delivery.platform,
+        "store": delivery.store,
+        "order": delivery.ordering_key,
+        "outcome": outcome,
+        "attempt": claim.attempt,
+    }
+    what = outcome
+    if code is not None:
+        fields["code"] = code
+        what += f" ({code})"
+    if until is not None:
+        fields["until"] = until.isoformat()
+        what += f" until {until.isoformat()}"
+    order = f" order {delivery.ordering_key}" if delivery.ordering_key else ""
+    log.log(
+        level,
+        "delivery %d %s/%s%s %s: %s",
+        delivery.id,
+        delivery.platform,
+        delivery.store,
+        order,
+        what,
+        detail,
+        extra=fields,
+    )
 
 
 def _hours(delta: timedelta) -> str:

@@ -13,7 +13,8 @@ Routes:
          ``application/json`` by default; pings are exempt: WooCommerce's is form-encoded)
     401  the platform's `verify` (or a missing key header) raised `VerificationError`
     500  the platform plugin failed otherwise (logged with its traceback)
-    503  the durable store failed: the platform retries later
+    503  the durable store failed or did not answer within a second (``Retry-After``): the
+         platform retries later
     200  stored, or already stored: ``{"id": ..., "duplicate": false|true}``
     ===  ============================================================================
 
@@ -29,7 +30,8 @@ Routes:
 Any other method on these paths is 405 (with ``Allow``); any other path is 404. Every error
 answer is one line of ``text/plain`` saying why. The receiver never calls the back end. Each
 delivery is logged on one line (``passerelle.receiver``), without its body or any secret: at INFO
-when it is refused, at DEBUG when it is stored or a duplicate.
+when it is refused, at DEBUG when it is stored, a duplicate, or refused because the store is out
+(the store logs the outage itself, once).
 """
 
 from __future__ import annotations
@@ -45,12 +47,17 @@ from typing import Any, Final
 import httpx
 
 from passerelle.clock import Clock, SystemClock
-from passerelle.connector.store import DeliveryStore, NewDelivery
+from passerelle.connector import metrics
+from passerelle.connector.store import DeliveryStore, NewDelivery, StoreUnavailableError
 from passerelle.platforms import Store, VerificationError, WebhookPlatform, WebhookRequest
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "ASGIApp", "create_receiver"]
 
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
+STORE_WAIT: Final = 1.0
+"""Seconds a delivery or a readiness probe waits for the store: a platform that gets no answer
+within its own timeout (Shopify's is 5 s) counts a failure, where a 503 only asks it to retry."""
+RETRY_AFTER_SECONDS: Final = 10
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -151,9 +158,13 @@ class _Receiver:
     ) -> None:
         started = time.perf_counter()
         status, note = await self._answer_delivery(scope, receive, send, platform_name, store_id)
+        metrics.record_received(
+            platform_name, platform_name in self._platforms, status, note.partition(" ")[0]
+        )
         # A stored delivery is the common case, thousands a second at peak: its line is for
-        # debugging. Everything else says something about the sender or the setup.
-        level = logging.DEBUG if status == 200 else logging.INFO
+        # debugging, and so is a 503 while the store is out (the store logs the outage once).
+        # Everything else says something about the sender or the setup.
+        level = logging.DEBUG if status in (200, 503) else logging.INFO
         if logger.isEnabledFor(level):
             logger.log(
                 level,
@@ -222,7 +233,17 @@ class _Receiver:
             return await _reject(send, 500, "internal error: the platform plugin failed")
         key = _one_line(delivery.delivery_key)
         try:
-            result = await self._inbox.append_async(delivery)
+            result = await asyncio.wait_for(self._inbox.append_async(delivery), STORE_WAIT)
+        except (StoreUnavailableError, TimeoutError) as exc:
+            # The store logs its outage once; a line per refused delivery would bury it.
+            why = "unavailable" if isinstance(exc, StoreUnavailableError) else "too slow"
+            await text_answer(
+                send,
+                503,
+                f"the delivery could not be stored (the store is {why}): retry later",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+            return 503, f"not stored, the store is {why}: delivery={key}"
         except Exception:
             logger.exception("%s/%s delivery %s: the store failed", platform_name, store_id, key)
             return await _reject(send, 503, "the delivery could not be stored: retry later")
@@ -285,20 +306,34 @@ async def answer_health(
 
 
 async def store_answers(store: DeliveryStore) -> tuple[bool, str]:
-    """Readiness as far as `store` goes: whether it answers a ping, and why not."""
+    """Readiness as far as `store` goes: whether it answers a ping within `STORE_WAIT`, and
+    why not."""
     try:
-        await asyncio.to_thread(store.ping)
+        await asyncio.wait_for(asyncio.to_thread(store.ping), STORE_WAIT)
+    except StoreUnavailableError:
+        return False, f"the store is unavailable: {store.outage.cause or 'no answer'}"
+    except TimeoutError:
+        return False, f"the store did not answer within {STORE_WAIT:g} s"
     except Exception:
         logger.exception("readiness: the store does not answer")
         return False, "the store does not answer"
     return True, "ready"
 
 
-async def text_answer(send: Send, status: int, reason: str, *, allow: bytes | None = None) -> None:
+async def text_answer(
+    send: Send,
+    status: int,
+    reason: str,
+    *,
+    allow: bytes | None = None,
+    retry_after: int | None = None,
+) -> None:
     """Answer `status` with `reason` as one line of plain text (every answer but a stored one)."""
     headers = list(_TEXT)
     if allow is not None:
         headers.append((b"allow", allow))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await _send(send, status, headers, (reason + "\n").encode())
 
 

@@ -1,8 +1,9 @@
 """Assembles a connector from its settings: store, plugins, back-end client, receiver, dispatcher.
 
 `passerelle serve` runs `Connector.asgi()` under uvicorn. Roles split the work for scale-out on
-PostgreSQL: ``receiver`` only takes webhooks (and serves the action-center API), ``dispatcher``
-only dispatches (its app answers the health checks alone), ``all`` does both in one process.
+PostgreSQL: ``receiver`` only takes webhooks (and serves the action center's API and page, and
+the metrics), ``dispatcher`` only dispatches (its app answers the health checks and the metrics
+alone), ``all`` does both in one process.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+import httpx
+
 from passerelle.backend.client import BackendClient
-from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
-from passerelle.connector.api import create_api
-from passerelle.connector.config import Settings, store_problems
+from passerelle.connector import metrics
+from passerelle.connector.api import bearer_protected, create_api
+from passerelle.connector.config import ConfigError, Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
-from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.receiver import (
     HEALTH_PATHS,
     answer_health,
@@ -30,6 +32,7 @@ from passerelle.connector.receiver import (
     text_answer,
 )
 from passerelle.connector.store import DeliveryStore, open_store
+from passerelle.connector.web import create_action_page
 from passerelle.platforms import WebhookPlatform
 from passerelle.plugins import Plugins, default_plugins
 
@@ -60,6 +63,8 @@ class Connector:
     plugins: Plugins
     client: BackendClient
     dispatcher: Dispatcher | None
+    backend_http: httpx.Client | None = field(default=None, repr=False)
+    """The back-end client's connection pool, timed for the metrics; closed with the rest."""
     _closed: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -75,13 +80,16 @@ class Connector:
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.client.close()
+        if self.backend_http is not None:
+            self.backend_http.close()
         self.store.close()
 
     def asgi(self) -> ASGIApp:
         """The HTTP app: webhooks at ``/webhooks/...``, health at ``/healthz`` and ``/readyz``,
-        the action center under ``/api/``. Its lifespan starts and stops the dispatcher.
+        the action-center API under ``/api/``, its page at ``/``, the metrics at ``/metrics``.
+        Its lifespan starts and stops the dispatcher.
 
-        For the dispatcher role, only the health checks (see `readiness`)."""
+        For the dispatcher role, only the health checks (see `readiness`) and the metrics."""
         if self.role is Role.DISPATCHER:
             return self._health_app()
         platforms = _webhook_platforms(self.plugins)
@@ -94,25 +102,35 @@ class Connector:
             ready=self.readiness,
         )
         api = create_api(self.store, self.settings.admin)
+        page = create_action_page(
+            self.store, self.settings.admin.tokens, stores=self.settings.stores_by_key()
+        )
+        metrics_app = self._metrics_app()
         connector = self
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             kind = scope["type"]
             if kind == "lifespan":
                 await _lifespan(connector, receive, send)
-            elif kind == "http" and (scope["path"] == "/api" or scope["path"].startswith("/api/")):
-                # A plain prefix check keeps the webhook path free of a router's overhead.
+                return
+            path = scope["path"] if kind == "http" else ""
+            # Plain prefix checks keep the webhook path free of a router's overhead.
+            if kind != "http" or path.startswith("/webhooks/") or path in HEALTH_PATHS:
+                await receiver(scope, receive, send)
+            elif path == "/api" or path.startswith("/api/"):
                 await api(
                     {
                         **scope,
                         "root_path": scope.get("root_path", "") + "/api",
-                        "path": scope["path"][4:] or "/",
+                        "path": path[4:] or "/",
                     },
                     receive,
                     send,
                 )
+            elif path == "/metrics":
+                await metrics_app(scope, receive, send)
             else:
-                await receiver(scope, receive, send)
+                await page(scope, receive, send)
 
         return app
 
@@ -128,8 +146,13 @@ class Connector:
                 return False, f"{running} of {wanted} dispatcher workers are running"
         return True, "ready"
 
+    def _metrics_app(self) -> ASGIApp:
+        collector = metrics.StoreCollector(self.store)
+        return bearer_protected(metrics.metrics_app(collector), self.settings.admin.tokens)
+
     def _health_app(self) -> ASGIApp:
         connector = self
+        metrics_app = self._metrics_app()
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "lifespan":
@@ -140,8 +163,12 @@ class Connector:
             path = scope["path"]
             if path in HEALTH_PATHS:
                 await answer_health(send, path, scope["method"], connector.readiness)
+            elif path == "/metrics":
+                await metrics_app(scope, receive, send)
             else:
-                await text_answer(send, 404, "not found: a dispatcher answers /healthz and /readyz")
+                await text_answer(
+                    send, 404, "not found: a dispatcher answers /healthz, /readyz and /metrics"
+                )
 
         return app
 
@@ -170,15 +197,20 @@ def build_connector(
     plugins: Plugins | None = None,
     clock: Clock | None = None,
 ) -> Connector:
-    """Open the store, load the plugins, register the backend plugin, build the dispatcher."""
+    """Open the store, load the plugins, build the dispatcher with the back-end client.
+
+    Raises `ConfigError` when the environment cannot serve the metrics."""
     clock = clock or SystemClock()
     plugins = plugins or default_plugins()
     # `passerelle config check` fails on these; a connector already deployed keeps serving the
     # deliveries its stores can handle, and says what the others will lack.
     for problem in store_problems(settings, plugins.platforms()):
         log.warning("configuration: %s", problem)
+    if problems := metrics.environment_problems():
+        raise ConfigError(problems)
     store = open_store(settings.store.url, clock=clock)
     backend = settings.backend
+    backend_http = httpx.Client(transport=metrics.MeteredTransport())
     client = BackendClient(
         backend.url,
         backend.token.get_secret_value(),
@@ -186,9 +218,8 @@ def build_connector(
         timeout=backend.timeout,
         connect_timeout=backend.connect_timeout,
         total_timeout=backend.total_timeout,
+        http_client=backend_http,
     )
-    mirror = OrderMirror(client)
-    plugins.register(BackendPlugin(client, on_order=mirror.put_view), "backend")
     dispatcher = None
     if role is not Role.RECEIVER:
         d = settings.dispatcher
@@ -197,7 +228,7 @@ def build_connector(
             platforms=_webhook_platforms(plugins),
             stores=settings.stores_by_key(),
             plugins=plugins,
-            mirror=mirror,
+            backend=client,
             policy=DispatchPolicy(
                 workers=d.workers,
                 lease=timedelta(seconds=d.lease),
@@ -214,6 +245,7 @@ def build_connector(
         plugins=plugins,
         client=client,
         dispatcher=dispatcher,
+        backend_http=backend_http,
     )
 
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
-import threading
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,16 +11,10 @@ import typer
 import uvicorn
 
 from passerelle.connector.config import ConfigError, Settings
-from passerelle.connector.runtime import Connector, Role, build_connector
+from passerelle.connector.logs import LogFormat, LogLevel, configure_logging
+from passerelle.connector.runtime import Role, build_connector
 
 _SWITCH_INTERVAL = 0.0005
-
-
-class LogLevel(StrEnum):
-    DEBUG = "debug"
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +53,10 @@ def serve_command(
         LogLevel,
         typer.Option(help="debug adds a line per stored delivery; info logs those refused."),
     ] = LogLevel.INFO,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(help="text: a line for people; json: an object a line, for a log collector."),
+    ] = LogFormat.TEXT,
 ) -> None:
     """Run the connector until interrupted; SIGTERM or Ctrl-C finishes in-flight work first."""
     try:
@@ -69,9 +64,7 @@ def serve_command(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, log_format)
     # The store's writer thread and the dispatcher's workers need the GIL for moments at a time,
     # between commits and back-end calls, while the event loop holds it for long stretches.
     # CPython makes a waiting thread wait a whole switch interval (5 ms by default) before the
@@ -80,14 +73,9 @@ def serve_command(
     sys.setswitchinterval(_SWITCH_INTERVAL)
     connector = build_connector(settings, role=role)
     if role is Role.DISPATCHER:
+        # A dispatcher without a probe could lose its workers unseen: it always answers one.
         host = host or settings.dispatcher.health_host
         port = port or settings.dispatcher.health_port
-        if port is None:
-            logging.getLogger("passerelle.connector").info(
-                "no health checks: set [dispatcher] health_port (or --port) to answer /readyz"
-            )
-            _dispatch_until_stopped(connector)
-            return
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -110,19 +98,10 @@ def server_config(app: Any, host: str, port: int, *, log_level: str = "info") ->
         port=port,
         lifespan="on",
         log_level=log_level,
+        # uvicorn's own lines go through the process's handler, in its format (JSON included).
+        log_config=None,
         # The receiver logs what became of each delivery (refusals at INFO, the rest at DEBUG):
         # an access log would repeat it, at INFO, at a cost every delivery pays.
         access_log=False,
         timeout_graceful_shutdown=30,
     )
-
-
-def _dispatch_until_stopped(connector: Connector) -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    connector.start()
-    try:
-        stop.wait()
-    finally:
-        connector.close()

@@ -43,18 +43,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from passerelle.clock import Clock
-from passerelle.connector.migrations import migrations
-from passerelle.connector.store import (
-    CLAIMABLE,
-    AppendResult,
-    Headers,
-    NewDelivery,
+from passerelle.connector.outages import Outage
+from passerelle.connector.store.errors import (
     SchemaVersionError,
-    SQLDeliveryStore,
     StoreClosedError,
     StoreError,
-    Tx,
+    StoreUnavailableError,
 )
+from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.records import AppendResult, Headers, NewDelivery
+from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
 
 __all__ = ["SQLiteStore"]
 
@@ -86,7 +84,7 @@ class SQLiteStore(SQLDeliveryStore):
         leaving all the copying to the writer when the WAL passes `wal_limit_bytes`). Often is
         better under load: each checkpoint's copy and sync delay the commits around it, and
         small ones delay them least."""
-        super().__init__(clock)
+        super().__init__(clock, f"the SQLite store {os.fspath(path)}")
         if wal_limit_bytes < 1:
             raise ValueError(f"wal_limit_bytes must be at least 1, not {wal_limit_bytes}")
         self.path = os.fspath(path)
@@ -101,7 +99,11 @@ class SQLiteStore(SQLDeliveryStore):
             connection.close()
             raise
         self._writer = _Writer(
-            connection, max_batch=max_batch, wal=self.path + "-wal", wal_limit=wal_limit_bytes
+            connection,
+            max_batch=max_batch,
+            wal=self.path + "-wal",
+            wal_limit=wal_limit_bytes,
+            outage=self.outage,
         )
         self._checkpointer = (
             None
@@ -230,13 +232,17 @@ class SQLiteStore(SQLDeliveryStore):
         try:
             connection.execute("BEGIN")
             try:
-                return work(_SQLiteTx(connection))
+                result = work(_SQLiteTx(connection))
             finally:
                 connection.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.outage.failed(exc)
+            raise StoreUnavailableError(f"SQLite store {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite store {self.path}: {exc}") from exc
         finally:
             self._return_reader(connection)
+        return result  # only a write ends an outage: a full disk still lets reads through
 
     def _borrow_reader(self) -> sqlite3.Connection:
         with self._lock:
@@ -355,9 +361,16 @@ class _Writer:
     """The one thread that writes: batches waiting operations into one transaction each."""
 
     def __init__(
-        self, connection: sqlite3.Connection, *, max_batch: int, wal: str, wal_limit: int
+        self,
+        connection: sqlite3.Connection,
+        *,
+        max_batch: int,
+        wal: str,
+        wal_limit: int,
+        outage: Outage,
     ) -> None:
         self._connection = connection
+        self._outage = outage
         self._max_batch = max_batch
         self._wal = wal
         self._wal_limit = wal_limit
@@ -437,10 +450,25 @@ class _Writer:
             connection.execute("COMMIT")
         except Exception as exc:
             if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            failure = StoreError(f"SQLite store: the transaction was rolled back: {exc}")
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            failure: StoreError
+            if isinstance(exc, sqlite3.OperationalError):
+                # The disk is full, the file unwritable, the database locked too long.
+                self._outage.failed(exc)
+                failure = StoreUnavailableError(
+                    f"SQLite store: the transaction was rolled back: {exc}"
+                )
+            else:
+                failure = StoreError(f"SQLite store: the transaction was rolled back: {exc}")
             failure.__cause__ = exc
             results = [(operation, None, failure) for operation in batch]
+        else:
+            unavailable = [e for _, _, e in results if isinstance(e, StoreUnavailableError)]
+            if unavailable:
+                self._outage.failed(unavailable[0].__cause__ or unavailable[0])
+            else:
+                self._outage.succeeded()
         _settle(results)
 
     def _append_together(
@@ -605,7 +633,9 @@ class _Checkpointer:
 
 def _wrap(exc: Exception) -> Exception:
     if isinstance(exc, sqlite3.Error):
-        wrapped = StoreError(f"SQLite store: {exc}")
+        # An operational error is the file's or the disk's, not the operation's.
+        kind = StoreUnavailableError if isinstance(exc, sqlite3.OperationalError) else StoreError
+        wrapped = kind(f"SQLite store: {exc}")
         wrapped.__cause__ = exc
         return wrapped
     return exc

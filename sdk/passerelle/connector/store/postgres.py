@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -31,24 +32,46 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from passerelle.clock import Clock
-from passerelle.connector.migrations import migrations
-from passerelle.connector.store import (
-    CLAIMABLE,
-    Headers,
+from passerelle.connector.store.errors import (
     SchemaVersionError,
-    SQLDeliveryStore,
     StoreClosedError,
     StoreError,
-    Tx,
-    _redact_url,
+    StoreUnavailableError,
 )
+from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.records import Headers
+from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
+from passerelle.connector.store.urls import redact_url
 
 __all__ = ["PostgresStore"]
 
 T = TypeVar("T")
+
+_POOL_NAME = "passerelle-store"
+_RECONNECT_WITHIN = 1.0
+"""Seconds the pool keeps trying to replace a broken connection before it gives up."""
+
+
+_OUTAGE_LINES = (
+    "error connecting in %r: %s",
+    "reconnection attempt in pool %r failed after %s sec",
+    "discarding broken connection: %s",
+    "discarding closed connection: %s",
+)
+
+
+class _QuietReconnects(logging.Filter):
+    """Drops the pool's line per broken connection and per failed attempt to connect: the
+    store's `Outage` tells of an outage in a line at its start and one at its end."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in _OUTAGE_LINES
+
+
+logging.getLogger("psycopg.pool").addFilter(_QuietReconnects())
 
 
 class PostgresStore(SQLDeliveryStore):
@@ -64,18 +87,28 @@ class PostgresStore(SQLDeliveryStore):
         clock: Clock,
         pool_size: int = 10,
         connect_timeout: timedelta = timedelta(seconds=10),
+        wait: timedelta = timedelta(seconds=0.6),
     ) -> None:
-        super().__init__(clock)
-        self._where = _redact_url(url)
+        """`wait` bounds how long an operation waits for a connection: while the database is
+        down, the receiver answers 503 within it instead of holding the platform's request."""
+        self._where = redact_url(url)
+        super().__init__(clock, f"the PostgreSQL store {self._where}")
         self._closed = False
+        self._wait = wait.total_seconds()
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True},
+            # A new connection must not wait out the operating system's TCP timeout.
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(wait.total_seconds()))},
             check=ConnectionPool.check_connection,
-            name="passerelle-store",
+            name=_POOL_NAME,
             open=False,
+            timeout=wait.total_seconds(),
+            # The pool's own reconnection backs off without bound (a 40 s outage would keep the
+            # store away for 20 s more): give up quickly instead, and let the next operation
+            # that needs a connection try again at once.
+            reconnect_timeout=_RECONNECT_WITHIN,
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout.total_seconds())
@@ -130,9 +163,21 @@ class PostgresStore(SQLDeliveryStore):
                 cursor = connection.cursor()
                 if read_only:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                return work(_PostgresTx(cursor))
+                result = work(_PostgresTx(cursor))
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # No connection, or the one in hand broke: the server is down or unreachable.
+            why = (
+                f"no connection within {self._wait:g} s (the server does not answer)"
+                if isinstance(exc, PoolTimeout)
+                else " ".join(str(exc).split())
+            )
+            self.outage.failed(why)
+            raise StoreUnavailableError(f"PostgreSQL store {self._where}: {why}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL store {self._where}: {exc}") from exc
+        if not read_only:
+            self.outage.succeeded()  # a full disk lets reads through: only a write tells
+        return result
 
     def candidates(self, tx: Tx, *, limit: int, now: datetime) -> list[int]:
         found = tx.rows(

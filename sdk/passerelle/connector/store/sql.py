@@ -1,488 +1,45 @@
-"""The connector's durable store: the inbox of deliveries, the work queue and the action center.
-
-The receiver appends each verified delivery and answers the platform only once `append` has
-returned: the delivery is then committed and durable. Dispatcher workers `claim` deliveries under
-a lease and settle each claim with `complete`, `ignore`, `retry_later`, `defer` or `fail`.
-
-Lanes. Deliveries that share an ordering key (usually the order id) form a lane, processed one at
-a time in arrival (id) order; lanes run in parallel, and a delivery without an ordering key is a
-lane of its own. A delivery is claimable when it is pending and due (or its worker's lease has
-expired), no other delivery of its lane is held under a live lease, and no earlier delivery of
-its lane is still waiting (pending, including one waiting for a retry, or processing). Two
-outcomes take a delivery out of that order:
-
-- `defer`: the delivery cannot apply yet (a refund before its fulfilment). It steps aside: later
-  deliveries of its lane go first, and it is retried once it is due and no other delivery of its
-  lane is waiting, oldest deferred first. The dispatcher fails it once the missing event
-  evidently never comes.
-- `fail`: the delivery is parked in the action center and the lane moves on. `requeue` puts it
-  back in its original place: it waits for the lane to be free, then goes before any later
-  delivery still waiting.
-
-Crashes. A claim whose worker died is claimable again when its lease expires; the abandoned
-attempt is recorded as `lease_expired`. A worker whose lease was lost gets `LeaseLostError`
-when it settles the claim, and nothing changes. A worker may settle after its lease expired as
-long as no one claimed the delivery again.
-
-Versions. `record_version` keeps the time of the newest state seen of each platform object
-(per platform and store), so the dispatcher can tell a delivery reporting an older state.
-
-Open a store with `open_store("sqlite:////var/lib/passerelle/inbox.db")` or
-`open_store("postgresql://user@host/db")`.
-"""
+"""The store over SQL, shared by SQLite and PostgreSQL: every rule of the inbox, the work queue
+and the action center, written once; a backend supplies transactions and conversions."""
 
 from __future__ import annotations
 
 import abc
-import asyncio
-import re
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import httpx
+from passerelle.clock import Clock
+from passerelle.connector.outages import Outage
+from passerelle.connector.store.errors import (
+    DeliveryNotFoundError,
+    DeliveryStateError,
+    LeaseLostError,
+)
+from passerelle.connector.store.interface import DeliveryStore
+from passerelle.connector.store.records import (
+    AppendResult,
+    Attempt,
+    AttemptResult,
+    Backlog,
+    Claim,
+    Delivery,
+    DeliveryStatus,
+    ErrorInfo,
+    Headers,
+    NewDelivery,
+    Note,
+    NoteAction,
+    _require_aware,
+    _require_ids,
+)
 
-from passerelle.clock import Clock, SystemClock
-from passerelle.platforms import WebhookRequest
-
-__all__ = [
-    "AppendResult",
-    "Attempt",
-    "AttemptResult",
-    "Claim",
-    "Delivery",
-    "DeliveryNotFoundError",
-    "DeliveryStateError",
-    "DeliveryStatus",
-    "DeliveryStore",
-    "ErrorInfo",
-    "LeaseLostError",
-    "NewDelivery",
-    "Note",
-    "NoteAction",
-    "SchemaVersionError",
-    "StoreClosedError",
-    "StoreError",
-    "open_store",
-]
+__all__ = ["CLAIMABLE", "SQLDeliveryStore", "Tx"]
 
 T = TypeVar("T")
 
-
-class DeliveryStatus(StrEnum):
-    """Where a delivery stands."""
-
-    PENDING = "pending"
-    """Waiting for its turn in its lane, or for `next_attempt_at`."""
-    PROCESSING = "processing"
-    """Claimed by a worker under a lease."""
-    DONE = "done"
-    IGNORED = "ignored"
-    FAILED = "failed"
-    """Parked in the action center."""
-    DISMISSED = "dismissed"
-    """Taken out of the action center by hand."""
-
-
-class AttemptResult(StrEnum):
-    """How one attempt at a delivery ended."""
-
-    DONE = "done"
-    IGNORED = "ignored"
-    RETRY = "retry"
-    DEFERRED = "deferred"
-    FAILED = "failed"
-    LEASE_EXPIRED = "lease_expired"
-
-
-class NoteAction(StrEnum):
-    """What was done to a delivery by hand."""
-
-    REQUEUED = "requeued"
-    DISMISSED = "dismissed"
-    REPLAYED = "replayed"
-
-
-class StoreError(Exception):
-    """The store refused an operation or could not complete it."""
-
-
-class StoreClosedError(StoreError):
-    """The store was used after `close()`."""
-
-
-class LeaseLostError(StoreError):
-    """The worker no longer holds the claim it tries to settle; nothing was changed."""
-
-    def __init__(self, message: str, *, delivery_id: int) -> None:
-        super().__init__(message)
-        self.delivery_id = delivery_id
-
-
-class DeliveryNotFoundError(StoreError, LookupError):
-    """No delivery has the given id."""
-
-    def __init__(self, message: str, *, ids: Sequence[int]) -> None:
-        super().__init__(message)
-        self.ids = tuple(ids)
-
-    def __str__(self) -> str:
-        # LookupError would quote the message like a dictionary key.
-        return str(self.args[0])
-
-
-class DeliveryStateError(StoreError):
-    """An action center operation on deliveries in a status it does not apply to."""
-
-
-class SchemaVersionError(StoreError):
-    """The database was migrated by a newer Passerelle than this one."""
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    """Why an attempt did not succeed: a stable `code` and a message for people."""
-
-    code: str
-    message: str
-
-    def __post_init__(self) -> None:
-        if not self.code.strip():
-            raise ValueError("error code must not be empty")
-
-
-Headers = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class NewDelivery:
-    """A verified delivery as the receiver hands it to `append`."""
-
-    platform: str
-    store: str
-    delivery_key: str
-    """The de-duplication key: a second delivery with the same (platform, store, key) is a
-    duplicate."""
-    ordering_key: str | None
-    headers: Headers = field(repr=False)
-    """Every header as received, in order, names in their original case."""
-    body: bytes = field(repr=False)
-    received_at: datetime
-
-    def __post_init__(self) -> None:
-        for name in ("platform", "store", "delivery_key"):
-            value = getattr(self, name)
-            if not isinstance(value, str) or not value:
-                raise ValueError(f"delivery {name} must be a non-empty string")
-        if self.ordering_key is not None and (
-            not isinstance(self.ordering_key, str) or not self.ordering_key
-        ):
-            raise ValueError("delivery ordering_key must be None or a non-empty string")
-        headers = self.headers
-        # The receiver's headers are already a tuple of string pairs: check that in one pass and
-        # only look closer (to name the bad entry) when it is not so.
-        if not (type(headers) is tuple and all(_is_header(pair) for pair in headers)):
-            headers = tuple(headers)
-            for index, pair in enumerate(headers):
-                if (
-                    not isinstance(pair, tuple | list)
-                    or len(pair) != 2
-                    or not all(isinstance(part, str) for part in pair)
-                ):
-                    raise ValueError(
-                        f"delivery headers[{index}] must be a (name, value) pair of strings"
-                    )
-            object.__setattr__(self, "headers", tuple((name, value) for name, value in headers))
-        if not isinstance(self.body, bytes):
-            raise ValueError("delivery body must be bytes")
-        _require_aware(self.received_at, "delivery received_at")
-
-    @classmethod
-    def from_request(
-        cls, request: WebhookRequest, *, delivery_key: str, ordering_key: str | None
-    ) -> NewDelivery:
-        """The delivery for a verified `request`, headers byte for byte."""
-        return cls(
-            platform=request.platform,
-            store=request.store,
-            delivery_key=delivery_key,
-            ordering_key=ordering_key,
-            headers=tuple(
-                (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in request.headers.raw
-            ),
-            body=request.body,
-            received_at=request.received_at,
-        )
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A stored delivery and where it stands."""
-
-    id: int
-    platform: str
-    store: str
-    delivery_key: str
-    ordering_key: str | None
-    headers: Headers = field(repr=False)
-    body: bytes = field(repr=False)
-    received_at: datetime
-    status: DeliveryStatus
-    deferred: bool
-    """Stepped aside in its lane (see `DeliveryStore.defer`)."""
-    attempts: int
-    """Claims so far, across retries, requeues and replays."""
-    next_attempt_at: datetime
-    claimed_by: str | None
-    lease_expires_at: datetime | None
-    last_error: ErrorInfo | None
-    first_failed_at: datetime | None
-    last_failed_at: datetime | None
-    finished_at: datetime | None
-    outcome: str | None
-    """What the delivery became (events applied, or why it was ignored), as the worker said."""
-
-    def to_request(self) -> WebhookRequest:
-        """The request as it was received, for the platform to translate (again)."""
-        return WebhookRequest(
-            platform=self.platform,
-            store=self.store,
-            headers=httpx.Headers(
-                [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
-            ),
-            body=self.body,
-            received_at=self.received_at,
-        )
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """The delivery's id; `duplicate` when the same delivery was appended before."""
-
-    id: int
-    duplicate: bool
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A worker's hold on a delivery until `lease_expires_at`; settle it exactly once."""
-
-    delivery: Delivery
-    worker_id: str
-    attempt: int
-    token: str = field(repr=False)
-    lease_expires_at: datetime
-
-    @property
-    def id(self) -> int:
-        return self.delivery.id
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One claim of a delivery; `result` is None while it runs."""
-
-    number: int
-    worker_id: str
-    started_at: datetime
-    lease_expires_at: datetime
-    finished_at: datetime | None
-    result: AttemptResult | None
-    error: ErrorInfo | None
-
-
-@dataclass(frozen=True)
-class Note:
-    """An action taken on a delivery by hand, for the audit trail."""
-
-    at: datetime
-    action: NoteAction
-    text: str
-
-
-class DeliveryStore(abc.ABC):
-    """The inbox, work queue and action center; see the module documentation for the rules.
-
-    Every method is safe to call from several threads. Times come from the store's clock unless
-    given.
-    """
-
-    @abc.abstractmethod
-    def append(self, delivery: NewDelivery) -> AppendResult:
-        """Store `delivery` durably, or find the earlier one with the same de-duplication key."""
-
-    async def append_async(self, delivery: NewDelivery) -> AppendResult:
-        """`append` for an asyncio caller: the event loop is not blocked while it commits."""
-        return await asyncio.to_thread(self.append, delivery)
-
-    @abc.abstractmethod
-    def claim(
-        self, worker_id: str, *, limit: int, lease: timedelta, now: datetime | None = None
-    ) -> list[Claim]:
-        """Claim up to `limit` claimable deliveries, oldest first, at most one per lane."""
-
-    @abc.abstractmethod
-    def extend(self, claim: Claim, lease: timedelta) -> Claim:
-        """Renew the lease of a slow attempt from now; raise `LeaseLostError` if it was lost."""
-
-    @abc.abstractmethod
-    def complete(self, claim: Claim, outcome: str) -> None:
-        """The delivery was applied; `outcome` says what it became."""
-
-    @abc.abstractmethod
-    def ignore(self, claim: Claim, reason: str) -> None:
-        """The delivery means nothing for the back end (a ping, a topic of no interest)."""
-
-    @abc.abstractmethod
-    def retry_later(self, claim: Claim, at: datetime, error: ErrorInfo) -> None:
-        """A transient failure: retry at `at`. The delivery keeps its place: its lane waits."""
-
-    @abc.abstractmethod
-    def defer(self, claim: Claim, at: datetime, error: ErrorInfo) -> None:
-        """The delivery cannot apply yet: it steps aside so later deliveries of its lane go
-        first, and is retried from `at` once none of them is waiting."""
-
-    @abc.abstractmethod
-    def fail(self, claim: Claim, error: ErrorInfo) -> None:
-        """A permanent failure: the delivery goes to the action center; its lane moves on."""
-
-    @abc.abstractmethod
-    def record_version(
-        self, platform: str, store: str, subject: str, as_of: datetime
-    ) -> datetime | None:
-        """Note, atomically, that a delivery reports `subject` as of `as_of` (see
-        `passerelle.platforms.Version`).
-
-        Returns the newer time already recorded for the subject when there is one: the delivery
-        is stale and nothing changes. Otherwise keeps `as_of` as the subject's newest state and
-        returns None; an equal time is not stale, so a retry or a duplicate goes through.
-        """
-
-    @abc.abstractmethod
-    def get(self, delivery_id: int) -> Delivery:
-        """The delivery with this id; `DeliveryNotFoundError` if none."""
-
-    @abc.abstractmethod
-    def list_failures(
-        self,
-        *,
-        platform: str | None = None,
-        store: str | None = None,
-        since: datetime | None = None,
-        include_dismissed: bool = False,
-    ) -> list[Delivery]:
-        """The action center: failed deliveries (last failed at or after `since`), by id."""
-
-    @abc.abstractmethod
-    def attempts(self, delivery_id: int) -> list[Attempt]:
-        """Every attempt at the delivery, first first."""
-
-    @abc.abstractmethod
-    def notes(self, delivery_id: int) -> list[Note]:
-        """What was done to the delivery by hand, oldest first."""
-
-    @abc.abstractmethod
-    def requeue(self, ids: Iterable[int], note: str = "") -> None:
-        """Retry failed or dismissed deliveries: back to pending at their original place in
-        their lane, attempts kept, the action noted. All or nothing."""
-
-    @abc.abstractmethod
-    def dismiss(self, ids: Iterable[int], note: str) -> None:
-        """Take failed deliveries out of the action center, saying why. All or nothing."""
-
-    @abc.abstractmethod
-    def requeue_for_replay(
-        self,
-        *,
-        since: datetime | None = None,
-        ordering_key: str | None = None,
-        platform: str | None = None,
-        store: str | None = None,
-        note: str = "",
-    ) -> int:
-        """Dispatch finished deliveries (done, ignored, failed) received at or after `since`
-        again, in their original order; return how many. Dismissed ones stay dismissed."""
-
-    @abc.abstractmethod
-    def stats(self) -> dict[DeliveryStatus, int]:
-        """How many deliveries are in each status."""
-
-    @abc.abstractmethod
-    def ping(self) -> None:
-        """Check that the store answers, cheaply (a readiness probe); raise `StoreError` if not."""
-
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Finish what was started and release connections; idempotent."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> DeliveryStore:
-    """Open (creating and migrating as needed) the store at `url`.
-
-    - `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`: one file, for one machine
-      (the usual SQLAlchemy form: three slashes, then the path).
-    - `postgresql://user@host:port/db?options=-csearch_path%3Dschema`: shared by several
-      machines; tables live in the connection's current schema. `pool_size` bounds the
-      connections this process opens.
-    """
-    clock = clock or SystemClock()
-    scheme, _, rest = url.partition(":")
-    if scheme == "sqlite":
-        from passerelle.connector.sqlite_store import SQLiteStore
-
-        path = rest[3:] if rest.startswith("///") else ""
-        if not path or path == ":memory:":
-            raise ValueError(
-                f"store URL {url!r}: name a database file, as in sqlite:///inbox.db (relative) "
-                "or sqlite:////var/lib/passerelle/inbox.db (absolute)"
-            )
-        return SQLiteStore(path, clock=clock)
-    if scheme in ("postgresql", "postgres"):
-        from passerelle.connector.postgres_store import PostgresStore
-
-        return PostgresStore(url, clock=clock, pool_size=pool_size)
-    raise ValueError(
-        f"store URL must start with sqlite:// or postgresql://, got {_redact_url(url)!r}"
-    )
-
-
-def _is_header(pair: object) -> bool:
-    return type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str
-
-
-def _redact_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError(f"{name} must be a time-zone aware datetime")
-
-
-def _require_ids(ids: Iterable[int]) -> list[int]:
-    unique = sorted(set(ids))
-    for value in unique:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"delivery ids must be integers, got {value!r}")
-    if not unique:
-        raise ValueError("give at least one delivery id")
-    return unique
-
+logger = logging.getLogger("passerelle.store")
 
 # ---------------------------------------------------------------------------------------------
 # The SQL both backends share. Statements use `:name` parameters; each backend's transaction
@@ -559,8 +116,9 @@ class SQLDeliveryStore(DeliveryStore):
     lock_rows: str
     """Appended to a SELECT whose rows are about to be changed (FOR UPDATE where it exists)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, where: str) -> None:
         self.clock = clock
+        self.outage = Outage(where, logger)
 
     # -- what a backend provides -----------------------------------------------------------
 
@@ -688,18 +246,42 @@ class SQLDeliveryStore(DeliveryStore):
                     " lease_expires_at) VALUES (:id, :number, :worker, :now, :until)",
                     {**number_params, "worker": worker_id, "until": self.to_db_time(until)},
                 )
-                claims.append(
-                    Claim(
-                        delivery=delivery,
-                        worker_id=worker_id,
-                        attempt=delivery.attempts,
-                        token=str(row[-1]),
-                        lease_expires_at=until,
-                    )
+                claim = Claim(
+                    delivery=delivery,
+                    worker_id=worker_id,
+                    attempt=delivery.attempts,
+                    token=str(row[-1]),
+                    lease_expires_at=until,
                 )
+                # A first attempt has no history: only later ones pay for reading it.
+                claims.append(claim if claim.attempt == 1 else self._with_history(tx, claim))
             return claims
 
         return self.write(work)
+
+    def _with_history(self, tx: Tx, claim: Claim) -> Claim:
+        """`claim` with what its attempts and notes say (see `Claim`), in two reads."""
+        ((redispatches, last_action),) = tx.rows(
+            "SELECT COUNT(CASE WHEN action IN ('requeued', 'replayed') THEN 1 END), MAX(at)"
+            " FROM notes WHERE delivery_id = :id",
+            {"id": claim.id},
+        )
+        since = "" if last_action is None else " AND started_at >= :since"
+        ((count, first, deferred_at, last_normal),) = tx.rows(
+            "SELECT COUNT(*), MIN(number),"  # noqa: S608
+            " MIN(CASE WHEN result = 'deferred' THEN started_at END),"
+            " MAX(CASE WHEN number < :number AND (result IS NULL OR result <> 'lease_expired')"
+            f" THEN number END) FROM attempts WHERE delivery_id = :id{since}",
+            {"id": claim.id, "number": claim.attempt, "since": last_action},
+        )
+        after = int(first) - 1 if last_normal is None else int(last_normal)
+        return replace(
+            claim,
+            redispatches=int(redispatches),
+            attempts_since_action=int(count),
+            waiting_since=self._maybe_time(deferred_at),
+            abnormal_ends=claim.attempt - 1 - after,
+        )
 
     def extend(self, claim: Claim, lease: timedelta) -> Claim:
         if lease <= timedelta(0):
@@ -886,16 +468,33 @@ class SQLDeliveryStore(DeliveryStore):
         statuses = "('failed', 'dismissed')" if include_dismissed else "('failed')"
         where = [f"status IN {statuses}"]
         params: dict[str, Any] = {}
+        if since is not None:
+            _require_aware(since, "since")
+            where.append("last_failed_at >= :since")
+            params["since"] = self.to_db_time(since)
+        return self._list(where, params, platform, store)
+
+    def list_waiting(
+        self,
+        *,
+        platform: str | None = None,
+        store: str | None = None,
+        deferred: bool | None = None,
+    ) -> list[Delivery]:
+        where = ["status IN ('pending', 'processing')"]
+        if deferred is not None:
+            where.append("deferred" if deferred else "NOT deferred")
+        return self._list(where, {}, platform, store)
+
+    def _list(
+        self, where: list[str], params: dict[str, Any], platform: str | None, store: str | None
+    ) -> list[Delivery]:
         if platform is not None:
             where.append("platform = :platform")
             params["platform"] = platform
         if store is not None:
             where.append("store = :store")
             params["store"] = store
-        if since is not None:
-            _require_aware(since, "since")
-            where.append("last_failed_at >= :since")
-            params["since"] = self.to_db_time(since)
         rows = self.read(
             lambda tx: tx.rows(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE {' AND '.join(where)} ORDER BY id",  # noqa: S608
@@ -903,6 +502,35 @@ class SQLDeliveryStore(DeliveryStore):
             )
         )
         return [self._delivery(row) for row in rows]
+
+    def backlog(self) -> Backlog:
+        def work(tx: Tx) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            counts = tx.rows(
+                "SELECT status, deferred, COUNT(*) FROM deliveries"
+                " WHERE status IN ('pending', 'processing') GROUP BY status, deferred"
+            )
+            # Ids grow with arrival: the smallest open id is the oldest delivery waiting.
+            oldest = tx.rows(
+                "SELECT received_at FROM deliveries WHERE id = (SELECT MIN(id) FROM deliveries"
+                " WHERE status IN ('pending', 'processing'))"
+            )
+            return counts, oldest
+
+        counts, oldest = self.read(work)
+        pending = deferred = processing = 0
+        for status, is_deferred, count in counts:
+            if status == DeliveryStatus.PROCESSING:
+                processing += int(count)
+            elif is_deferred:
+                deferred += int(count)
+            else:
+                pending += int(count)
+        return Backlog(
+            pending=pending,
+            deferred=deferred,
+            processing=processing,
+            oldest_received_at=self.from_db_time(oldest[0][0]) if oldest else None,
+        )
 
     def attempts(self, delivery_id: int) -> list[Attempt]:
         rows = self._history(
