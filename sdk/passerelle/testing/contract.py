@@ -1097,13 +1097,17 @@ def _swept(body: bytes) -> Iterator[bytes]:
             yield _dumps(_replaced(document, path, value))
 
 
+_DEEP: Final = json.loads("[" * 64 + "]" * 64)
+"""A list nested 64 deep, where an object or a list was: recursion that is not bounded."""
+
+
 def _wrong_values(value: object) -> tuple[object, ...]:
-    """Values a field holding `value` must survive: another type, empties, numbers too large
-    for a float or a Decimal's context, text that is not ASCII."""
+    """Values a field holding `value` must survive: another type, empties, deep nesting,
+    numbers too large for a float or a Decimal's context, text that is not ASCII."""
     if isinstance(value, dict):
-        return ([], "x")
+        return ([], "x", _DEEP)
     if isinstance(value, list):
-        return ({}, "x", []) if value else ({}, "x")
+        return ({}, "x", [], _DEEP) if value else ({}, "x", _DEEP)
     if isinstance(value, bool):
         return ("x", 2)
     if isinstance(value, int | float):
