@@ -5,7 +5,8 @@ The file is the one named by `--config`, else `PASSERELLE_CONFIG`, else `./passe
 environment variable `PASSERELLE_<SECTION>__<KEY>`; a list entry is addressed by its index, so
 `PASSERELLE_BACKEND__TOKEN` replaces `[backend] token` and `PASSERELLE_STORES__0__SECRETS='["new",
 "old"]'` replaces the secrets of the first `[[stores]]` entry (a plain value there is a one-item
-list). The environment wins over the file.
+list; one with a comma is refused, as it is most likely a list written the wrong way). The
+environment wins over the file.
 
 Secrets are `SecretStr`: they never appear in a repr, an error or `passerelle config check`.
 A bad configuration raises `ConfigError`, which lists every problem with its key path
@@ -595,11 +596,22 @@ def _parse(raw: str, annotation: Any) -> Any:
     if not complex_type:
         return raw
     if _is_list(annotation) and not raw.lstrip().startswith("["):
-        return [raw]
+        return [_single_item(raw)]
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
         raise ValueError("not valid JSON") from None
+
+
+def _single_item(raw: str) -> str:
+    # A comma-separated value would otherwise become one item holding the commas: for secrets,
+    # one wrong secret in place of the two being rotated, and every webhook refused.
+    if "," in raw:
+        raise ValueError(
+            'a list is given as JSON, e.g. \'["new", "old"]\'; a comma-separated value is'
+            " not split (a single item holding a comma is '[\"a,b\"]')"
+        )
+    return raw
 
 
 def _key(loc: tuple[str | int, ...]) -> str:
