@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -86,3 +87,13 @@ def clock() -> FixedClock:
 def store(store_url: str, clock: FixedClock) -> Iterator[DeliveryStore]:
     with open_store(store_url, clock=clock) as opened:
         yield opened
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PASSERELLE_* configuration variable of the machine reaches the test (those naming
+    the test servers stay)."""
+    for name in list(os.environ):
+        upper = name.upper()
+        if upper.startswith("PASSERELLE_") and not upper.startswith("PASSERELLE_TEST"):
+            monkeypatch.delenv(name)

@@ -64,6 +64,7 @@ __all__ = [
     "Note",
     "NoteAction",
     "SchemaVersionError",
+    "StoreBacklog",
     "StoreClosedError",
     "StoreError",
     "open_store",
@@ -304,6 +305,25 @@ class Note:
     text: str
 
 
+@dataclass(frozen=True)
+class StoreBacklog:
+    """Where the deliveries of one store of one platform stand; times are when the oldest was
+    received."""
+
+    platform: str
+    store: str
+    waiting: int
+    """Pending (or being processed) in their lane's order."""
+    oldest_waiting_at: datetime | None
+    deferred: int
+    """Stepped aside until what they need arrives (see `DeliveryStore.defer`)."""
+    oldest_deferred_at: datetime | None
+    failed: int
+    """In the action center."""
+    done_since: int
+    """Applied since the time `DeliveryStore.backlog` was given."""
+
+
 class DeliveryStore(abc.ABC):
     """The inbox, work queue and action center; see the module documentation for the rules.
 
@@ -376,6 +396,23 @@ class DeliveryStore(abc.ABC):
         include_dismissed: bool = False,
     ) -> list[Delivery]:
         """The action center: failed deliveries (last failed at or after `since`), by id."""
+
+    @abc.abstractmethod
+    def list_open(
+        self,
+        *,
+        deferred: bool,
+        platform: str | None = None,
+        store: str | None = None,
+        received_before: datetime | None = None,
+    ) -> list[Delivery]:
+        """The deliveries still to apply, by id: those that stepped aside when `deferred`, the
+        others (pending or being processed) when not."""
+
+    @abc.abstractmethod
+    def backlog(self, *, done_since: datetime) -> list[StoreBacklog]:
+        """Per platform and store that has deliveries, how many wait, are deferred, failed,
+        and were done since `done_since`; by platform, then store."""
 
     @abc.abstractmethod
     def attempts(self, delivery_id: int) -> list[Attempt]:
@@ -504,7 +541,8 @@ def _due(alias: str) -> str:
 
 
 _LANE = "e.platform = d.platform AND e.store = d.store AND e.ordering_key = d.ordering_key"
-_OPEN_E = "e.status IN ('pending', 'processing')"
+_OPEN = "status IN ('pending', 'processing')"
+_OPEN_E = f"e.{_OPEN}"
 
 CLAIMABLE = f"""
 d.status IN ('pending', 'processing') AND {_due("d")}
@@ -886,16 +924,44 @@ class SQLDeliveryStore(DeliveryStore):
         statuses = "('failed', 'dismissed')" if include_dismissed else "('failed')"
         where = [f"status IN {statuses}"]
         params: dict[str, Any] = {}
+        if since is not None:
+            _require_aware(since, "since")
+            where.append("last_failed_at >= :since")
+            params["since"] = self.to_db_time(since)
+        return self._listed(where, params, platform=platform, store=store)
+
+    def list_open(
+        self,
+        *,
+        deferred: bool,
+        platform: str | None = None,
+        store: str | None = None,
+        received_before: datetime | None = None,
+    ) -> list[Delivery]:
+        where = [_OPEN, "deferred" if deferred else "NOT deferred"]
+        params: dict[str, Any] = {}
+        if received_before is not None:
+            _require_aware(received_before, "received_before")
+            where.append("received_at < :before")
+            params["before"] = self.to_db_time(received_before)
+        return self._listed(where, params, platform=platform, store=store)
+
+    def _listed(
+        self,
+        where: list[str],
+        params: dict[str, Any],
+        *,
+        platform: str | None,
+        store: str | None,
+    ) -> list[Delivery]:
+        """The deliveries meeting every condition of `where` (and of one platform and store
+        when given), by id."""
         if platform is not None:
             where.append("platform = :platform")
             params["platform"] = platform
         if store is not None:
             where.append("store = :store")
             params["store"] = store
-        if since is not None:
-            _require_aware(since, "since")
-            where.append("last_failed_at >= :since")
-            params["since"] = self.to_db_time(since)
         rows = self.read(
             lambda tx: tx.rows(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE {' AND '.join(where)} ORDER BY id",  # noqa: S608
@@ -903,6 +969,46 @@ class SQLDeliveryStore(DeliveryStore):
             )
         )
         return [self._delivery(row) for row in rows]
+
+    def backlog(self, *, done_since: datetime) -> list[StoreBacklog]:
+        _require_aware(done_since, "done_since")
+        waiting = f"{_OPEN} AND NOT deferred"
+        stepped_aside = f"{_OPEN} AND deferred"
+        rows = self.read(
+            lambda tx: tx.rows(
+                "SELECT platform, store,"  # noqa: S608
+                f" SUM(CASE WHEN {waiting} THEN 1 ELSE 0 END),"
+                f" MIN(CASE WHEN {waiting} THEN received_at END),"
+                f" SUM(CASE WHEN {stepped_aside} THEN 1 ELSE 0 END),"
+                f" MIN(CASE WHEN {stepped_aside} THEN received_at END),"
+                " SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),"
+                " SUM(CASE WHEN status = 'done' AND finished_at >= :since THEN 1 ELSE 0 END)"
+                " FROM deliveries GROUP BY platform, store ORDER BY platform, store",
+                {"since": self.to_db_time(done_since)},
+            )
+        )
+        return [
+            StoreBacklog(
+                platform=platform,
+                store=store,
+                waiting=int(waiting_count),
+                oldest_waiting_at=self._maybe_time(oldest_waiting),
+                deferred=int(deferred_count),
+                oldest_deferred_at=self._maybe_time(oldest_deferred),
+                failed=int(failed),
+                done_since=int(done),
+            )
+            for (
+                platform,
+                store,
+                waiting_count,
+                oldest_waiting,
+                deferred_count,
+                oldest_deferred,
+                failed,
+                done,
+            ) in rows
+        ]
 
     def attempts(self, delivery_id: int) -> list[Attempt]:
         rows = self._history(
