@@ -169,15 +169,18 @@ def build_connector(
     role: Role = Role.ALL,
     plugins: Plugins | None = None,
     clock: Clock | None = None,
+    store: DeliveryStore | None = None,
 ) -> Connector:
-    """Open the store, load the plugins, register the backend plugin, build the dispatcher."""
+    """Open the store (unless it is given, opened on `clock`), load the plugins, register the
+    backend plugin, build the dispatcher."""
     clock = clock or SystemClock()
     plugins = plugins or default_plugins()
     # `passerelle config check` fails on these; a connector already deployed keeps serving the
     # deliveries its stores can handle, and says what the others will lack.
     for problem in store_problems(settings, plugins.platforms()):
         log.warning("configuration: %s", problem)
-    store = open_store(settings.store.url, clock=clock)
+    if store is None:
+        store = open_store(settings.store.url, clock=clock)
     backend = settings.backend
     client = BackendClient(
         backend.url,
