@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from test_actions import Deliveries
 
 from passerelle.clock import FixedClock
 from passerelle.connector.store import DeliveryStore, open_store
@@ -97,3 +98,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         upper = name.upper()
         if upper.startswith("PASSERELLE_") and not upper.startswith("PASSERELLE_TEST"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def deliveries(store: DeliveryStore, clock: FixedClock) -> Deliveries:
+    """Puts deliveries in the store where a test needs them (see `test_actions.Deliveries`)."""
+    return Deliveries(store, clock)

@@ -15,10 +15,9 @@ from typer.testing import CliRunner, Result
 
 from passerelle.cli import app
 from passerelle.clock import FixedClock
+from passerelle.connector.actions import age
 from passerelle.connector.config import Settings
 from passerelle.connector.runtime import build_connector
-from passerelle.connector.status_cli import age
-from passerelle.connector.store import DeliveryStore
 from passerelle.serving import BackgroundServer
 
 # The command reads "today" by the real clock.
@@ -28,11 +27,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(NOW - timedelta(hours=3))
-
-
-@pytest.fixture
-def deliveries(store: DeliveryStore, clock: FixedClock) -> Deliveries:
-    return Deliveries(store, clock)
 
 
 @pytest.fixture

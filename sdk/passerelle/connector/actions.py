@@ -42,6 +42,7 @@ __all__ = [
     "DeliveryDetail",
     "ExportFormat",
     "WaitingEntry",
+    "age",
     "csv_cell",
     "parse_since",
 ]
@@ -504,3 +505,18 @@ def _outcome_text(outcome: str | None) -> str:
 
 def _clock_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def age(elapsed: timedelta) -> str:
+    """A duration as a person says it: ``45s``, ``12m``, ``3h 05m``, ``2d 4h``."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"

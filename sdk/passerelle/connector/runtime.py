@@ -18,6 +18,7 @@ from passerelle.backend.client import BackendClient
 from passerelle.backend.plugin import BackendPlugin
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
+from passerelle.connector.alerts import Alerter
 from passerelle.connector.api import create_api
 from passerelle.connector.config import Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
@@ -60,18 +61,23 @@ class Connector:
     plugins: Plugins
     client: BackendClient
     dispatcher: Dispatcher | None
+    alerter: Alerter | None = None
     _closed: bool = field(default=False, repr=False)
 
     def start(self) -> None:
-        """Start the dispatcher's workers (for the roles that dispatch)."""
+        """Start the dispatcher's workers and the alerts (for the roles that dispatch)."""
         if self.dispatcher is not None:
             self.dispatcher.start()
+        if self.alerter is not None:
+            self.alerter.start()
 
     def close(self) -> None:
         """Let in-flight deliveries finish, then release the store and the client."""
         if self._closed:
             return
         self._closed = True
+        if self.alerter is not None:
+            self.alerter.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.client.close()
@@ -217,7 +223,17 @@ def build_connector(
         plugins=plugins,
         client=client,
         dispatcher=dispatcher,
+        alerter=_alerter(settings, store, clock) if dispatcher is not None else None,
     )
+
+
+def _alerter(settings: Settings, store: DeliveryStore, clock: Clock) -> Alerter | None:
+    alerts = settings.alerts
+    if not alerts.enabled:
+        return None
+    receiver = settings.receiver
+    page_url = alerts.page_url or f"http://{receiver.host}:{receiver.port}/"
+    return Alerter(store, alerts, page_url=page_url, clock=clock)
 
 
 def _webhook_platforms(plugins: Plugins) -> dict[str, WebhookPlatform]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from passerelle.connector.actions import age
 from passerelle.connector.actions_cli import ConfigOption, JsonOption, action_center, load_settings
 from passerelle.connector.config import Settings
 from passerelle.connector.store import StoreBacklog
@@ -152,18 +153,3 @@ def _since(value: datetime | None, now: datetime) -> str:
     if value is None:
         return "-"
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}, {age(now - value)} ago"
-
-
-def age(elapsed: timedelta) -> str:
-    """A duration as a person says it: ``45s``, ``12m``, ``3h 05m``, ``2d 4h``."""
-    seconds = max(0, int(elapsed.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
