@@ -20,13 +20,14 @@ from passerelle.connector.config import Settings
 from passerelle.connector.runtime import build_connector
 from passerelle.serving import BackgroundServer
 
-# The command reads "today" by the real clock.
-NOW = datetime.now(UTC).replace(microsecond=0)
+# The command reads "today" and ages by the real clock: deliveries are placed 3 hours before
+# the test starts.
+AGO = timedelta(hours=3)
 
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(NOW - timedelta(hours=3))
+    return FixedClock(datetime.now(UTC).replace(microsecond=0) - AGO)
 
 
 @pytest.fixture
@@ -99,6 +100,7 @@ def rows(result: Result) -> dict[str, list[str]]:
 def test_status_counts_each_store_and_says_nothing_answers(
     config: Path, deliveries: Deliveries, clock: FixedClock, port: int
 ) -> None:
+    done_at = clock.now()
     deliveries.done("1")
     deliveries.failed("2")
     first_deferred = deliveries.deferred("3", until=timedelta(days=1))
@@ -110,7 +112,7 @@ def test_status_counts_each_store_and_says_nothing_answers(
 
     received = deliveries.store.get(first_deferred).received_at.strftime("%Y-%m-%d %H:%M")
     table = rows(result)
-    done_today = "1" if NOW.hour >= 3 else "0"
+    done_today = "1" if done_at.date() == (done_at + AGO).date() else "0"
     assert table["north.myshopify.com"] == ["1", "2", f"{received}, 3h 00m ago", "1", done_today]
     assert table["quiet.myshopify.com"] == ["0", "0", "-", "0", "0"]
     assert result.stdout.splitlines()[-1] == (
@@ -153,7 +155,7 @@ def test_status_json(config: Path, deliveries: Deliveries, port: int) -> None:
         "waiting": 0,
         "oldest_waiting_at": None,
         "deferred": 1,
-        "oldest_deferred_at": (NOW - timedelta(hours=3)).isoformat(),
+        "oldest_deferred_at": deliveries.store.get(deferred).received_at.isoformat(),
         "failed": 0,
         "done_today": 0,
     }
