@@ -369,6 +369,24 @@ def test_a_failure_is_posted_and_the_next_ones_wait_for_the_rate_limit(
     ]
 
 
+def test_a_failure_committed_after_a_round_that_began_later_is_still_told(
+    alerter: MakeAlerter, deliveries: Deliveries, clock: FixedClock, hook: Hook
+) -> None:
+    watcher = alerter(webhooks=[hook.url])
+    clock.advance(timedelta(seconds=30))
+    watcher.tick()
+    # A worker stamped this failure 10 s before that round and committed it after.
+    clock.advance(timedelta(seconds=-10))
+    late = deliveries.failed("1001")
+    clock.advance(timedelta(seconds=40))
+
+    watcher.tick()
+    watcher.tick()
+
+    (text,) = hook.texts()
+    assert text.startswith(f"Passerelle: delivery {late} failed")
+
+
 def test_a_webhook_that_fails_loses_no_alert(
     alerter: MakeAlerter,
     deliveries: Deliveries,

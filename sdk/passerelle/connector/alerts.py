@@ -47,6 +47,8 @@ WEBHOOK_TIMEOUT = 10.0
 """Seconds an alert webhook has to answer."""
 LISTED = 20
 """How many deliveries a message names before it only counts the rest."""
+SETTLE = timedelta(minutes=1)
+"""How far back each round reads again, for failures committed after they were stamped."""
 
 
 class AlertError(Exception):
@@ -267,8 +269,9 @@ class Alerter:
         failed = self._center.failures(since=self._since)
         told = {(entry.id, entry.last_failed_at) for entry in failed}
         self._unsent += [e for e in failed if (e.id, e.last_failed_at) not in self._told]
-        # A failure at the round's very edge is read again next round: remember this round's.
-        self._told, self._since = told, now
+        # A worker stamps a failure before it commits it: the next round reads back a little
+        # way, and this round's failures are remembered so none is told twice.
+        self._told, self._since = told, max(self._since, now - SETTLE)
         if not self._unsent or not self._failure_limit.allows(now):
             return
         if self.post(_failure_text(self._unsent, self.page_url)):
