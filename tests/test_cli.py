@@ -8,8 +8,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from passerelle._version import __version__
@@ -169,3 +171,27 @@ def test_console_script_traces_hook_calls_on_stderr() -> None:
         "passerelle.plugins: call register_platforms(register) -> example\n"
         "passerelle.plugins: done register_platforms\n"
     )
+
+
+def _command_paths(group: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield prefix
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _command_paths(command, (*prefix, name))
+
+
+def test_no_help_shows_a_type_for_a_flag(runner: CliRunner) -> None:
+    paths = list(_command_paths(typer.main.get_command(app)))
+    assert ("actions", "list") in paths
+    assert ("serve",) in paths
+
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "<bool>" not in result.stdout, path
+    # A flag shows none; an option that takes a value still shows its type.
+    assert "<int>" in runner.invoke(app, ["serve", "--help"]).stdout
+
+
+def test_serve_takes_c_like_the_other_commands(runner: CliRunner) -> None:
+    for path in (("serve",), ("status",), ("actions", "list"), ("config", "check")):
+        assert "-c" in runner.invoke(app, [*path, "--help"]).stdout.split(), path

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperOption
 
 from passerelle._version import __version__
 from passerelle.plugins import PluginError, PluginInfo, default_plugins
@@ -30,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "passerelle.connector.serve_cli",
     "passerelle.sandbox.cli",
     "passerelle.connector.actions_cli",
+    "passerelle.connector.status_cli",
     "passerelle.connector.config_cli",
     "passerelle.backend.explain_cli",
     "passerelle.template",
@@ -109,6 +111,17 @@ def _print_table(infos: list[PluginInfo]) -> None:
             ", ".join(info.hooks),
         )
     console.print(table)
+
+
+_display_type_rich = TyperOption.display_type_rich
+
+
+def _no_type_for_flags(option: TyperOption, ctx: Any) -> str | None:
+    # Typer labels a flag's type "<bool>" in help, as if it took a value; a flag takes none.
+    return None if option.is_flag else _display_type_rich(option, ctx)
+
+
+TyperOption.display_type_rich = _no_type_for_flags  # type: ignore[method-assign,assignment]
 
 
 def _add_commands() -> None:

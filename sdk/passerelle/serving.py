@@ -9,9 +9,33 @@ from typing import Any, Literal, Self
 
 import uvicorn
 
-__all__ = ["BackgroundServer"]
+__all__ = ["BackgroundServer", "listening_socket", "socket_url"]
 
 Lifespan = Literal["auto", "on", "off"]
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket bound to `host`:`port` (0: a free port) and listening, for
+    uvicorn to serve on; `OSError` if the address cannot be bound (a port already taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that name it, and
+    # without it every answer written in two parts waits out a delayed ACK (about 40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    """The base URL of a bound socket, e.g. ``http://127.0.0.1:53121``."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class BackgroundServer:
@@ -55,22 +79,13 @@ class BackgroundServer:
         """The base URL, e.g. ``http://127.0.0.1:53121``."""
         if self._socket is None:
             raise RuntimeError("the server is not started")
-        host, port = self._socket.getsockname()[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return socket_url(self._socket)
 
     def start(self) -> None:
         """Bind the port and serve in a background thread; return once requests are accepted."""
         if self._thread is not None:
             raise RuntimeError("the server is already started")
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that name it, and
-        # without it every answer written in two parts waits out a delayed ACK (about 40 ms).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
-        sock.listen(1024)
-        sock.setblocking(False)
-        self._socket = sock
+        self._socket = listening_socket(self._host, self._port)
         self._thread = threading.Thread(target=self._serve, name="passerelle-server", daemon=True)
         self._thread.start()
         while not self._server.started:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from test_actions import Deliveries
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.retry import RetryPolicy
@@ -106,3 +108,19 @@ def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
         sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT, retry=RetryPolicy(max_attempts=1)
     ) as backend:
         yield backend
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PASSERELLE_* configuration variable of the machine reaches the test (those naming
+    the test servers stay)."""
+    for name in list(os.environ):
+        upper = name.upper()
+        if upper.startswith("PASSERELLE_") and not upper.startswith("PASSERELLE_TEST"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def deliveries(store: DeliveryStore, clock: FixedClock) -> Deliveries:
+    """Puts deliveries in the store where a test needs them (see `test_actions.Deliveries`)."""
+    return Deliveries(store, clock)

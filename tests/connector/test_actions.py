@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl import load_workbook
 
 from passerelle.clock import FixedClock
 from passerelle.connector.actions import (
@@ -18,6 +20,7 @@ from passerelle.connector.actions import (
     MASK,
     ActionCenter,
     ActionInputError,
+    ExportFormat,
     csv_cell,
     parse_since,
 )
@@ -37,6 +40,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 UNAVAILABLE = ErrorInfo("backend_unavailable", "the payment back end answered 503")
 UNKNOWN_ORDER = ErrorInfo("unknown_order", "order #1001 is unknown to the back end")
+MISSING_SHIPMENT = ErrorInfo("refund_before_shipment", "order #1001 has no shipment to refund yet")
 SIGNATURE = "c2lnbmF0dXJlLW9mLXRoZS1ib2R5LXdpdGgtdGhlLXNlY3JldA=="
 ACCESS_TOKEN = "shpat_0123456789abcdef"
 CARD = "4111 1111 1111 1111"
@@ -93,6 +97,18 @@ class Deliveries:
         assert held.id == delivery_id
         self.store.fail(held, error)
         return delivery_id
+
+    def deferred(self, order: str = "1001", *, until: timedelta = timedelta(hours=1)) -> int:
+        """A delivery that stepped aside, waiting for an earlier event, until `until` from now."""
+        delivery_id = self._append(order, "shopify", "north.myshopify.com")
+        (held,) = self.store.claim("worker-1", limit=1, lease=LEASE)
+        assert held.id == delivery_id
+        self.store.defer(held, self.clock.now() + until, MISSING_SHIPMENT)
+        return delivery_id
+
+    def pending(self, order: str | None = "1001", *, shop: str = "north.myshopify.com") -> int:
+        """A delivery received and not yet tried."""
+        return self._append(order, "shopify", shop)
 
     def done(self, order: str | None = "1001", *, platform: str = "shopify") -> int:
         delivery_id = self._append(order, platform, "north.myshopify.com")
@@ -284,6 +300,107 @@ def test_show_of_an_unknown_delivery_names_it(center: ActionCenter) -> None:
         center.show(404)
 
 
+def test_the_outcome_is_told_in_words_in_every_state(
+    center: ActionCenter, deliveries: Deliveries, clock: FixedClock
+) -> None:
+    failed = deliveries.failed("1")
+    deferred = deliveries.deferred("2", until=timedelta(hours=2))
+    retried = deliveries.pending("3")
+    (held,) = center.store.claim("worker-1", limit=1, lease=LEASE)
+    center.store.retry_later(held, START + timedelta(minutes=5), UNAVAILABLE)
+    processing = deliveries.pending("4")
+    (held,) = center.store.claim("worker-7", limit=1, lease=LEASE)
+    pending = deliveries.pending("5")
+    assert (retried, processing) == (held.id - 1, held.id)
+
+    words = {i: center.show(i).in_words for i in (failed, deferred, pending, retried, processing)}
+
+    assert words == {
+        failed: "failed for good (unknown_order: order #1001 is unknown to the back end); in the"
+        " action center, to retry or dismiss",
+        deferred: "deferred until 2026-03-02 11:00:00 UTC at the earliest, waiting for what it"
+        " needs (refund_before_shipment: order #1001 has no shipment to refund yet)",
+        pending: "waiting for its turn in its lane (due 2026-03-02 09:00:00 UTC)",
+        retried: "waiting to be tried again from 2026-03-02 09:05:00 UTC (backend_unavailable:"
+        " the payment back end answered 503)",
+        processing: "being applied now by worker-7",
+    }
+    center.dismiss([failed], "refunded at the till")
+    assert center.show(failed).in_words == (
+        "dismissed by hand after it failed (unknown_order: order #1001 is unknown to the back end)"
+    )
+
+
+def test_a_delivery_done_after_a_failure_is_settled_and_says_what_it_applied(
+    center: ActionCenter, deliveries: Deliveries
+) -> None:
+    delivery_id = deliveries.failed("1001")
+    center.retry([delivery_id], "back end fixed")
+    (held,) = center.store.claim("worker-1", limit=1, lease=LEASE)
+    center.store.complete(held, '["order_shipped F1 of order 1001: captured 15.00 CAD"]')
+
+    detail = center.show(delivery_id)
+
+    assert detail.settled
+    assert detail.in_words == "applied: 1 event: order_shipped F1 of order 1001: captured 15.00 CAD"
+    assert detail.as_json()["in_words"] == detail.in_words
+
+
+# -- waiting and the backlog -----------------------------------------------------------------
+
+
+def test_waiting_lists_deferred_and_pending_apart(
+    center: ActionCenter, deliveries: Deliveries
+) -> None:
+    deliveries.failed("4")
+    deliveries.done("5")
+    deferred = deliveries.deferred("1", until=timedelta(hours=2))
+    pending = deliveries.pending("2")
+    other_shop = deliveries.pending("3", shop="south.myshopify.com")
+
+    stepped_aside = center.waiting(deferred=True)
+    waiting = center.waiting(deferred=False)
+
+    assert [(w.entry.id, w.deferred, w.next_attempt_at) for w in stepped_aside] == [
+        (deferred, True, START + timedelta(hours=2))
+    ]
+    assert stepped_aside[0].entry.error_code == "refund_before_shipment"
+    assert [w.entry.id for w in waiting] == [pending, other_shop]
+    assert [w.entry.id for w in center.waiting(deferred=False, store="south.myshopify.com")] == [
+        other_shop
+    ]
+    assert stepped_aside[0].as_json()["next_attempt_at"] == "2026-03-02T11:00:00+00:00"
+
+
+def test_the_backlog_counts_each_store_and_what_was_done_today(
+    center: ActionCenter, deliveries: Deliveries, clock: FixedClock
+) -> None:
+    clock.set(START - timedelta(days=1))
+    deliveries.done("0")
+    first_deferred = deliveries.deferred("1", until=timedelta(days=2))
+    clock.set(START)
+    deliveries.failed("5")
+    deliveries.done("6")
+    deliveries.done("7")
+    deliveries.deferred("2")
+    deliveries.pending("3")
+    deliveries.pending("4", shop="south.myshopify.com")
+
+    backlog = center.backlog()
+
+    north, south = backlog
+    assert (north.platform, north.store, south.store) == (
+        "shopify",
+        "north.myshopify.com",
+        "south.myshopify.com",
+    )
+    assert (north.waiting, north.deferred, north.failed, north.done_since) == (1, 2, 1, 2)
+    assert north.oldest_deferred_at == center.store.get(first_deferred).received_at
+    assert north.oldest_waiting_at == START
+    assert (south.waiting, south.deferred, south.failed, south.done_since) == (1, 0, 0, 0)
+    assert south.oldest_deferred_at is None
+
+
 # -- retry and dismiss -----------------------------------------------------------------------
 
 
@@ -425,6 +542,45 @@ def test_export_cells_never_run_as_formulas(center: ActionCenter, deliveries: De
         "'\t=1",
     ]
     assert [row["error_message"] for row in rows] == [row["order"] for row in rows]
+
+
+def test_export_as_json_has_the_same_keys(center: ActionCenter, deliveries: Deliveries) -> None:
+    delivery_id = deliveries.failed("=1+1")
+    out = io.BytesIO()
+
+    count = center.export(out, ExportFormat.JSON)
+
+    (entry,) = json.loads(out.getvalue())
+    assert count == 1
+    assert tuple(entry) == ENTRY_FIELDS
+    assert (entry["id"], entry["order"], entry["received_at"]) == (
+        delivery_id,
+        "=1+1",
+        "2026-03-02T09:00:00+00:00",
+    )
+
+
+def test_export_as_xlsx_has_the_columns_utc_times_and_no_formula(
+    center: ActionCenter, deliveries: Deliveries
+) -> None:
+    deliveries.failed('=HYPERLINK("http://evil.example","x")')
+    deliveries.failed(None, platform="woocommerce")
+    out = io.BytesIO()
+
+    count = center.export(out, ExportFormat.XLSX)
+
+    sheet = load_workbook(io.BytesIO(out.getvalue())).active
+    assert sheet is not None
+    header, *rows = [list(row) for row in sheet.iter_rows()]
+    assert count == len(rows) == 2
+    assert [cell.value for cell in header] == [
+        f"{name} (UTC)" if name.endswith("_at") else name for name in ENTRY_FIELDS
+    ]
+    order = rows[0][ENTRY_FIELDS.index("order")]
+    assert (order.value, order.data_type) == ('=HYPERLINK("http://evil.example","x")', "s")
+    assert rows[0][ENTRY_FIELDS.index("received_at")].value == START.replace(tzinfo=None)
+    assert rows[1][ENTRY_FIELDS.index("platform")].value == "woocommerce"
+    assert rows[1][ENTRY_FIELDS.index("order")].value is None
 
 
 @settings(max_examples=200)

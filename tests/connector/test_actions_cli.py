@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from test_actions import ACCESS_TOKEN, BODY, SIGNATURE, Deliveries
 from typer.testing import CliRunner, Result
 
@@ -41,12 +41,7 @@ def deliveries(store: DeliveryStore, clock: FixedClock) -> Deliveries:
 
 
 @pytest.fixture
-def config(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.upper().startswith("PASSERELLE_") and not name.upper().startswith(
-            "PASSERELLE_TEST"
-        ):
-            monkeypatch.delenv(name)
+def config(tmp_path: Path, store_url: str, clean_environment: None) -> Path:
     path = tmp_path / "passerelle.toml"
     path.write_text(
         f"""
@@ -205,6 +200,48 @@ def test_a_bad_since_is_one_line(config: Path) -> None:
     )
 
 
+def test_list_state_deferred_says_why_and_until_when(config: Path, deliveries: Deliveries) -> None:
+    deliveries.failed("1000")
+    deferred = deliveries.deferred("1001", until=timedelta(hours=3))
+    deliveries.pending("1002")
+    until = (NOW - timedelta(days=1) + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")
+
+    result = run(config, "actions", "list", "--state", "deferred")
+
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.stdout.splitlines() if f" {deferred} " in line]
+    assert "refund_before_shipment: order #1001 has no shipment to refund yet" in row
+    assert row.rstrip(" │").endswith(until)
+    assert "Deferred until (UTC)" in result.stdout
+    assert result.stdout.endswith("1 deferred delivery\n")
+
+
+def test_list_state_pending_and_json(config: Path, deliveries: Deliveries) -> None:
+    deliveries.deferred("1001")
+    first = deliveries.pending("1002")
+    second = deliveries.pending("1003")
+
+    listed = json.loads(run(config, "actions", "list", "--state", "pending", "--json").stdout)
+
+    assert [(item["id"], item["status"], item["deferred"]) for item in listed] == [
+        (first, "pending", False),
+        (second, "pending", False),
+    ]
+    assert run(config, "actions", "list", "--state", "pending").stdout.endswith(
+        "2 pending deliveries\n"
+    )
+
+
+def test_list_state_refuses_options_of_the_failed_list(config: Path) -> None:
+    refused(
+        run(config, "actions", "list", "--state", "deferred", "--since", "2h"),
+        "--since applies to --state failed only",
+    )
+    assert run(config, "actions", "list", "--state", "pending").stdout == (
+        "No pending deliveries.\n"
+    )
+
+
 # -- show ------------------------------------------------------------------------------------
 
 
@@ -236,6 +273,39 @@ def test_show_lists_headers_attempts_and_notes_but_not_the_body(
     assert SIGNATURE not in out
     assert ACCESS_TOKEN not in out
     assert "ana@example.com" not in out
+
+
+def test_show_of_a_delivery_done_after_a_failure_has_no_stale_error(
+    config: Path, deliveries: Deliveries, store: DeliveryStore
+) -> None:
+    delivery_id = deliveries.failed("1001")
+    run(config, "actions", "retry", str(delivery_id), "--note", "back end fixed")
+    # The command requeued it by the real clock.
+    (held,) = store.claim("worker-2", limit=1, lease=timedelta(minutes=5), now=datetime.now(UTC))
+    store.complete(held, '["order_shipped F1 of order 1001: captured 15.00 CAD"]')
+
+    out = run(config, "actions", "show", str(delivery_id)).stdout
+
+    assert out.startswith(
+        f"Delivery {delivery_id}: done\n"
+        "  outcome         applied: 1 event: order_shipped F1 of order 1001: captured 15.00 CAD\n"
+    )
+    assert "what failed" not in out
+    assert "message " not in out
+    # The history keeps the failure.
+    assert "worker-1  failed  unknown_order: order #1001 is unknown to the back end" in out
+
+
+def test_show_of_a_failed_delivery_says_what_to_do(config: Path, deliveries: Deliveries) -> None:
+    delivery_id = deliveries.failed("1001")
+
+    out = run(config, "actions", "show", str(delivery_id)).stdout
+
+    assert (
+        "  outcome         failed for good (unknown_order: order #1001 is unknown to the back"
+        " end); in the action center, to retry or dismiss\n"
+    ) in out
+    assert "  what failed     unknown_order\n" in out
 
 
 def test_show_prints_the_body_only_with_body(config: Path, deliveries: Deliveries) -> None:
@@ -370,6 +440,36 @@ def test_export_to_a_file_with_filters(
     rows = rows_of(target.read_text(encoding="utf-8"))
     assert [row[0] for row in rows[1:]] == [str(woo)]
     assert target.read_bytes().count(b"\r\n") == 2
+
+
+def test_export_as_json(config: Path, deliveries: Deliveries) -> None:
+    delivery_id = deliveries.failed("1001")
+
+    result = run(config, "actions", "export", "--format", "json")
+
+    (entry,) = json.loads(result.stdout)
+    assert (entry["id"], entry["error_code"]) == (delivery_id, "unknown_order")
+
+
+def test_export_as_xlsx_to_a_file(config: Path, deliveries: Deliveries, tmp_path: Path) -> None:
+    delivery_id = deliveries.failed("1001")
+    target = tmp_path / "actions.xlsx"
+
+    result = run(config, "actions", "export", "--format", "xlsx", "-o", str(target))
+
+    assert result.stdout == f"Exported 1 delivery to {target}.\n"
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("id", "platform")
+    assert rows[1][:4] == (delivery_id, "shopify", "north.myshopify.com", "1001")
+
+
+def test_export_as_xlsx_needs_a_file(config: Path) -> None:
+    refused(
+        run(config, "actions", "export", "--format", "xlsx"),
+        "--format xlsx writes a binary file: give --output FILE.xlsx",
+    )
 
 
 def test_export_to_an_unwritable_place_is_one_line(config: Path, tmp_path: Path) -> None:

@@ -392,6 +392,31 @@ def test_a_problem_from_the_environment_alone_is_reported(
     ]
 
 
+def test_a_comma_separated_list_from_the_environment_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSERELLE_STORES__0__SECRETS", "whsec-shop-current,whsec-shop-previous")
+
+    found = problems(write(tmp_path, VALID))
+
+    assert found == [
+        "stores[0].secrets: PASSERELLE_STORES__0__SECRETS: a list is given as JSON, e.g."
+        ' \'["new", "old"]\'; a comma-separated value is not split (a single item holding a'
+        " comma is '[\"a,b\"]')"
+    ]
+    assert "whsec-shop" not in "".join(found)
+
+
+def test_a_json_list_may_hold_a_secret_with_a_comma(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSERELLE_STORES__0__SECRETS", '["a,b", "c"]')
+
+    settings = Settings.load(write(tmp_path, VALID))
+
+    assert [s.get_secret_value() for s in settings.stores[0].secrets] == ["a,b", "c"]
+
+
 def test_secrets_never_appear_in_reprs_or_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

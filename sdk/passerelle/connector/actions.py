@@ -12,11 +12,14 @@ Times are shown in UTC; a date or time given without a zone is read as UTC too.
 from __future__ import annotations
 
 import csv
+import io
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TextIO
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, BinaryIO, Final, TextIO
 
 from passerelle.backend.errors import redact
 from passerelle.clock import Clock, SystemClock
@@ -27,6 +30,7 @@ from passerelle.connector.store import (
     DeliveryStore,
     Headers,
     Note,
+    StoreBacklog,
 )
 
 __all__ = [
@@ -36,6 +40,9 @@ __all__ = [
     "ActionEntry",
     "ActionInputError",
     "DeliveryDetail",
+    "ExportFormat",
+    "WaitingEntry",
+    "age",
     "csv_cell",
     "parse_since",
 ]
@@ -181,6 +188,35 @@ class DeliveryDetail:
     deferred: bool
     attempts: tuple[Attempt, ...]
     notes: tuple[Note, ...]
+    claimed_by: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Whether the delivery was applied or ignored: its earlier errors no longer matter."""
+        return self.entry.status in (DeliveryStatus.DONE, DeliveryStatus.IGNORED)
+
+    @property
+    def in_words(self) -> str:
+        """What became of the delivery, in a sentence; times in UTC."""
+        entry = self.entry
+        error = f"{entry.error_code}: {entry.error_message}" if entry.error_code else None
+        status = entry.status
+        if status is DeliveryStatus.DONE:
+            return f"applied: {_outcome_text(self.outcome)}"
+        if status is DeliveryStatus.IGNORED:
+            return f"ignored, nothing to apply: {self.outcome or 'no reason given'}"
+        if status is DeliveryStatus.FAILED:
+            return f"failed for good ({error}); in the action center, to retry or dismiss"
+        if status is DeliveryStatus.DISMISSED:
+            return f"dismissed by hand after it failed ({error})"
+        if status is DeliveryStatus.PROCESSING:
+            return f"being applied now by {self.claimed_by or 'a worker'}"
+        when = f"{_clock_text(self.next_attempt_at)} UTC"
+        if self.deferred:
+            return f"deferred until {when} at the earliest, waiting for what it needs ({error})"
+        if error is not None and entry.attempts:
+            return f"waiting to be tried again from {when} ({error})"
+        return f"waiting for its turn in its lane (due {when})"
 
     @property
     def shown_headers(self) -> list[tuple[str, str]]:
@@ -202,6 +238,7 @@ class DeliveryDetail:
             next_attempt_at=_iso(self.next_attempt_at),
             finished_at=_iso(self.finished_at),
             outcome=self.outcome,
+            in_words=self.in_words,
             deferred=self.deferred,
             headers=[[name, value] for name, value in self.shown_headers],
             body_bytes=len(self.body),
@@ -261,13 +298,40 @@ class ActionCenter:
         entries = [ActionEntry.of(delivery) for delivery in deliveries]
         return entries if code is None else [e for e in entries if e.error_code == code]
 
-    def waiting(
-        self, *, platform: str | None = None, store: str | None = None, deferred: bool
+    def waiting_deliveries(
+        self,
+        *,
+        deferred: bool,
+        platform: str | None = None,
+        store: str | None = None,
+        received_before: datetime | None = None,
     ) -> list[Delivery]:
         """The deliveries not dispatched yet, oldest first: the `deferred` ones (waiting for
         an event they depend on) or the others (waiting for their turn or a retry, or in a
         worker's hands). Each says why (`last_error`) and until when (`next_attempt_at`)."""
-        return self.store.list_waiting(platform=platform, store=store, deferred=deferred)
+        return self.store.list_waiting(
+            deferred=deferred, platform=platform, store=store, received_before=received_before
+        )
+
+    def waiting(
+        self,
+        *,
+        deferred: bool,
+        platform: str | None = None,
+        store: str | None = None,
+        received_before: datetime | None = None,
+    ) -> list[WaitingEntry]:
+        """`waiting_deliveries` as the action center lists them."""
+        deliveries = self.waiting_deliveries(
+            deferred=deferred, platform=platform, store=store, received_before=received_before
+        )
+        return [WaitingEntry(ActionEntry.of(d), d.next_attempt_at, d.deferred) for d in deliveries]
+
+    def backlog(self) -> list[StoreBacklog]:
+        """Per store: how many wait, are deferred and failed, and how many were done today
+        (since midnight UTC)."""
+        today = datetime.combine(self.clock.now().astimezone(UTC).date(), time(), UTC)
+        return self.store.store_backlogs(done_since=today)
 
     def show(self, delivery_id: int) -> DeliveryDetail:
         """One delivery, whatever its status, with its attempts and notes."""
@@ -283,6 +347,7 @@ class ActionCenter:
             deferred=delivery.deferred,
             attempts=tuple(self.store.attempts(delivery_id)),
             notes=tuple(self.store.notes(delivery_id)),
+            claimed_by=delivery.claimed_by,
         )
 
     def retry(self, ids: Iterable[int], note: str = "") -> list[int]:
@@ -338,11 +403,35 @@ class ActionCenter:
             since=since,
             include_dismissed=include_dismissed,
         )
-        writer = csv.writer(out)
-        writer.writerow(ENTRY_FIELDS)
-        for entry in entries:
-            values = entry.as_json()
-            writer.writerow([csv_cell(values[name]) for name in ENTRY_FIELDS])
+        _write_csv(out, entries)
+        return len(entries)
+
+    def export(
+        self,
+        out: BinaryIO,
+        output_format: ExportFormat,
+        *,
+        platform: str | None = None,
+        store: str | None = None,
+        since: datetime | str | None = None,
+        include_dismissed: bool = False,
+    ) -> int:
+        """Write the entries `failures` lists to `out` in `output_format`; return how many.
+
+        Every format has the columns (keys) of `ENTRY_FIELDS`. No cell of the CSV or XLSX file
+        is ever a formula; XLSX times are UTC."""
+        entries = self.failures(
+            platform=platform, store=store, since=since, include_dismissed=include_dismissed
+        )
+        if output_format is ExportFormat.CSV:
+            text = io.StringIO(newline="")
+            _write_csv(text, entries)
+            out.write(text.getvalue().encode())
+        elif output_format is ExportFormat.JSON:
+            document = [entry.as_json() for entry in entries]
+            out.write((json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode())
+        else:
+            _write_xlsx(out, entries)
         return len(entries)
 
     def stats(self) -> dict[str, int]:
@@ -358,3 +447,97 @@ def _ids(ids: Iterable[int]) -> list[int]:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ActionInputError("ids", f"delivery ids are integers, got {value!r}")
     return sorted(set(wanted))
+
+
+class ExportFormat(StrEnum):
+    """The file formats of an export."""
+
+    CSV = "csv"
+    JSON = "json"
+    XLSX = "xlsx"
+
+
+@dataclass(frozen=True)
+class WaitingEntry:
+    """A delivery still to apply and when it is due next."""
+
+    entry: ActionEntry
+    next_attempt_at: datetime
+    deferred: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry's JSON with `next_attempt_at` and `deferred`."""
+        return {
+            **self.entry.as_json(),
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "deferred": self.deferred,
+        }
+
+
+def _write_csv(out: TextIO, entries: list[ActionEntry]) -> None:
+    writer = csv.writer(out)
+    writer.writerow(ENTRY_FIELDS)
+    for entry in entries:
+        values = entry.as_json()
+        writer.writerow([csv_cell(values[name]) for name in ENTRY_FIELDS])
+
+
+_TIME_FIELDS: Final = frozenset({"first_failed_at", "last_failed_at", "received_at"})
+
+
+def _write_xlsx(out: BinaryIO, entries: list[ActionEntry]) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Action center")
+    sheet.append([f"{name} (UTC)" if name in _TIME_FIELDS else name for name in ENTRY_FIELDS])
+    for entry in entries:
+        values = entry.as_json()
+        row: list[object] = []
+        for name in ENTRY_FIELDS:
+            value = getattr(entry, name) if name in _TIME_FIELDS else values[name]
+            if isinstance(value, datetime):
+                # Spreadsheets have no time zones: the header says UTC.
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            cell = WriteOnlyCell(sheet, value)
+            if isinstance(value, str):
+                # openpyxl reads a text starting with "=" as a formula; stored text is only text.
+                cell.data_type = "s"
+            row.append(cell)
+        sheet.append(row)
+    book.save(out)
+
+
+def _outcome_text(outcome: str | None) -> str:
+    if not outcome:
+        return "nothing reported"
+    try:
+        events = json.loads(outcome)
+    except ValueError:
+        return outcome
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        return outcome
+    count = len(events)
+    if not count:
+        return "no event to apply"
+    return f"{count} event{'s' if count != 1 else ''}: " + "; ".join(events)
+
+
+def _clock_text(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def age(elapsed: timedelta) -> str:
+    """A duration as a person says it: ``45s``, ``12m``, ``3h 05m``, ``2d 4h``."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"

@@ -30,12 +30,22 @@ from passerelle.connector.actions import (
     ActionEntry,
     ActionInputError,
     DeliveryDetail,
+    ExportFormat,
+    WaitingEntry,
     parse_since,
 )
 from passerelle.connector.config import ConfigError, Settings, config_path, redact_url
 from passerelle.connector.store import StoreError, open_store
 
-__all__ = ["actions_app", "register", "replay"]
+__all__ = [
+    "ConfigOption",
+    "JsonOption",
+    "action_center",
+    "actions_app",
+    "load_settings",
+    "register",
+    "replay",
+]
 
 actions_app = typer.Typer(
     name="actions",
@@ -87,8 +97,10 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 IdsArgument = Annotated[list[int], typer.Argument(metavar="ID...", help="Delivery ids.")]
 
 
-class ExportFormat(StrEnum):
-    CSV = "csv"
+class State(StrEnum):
+    FAILED = "failed"
+    DEFERRED = "deferred"
+    PENDING = "pending"
 
 
 def register(app: typer.Typer) -> None:
@@ -102,11 +114,10 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-@contextmanager
-def _action_center(config: Path | None) -> Iterator[ActionCenter]:
-    """The action center over the configured store; any refusal is one line and exit 1."""
+def load_settings(config: Path | None) -> Settings:
+    """The configuration; a bad one is listed on stderr, problem by problem, and exit 1."""
     try:
-        settings = Settings.load(config)
+        return Settings.load(config)
     except ConfigError as exc:
         count = len(exc.problems)
         typer.echo(
@@ -117,6 +128,17 @@ def _action_center(config: Path | None) -> Iterator[ActionCenter]:
         for problem in exc.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
+
+
+@contextmanager
+def _action_center(config: Path | None) -> Iterator[ActionCenter]:
+    with action_center(load_settings(config)) as center:
+        yield center
+
+
+@contextmanager
+def action_center(settings: Settings) -> Iterator[ActionCenter]:
+    """The action center over the configured store; any refusal is one line and exit 1."""
     url = settings.store.url
     # The driver's own retry warnings would bury the one line that says what went wrong.
     logging.getLogger("psycopg").addHandler(logging.NullHandler())
@@ -150,6 +172,14 @@ def _when(value: datetime | None) -> str:
 
 @actions_app.command("list")
 def list_command(
+    state: Annotated[
+        State,
+        typer.Option(
+            "--state",
+            help="failed: the action center; deferred: stepped aside until what they need "
+            "arrives; pending: waiting for their turn or a retry.",
+        ),
+    ] = State.FAILED,
     platform: PlatformOption = None,
     store: StoreOption = None,
     since: SinceOption = None,
@@ -157,7 +187,21 @@ def list_command(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """List the deliveries that failed, oldest first; times are UTC."""
+    """List the deliveries that failed (or are deferred, or pending), oldest first; times are
+    UTC."""
+    if state is not State.FAILED:
+        for given, name in ((since, "--since"), (include_dismissed, "--all")):
+            if given:
+                _fail(f"{name} applies to --state failed only")
+        with _action_center(config) as center:
+            waiting = center.waiting(
+                deferred=state is State.DEFERRED, platform=platform, store=store
+            )
+        if as_json:
+            typer.echo(json.dumps([item.as_json() for item in waiting], indent=2))
+        else:
+            _print_waiting(waiting, state)
+        return
     with _action_center(config) as center:
         entries = center.failures(
             platform=platform, store=store, since=since, include_dismissed=include_dismissed
@@ -185,6 +229,34 @@ def _print_entries(entries: list[ActionEntry], *, with_status: bool) -> None:
             _print_block(console, entry, with_status=with_status)
     count = len(entries)
     console.print(f"{count} deliver{'ies' if count != 1 else 'y'}")
+
+
+def _print_waiting(waiting: list[WaitingEntry], state: State) -> None:
+    console = Console(highlight=False)
+    if not waiting:
+        console.print(f"No {state.value} deliveries.")
+        return
+    table = Table()
+    table.add_column("ID", justify="right", no_wrap=True)
+    for column in ("Platform", "Store", "Order", "Why", "Attempts", "Received (UTC)"):
+        table.add_column(column, no_wrap=column != "Why", overflow="fold")
+    table.add_column("Deferred until (UTC)" if state is State.DEFERRED else "Due (UTC)")
+    for item in waiting:
+        entry = item.entry
+        why = f"{entry.error_code}: {entry.error_message}" if entry.error_code else "its turn"
+        table.add_row(
+            Text(str(entry.id)),
+            Text(_printable(entry.platform)),
+            Text(_printable(entry.store)),
+            Text(_printable(entry.order or "-")),
+            Text(_one_line(why, UNBOUNDED)),
+            Text(str(entry.attempts)),
+            Text(_when(entry.received_at)),
+            Text(_when(item.next_attempt_at)),
+        )
+    console.print(table)
+    count = len(waiting)
+    console.print(f"{count} {state.value} deliver{'ies' if count != 1 else 'y'}")
 
 
 def _table(entries: list[ActionEntry], *, with_status: bool) -> Table:
@@ -267,18 +339,19 @@ def _describe(detail: DeliveryDetail, *, include_body: bool) -> str:
             line(f"  {label:<15} {value}")
 
     line(f"Delivery {entry.id}: {entry.status.value}")
+    field("outcome", detail.in_words)
     field("platform", entry.platform)
     field("store", entry.store)
     field("order", entry.order)
     field("delivery key", detail.delivery_key)
     field("received", _when(entry.received_at))
-    if entry.error_code:
+    # Once applied or ignored, an earlier failure is history: the attempts below keep it.
+    if entry.error_code and not detail.settled:
         field("what failed", entry.error_code)
         field("message", entry.error_message)
+        field("first failure", _when(entry.first_failed_at))
+        field("last failure", _when(entry.last_failed_at))
     field("attempts", entry.attempts)
-    field("first failure", _when(entry.first_failed_at))
-    field("last failure", _when(entry.last_failed_at))
-    field("outcome", detail.outcome)
     line("Headers")
     for name, value in detail.shown_headers:
         line(f"  {name}: {value}")
@@ -347,20 +420,27 @@ def export_command(
     include_dismissed: AllOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Export the action center as CSV, with the same columns every time.
+    """Export the action center as CSV, JSON or XLSX, with the same columns every time.
 
-    A cell a spreadsheet would run as a formula starts with a quote (')."""
-    out = io.StringIO(newline="")
+    A CSV cell a spreadsheet would run as a formula starts with a quote ('); an XLSX cell is
+    never a formula. XLSX needs --output."""
+    if output_format is ExportFormat.XLSX and output is None:
+        _fail("--format xlsx writes a binary file: give --output FILE.xlsx")
+    out = io.BytesIO()
     with _action_center(config) as center:
-        count = center.export_csv(
-            out, platform=platform, store=store, since=since, include_dismissed=include_dismissed
+        count = center.export(
+            out,
+            output_format,
+            platform=platform,
+            store=store,
+            since=since,
+            include_dismissed=include_dismissed,
         )
     if output is None:
-        typer.echo(out.getvalue(), nl=False)
+        typer.echo(out.getvalue().decode(), nl=False)
         return
     try:
-        with output.open("w", encoding="utf-8", newline="") as file:
-            file.write(out.getvalue())
+        output.write_bytes(out.getvalue())
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror}")
     typer.echo(f"Exported {count} deliver{'ies' if count != 1 else 'y'} to {output}.")

@@ -5,7 +5,8 @@ The file is the one named by `--config`, else `PASSERELLE_CONFIG`, else `./passe
 environment variable `PASSERELLE_<SECTION>__<KEY>`; a list entry is addressed by its index, so
 `PASSERELLE_BACKEND__TOKEN` replaces `[backend] token` and `PASSERELLE_STORES__0__SECRETS='["new",
 "old"]'` replaces the secrets of the first `[[stores]]` entry (a plain value there is a one-item
-list). The environment wins over the file.
+list; one with a comma is refused, as it is most likely a list written the wrong way). The
+environment wins over the file.
 
 Secrets are `SecretStr`: they never appear in a repr, an error or `passerelle config check`.
 A bad configuration raises `ConfigError`, which lists every problem with its key path
@@ -63,6 +64,7 @@ __all__ = [
     "ENV_PREFIX",
     "AdminSettings",
     "AdminToken",
+    "AlertSettings",
     "BackendSettings",
     "BatchSettings",
     "ConfigError",
@@ -70,6 +72,7 @@ __all__ = [
     "Problem",
     "ReceiverSettings",
     "Settings",
+    "SmtpSettings",
     "StorageSettings",
     "StoreSettings",
     "config_path",
@@ -385,6 +388,75 @@ class AdminSettings(_Section):
         return granted
 
 
+class SmtpSettings(_Section):
+    """`[alerts.smtp]`: the mail server the daily digest is sent through, with STARTTLS and a
+    login. `ca_file` is a PEM bundle to trust instead of the system's (a private relay)."""
+
+    host: Text
+    port: int = Field(default=587, ge=1, le=65535)
+    username: Text | None = None
+    password: Secret | None = None
+    sender: Text
+    recipients: list[Text] = Field(min_length=1)
+    starttls: bool = True
+    ca_file: Path | None = None
+    timeout: Seconds = 10.0
+
+    @model_validator(mode="after")
+    def _login_is_whole(self) -> SmtpSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: give both or neither")
+        return self
+
+
+class AlertSettings(_Section):
+    """`[alerts]`: the daily digest e-mail and the alert webhooks. Durations are in seconds.
+
+    The digest goes out every day at `digest_at` in `zone` (none without it); it lists the
+    failures of the day before by code and store and what is still deferred after
+    `deferred_age`. Each URL of `webhooks` gets a JSON POST with a Slack-compatible `text` when
+    a delivery fails and when the oldest waiting delivery is older than `backlog_age`, at most
+    one of each kind per `min_interval`. `page_url` is the action center the messages link to
+    (default: the receiver's address).
+    """
+
+    zone: ZoneInfo = ZoneInfo("UTC")
+    digest_at: time | None = None
+    deferred_age: Seconds = 3600.0
+    page_url: str | None = None
+    smtp: SmtpSettings | None = None
+    webhooks: list[Secret] = Field(default_factory=list)
+    backlog_age: Seconds | None = None
+    min_interval: Seconds = 300.0
+    check_every: Seconds = 30.0
+
+    @field_validator("page_url")
+    @classmethod
+    def _page_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhook_urls(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for index, url in enumerate(value):
+            if not url.get_secret_value().startswith(("http://", "https://")):
+                raise ValueError(f"webhooks[{index}] must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _digest_needs_smtp(self) -> AlertSettings:
+        if self.digest_at is not None and self.smtp is None:
+            raise ValueError("digest_at needs an [alerts.smtp] section to send the digest")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is to be sent at all."""
+        return self.digest_at is not None or bool(self.webhooks)
+
+
 class Settings(BaseSettings):
     """The whole connector configuration. Load it with `Settings.load()`."""
 
@@ -399,6 +471,7 @@ class Settings(BaseSettings):
     receiver: ReceiverSettings = ReceiverSettings()
     batches: BatchSettings = BatchSettings()
     admin: AdminSettings = AdminSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("stores")
     @classmethod
@@ -595,11 +668,22 @@ def _parse(raw: str, annotation: Any) -> Any:
     if not complex_type:
         return raw
     if _is_list(annotation) and not raw.lstrip().startswith("["):
-        return [raw]
+        return [_single_item(raw)]
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
         raise ValueError("not valid JSON") from None
+
+
+def _single_item(raw: str) -> str:
+    # A comma-separated value would otherwise become one item holding the commas: for secrets,
+    # one wrong secret in place of the two being rotated, and every webhook refused.
+    if "," in raw:
+        raise ValueError(
+            'a list is given as JSON, e.g. \'["new", "old"]\'; a comma-separated value is'
+            " not split (a single item holding a comma is '[\"a,b\"]')"
+        )
+    return raw
 
 
 def _key(loc: tuple[str | int, ...]) -> str:

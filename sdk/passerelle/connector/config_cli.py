@@ -19,6 +19,7 @@ from passerelle.connector.config import (
     secrets_in_file,
     store_problems,
 )
+from passerelle.connector.startup import StartupError, check_backend, probe_store
 from passerelle.platforms import Platform
 from passerelle.plugins import PluginError, default_plugins
 
@@ -58,11 +59,19 @@ def check(
             dir_okay=False,
         ),
     ] = None,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="Also try the store and the back end, changing nothing; exit 2 if one fails.",
+        ),
+    ] = False,
 ) -> None:
     """Validate the configuration, and each store's options with its platform's plugin: every
     problem is listed with its key and the command exits with status 1; otherwise print a
     summary with secrets hidden. A store's platform must be installed. Warn about secrets written
-    in the file rather than given by the environment."""
+    in the file rather than given by the environment. With --connect, also try the store and
+    the back end: one that does not answer is one line and exit 2."""
     source = config_path(config)
     try:
         settings = Settings.load(config)
@@ -79,6 +88,18 @@ def check(
     typer.echo(f"{shown}: OK")
     for line in summary(settings):
         typer.echo(line)
+    if connect:
+        _try_connections(settings)
+
+
+def _try_connections(settings: Settings) -> None:
+    try:
+        store = probe_store(settings.store.url)
+        check_backend(settings.backend)
+    except StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"connected   store {store}; back end accepts connections")
 
 
 def _fail(source: Path, problems: Iterable[Problem]) -> NoReturn:

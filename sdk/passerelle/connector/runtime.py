@@ -21,6 +21,7 @@ from passerelle.backend.client import BackendClient
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
+from passerelle.connector.alerts import Alerter
 from passerelle.connector.api import bearer_protected, create_api
 from passerelle.connector.config import ConfigError, Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
@@ -65,18 +66,23 @@ class Connector:
     dispatcher: Dispatcher | None
     backend_http: httpx.Client | None = field(default=None, repr=False)
     """The back-end client's connection pool, timed for the metrics; closed with the rest."""
+    alerter: Alerter | None = None
     _closed: bool = field(default=False, repr=False)
 
     def start(self) -> None:
-        """Start the dispatcher's workers (for the roles that dispatch)."""
+        """Start the dispatcher's workers and the alerts (for the roles that dispatch)."""
         if self.dispatcher is not None:
             self.dispatcher.start()
+        if self.alerter is not None:
+            self.alerter.start()
 
     def close(self) -> None:
         """Let in-flight deliveries finish, then release the store and the client."""
         if self._closed:
             return
         self._closed = True
+        if self.alerter is not None:
+            self.alerter.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.client.close()
@@ -196,8 +202,10 @@ def build_connector(
     role: Role = Role.ALL,
     plugins: Plugins | None = None,
     clock: Clock | None = None,
+    store: DeliveryStore | None = None,
 ) -> Connector:
-    """Open the store, load the plugins, build the dispatcher with the back-end client.
+    """Open the store (unless it is given, opened on `clock`), load the plugins, build the
+    dispatcher with the back-end client.
 
     Raises `ConfigError` when the environment cannot serve the metrics."""
     clock = clock or SystemClock()
@@ -208,7 +216,8 @@ def build_connector(
         log.warning("configuration: %s", problem)
     if problems := metrics.environment_problems():
         raise ConfigError(problems)
-    store = open_store(settings.store.url, clock=clock)
+    if store is None:
+        store = open_store(settings.store.url, clock=clock)
     backend = settings.backend
     backend_http = httpx.Client(transport=metrics.MeteredTransport())
     client = BackendClient(
@@ -246,7 +255,17 @@ def build_connector(
         client=client,
         dispatcher=dispatcher,
         backend_http=backend_http,
+        alerter=_alerter(settings, store, clock) if dispatcher is not None else None,
     )
+
+
+def _alerter(settings: Settings, store: DeliveryStore, clock: Clock) -> Alerter | None:
+    alerts = settings.alerts
+    if not alerts.enabled:
+        return None
+    receiver = settings.receiver
+    page_url = alerts.page_url or f"http://{receiver.host}:{receiver.port}/"
+    return Alerter(store, alerts, page_url=page_url, clock=clock)
 
 
 def _webhook_platforms(plugins: Plugins) -> dict[str, WebhookPlatform]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +13,16 @@ import uvicorn
 
 from passerelle.connector.config import ConfigError, Settings
 from passerelle.connector.logs import LogFormat, LogLevel, configure_logging
-from passerelle.connector.runtime import Role, build_connector
+from passerelle.connector.runtime import Connector, Role, build_connector
+from passerelle.connector.startup import (
+    StartupError,
+    check_backend,
+    listen,
+    open_checked_store,
+    serve_summary,
+)
+from passerelle.plugins import PluginError, default_plugins
+from passerelle.serving import socket_url
 
 _SWITCH_INTERVAL = 0.0005
 
@@ -26,6 +36,7 @@ def serve_command(
         Path | None,
         typer.Option(
             "--config",
+            "-c",
             help="The configuration file (default: $PASSERELLE_CONFIG or ./passerelle.toml).",
         ),
     ] = None,
@@ -46,7 +57,7 @@ def serve_command(
         int | None,
         typer.Option(
             help="Listen port (default: \\[receiver] port; \\[dispatcher] health_port for the "
-            "dispatcher role, which serves no HTTP without one)."
+            "dispatcher role)."
         ),
     ] = None,
     log_level: Annotated[
@@ -71,23 +82,53 @@ def serve_command(
     # holder must let go, and every commit waits that long several times over; 0.5 ms bounds
     # the wait at little cost to the loop.
     sys.setswitchinterval(_SWITCH_INTERVAL)
-    connector = build_connector(settings, role=role)
     if role is Role.DISPATCHER:
         # A dispatcher without a probe could lose its workers unseen: it always answers one.
         host = host or settings.dispatcher.health_host
         port = port or settings.dispatcher.health_port
+    else:
+        host = host or settings.receiver.host
+        port = port or settings.receiver.port
+    try:
+        connector, sock = _start_checked(settings, role, host, port)
+    except StartupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    summary = serve_summary(
+        settings, connector.plugins.list_plugins(), role=role.value, listening=socket_url(sock)
+    )
+    typer.echo("\n".join(summary))
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server = uvicorn.Server(
-        server_config(
-            connector.asgi(),
-            host or settings.receiver.host,
-            port or settings.receiver.port,
-            log_level=log_level,
-        )
-    )
-    server.run()
+    bound = sock.getsockname()[1]
+    server = uvicorn.Server(server_config(connector.asgi(), host, bound, log_level=log_level))
+    server.run(sockets=[sock])
+
+
+def _start_checked(
+    settings: Settings, role: Role, host: str, port: int
+) -> tuple[Connector, socket.socket]:
+    """The connector and the socket it is to serve on, once the port is free, the store opens
+    and (for the roles that dispatch) the back end answers; `StartupError` otherwise."""
+    what = "health checks" if role is Role.DISPATCHER else "receiver"
+    sock = listen(host, port, what=what)
+    try:
+        store = open_checked_store(settings.store.url)
+        try:
+            if role is not Role.RECEIVER:
+                check_backend(settings.backend)
+            try:
+                plugins = default_plugins()
+            except PluginError as exc:
+                raise StartupError(f"plugins: {exc}") from None
+            return build_connector(settings, role=role, plugins=plugins, store=store), sock
+        except BaseException:
+            store.close()
+            raise
+    except BaseException:
+        sock.close()
+        raise
 
 
 def server_config(app: Any, host: str, port: int, *, log_level: str = "info") -> uvicorn.Config:

@@ -61,6 +61,7 @@ from passerelle.connector.store.records import (
     NewDelivery,
     Note,
     NoteAction,
+    StoreBacklog,
 )
 from passerelle.connector.store.urls import redact_url
 
@@ -82,6 +83,7 @@ __all__ = [
     "Note",
     "NoteAction",
     "SchemaVersionError",
+    "StoreBacklog",
     "StoreClosedError",
     "StoreError",
     "StoreUnavailableError",

@@ -20,6 +20,7 @@ from passerelle.connector.store.records import (
     ErrorInfo,
     NewDelivery,
     Note,
+    StoreBacklog,
 )
 
 __all__ = ["DeliveryStore"]
@@ -108,13 +109,20 @@ class DeliveryStore(abc.ABC):
         platform: str | None = None,
         store: str | None = None,
         deferred: bool | None = None,
+        received_before: datetime | None = None,
     ) -> list[Delivery]:
         """Deliveries not settled yet (pending or processing), by id; `deferred` keeps only
-        those stepped aside (True) or only the others (False)."""
+        those stepped aside (True) or only the others (False), `received_before` only those
+        received before then."""
 
     @abc.abstractmethod
     def backlog(self) -> Backlog:
         """How many deliveries wait, are deferred or in hand, and the oldest's arrival."""
+
+    @abc.abstractmethod
+    def store_backlogs(self, *, done_since: datetime) -> list[StoreBacklog]:
+        """Per platform and store that has deliveries, how many wait, are deferred, failed,
+        and were done since `done_since`; by platform, then store."""
 
     @abc.abstractmethod
     def attempts(self, delivery_id: int) -> list[Attempt]:

@@ -24,6 +24,7 @@ __all__ = [
     "NewDelivery",
     "Note",
     "NoteAction",
+    "StoreBacklog",
 ]
 
 
@@ -249,6 +250,25 @@ class Backlog:
     """In a worker's hands."""
     oldest_received_at: datetime | None
     """When the oldest of them all was received; None when nothing waits."""
+
+
+@dataclass(frozen=True)
+class StoreBacklog:
+    """Where the deliveries of one store of one platform stand; times are when the oldest was
+    received."""
+
+    platform: str
+    store: str
+    waiting: int
+    """Pending (or being processed) in their lane's order."""
+    oldest_waiting_at: datetime | None
+    deferred: int
+    """Stepped aside until what they need arrives (see `DeliveryStore.defer`)."""
+    oldest_deferred_at: datetime | None
+    failed: int
+    """In the action center."""
+    done_since: int
+    """Applied since the time `DeliveryStore.backlog` was given."""
 
 
 def _is_header(pair: object) -> bool:

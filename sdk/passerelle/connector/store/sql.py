@@ -31,6 +31,7 @@ from passerelle.connector.store.records import (
     NewDelivery,
     Note,
     NoteAction,
+    StoreBacklog,
     _require_aware,
     _require_ids,
 )
@@ -61,7 +62,8 @@ def _due(alias: str) -> str:
 
 
 _LANE = "e.platform = d.platform AND e.store = d.store AND e.ordering_key = d.ordering_key"
-_OPEN_E = "e.status IN ('pending', 'processing')"
+_OPEN = "status IN ('pending', 'processing')"
+_OPEN_E = f"e.{_OPEN}"
 
 CLAIMABLE = f"""
 d.status IN ('pending', 'processing') AND {_due("d")}
@@ -472,7 +474,7 @@ class SQLDeliveryStore(DeliveryStore):
             _require_aware(since, "since")
             where.append("last_failed_at >= :since")
             params["since"] = self.to_db_time(since)
-        return self._list(where, params, platform, store)
+        return self._listed(where, params, platform=platform, store=store)
 
     def list_waiting(
         self,
@@ -480,15 +482,28 @@ class SQLDeliveryStore(DeliveryStore):
         platform: str | None = None,
         store: str | None = None,
         deferred: bool | None = None,
+        received_before: datetime | None = None,
     ) -> list[Delivery]:
-        where = ["status IN ('pending', 'processing')"]
+        where = [_OPEN]
+        params: dict[str, Any] = {}
         if deferred is not None:
             where.append("deferred" if deferred else "NOT deferred")
-        return self._list(where, {}, platform, store)
+        if received_before is not None:
+            _require_aware(received_before, "received_before")
+            where.append("received_at < :before")
+            params["before"] = self.to_db_time(received_before)
+        return self._listed(where, params, platform=platform, store=store)
 
-    def _list(
-        self, where: list[str], params: dict[str, Any], platform: str | None, store: str | None
+    def _listed(
+        self,
+        where: list[str],
+        params: dict[str, Any],
+        *,
+        platform: str | None,
+        store: str | None,
     ) -> list[Delivery]:
+        """The deliveries meeting every condition of `where` (and of one platform and store
+        when given), by id."""
         if platform is not None:
             where.append("platform = :platform")
             params["platform"] = platform
@@ -531,6 +546,46 @@ class SQLDeliveryStore(DeliveryStore):
             processing=processing,
             oldest_received_at=self.from_db_time(oldest[0][0]) if oldest else None,
         )
+
+    def store_backlogs(self, *, done_since: datetime) -> list[StoreBacklog]:
+        _require_aware(done_since, "done_since")
+        waiting = f"{_OPEN} AND NOT deferred"
+        stepped_aside = f"{_OPEN} AND deferred"
+        rows = self.read(
+            lambda tx: tx.rows(
+                "SELECT platform, store,"  # noqa: S608
+                f" SUM(CASE WHEN {waiting} THEN 1 ELSE 0 END),"
+                f" MIN(CASE WHEN {waiting} THEN received_at END),"
+                f" SUM(CASE WHEN {stepped_aside} THEN 1 ELSE 0 END),"
+                f" MIN(CASE WHEN {stepped_aside} THEN received_at END),"
+                " SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),"
+                " SUM(CASE WHEN status = 'done' AND finished_at >= :since THEN 1 ELSE 0 END)"
+                " FROM deliveries GROUP BY platform, store ORDER BY platform, store",
+                {"since": self.to_db_time(done_since)},
+            )
+        )
+        return [
+            StoreBacklog(
+                platform=platform,
+                store=store,
+                waiting=int(waiting_count),
+                oldest_waiting_at=self._maybe_time(oldest_waiting),
+                deferred=int(deferred_count),
+                oldest_deferred_at=self._maybe_time(oldest_deferred),
+                failed=int(failed),
+                done_since=int(done),
+            )
+            for (
+                platform,
+                store,
+                waiting_count,
+                oldest_waiting,
+                deferred_count,
+                oldest_deferred,
+                failed,
+                done,
+            ) in rows
+        ]
 
     def attempts(self, delivery_id: int) -> list[Attempt]:
         rows = self._history(

@@ -334,7 +334,10 @@ def create_action_page(
 
     async def waiting(request: Request, session: _Session) -> Response:
         deferred, pending = await run(
-            lambda: (center.waiting(deferred=True), center.waiting(deferred=False))
+            lambda: (
+                center.waiting_deliveries(deferred=True),
+                center.waiting_deliveries(deferred=False),
+            )
         )
         return render(
             request,
