@@ -473,6 +473,8 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
         " timeouts connect 2 s, read/write 10 s, call 45 s",
         "store       postgresql://passerelle:***@db.internal:5432/inbox",
         "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
+        "clients     headers within 10 s, bodies within 20 s + 1 s per 500 bytes,"
+        " connections as many as the open-file limit allows",
         "dispatcher  8 workers, lease 30 s, 5 attempts, backoff 0.5 s to 60 s,"
         " health checks on http://10.1.2.4:9001",
         "batches     cutoff 15:30 America/Toronto",

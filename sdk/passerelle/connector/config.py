@@ -57,6 +57,7 @@ from passerelle.backend.client import (
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
 from passerelle.platforms import Store, WebhookPlatform
+from passerelle.serving import ClientLimits
 
 __all__ = [
     "CONFIG_ENV",
@@ -315,11 +316,28 @@ class DispatcherSettings(_Section):
 
 
 class ReceiverSettings(_Section):
-    """`[receiver]`: where the webhook receiver listens and the largest body it accepts."""
+    """`[receiver]`: where the webhook receiver listens, the largest body it accepts, and how
+    slow and how many its clients may be (see `passerelle.serving`): headers within
+    `header_timeout` seconds, the body within `body_timeout` seconds plus one per
+    `body_min_rate` bytes, at most `max_connections` at once (default: what the open-file limit
+    leaves room for)."""
 
     host: Text = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    header_timeout: Seconds = ClientLimits.header_timeout
+    body_timeout: Seconds = ClientLimits.body_timeout
+    body_min_rate: float = Field(default=ClientLimits.body_min_rate, gt=0, allow_inf_nan=False)
+    max_connections: int | None = Field(default=None, ge=1)
+
+    def client_limits(self) -> ClientLimits:
+        """The limits the server applies to the receiver's clients."""
+        return ClientLimits(
+            header_timeout=self.header_timeout,
+            body_timeout=self.body_timeout,
+            body_min_rate=self.body_min_rate,
+            max_connections=self.max_connections,
+        )
 
 
 class BatchSettings(_Section):

@@ -103,6 +103,13 @@ def summary(settings: Settings) -> list[str]:
         f"store       {settings.store.redacted_url}",
         f"receiver    http://{receiver.host}:{receiver.port}, "
         f"bodies up to {receiver.max_body_bytes} bytes",
+        f"clients     headers within {receiver.header_timeout:g} s, bodies within "
+        f"{receiver.body_timeout:g} s + 1 s per {receiver.body_min_rate:g} bytes, "
+        + (
+            f"{receiver.max_connections} connections at most"
+            if receiver.max_connections is not None
+            else "connections as many as the open-file limit allows"
+        ),
         f"dispatcher  {dispatcher.workers} workers, lease {dispatcher.lease:g} s, "
         f"{dispatcher.max_attempts} attempts, backoff {dispatcher.backoff_base:g} s "
         f"to {dispatcher.backoff_cap:g} s"

@@ -15,6 +15,7 @@ import uvicorn
 
 from passerelle.connector.config import ConfigError, Settings
 from passerelle.connector.runtime import Connector, Role, build_connector
+from passerelle.serving import ClientLimits, raise_file_limit, uvicorn_config
 
 _SWITCH_INTERVAL = 0.0005
 
@@ -78,6 +79,7 @@ def serve_command(
     # holder must let go, and every commit waits that long several times over; 0.5 ms bounds
     # the wait at little cost to the loop.
     sys.setswitchinterval(_SWITCH_INTERVAL)
+    _raise_file_limit()
     connector = build_connector(settings, role=role)
     if role is Role.DISPATCHER:
         host = host or settings.dispatcher.health_host
@@ -97,17 +99,21 @@ def serve_command(
             host or settings.receiver.host,
             port or settings.receiver.port,
             log_level=log_level,
+            limits=settings.receiver.client_limits(),
         )
     )
     server.run()
 
 
-def server_config(app: Any, host: str, port: int, *, log_level: str = "info") -> uvicorn.Config:
+def server_config(
+    app: Any, host: str, port: int, *, log_level: str = "info", limits: ClientLimits | None = None
+) -> uvicorn.Config:
     """How `serve` runs an ASGI app under uvicorn (the ingest benchmark's peer runs alike)."""
-    return uvicorn.Config(
+    return uvicorn_config(
         app,
         host=host,
         port=port,
+        limits=limits,
         lifespan="on",
         log_level=log_level,
         # The receiver logs what became of each delivery (refusals at INFO, the rest at DEBUG):
@@ -115,6 +121,15 @@ def server_config(app: Any, host: str, port: int, *, log_level: str = "info") ->
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def _raise_file_limit() -> None:
+    raised = raise_file_limit()
+    if raised is not None:
+        before, soft, hard = raised
+        logging.getLogger("passerelle.server").info(
+            "open-file limit: soft %d (was %d), hard %d", soft, before, hard
+        )
 
 
 def _dispatch_until_stopped(connector: Connector) -> None:
