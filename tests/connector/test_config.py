@@ -406,16 +406,16 @@ def test_secrets_never_appear_in_reprs_or_errors(
 
     for secret in SECRETS:
         assert secret not in shown
-    assert "postgresql://passerelle:***@db.internal:5432/inbox" in shown
+    assert "postgresql://***@db.internal:5432/inbox" in shown
 
 
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:p%40ss@h/db", "postgresql://***@h/db"),
         (
             "postgresql://u@h/db?password=pw&sslmode=require",
-            "postgresql://u@h/db?password=***&sslmode=require",
+            "postgresql://***@h/db?password=***&sslmode=require",
         ),
         ("sqlite:///var/lib/inbox.db", "sqlite:///var/lib/inbox.db"),
         ("https://api.example.com/v1", "https://api.example.com/v1"),
@@ -471,7 +471,7 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
         f"{path}: OK",
         "backend     https://api.example.com as merchant m-42, token ********;"
         " timeouts connect 2 s, read/write 10 s, call 45 s",
-        "store       postgresql://passerelle:***@db.internal:5432/inbox",
+        "store       postgresql://***@db.internal:5432/inbox",
         "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
         "clients     headers within 10 s, bodies within 20 s + 1 s per 500 bytes,"
         " connections as many as the open-file limit allows",
@@ -678,6 +678,32 @@ def test_a_secret_the_environment_overrides_is_still_to_be_removed_from_the_file
         f"stores[0].secrets: a secret is {PLAIN_TEXT}, though PASSERELLE_STORES overrides it: "
         "remove it from the file"
     )
+
+
+def test_check_masks_and_warns_about_credentials_in_any_url(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[backend]\nurl = "https://api.example.com"\ntoken = "t"\nmerchant = "m"\n'
+        '[store]\nurl = "postgresql://db.internal/inbox?sslpassword=key-pass-1&sslmode=verify-full"\n'
+        '[[stores]]\nplatform = "shopify"\nid = "a.myshopify.com"\nsecrets = ["s"]\n'
+        'options = { api_url = "https://opt-user-3:opt-pass-2@a.example/api", page_size = 50 }\n',
+    )
+
+    code, out, err = check("--config", str(path), env={"PASSERELLE_BACKEND__TOKEN": "t"})
+
+    assert code == 0, err
+    assert "store       postgresql://db.internal/inbox?sslpassword=***&sslmode=verify-full" in (
+        out.splitlines()
+    )
+    assert "  shopify a.myshopify.com: 1 secret; options api_url=https://***@a.example/api," in out
+    for secret in ("key-pass-1", "opt-pass-2", "opt-user-3"):
+        assert secret not in out + err
+    assert [line for line in err.splitlines() if "URL's password" in line] == [
+        f"warning: store.url: the URL's password is {PLAIN_TEXT}: remove it from the file and "
+        "set PASSERELLE_STORE__URL in the environment instead",
+        f"warning: stores[0].options.api_url: the URL's password is {PLAIN_TEXT}: remove it "
+        "from the file and set PASSERELLE_STORES__0__OPTIONS__API_URL in the environment instead",
+    ]
 
 
 def test_no_warning_for_a_file_without_secrets_or_for_options_that_are_not_secret(

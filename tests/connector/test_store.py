@@ -802,7 +802,7 @@ def test_a_closed_store_refuses_work(store_url: str, clock: FixedClock) -> None:
         (
             "mysql://user:secret@db.example/passerelle",
             "store URL must start with sqlite:// or postgresql://,"
-            " got 'mysql://user:***@db.example/passerelle'",
+            " got 'mysql://***@db.example/passerelle'",
         ),
         (
             "sqlite://",

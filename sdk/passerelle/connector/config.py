@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -57,6 +56,7 @@ from passerelle.backend.client import (
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
 from passerelle.platforms import Store, WebhookPlatform
+from passerelle.redaction import looks_secret, password_in_url, redact_url, redact_urls
 from passerelle.serving import ClientLimits
 
 __all__ = [
@@ -85,7 +85,6 @@ DEFAULT_CONFIG = Path("passerelle.toml")
 ENV_DELIMITER = "__"
 MIN_ADMIN_TOKEN_LENGTH = 16
 MASK = "********"
-_SECRET_OPTION = re.compile(r"token|secret|password|passwd|key|credential|auth", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -113,24 +112,6 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         return Path(explicit)
     from_env = os.environ.get(CONFIG_ENV)
     return Path(from_env) if from_env else DEFAULT_CONFIG
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password (in the user part or a `password` query parameter) masked."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    in_query = any(name.lower() == "password" for name, _ in pairs)
-    if parts.password is None and not in_query:
-        return url
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = parts.query
-    if in_query:
-        masked = [(n, "***" if n.lower() == "password" else v) for n, v in pairs]
-        query = urlencode(masked, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _not_blank_secret(value: SecretStr) -> SecretStr:
@@ -262,7 +243,7 @@ class StoreSettings(_Section):
     @classmethod
     def _hide_secret_options(cls, value: dict[str, str | SecretStr]) -> dict[str, str | SecretStr]:
         return {
-            name: SecretStr(item) if isinstance(item, str) and _SECRET_OPTION.search(name) else item
+            name: SecretStr(item) if isinstance(item, str) and looks_secret(name) else item
             for name, item in value.items()
         }
 
@@ -690,7 +671,7 @@ def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[
 def _mask(text: str, secrets: list[str]) -> str:
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         text = text.replace(secret, MASK)
-    return text
+    return redact_urls(text)
 
 
 def secrets_in_file(path: str | os.PathLike[str]) -> list[Problem]:
@@ -704,20 +685,22 @@ def secrets_in_file(path: str | os.PathLike[str]) -> list[Problem]:
         return []
     environment = {name.upper() for name in os.environ}
     return [
-        Problem(_key(loc), _inline_advice(loc, path.name, environment))
-        for loc in _secret_locations(data, Settings, ())
+        Problem(_key(loc), _inline_advice(loc, path.name, environment, what))
+        for loc, what in _secret_locations(data, Settings, ())
     ]
 
 
 def _secret_locations(
     value: object, annotation: Any, loc: tuple[str | int, ...]
-) -> Iterator[tuple[str | int, ...]]:
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Where the file holds a secret, and what it is."""
     if loc and _holds_secret(annotation, loc[-1]):
         if value:
-            yield loc
-    elif loc == ("store", "url"):
-        if isinstance(value, str) and redact_url(value) != value:
-            yield loc
+            yield loc, "a secret is"
+    elif isinstance(value, str):
+        # Any URL: the store's, a store option's.
+        if password_in_url(value):
+            yield loc, "the URL's password is"
     elif isinstance(value, dict):
         for name, item in value.items():
             yield from _secret_locations(item, _child_type(annotation, name), (*loc, name))
@@ -734,18 +717,17 @@ def _holds_secret(annotation: Any, name: str | int) -> bool:
     if origin in (Union, types.UnionType):
         # A store option: text, kept secret when its name says so (see `StoreSettings`).
         members = typing.get_args(annotation)
-        return SecretStr in members and isinstance(name, str) and bool(_SECRET_OPTION.search(name))
+        return SecretStr in members and isinstance(name, str) and looks_secret(name)
     if origin is list:
         return _holds_secret(typing.get_args(annotation)[0], name)
     return annotation is SecretStr
 
 
-def _inline_advice(loc: tuple[str | int, ...], file: str, environment: set[str]) -> str:
+def _inline_advice(loc: tuple[str | int, ...], file: str, environment: set[str], what: str) -> str:
     names = [
         ENV_PREFIX + ENV_DELIMITER.join(str(part).upper() for part in loc[:depth])
         for depth in range(1, len(loc) + 1)
     ]
-    what = "the URL's password is" if loc == ("store", "url") else "a secret is"
     overriding = next((name for name in names if name in environment), None)
     if overriding is not None:
         return (

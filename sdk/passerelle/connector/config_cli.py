@@ -21,6 +21,7 @@ from passerelle.connector.config import (
 )
 from passerelle.platforms import Platform
 from passerelle.plugins import PluginError, default_plugins
+from passerelle.redaction import redact_urls
 
 __all__ = ["config_app", "installed_platforms", "register", "summary"]
 
@@ -124,7 +125,7 @@ def summary(settings: Settings) -> list[str]:
     for store in settings.stores:
         secrets = len(store.secrets)
         options = ", ".join(
-            f"{name}={MASK if isinstance(value, SecretStr) else value}"
+            f"{name}={MASK if isinstance(value, SecretStr) else redact_urls(value)}"
             for name, value in sorted(store.options.items())
         )
         line = f"  {store.platform} {store.id}: {secrets} secret{'s' if secrets != 1 else ''}"

@@ -43,8 +43,8 @@ from passerelle.connector.store import (
     StoreClosedError,
     StoreError,
     Tx,
-    _redact_url,
 )
+from passerelle.redaction import redact_url
 
 __all__ = ["PostgresStore"]
 
@@ -66,7 +66,7 @@ class PostgresStore(SQLDeliveryStore):
         connect_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         super().__init__(clock)
-        self._where = _redact_url(url)
+        self._where = redact_url(url)
         self._closed = False
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
             url,

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ import httpx
 
 from passerelle.clock import Clock, SystemClock
 from passerelle.platforms import WebhookRequest
+from passerelle.redaction import redact_url
 
 __all__ = [
     "AppendResult",
@@ -448,8 +448,8 @@ def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> 
         path = rest[3:] if rest.startswith("///") else ""
         if not path or path == ":memory:":
             raise ValueError(
-                f"store URL {url!r}: name a database file, as in sqlite:///inbox.db (relative) "
-                "or sqlite:////var/lib/passerelle/inbox.db (absolute)"
+                f"store URL {redact_url(url)!r}: name a database file, as in sqlite:///inbox.db "
+                "(relative) or sqlite:////var/lib/passerelle/inbox.db (absolute)"
             )
         return SQLiteStore(path, clock=clock)
     if scheme in ("postgresql", "postgres"):
@@ -457,16 +457,12 @@ def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> 
 
         return PostgresStore(url, clock=clock, pool_size=pool_size)
     raise ValueError(
-        f"store URL must start with sqlite:// or postgresql://, got {_redact_url(url)!r}"
+        f"store URL must start with sqlite:// or postgresql://, got {redact_url(url)!r}"
     )
 
 
 def _is_header(pair: object) -> bool:
     return type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and type(pair[1]) is str
-
-
-def _redact_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _require_aware(value: datetime, name: str) -> None:
