@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from datetime import time
@@ -562,20 +563,49 @@ def test_the_batch_cutoff_defaults_to_11_vancouver_and_becomes_a_policy(
 
 
 @pytest.mark.parametrize(
-    ("url", "problem"),
+    ("line", "problem"),
     [
-        ("https://payments.example.com:99999/", "the port 99999 is not between 1 and 65535"),
-        ("https://pay ments.example.com/", "is not a host name or an IP address"),
+        (
+            'url = "https://payments.example.com:99999/"',
+            "backend.url: must have a port between 1 and 65535, not 99999",
+        ),
+        (
+            'url = "https://pay ments.example.com/"',
+            "backend.url: must name a host or an IP address, not 'pay%20ments.example.com'",
+        ),
+        (
+            'url = "https://ops:pw-in-url-7@payments.example.com/"',
+            "backend.url: must not carry a user name or password: the token authenticates",
+        ),
+        (
+            'token = "sk_live_é9d2"',
+            "backend.token: must be a non-empty printable ASCII string without spaces or line "
+            "breaks",
+        ),
+        (
+            'merchant = "boutique-québec"',
+            "backend.merchant: must be a non-empty printable ASCII string",
+        ),
     ],
 )
-def test_a_backend_url_no_connection_could_use_is_reported(
-    tmp_path: Path, url: str, problem: str
+def test_config_check_refuses_what_serve_refuses_in_the_same_words(
+    tmp_path: Path, line: str, problem: str
 ) -> None:
-    path = write(tmp_path, f'[backend]\nurl = "{url}"\ntoken = "t"\nmerchant = "m"\n')
+    backend = {"url": 'url = "https://payments.example.com"', "token": 'token = "t"'}
+    backend["merchant"] = 'merchant = "m"'
+    backend[line.partition(" ")[0]] = line
+    path = write(tmp_path, "[backend]\n" + "\n".join(backend.values()) + "\n")
+    root = typer.Typer()
+    importlib.import_module("passerelle.connector.serve_cli").register(root)
+    register(root)
 
-    (reported,) = problems(path)
-    assert reported.startswith("backend.url: ")
-    assert problem in reported
+    checked = CliRunner().invoke(root, ["config", "check", "--config", str(path)])
+    # Checked first: a configuration that passes would be served until interrupted.
+    assert (checked.exit_code, checked.stderr) == (1, f"{path}: 1 problem\n  {problem}\n")
+    served = CliRunner().invoke(root, ["serve", "--config", str(path)])
+
+    assert (served.exit_code, served.stderr) == (1, f"error: {problem}\n")
+    assert "pw-in-url-7" not in checked.output + served.output
 
 
 @pytest.mark.parametrize(

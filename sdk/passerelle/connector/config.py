@@ -26,10 +26,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union
 from zoneinfo import ZoneInfo
 
-import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -53,6 +52,9 @@ from passerelle.backend.client import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
+    base_url_problem,
+    merchant_problem,
+    token_problem,
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
 from passerelle.platforms import Store, WebhookPlatform
@@ -120,6 +122,15 @@ def _not_blank_secret(value: SecretStr) -> SecretStr:
     return value
 
 
+_V = TypeVar("_V")
+
+
+def _checked(value: _V, problem: str | None) -> _V:
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 Secret = Annotated[SecretStr, AfterValidator(_not_blank_secret)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -146,11 +157,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# Letters, digits, dots, hyphens and underscores (names, IPv4), or an IPv6 address: httpx gives
-# it without its brackets.
-_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?")
-
-
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -166,21 +172,21 @@ class BackendSettings(_Section):
     timeout: Seconds = DEFAULT_TIMEOUT
     total_timeout: Seconds = DEFAULT_TOTAL_TIMEOUT
 
+    # The client's own checks: whatever `serve` would refuse, loading refuses in the same words.
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL ({exc})") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        # httpx keeps what no connection could use: check what it lets through.
-        if not _HOST.fullmatch(url.host):
-            raise ValueError(f"the host {url.host!r} is not a host name or an IP address")
-        if url.port is not None and not 0 < url.port < 65536:
-            raise ValueError(f"the port {url.port} is not between 1 and 65535")
-        return value
+        return _checked(value, base_url_problem(value))
+
+    @field_validator("token")
+    @classmethod
+    def _header_token(cls, value: SecretStr) -> SecretStr:
+        return _checked(value, token_problem(value.get_secret_value()))
+
+    @field_validator("merchant")
+    @classmethod
+    def _header_merchant(cls, value: str) -> str:
+        return _checked(value, merchant_problem(value))
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
