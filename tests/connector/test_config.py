@@ -305,7 +305,7 @@ def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
         (
             'url = "postgresql://passerelle:dbpassword@db.internal:5432/inbox"',
             'url = "mysql://db"',
-            "store.url: must be a sqlite:/// URL or a postgresql:// DSN",
+            "store.url: must start with sqlite:/// or postgresql://",
         ),
         (
             "workers = 8",
@@ -586,15 +586,20 @@ def test_the_batch_cutoff_defaults_to_11_vancouver_and_becomes_a_policy(
             'merchant = "boutique-québec"',
             "backend.merchant: must be a non-empty printable ASCII string",
         ),
+        (
+            '[store]\nurl = "sqlite:///:memory:"',
+            "store.url: must name a database file, as in sqlite:///inbox.db (relative) or "
+            "sqlite:////var/lib/passerelle/inbox.db (absolute)",
+        ),
     ],
 )
 def test_config_check_refuses_what_serve_refuses_in_the_same_words(
     tmp_path: Path, line: str, problem: str
 ) -> None:
-    backend = {"url": 'url = "https://payments.example.com"', "token": 'token = "t"'}
-    backend["merchant"] = 'merchant = "m"'
-    backend[line.partition(" ")[0]] = line
-    path = write(tmp_path, "[backend]\n" + "\n".join(backend.values()) + "\n")
+    lines = {"url": 'url = "https://payments.example.com"', "token": 'token = "t"'}
+    lines["merchant"] = 'merchant = "m"'
+    lines[line.partition(" ")[0]] = line
+    path = write(tmp_path, "[backend]\n" + "\n".join(lines.values()) + "\n")
     root = typer.Typer()
     importlib.import_module("passerelle.connector.serve_cli").register(root)
     register(root)

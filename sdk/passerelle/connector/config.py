@@ -57,6 +57,7 @@ from passerelle.backend.client import (
     token_problem,
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
+from passerelle.connector.store import store_url_problem
 from passerelle.platforms import Store, WebhookPlatform
 from passerelle.redaction import looks_secret, password_in_url, redact_url, redact_urls
 from passerelle.serving import ClientLimits
@@ -202,15 +203,7 @@ class StorageSettings(_Section):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        scheme = value.partition("://")[0].lower()
-        if scheme == "sqlite":
-            if not value.startswith("sqlite:///") or value == "sqlite:///":
-                raise ValueError(
-                    "a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path"
-                )
-        elif scheme not in ("postgresql", "postgres"):
-            raise ValueError("must be a sqlite:/// URL or a postgresql:// DSN")
-        return value
+        return _checked(value, store_url_problem(value))
 
     @property
     def redacted_url(self) -> str:

@@ -67,6 +67,7 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "open_store",
+    "store_url_problem",
 ]
 
 T = TypeVar("T")
@@ -441,24 +442,33 @@ def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> 
       connections this process opens.
     """
     clock = clock or SystemClock()
-    scheme, _, rest = url.partition(":")
-    if scheme == "sqlite":
+    problem = store_url_problem(url)
+    if problem is not None:
+        raise ValueError(f"store URL {redact_url(url)!r} {problem}")
+    if url.startswith("sqlite:"):
         from passerelle.connector.sqlite_store import SQLiteStore
 
+        return SQLiteStore(url.removeprefix("sqlite:///"), clock=clock)
+    from passerelle.connector.postgres_store import PostgresStore
+
+    return PostgresStore(url, clock=clock, pool_size=pool_size)
+
+
+def store_url_problem(url: str) -> str | None:
+    """What makes `url` unfit for `open_store` (``must ...``), or None; the configuration
+    checks a store URL with this same function."""
+    scheme, _, rest = url.partition(":")
+    if scheme == "sqlite":
         path = rest[3:] if rest.startswith("///") else ""
         if not path or path == ":memory:":
-            raise ValueError(
-                f"store URL {redact_url(url)!r}: name a database file, as in sqlite:///inbox.db "
-                "(relative) or sqlite:////var/lib/passerelle/inbox.db (absolute)"
+            return (
+                "must name a database file, as in sqlite:///inbox.db (relative) or "
+                "sqlite:////var/lib/passerelle/inbox.db (absolute)"
             )
-        return SQLiteStore(path, clock=clock)
+        return None
     if scheme in ("postgresql", "postgres"):
-        from passerelle.connector.postgres_store import PostgresStore
-
-        return PostgresStore(url, clock=clock, pool_size=pool_size)
-    raise ValueError(
-        f"store URL must start with sqlite:// or postgresql://, got {redact_url(url)!r}"
-    )
+        return None
+    return "must start with sqlite:/// or postgresql://"
 
 
 def _is_header(pair: object) -> bool:
