@@ -47,6 +47,7 @@ __all__ = [
     "BackgroundServer",
     "ClientLimits",
     "GuardedHttpProtocol",
+    "connection_ceiling",
     "file_limit",
     "raise_file_limit",
     "uvicorn_config",
@@ -237,9 +238,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._timer = None
         if not self._phase or self.transport.is_closing():
             return
-        if self._phase == "body" and self.flow.read_paused:
-            # The server stopped reading (the app is behind): the client is not slow.
-            self._enter("body")
+        cycle = self.cycle
+        waiting = self._phase == "headers" and cycle is not None and not cycle.response_complete
+        if waiting or (self._phase == "body" and self.flow.read_paused):
+            # The server is behind (a request before this one is not answered, or the app does
+            # not read): the client is not slow, its time starts anew.
+            self._enter(self._phase)
             return
         deadline = self._deadline()
         if self.loop.time() < deadline:
