@@ -23,7 +23,8 @@ class SandboxStartError(Exception):
 
 
 class _SandboxProtocol(GuardedHttpProtocol):
-    """The project's HTTP/1.1 protocol (see `passerelle.serving`), letting the app close its connection without answering.
+    """The project's HTTP/1.1 protocol (see `passerelle.serving`), letting the app close its
+    connection without answering.
 
     Fault injection needs a connection that ends with no response at all, as when a process dies
     or a network drops; ASGI has no message for that, so the connection's own close is handed to
