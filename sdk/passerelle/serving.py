@@ -187,7 +187,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._enter("headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._leave()
+        self._phase = ""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._refused:
             return
         super().connection_lost(exc)
@@ -213,18 +216,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._phase = phase
         self._phase_start = self.loop.time()
         self._body_bytes = 0
-        deadline = self._deadline()
-        if self._timer is not None and self._timer.when() > deadline:
-            self._timer.cancel()
-            self._timer = None
         if self._timer is None:
-            self._timer = self.loop.call_at(deadline, self._check)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        # Never later than the shortest timeout from now: no deadline a phase entered later can
+        # set comes before this timer, which therefore never needs moving back.
+        limits = self.limits
+        soonest = self.loop.time() + min(limits.header_timeout, limits.body_timeout)
+        self._timer = self.loop.call_at(min(self._deadline(), soonest), self._check)
 
     def _leave(self) -> None:
+        # The timer stays: at thousands of requests a second on kept-alive connections, one
+        # timer per connection that finds nothing to do when it fires costs less than one
+        # scheduled and cancelled per request.
         self._phase = ""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     def _deadline(self) -> float:
         limits = self.limits
@@ -233,8 +239,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         return self._phase_start + limits.body_timeout + self._body_bytes / limits.body_min_rate
 
     def _check(self) -> None:
-        # One timer per connection, moved on only when it fires: each chunk of body received
-        # pushes the deadline further without touching the timer.
+        # One timer per connection, moved on only when it fires: each request, each chunk of
+        # body received moves the deadline without touching the timer.
         self._timer = None
         if not self._phase or self.transport.is_closing():
             return
@@ -245,9 +251,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             # not read): the client is not slow, its time starts anew.
             self._enter(self._phase)
             return
-        deadline = self._deadline()
-        if self.loop.time() < deadline:
-            self._timer = self.loop.call_at(deadline, self._check)
+        if self.loop.time() < self._deadline():
+            self._schedule()
             return
         self._time_out()
 
