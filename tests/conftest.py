@@ -1,4 +1,4 @@
-"""Fixtures every test folder shares: the asyncio backend and PostgreSQL.
+"""Fixtures every test folder shares: the asyncio backend, PostgreSQL, and open-file limits.
 
 PostgreSQL comes from `PASSERELLE_TEST_POSTGRES_DSN` (a postgresql:// URL; default
 postgresql://postgres@127.0.0.1:5432/test). Each user gets a schema of its own, dropped
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import secrets
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlsplit
@@ -26,6 +27,22 @@ NewSchema = Callable[[], contextlib.AbstractContextManager[str]]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+LOWERED_FILE_LIMIT = 1000
+
+
+@pytest.fixture
+def lowered_file_limit() -> Iterator[int]:
+    """This process's soft open-file limit lowered to `LOWERED_FILE_LIMIT` (restored after), so
+    that a process started meanwhile inherits it; the hard limit, which it may raise it to."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert hard == resource.RLIM_INFINITY or hard > LOWERED_FILE_LIMIT
+    resource.setrlimit(resource.RLIMIT_NOFILE, (LOWERED_FILE_LIMIT, hard))
+    try:
+        yield hard
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture(scope="session")

@@ -473,6 +473,18 @@ def test_dates_are_strings_not_timestamps() -> None:
     ]
 
 
+@given(
+    st.one_of(
+        st.integers(min_value=0, max_value=10**12).map(str),
+        st.floats(min_value=0, max_value=1e12, allow_nan=False).map(str),
+    )
+)
+def test_a_number_written_as_text_is_not_a_date_either(number: str) -> None:
+    # A query string has only text: `?until=0` must not be read as the Unix epoch.
+    with pytest.raises(ValidationError, match="not a number"):
+        models.DisbursementQuery.model_validate({"until": number})
+
+
 # Batches
 
 

@@ -560,9 +560,7 @@ def test_an_unreachable_store_is_one_line_without_its_password(tmp_path: Path) -
     result = run(path, "actions", "list")
 
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "error: PostgreSQL store postgresql://passerelle:***@127.0.0.1:1/inbox: "
-    )
+    assert result.stderr.startswith("error: PostgreSQL store postgresql://***@127.0.0.1:1/inbox: ")
     assert result.stderr.count("\n") == 1
     assert password not in result.output
 

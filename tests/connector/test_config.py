@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from datetime import time
@@ -304,7 +305,7 @@ def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
         (
             'url = "postgresql://passerelle:dbpassword@db.internal:5432/inbox"',
             'url = "mysql://db"',
-            "store.url: must be a sqlite:/// URL or a postgresql:// DSN",
+            "store.url: must start with sqlite:/// or postgresql://",
         ),
         (
             "workers = 8",
@@ -431,16 +432,16 @@ def test_secrets_never_appear_in_reprs_or_errors(
 
     for secret in SECRETS:
         assert secret not in shown
-    assert "postgresql://passerelle:***@db.internal:5432/inbox" in shown
+    assert "postgresql://***@db.internal:5432/inbox" in shown
 
 
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:p%40ss@h/db", "postgresql://***@h/db"),
         (
             "postgresql://u@h/db?password=pw&sslmode=require",
-            "postgresql://u@h/db?password=***&sslmode=require",
+            "postgresql://***@h/db?password=***&sslmode=require",
         ),
         ("sqlite:///var/lib/inbox.db", "sqlite:///var/lib/inbox.db"),
         ("https://api.example.com/v1", "https://api.example.com/v1"),
@@ -496,8 +497,10 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
         f"{path}: OK",
         "backend     https://api.example.com as merchant m-42, token ********;"
         " timeouts connect 2 s, read/write 10 s, call 45 s",
-        "store       postgresql://passerelle:***@db.internal:5432/inbox",
+        "store       postgresql://***@db.internal:5432/inbox",
         "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
+        "clients     headers within 10 s, bodies within 20 s + 1 s per 500 bytes,"
+        " connections as many as the open-file limit allows",
         "dispatcher  8 workers, lease 30 s, 5 attempts, backoff 0.5 s to 60 s,"
         " health checks on http://10.1.2.4:9001",
         "batches     cutoff 15:30 America/Toronto",
@@ -585,20 +588,54 @@ def test_the_batch_cutoff_defaults_to_11_vancouver_and_becomes_a_policy(
 
 
 @pytest.mark.parametrize(
-    ("url", "problem"),
+    ("line", "problem"),
     [
-        ("https://payments.example.com:99999/", "the port 99999 is not between 1 and 65535"),
-        ("https://pay ments.example.com/", "is not a host name or an IP address"),
+        (
+            'url = "https://payments.example.com:99999/"',
+            "backend.url: must have a port between 1 and 65535, not 99999",
+        ),
+        (
+            'url = "https://pay ments.example.com/"',
+            "backend.url: must name a host or an IP address, not 'pay%20ments.example.com'",
+        ),
+        (
+            'url = "https://ops:pw-in-url-7@payments.example.com/"',
+            "backend.url: must not carry a user name or password: the token authenticates",
+        ),
+        (
+            'token = "sk_live_é9d2"',
+            "backend.token: must be a non-empty printable ASCII string without spaces or line "
+            "breaks",
+        ),
+        (
+            'merchant = "boutique-québec"',
+            "backend.merchant: must be a non-empty printable ASCII string",
+        ),
+        (
+            '[store]\nurl = "sqlite:///:memory:"',
+            "store.url: must name a database file, as in sqlite:///inbox.db (relative) or "
+            "sqlite:////var/lib/passerelle/inbox.db (absolute)",
+        ),
     ],
 )
-def test_a_backend_url_no_connection_could_use_is_reported(
-    tmp_path: Path, url: str, problem: str
+def test_config_check_refuses_what_serve_refuses_in_the_same_words(
+    tmp_path: Path, line: str, problem: str
 ) -> None:
-    path = write(tmp_path, f'[backend]\nurl = "{url}"\ntoken = "t"\nmerchant = "m"\n')
+    lines = {"url": 'url = "https://payments.example.com"', "token": 'token = "t"'}
+    lines["merchant"] = 'merchant = "m"'
+    lines[line.partition(" ")[0]] = line
+    path = write(tmp_path, "[backend]\n" + "\n".join(lines.values()) + "\n")
+    root = typer.Typer()
+    importlib.import_module("passerelle.connector.serve_cli").register(root)
+    register(root)
 
-    (reported,) = problems(path)
-    assert reported.startswith("backend.url: ")
-    assert problem in reported
+    checked = CliRunner().invoke(root, ["config", "check", "--config", str(path)])
+    # Checked first: a configuration that passes would be served until interrupted.
+    assert (checked.exit_code, checked.stderr) == (1, f"{path}: 1 problem\n  {problem}\n")
+    served = CliRunner().invoke(root, ["serve", "--config", str(path)])
+
+    assert (served.exit_code, served.stderr) == (1, f"error: {problem}\n")
+    assert "pw-in-url-7" not in checked.output + served.output
 
 
 @pytest.mark.parametrize(
@@ -701,6 +738,32 @@ def test_a_secret_the_environment_overrides_is_still_to_be_removed_from_the_file
         f"stores[0].secrets: a secret is {PLAIN_TEXT}, though PASSERELLE_STORES overrides it: "
         "remove it from the file"
     )
+
+
+def test_check_masks_and_warns_about_credentials_in_any_url(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[backend]\nurl = "https://api.example.com"\ntoken = "t"\nmerchant = "m"\n'
+        '[store]\nurl = "postgresql://db.internal/inbox?sslpassword=key-pass-1&sslmode=verify-full"\n'
+        '[[stores]]\nplatform = "shopify"\nid = "a.myshopify.com"\nsecrets = ["s"]\n'
+        'options = { api_url = "https://opt-user-3:opt-pass-2@a.example/api", page_size = 50 }\n',
+    )
+
+    code, out, err = check("--config", str(path), env={"PASSERELLE_BACKEND__TOKEN": "t"})
+
+    assert code == 0, err
+    assert "store       postgresql://db.internal/inbox?sslpassword=***&sslmode=verify-full" in (
+        out.splitlines()
+    )
+    assert "  shopify a.myshopify.com: 1 secret; options api_url=https://***@a.example/api," in out
+    for secret in ("key-pass-1", "opt-pass-2", "opt-user-3"):
+        assert secret not in out + err
+    assert [line for line in err.splitlines() if "URL's password" in line] == [
+        f"warning: store.url: the URL's password is {PLAIN_TEXT}: remove it from the file and "
+        "set PASSERELLE_STORE__URL in the environment instead",
+        f"warning: stores[0].options.api_url: the URL's password is {PLAIN_TEXT}: remove it "
+        "from the file and set PASSERELLE_STORES__0__OPTIONS__API_URL in the environment instead",
+    ]
 
 
 def test_no_warning_for_a_file_without_secrets_or_for_options_that_are_not_secret(

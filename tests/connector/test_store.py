@@ -824,17 +824,17 @@ def test_a_closed_store_refuses_work(store_url: str, clock: FixedClock) -> None:
     [
         (
             "mysql://user:secret@db.example/passerelle",
-            "store URL must start with sqlite:// or postgresql://,"
-            " got 'mysql://user:***@db.example/passerelle'",
+            "store URL 'mysql://***@db.example/passerelle' must start with sqlite:/// or "
+            "postgresql://",
         ),
         (
             "sqlite://",
-            "store URL 'sqlite://': name a database file, as in sqlite:///inbox.db (relative) "
+            "store URL 'sqlite://' must name a database file, as in sqlite:///inbox.db (relative) "
             "or sqlite:////var/lib/passerelle/inbox.db (absolute)",
         ),
         (
             "sqlite://:memory:",
-            "store URL 'sqlite://:memory:': name a database file, as in sqlite:///inbox.db "
+            "store URL 'sqlite://:memory:' must name a database file, as in sqlite:///inbox.db "
             "(relative) or sqlite:////var/lib/passerelle/inbox.db (absolute)",
         ),
     ],

@@ -4,6 +4,7 @@ checks, the action-center API, and a graceful stop."""
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def start_connector(
     workers: int = 4,
     max_attempts: int = 10,
     log_level: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> ConnectorProcess:
     config = ConnectorConfig(
         sandbox.url,
@@ -64,7 +66,7 @@ def start_connector(
     )
     connector = ConnectorProcess(
         config.write(tmp_path / "passerelle.toml"),
-        subprocess_env(plugin_site, tmp_path / "journal.jsonl"),
+        {**subprocess_env(plugin_site, tmp_path / "journal.jsonl"), **(env or {})},
         tmp_path / "connector.log",
         port=config.port,
         log_level=log_level,
@@ -238,3 +240,23 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_exits_0(
     with open_store(sqlite_url(tmp_path / "inbox.db")) as store:
         assert store.stats()[DeliveryStatus.DONE] == 2
         assert store.stats()[DeliveryStatus.PROCESSING] == 0
+
+
+def test_serve_lifts_its_open_file_limit_and_answers_a_slow_client_408(
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer, lowered_file_limit: int
+) -> None:
+    slow = {"PASSERELLE_RECEIVER__HEADER_TIMEOUT": "0.5"}
+    with start_connector(tmp_path, plugin_site, sandbox, env=slow) as connector:
+        connector.wait_ready()
+        with socket.create_connection(("127.0.0.1", connector.port or 0), timeout=10) as client:
+            client.sendall(b"POST /webhooks/test/s HTTP/1.1\r\nHost: x\r\n")
+            said = client.recv(4096)
+        connector.signal(signal.SIGTERM)
+        assert connector.wait(30) == 0
+    hard = lowered_file_limit
+    assert said.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert said.endswith(b"request timeout: the headers took longer than 0.5 s\n")
+    assert (
+        f"INFO passerelle.server: open-file limit: soft {hard} (was 1000), hard {hard}"
+        in connector.output()
+    )

@@ -71,8 +71,7 @@ def test_an_unreachable_postgresql_is_one_line(
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.splitlines()
     assert line.startswith(
-        f"error: store: cannot reach PostgreSQL at postgresql://passerelle:***@127.0.0.1:{port}"
-        "/inbox: "
+        f"error: store: cannot reach PostgreSQL at postgresql://***@127.0.0.1:{port}/inbox: "
     )
     assert "Connection refused" in line
     assert "hunter2-secret" not in result.stderr

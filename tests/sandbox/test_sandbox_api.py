@@ -1216,17 +1216,28 @@ async def test_a_body_that_is_not_json_is_refused(
     assert problem_of(response)["errors"] == [{"field": "(body)", "message": message}]
 
 
+NOT_A_DATE = "a date must be an ISO 8601 string such as 2025-03-14, not a number"
+
+
 async def test_malformed_parameters_are_named(raw: httpx.Client) -> None:
     since = raw.get("/v1/disbursements", params={"since": "yesterday"}, headers=AUTH)
     ordered = raw.get(
         "/v1/disbursements", params={"since": "2030-03-15", "until": "2030-03-14"}, headers=AUTH
     )
+    numbers = [
+        raw.get("/v1/disbursements", params={name: value}, headers=AUTH)
+        for name, value in (("until", "0"), ("since", "1700000000"), ("until", "20300315"))
+    ]
     long_ref = raw.get("/v1/orders/" + "x" * 256, headers=AUTH)
     long_key = raw.post("/v1/orders", headers={**AUTH, "Idempotency-Key": "k" * 256}, json={})
 
     assert [e["field"] for e in problem_of(since)["errors"]] == ["query.since"]
     assert problem_of(ordered)["errors"] == [
         {"field": "query", "message": "since 2030-03-15 is after until 2030-03-14"}
+    ]
+    assert [(n.status_code, problem_of(n)["errors"]) for n in numbers] == [
+        (422, [{"field": f"query.{name}", "message": NOT_A_DATE}])
+        for name in ("until", "since", "until")
     ]
     assert [e["field"] for e in problem_of(long_ref)["errors"]] == ["path.ref"]
     assert "header.Idempotency-Key" in [e["field"] for e in problem_of(long_key)["errors"]]

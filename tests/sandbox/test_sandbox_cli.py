@@ -205,3 +205,16 @@ def test_a_port_already_taken_is_one_line_and_no_banner(tmp_path: Path) -> None:
 
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_the_sandbox_raises_its_open_file_limit_to_the_hard_one(
+    tmp_path: Path, lowered_file_limit: int
+) -> None:
+    with serving([PASSERELLE, "sandbox"], tmp_path / "s.db") as served:
+        limits = Path(f"/proc/{served.process.pid}/limits").read_text()
+        # The process was started with the lowered limit: it lifted it itself.
+        lifted = [line.split()[3:5] for line in limits.splitlines() if "open files" in line]
+
+    hard = lowered_file_limit
+    assert lifted == [[str(hard), str(hard)]]
+    assert f"Open-file limit: soft {hard} (was 1000), hard {hard}".encode() in served.output

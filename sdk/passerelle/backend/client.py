@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -66,6 +67,7 @@ from passerelle.backend.models import (
 )
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
+from passerelle.redaction import redact_urls
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -77,6 +79,9 @@ __all__ = [
     "USER_AGENT",
     "AsyncBackendClient",
     "BackendClient",
+    "base_url_problem",
+    "merchant_problem",
+    "token_problem",
 ]
 
 MERCHANT_HEADER = "Passerelle-Merchant"
@@ -131,6 +136,46 @@ def _printable_ascii(text: str) -> bool:
     return text.isascii() and text.isprintable()
 
 
+# Letters, digits, dots, hyphens and underscores (names, IPv4), or an IPv6 address: httpx gives
+# it without its brackets.
+_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?")
+
+
+def base_url_problem(url: str) -> str | None:
+    """What makes `url` unfit for a client's base URL (``must ...``), or None. The client and
+    the connector's configuration check with this one function."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"must be a URL ({redact_urls(str(exc))})"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "must be an http:// or https:// URL with a host"
+    if parsed.userinfo:
+        # httpx would send them as Basic auth in place of the bearer token.
+        return "must not carry a user name or password: the token authenticates"
+    # httpx keeps what no connection could use: check what it lets through.
+    if not _HOST.fullmatch(parsed.host):
+        return f"must name a host or an IP address, not {parsed.host!r}"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"must have a port between 1 and 65535, not {parsed.port}"
+    return None
+
+
+def token_problem(token: str) -> str | None:
+    """What makes `token` unfit for the API token (``must ...``), or None; never the token."""
+    # It travels in a header, which is ASCII.
+    if not token or token != token.strip() or not _printable_ascii(token):
+        return "must be a non-empty printable ASCII string without spaces or line breaks"
+    return None
+
+
+def merchant_problem(merchant_id: str) -> str | None:
+    """What makes `merchant_id` unfit for the merchant header (``must ...``), or None."""
+    if not merchant_id.strip() or not _printable_ascii(merchant_id):
+        return "must be a non-empty printable ASCII string"
+    return None
+
+
 def _seconds(value: float, name: str) -> float:
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")
@@ -168,22 +213,14 @@ class _Core:
         clock: Clock,
         timer: Callable[[], float],
     ) -> None:
-        url = httpx.URL(base_url)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("base_url must be an http:// or https:// URL with a host")
-        if url.userinfo:
-            # httpx would send them as Basic auth in place of the bearer token.
-            raise ValueError(
-                "base_url must not carry a user name or password: the token authenticates"
-            )
-        # Both travel in headers, which are ASCII; the token itself is never quoted back.
-        if not token or token != token.strip() or not _printable_ascii(token):
-            raise ValueError(
-                "token must be a non-empty printable ASCII string without spaces or line breaks"
-            )
-        if not merchant_id.strip() or not _printable_ascii(merchant_id):
-            raise ValueError("merchant_id must be a non-empty printable ASCII string")
-        self.base_url = str(url).rstrip("/")
+        for name, problem in (
+            ("base_url", base_url_problem(base_url)),
+            ("token", token_problem(token)),
+            ("merchant_id", merchant_problem(merchant_id)),
+        ):
+            if problem is not None:
+                raise ValueError(f"{name} {problem}")
+        self.base_url = str(httpx.URL(base_url)).rstrip("/")
         self.merchant_id = merchant_id
         self.secrets = (token,)
         self.retry = retry

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self, TypeVar
@@ -101,9 +102,13 @@ __all__ = [
 _SAFE_INT = 2**53 - 1
 
 
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
 def _not_a_number(value: Any) -> Any:
-    # Lax date parsing would read 1700000000 as a Unix timestamp; a date on the wire is a string.
-    if isinstance(value, int | float):
+    # Lax date parsing reads 1700000000, or "0" in a query string, as a Unix timestamp; a date
+    # on the wire is an ISO 8601 string.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
         raise ValueError("a date must be an ISO 8601 string such as 2025-03-14, not a number")
     return value
 

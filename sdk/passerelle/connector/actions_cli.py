@@ -34,8 +34,9 @@ from passerelle.connector.actions import (
     WaitingEntry,
     parse_since,
 )
-from passerelle.connector.config import ConfigError, Settings, config_path, redact_url
+from passerelle.connector.config import ConfigError, Settings, config_path
 from passerelle.connector.store import StoreError, open_store
+from passerelle.redaction import redact_url, redact_urls
 
 __all__ = [
     "ConfigOption",
@@ -146,7 +147,7 @@ def action_center(settings: Settings) -> Iterator[ActionCenter]:
         store = open_store(url)
     except (StoreError, ValueError, OSError) as exc:
         password = urlsplit(url).password or ""
-        reason = redact(str(exc), [password])
+        reason = redact_urls(redact(str(exc), [password]))
         _fail(reason if isinstance(exc, StoreError) else f"{redact_url(url)}: {reason}")
     try:
         yield ActionCenter(store)

@@ -27,11 +27,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Annotated, Any, Literal, TypeVar, Union
 from zoneinfo import ZoneInfo
 
-import httpx
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -55,9 +53,15 @@ from passerelle.backend.client import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
+    base_url_problem,
+    merchant_problem,
+    token_problem,
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
+from passerelle.connector.store import store_url_problem
 from passerelle.platforms import Store, WebhookPlatform
+from passerelle.redaction import looks_secret, password_in_url, redact_url, redact_urls
+from passerelle.serving import ClientLimits
 
 __all__ = [
     "CONFIG_ENV",
@@ -87,7 +91,6 @@ DEFAULT_CONFIG = Path("passerelle.toml")
 ENV_DELIMITER = "__"
 MIN_ADMIN_TOKEN_LENGTH = 16
 MASK = "********"
-_SECRET_OPTION = re.compile(r"token|secret|password|passwd|key|credential|auth", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -117,27 +120,18 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(from_env) if from_env else DEFAULT_CONFIG
 
 
-def redact_url(url: str) -> str:
-    """`url` with any password (in the user part or a `password` query parameter) masked."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    in_query = any(name.lower() == "password" for name, _ in pairs)
-    if parts.password is None and not in_query:
-        return url
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    query = parts.query
-    if in_query:
-        masked = [(n, "***" if n.lower() == "password" else v) for n, v in pairs]
-        query = urlencode(masked, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def _not_blank_secret(value: SecretStr) -> SecretStr:
     if not value.get_secret_value().strip():
         raise ValueError("must not be empty")
+    return value
+
+
+_V = TypeVar("_V")
+
+
+def _checked(value: _V, problem: str | None) -> _V:
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -167,11 +161,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# Letters, digits, dots, hyphens and underscores (names, IPv4), or an IPv6 address: httpx gives
-# it without its brackets.
-_HOST = re.compile(r"[A-Za-z0-9._-]+|[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?")
-
-
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -187,21 +176,21 @@ class BackendSettings(_Section):
     timeout: Seconds = DEFAULT_TIMEOUT
     total_timeout: Seconds = DEFAULT_TOTAL_TIMEOUT
 
+    # The client's own checks: whatever `serve` would refuse, loading refuses in the same words.
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a URL ({exc})") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        # httpx keeps what no connection could use: check what it lets through.
-        if not _HOST.fullmatch(url.host):
-            raise ValueError(f"the host {url.host!r} is not a host name or an IP address")
-        if url.port is not None and not 0 < url.port < 65536:
-            raise ValueError(f"the port {url.port} is not between 1 and 65535")
-        return value
+        return _checked(value, base_url_problem(value))
+
+    @field_validator("token")
+    @classmethod
+    def _header_token(cls, value: SecretStr) -> SecretStr:
+        return _checked(value, token_problem(value.get_secret_value()))
+
+    @field_validator("merchant")
+    @classmethod
+    def _header_merchant(cls, value: str) -> str:
+        return _checked(value, merchant_problem(value))
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
@@ -217,15 +206,7 @@ class StorageSettings(_Section):
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        scheme = value.partition("://")[0].lower()
-        if scheme == "sqlite":
-            if not value.startswith("sqlite:///") or value == "sqlite:///":
-                raise ValueError(
-                    "a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path"
-                )
-        elif scheme not in ("postgresql", "postgres"):
-            raise ValueError("must be a sqlite:/// URL or a postgresql:// DSN")
-        return value
+        return _checked(value, store_url_problem(value))
 
     @property
     def redacted_url(self) -> str:
@@ -264,7 +245,7 @@ class StoreSettings(_Section):
     @classmethod
     def _hide_secret_options(cls, value: dict[str, str | SecretStr]) -> dict[str, str | SecretStr]:
         return {
-            name: SecretStr(item) if isinstance(item, str) and _SECRET_OPTION.search(name) else item
+            name: SecretStr(item) if isinstance(item, str) and looks_secret(name) else item
             for name, item in value.items()
         }
 
@@ -318,11 +299,28 @@ class DispatcherSettings(_Section):
 
 
 class ReceiverSettings(_Section):
-    """`[receiver]`: where the webhook receiver listens and the largest body it accepts."""
+    """`[receiver]`: where the webhook receiver listens, the largest body it accepts, and how
+    slow and how many its clients may be (see `passerelle.serving`): headers within
+    `header_timeout` seconds, the body within `body_timeout` seconds plus one per
+    `body_min_rate` bytes, at most `max_connections` at once (default: what the open-file limit
+    leaves room for)."""
 
     host: Text = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    header_timeout: Seconds = ClientLimits.header_timeout
+    body_timeout: Seconds = ClientLimits.body_timeout
+    body_min_rate: float = Field(default=ClientLimits.body_min_rate, gt=0, allow_inf_nan=False)
+    max_connections: int | None = Field(default=None, ge=1)
+
+    def client_limits(self) -> ClientLimits:
+        """The limits the server applies to the receiver's clients."""
+        return ClientLimits(
+            header_timeout=self.header_timeout,
+            body_timeout=self.body_timeout,
+            body_min_rate=self.body_min_rate,
+            max_connections=self.max_connections,
+        )
 
 
 class BatchSettings(_Section):
@@ -756,7 +754,7 @@ def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[
 def _mask(text: str, secrets: list[str]) -> str:
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         text = text.replace(secret, MASK)
-    return text
+    return redact_urls(text)
 
 
 def secrets_in_file(path: str | os.PathLike[str]) -> list[Problem]:
@@ -770,20 +768,22 @@ def secrets_in_file(path: str | os.PathLike[str]) -> list[Problem]:
         return []
     environment = {name.upper() for name in os.environ}
     return [
-        Problem(_key(loc), _inline_advice(loc, path.name, environment))
-        for loc in _secret_locations(data, Settings, ())
+        Problem(_key(loc), _inline_advice(loc, path.name, environment, what))
+        for loc, what in _secret_locations(data, Settings, ())
     ]
 
 
 def _secret_locations(
     value: object, annotation: Any, loc: tuple[str | int, ...]
-) -> Iterator[tuple[str | int, ...]]:
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Where the file holds a secret, and what it is."""
     if loc and _holds_secret(annotation, loc[-1]):
         if value:
-            yield loc
-    elif loc == ("store", "url"):
-        if isinstance(value, str) and redact_url(value) != value:
-            yield loc
+            yield loc, "a secret is"
+    elif isinstance(value, str):
+        # Any URL: the store's, a store option's.
+        if password_in_url(value):
+            yield loc, "the URL's password is"
     elif isinstance(value, dict):
         for name, item in value.items():
             yield from _secret_locations(item, _child_type(annotation, name), (*loc, name))
@@ -800,18 +800,17 @@ def _holds_secret(annotation: Any, name: str | int) -> bool:
     if origin in (Union, types.UnionType):
         # A store option: text, kept secret when its name says so (see `StoreSettings`).
         members = typing.get_args(annotation)
-        return SecretStr in members and isinstance(name, str) and bool(_SECRET_OPTION.search(name))
+        return SecretStr in members and isinstance(name, str) and looks_secret(name)
     if origin is list:
         return _holds_secret(typing.get_args(annotation)[0], name)
     return annotation is SecretStr
 
 
-def _inline_advice(loc: tuple[str | int, ...], file: str, environment: set[str]) -> str:
+def _inline_advice(loc: tuple[str | int, ...], file: str, environment: set[str], what: str) -> str:
     names = [
         ENV_PREFIX + ENV_DELIMITER.join(str(part).upper() for part in loc[:depth])
         for depth in range(1, len(loc) + 1)
     ]
-    what = "the URL's password is" if loc == ("store", "url") else "a secret is"
     overriding = next((name for name in names if name in environment), None)
     if overriding is not None:
         return (

@@ -22,6 +22,7 @@ from passerelle.connector.config import (
 from passerelle.connector.startup import StartupError, check_backend, probe_store
 from passerelle.platforms import Platform
 from passerelle.plugins import PluginError, default_plugins
+from passerelle.redaction import redact_urls
 
 __all__ = ["config_app", "installed_platforms", "register", "summary"]
 
@@ -124,6 +125,13 @@ def summary(settings: Settings) -> list[str]:
         f"store       {settings.store.redacted_url}",
         f"receiver    http://{receiver.host}:{receiver.port}, "
         f"bodies up to {receiver.max_body_bytes} bytes",
+        f"clients     headers within {receiver.header_timeout:g} s, bodies within "
+        f"{receiver.body_timeout:g} s + 1 s per {receiver.body_min_rate:g} bytes, "
+        + (
+            f"{receiver.max_connections} connections at most"
+            if receiver.max_connections is not None
+            else "connections as many as the open-file limit allows"
+        ),
         f"dispatcher  {dispatcher.workers} workers, lease {dispatcher.lease:g} s, "
         f"{dispatcher.max_attempts} attempts, backoff {dispatcher.backoff_base:g} s "
         f"to {dispatcher.backoff_cap:g} s, "
@@ -134,7 +142,7 @@ def summary(settings: Settings) -> list[str]:
     for store in settings.stores:
         secrets = len(store.secrets)
         options = ", ".join(
-            f"{name}={MASK if isinstance(value, SecretStr) else value}"
+            f"{name}={MASK if isinstance(value, SecretStr) else redact_urls(value)}"
             for name, value in sorted(store.options.items())
         )
         line = f"  {store.platform} {store.id}: {secrets} secret{'s' if secrets != 1 else ''}"

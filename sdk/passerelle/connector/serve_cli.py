@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import sys
@@ -22,7 +23,7 @@ from passerelle.connector.startup import (
     serve_summary,
 )
 from passerelle.plugins import PluginError, default_plugins
-from passerelle.serving import socket_url
+from passerelle.serving import ClientLimits, raise_file_limit, socket_url, uvicorn_config
 
 _SWITCH_INTERVAL = 0.0005
 
@@ -82,6 +83,9 @@ def serve_command(
     # holder must let go, and every commit waits that long several times over; 0.5 ms bounds
     # the wait at little cost to the loop.
     sys.setswitchinterval(_SWITCH_INTERVAL)
+    # Raised before the store opens its files; told once the start-up checks have passed, so
+    # that a refusal stays one line.
+    raised = raise_file_limit()
     if role is Role.DISPATCHER:
         # A dispatcher without a probe could lose its workers unseen: it always answers one.
         host = host or settings.dispatcher.health_host
@@ -98,11 +102,24 @@ def serve_command(
         settings, connector.plugins.list_plugins(), role=role.value, listening=socket_url(sock)
     )
     typer.echo("\n".join(summary))
+    if raised is not None:
+        before, soft, hard = raised
+        logging.getLogger("passerelle.server").info(
+            "open-file limit: soft %d (was %d), hard %d", soft, before, hard
+        )
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(server_config(connector.asgi(), host, bound, log_level=log_level))
+    server = uvicorn.Server(
+        server_config(
+            connector.asgi(),
+            host,
+            bound,
+            log_level=log_level,
+            limits=settings.receiver.client_limits(),
+        )
+    )
     server.run(sockets=[sock])
 
 
@@ -131,12 +148,15 @@ def _start_checked(
         raise
 
 
-def server_config(app: Any, host: str, port: int, *, log_level: str = "info") -> uvicorn.Config:
+def server_config(
+    app: Any, host: str, port: int, *, log_level: str = "info", limits: ClientLimits | None = None
+) -> uvicorn.Config:
     """How `serve` runs an ASGI app under uvicorn (the ingest benchmark's peer runs alike)."""
-    return uvicorn.Config(
+    return uvicorn_config(
         app,
         host=host,
         port=port,
+        limits=limits,
         lifespan="on",
         log_level=log_level,
         # uvicorn's own lines go through the process's handler, in its format (JSON included).

@@ -20,6 +20,7 @@ from passerelle.sandbox.deps import (
     keep_validation_failure,
 )
 from passerelle.sandbox.errors import (
+    ClientLeftMiddleware,
     RequestIdMiddleware,
     SandboxProblem,
     install_problem_handlers,
@@ -105,6 +106,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.add_middleware(SegmentMiddleware)
     app.add_middleware(FaultMiddleware, injector=sandbox.faults, respond=_fault_answer)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ClientLeftMiddleware)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -13,6 +13,7 @@ from passerelle.sandbox.clock import SandboxClock
 from passerelle.sandbox.faults import Faults
 from passerelle.sandbox.server import SandboxStartError, run_sandbox
 from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
+from passerelle.serving import raise_file_limit
 
 __all__ = ["main", "parse_tokens", "register", "sandbox_command"]
 
@@ -129,6 +130,7 @@ def sandbox_command(
         tokens=tokens, db=db, clock=sandbox_clock, faults=faults, admin_token=admin_token
     )
     merchants = ", ".join(sorted(set(tokens.values())))
+    files = raise_file_limit()
 
     def announce(url: str) -> None:
         typer.echo(f"Sandbox payment back end on {url} for merchants: {merchants}")
@@ -137,6 +139,8 @@ def sandbox_command(
         typer.echo(f"State: {db if db is not None else 'in memory (gone on exit)'}")
         if faults.enabled:
             typer.echo(f"Faults: {faults.model_dump_json(exclude_defaults=True)}")
+        if files is not None:
+            typer.echo(f"Open-file limit: soft {files[1]} (was {files[0]}), hard {files[2]}")
 
     try:
         run_sandbox(config, host=host, port=port, ready=announce)

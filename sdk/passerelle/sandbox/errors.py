@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
@@ -10,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from passerelle.backend.errors import REQUEST_ID_HEADER
 from passerelle.backend.models import FieldError, Problem
@@ -17,6 +20,7 @@ from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS
 from passerelle.sandbox.faults import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
+    "ClientLeftMiddleware",
     "RequestIdMiddleware",
     "SandboxProblem",
     "field_errors_of",
@@ -28,6 +32,8 @@ __all__ = [
 ]
 
 _REQUEST_ID = "request_id"
+
+log = logging.getLogger("passerelle.sandbox")
 
 
 class SandboxProblem(Exception):  # noqa: N818 - it is the problem the answer carries
@@ -94,6 +100,26 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class ClientLeftMiddleware:
+    """A client that leaves before its request is read (a connector killed, a network cut) is
+    no fault of the sandbox: a debug line, not a traceback. Nothing was changed: a write reads
+    its whole body before it acts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.debug(
+                "%s %s (%s): the client left before its request was read",
+                scope.get("method"),
+                scope.get("path"),
+                request_id_of(scope),
+            )
 
 
 # Validation errors
@@ -169,6 +195,23 @@ _UNION_TAGS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes on the request's path, as an ``Allow`` value: the router
+    names only those of the first route matching the path, while each method of a path is a
+    route of its own."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
 def install_problem_handlers(
     app: FastAPI,
     *,
@@ -223,6 +266,8 @@ def install_problem_handlers(
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, ClientDisconnect):
+            raise exc.__cause__  # answered by ClientLeftMiddleware
         if exc.status_code == 400:
             # FastAPI's only 400 is a body it could not read (not UTF-8, say): as malformed as
             # invalid JSON, so answered the same way, after the same checks.
@@ -231,16 +276,21 @@ def install_problem_handlers(
         if code is None:
             return await on_crash(request, exc)
         detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
-        if detail is None and code == "method_not_allowed":
-            allowed = (exc.headers or {}).get("Allow", "")
-            detail = f"{request.method} is not allowed on {request.url.path}; it takes {allowed}"
+        headers = dict(exc.headers or {})
+        if code == "method_not_allowed":
+            allowed = _allowed_methods(request) or headers.get("Allow", "")
+            headers["Allow"] = allowed
+            if detail is None:
+                detail = (
+                    f"{request.method} is not allowed on {request.url.path}; it takes {allowed}"
+                )
         problem = Problem.of(
             code,
             detail or f"nothing at {request.url.path}",
             request_id=request_id_of(request.scope),
             instance=request.url.path,
         )
-        return problem_response(problem, exc.headers)
+        return problem_response(problem, headers)
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         problem = Problem.of(

@@ -8,13 +8,12 @@ from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from passerelle.sandbox.app import create_app, sandbox_of
 from passerelle.sandbox.db import SandboxDBError
 from passerelle.sandbox.faults import DROP_CONNECTION
 from passerelle.sandbox.state import Sandbox, SandboxConfig
-from passerelle.serving import BackgroundServer
+from passerelle.serving import BackgroundServer, ClientLimits, GuardedHttpProtocol, uvicorn_config
 
 __all__ = ["SandboxServer", "SandboxStartError", "run_sandbox"]
 
@@ -23,8 +22,9 @@ class SandboxStartError(Exception):
     """The sandbox cannot start: its database cannot be opened, or its address is taken."""
 
 
-class _SandboxProtocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, letting the app close its connection without answering.
+class _SandboxProtocol(GuardedHttpProtocol):
+    """The project's HTTP/1.1 protocol (see `passerelle.serving`), letting the app close its
+    connection without answering.
 
     Fault injection needs a connection that ends with no response at all, as when a process dies
     or a network drops; ASGI has no message for that, so the connection's own close is handed to
@@ -39,15 +39,14 @@ class _SandboxProtocol(H11Protocol):
 def _config(
     app: FastAPI, host: str, port: int, *, log_level: str, access_log: bool
 ) -> uvicorn.Config:
-    return uvicorn.Config(
+    return uvicorn_config(
         app,
         host=host,
         port=port,
-        http=_SandboxProtocol,
+        protocol=_SandboxProtocol,
         lifespan="off",
         log_level=log_level,
         access_log=access_log,
-        timeout_graceful_shutdown=5,
     )
 
 
@@ -111,11 +110,18 @@ class SandboxServer(BackgroundServer):
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        limits: ClientLimits | None = None,
     ) -> None:
         app = create_app(config)
         self.state: Sandbox = sandbox_of(app)
         super().__init__(
-            app, host=host, port=port, lifespan="off", log_level=log_level, http=_SandboxProtocol
+            app,
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level=log_level,
+            limits=limits,
+            protocol=_SandboxProtocol,
         )
 
     def stop(self) -> None:

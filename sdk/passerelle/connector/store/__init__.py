@@ -63,7 +63,7 @@ from passerelle.connector.store.records import (
     NoteAction,
     StoreBacklog,
 )
-from passerelle.connector.store.urls import redact_url
+from passerelle.redaction import redact_url
 
 __all__ = [
     "AppendResult",
@@ -88,6 +88,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "open_store",
+    "store_url_problem",
 ]
 
 
@@ -101,21 +102,30 @@ def open_store(url: str, *, clock: Clock | None = None, pool_size: int = 10) -> 
       connections this process opens.
     """
     clock = clock or SystemClock()
-    scheme, _, rest = url.partition(":")
-    if scheme == "sqlite":
+    problem = store_url_problem(url)
+    if problem is not None:
+        raise ValueError(f"store URL {redact_url(url)!r} {problem}")
+    if url.startswith("sqlite:"):
         from passerelle.connector.store.sqlite import SQLiteStore
 
+        return SQLiteStore(url.removeprefix("sqlite:///"), clock=clock)
+    from passerelle.connector.store.postgres import PostgresStore
+
+    return PostgresStore(url, clock=clock, pool_size=pool_size)
+
+
+def store_url_problem(url: str) -> str | None:
+    """What makes `url` unfit for `open_store` (``must ...``), or None; the configuration
+    checks a store URL with this same function."""
+    scheme, _, rest = url.partition(":")
+    if scheme == "sqlite":
         path = rest[3:] if rest.startswith("///") else ""
         if not path or path == ":memory:":
-            raise ValueError(
-                f"store URL {url!r}: name a database file, as in sqlite:///inbox.db (relative) "
-                "or sqlite:////var/lib/passerelle/inbox.db (absolute)"
+            return (
+                "must name a database file, as in sqlite:///inbox.db (relative) or "
+                "sqlite:////var/lib/passerelle/inbox.db (absolute)"
             )
-        return SQLiteStore(path, clock=clock)
+        return None
     if scheme in ("postgresql", "postgres"):
-        from passerelle.connector.store.postgres import PostgresStore
-
-        return PostgresStore(url, clock=clock, pool_size=pool_size)
-    raise ValueError(
-        f"store URL must start with sqlite:// or postgresql://, got {redact_url(url)!r}"
-    )
+        return None
+    return "must start with sqlite:/// or postgresql://"

@@ -44,7 +44,7 @@ from passerelle.connector.store.errors import (
 from passerelle.connector.store.migrations import migrations
 from passerelle.connector.store.records import Headers
 from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
-from passerelle.connector.store.urls import redact_url
+from passerelle.redaction import redact_url
 
 __all__ = ["PostgresStore"]
 
