@@ -31,20 +31,6 @@ from passerelle.formats._records import (
 )
 from passerelle.money import Money
 
-_DIGITS = rb"([0-9]{%d})"
-_TEXT = rb"([ -~]{%d})"
-_ENTRY = re.compile(
-    b"6"
-    + _DIGITS % 2  # transaction code
-    + _DIGITS % 8  # RDFI
-    + _DIGITS % 1  # check digit
-    + _TEXT % 17  # account
-    + _DIGITS % 10  # amount
-    + rb"[ -~]{39}"  # identification, name, discretionary: by SEC code
-    + rb"([01])"  # addenda indicator
-    + _DIGITS % 8  # trace number: ODFI
-    + rb"[0-9]{7}"  # trace number: sequence
-)
 _ENTRY_FIELDS = (
     (2, 3, "transaction code", "digits"),
     (4, 11, "receiving DFI identification", "digits"),
@@ -92,14 +78,15 @@ def _field_at(kind: str, column: int) -> str | None:
     return None
 
 
-_CHECK_DIGITS: dict[bytes, bytes] = {}
+_CHECK_DIGITS: dict[bytes, int] = {}
 """Check digits of the routing numbers seen, as a file names few banks many times."""
 
 
-def _check_digit(rdfi: bytes) -> bytes:
+def _check_digit(rdfi: bytes) -> int:
+    """The check digit of an 8-digit RDFI as its byte value (a bytes record indexes to ints)."""
     if len(_CHECK_DIGITS) > 100_000:
         _CHECK_DIGITS.clear()
-    digit = _CHECK_DIGITS[rdfi] = routing_check_digit(rdfi.decode()).encode()
+    digit = _CHECK_DIGITS[rdfi] = ord(routing_check_digit(rdfi.decode()))
     return digit
 
 
