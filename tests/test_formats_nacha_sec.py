@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import re
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -412,3 +414,73 @@ def test_write_refuses_what_the_sec_code_forbids() -> None:
         nacha.write(batch, addenda={0: ["A", "B"]})
     with pytest.raises(FormatError, match=r"entries\[0\].addenda\[0\]: .* has control characters"):
         nacha.write(batch, addenda={0: ["TAB\there"]})
+
+
+# --- entries checked in runs agree with entries checked one by one ----------------------------
+
+
+def long_file() -> bytes:
+    """One mixed PPD batch of 40 entries: long enough for the reader's run-at-once path."""
+    routing = "091000019"
+    entries = tuple(
+        BatchEntry(
+            direction=Direction.CREDIT if i % 3 else Direction.DEBIT,
+            amount=Money.from_minor(1000 + i, "USD"),
+            payee=f"PAYEE {i}",
+            account=f"ACCT-{i}",
+            routing=routing if i % 2 else "021000021",
+            reference=f"REF{i}",
+            transaction_code=("22" if i % 3 else "27") if i % 4 else ("32" if i % 3 else "37"),
+        )
+        for i in range(40)
+    )
+    batch = BatchFile(
+        batch_id="091000019-261207-A",
+        originator="1234567890",
+        kind=BatchKind.MIXED,
+        processing_date=dt.date(2026, 12, 7),
+        currency="USD",
+        entries=entries,
+    )
+    return nacha.write(batch)
+
+
+LONG = long_file()
+
+
+def outcome(data: bytes) -> object:
+    reader = nacha.Reader(io.BytesIO(data), filename="LONG.ACH")
+    try:
+        entries = [(e.line, e.record, e.amount_minor, e.batch) for e in reader]
+    except FormatError as exc:
+        return str(exc)
+    return entries, reader.control
+
+
+def one_by_one(data: bytes) -> object:
+    with patch.object(nacha, "_RUN", re.compile(rb"(?!)")):
+        return outcome(data)
+
+
+def test_a_long_batch_is_read_in_runs_and_gives_what_one_by_one_gives() -> None:
+    with patch.object(nacha, "_plain_entries", wraps=nacha._plain_entries) as runs:
+        found = outcome(LONG)
+
+    assert [call for call in runs.call_args_list if call.args[0]]  # the run path was taken
+    assert found == one_by_one(LONG)
+    assert isinstance(found, tuple)
+    assert len(found[0]) == 40
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    line=st.integers(3, 42),
+    position=st.integers(1, 94),
+    char=st.sampled_from(list("0159 AZ-\x00\t\x81")),
+)
+def test_a_changed_character_gives_the_same_result_in_runs_and_one_by_one(
+    line: int, position: int, char: str
+) -> None:
+    data = put(LONG, line, position, char)
+
+    assert outcome(data) == one_by_one(data)

@@ -305,7 +305,7 @@ def _addenda(record: Record, entry: Entry, seen: list[bytes], rule: SecRule) -> 
 
 
 def _close_addenda(filename: str, entry: Entry, addenda: list[bytes], rule: SecRule) -> None:
-    record = Record(entry._record.decode("ascii"), entry.line, filename)
+    record = Record(entry.record.decode("ascii"), entry.line, filename)
     if not addenda:
         record.fail(
             "'1', but no addenda record follows the entry", 79, 79, "addenda record indicator"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from passerelle.batches import BatchEntry, BatchKind, Direction
 from passerelle.money import Money
@@ -140,21 +140,20 @@ class FileControl:
     credits: Money
 
 
-class Entry:
-    """An entry detail (6) record with its addenda, read and checked; fields are decoded when
-    asked for. `batch_entry()` makes the `BatchEntry` of a payment."""
+class Entry(NamedTuple):
+    """An entry detail (6) record with its addenda, read and checked; its fields are decoded
+    when asked for. `batch_entry()` makes the `BatchEntry` of a payment. (A named tuple: the
+    readers make many of them.)"""
 
-    __slots__ = ("_addenda", "_record", "amount_minor", "batch", "line")
-
-    def __init__(self, record: bytes, line: int, batch: BatchHeader, amount_minor: int) -> None:
-        self._record = record
-        self._addenda: list[bytes] | None = None
-        self.line = line
-        self.batch = batch
-        self.amount_minor = amount_minor
+    record: bytes
+    line: int
+    batch: BatchHeader
+    amount_minor: int
+    addenda_records: list[bytes] | None = None
+    """The addenda (7) records, as read."""
 
     def _text(self, start: int, end: int) -> str:
-        return self._record[start - 1 : end].decode("ascii")
+        return self.record[start - 1 : end].decode("ascii")
 
     def _stripped(self, start: int, end: int) -> str | None:
         return self._text(start, end).strip() or None
@@ -203,18 +202,22 @@ class Entry:
     @property
     def addenda(self) -> tuple[str, ...]:
         """The payment related information (positions 4-83) of each addenda record."""
-        return tuple(a[3:83].decode("ascii").rstrip() for a in self._addenda or ())
+        return tuple(a[3:83].decode("ascii").rstrip() for a in self.addenda_records or ())
 
     def batch_entry(self) -> BatchEntry:
         """The payment as a `BatchEntry`; `ValueError` for a prenote or zero-dollar entry."""
-        if self.purpose != "payment":
-            raise ValueError(f"line {self.line}: a {self.purpose} entry is not a payment")
+        text = self.record.decode("ascii")
+        code = text[1:3]
+        direction, purpose = _CODES[code]
+        if purpose != "payment":
+            raise ValueError(f"line {self.line}: a {purpose} entry is not a payment")
+        rule = SEC_CODES[self.batch.sec_code]
         return BatchEntry(
-            direction=self.direction,
-            amount=self.amount,
-            payee=self.payee,
-            account=self.account,
-            routing=self.routing,
-            reference=self.reference,
-            transaction_code=self.transaction_code,
+            direction=direction,
+            amount=Money.from_minor(self.amount_minor, "USD"),
+            payee=text[rule.name[0] - 1 : rule.name[1]].strip(),
+            account=text[12:29].rstrip(),
+            routing=text[3:12],
+            reference=text[rule.reference[0] - 1 : rule.reference[1]].strip() or None,
+            transaction_code=code,
         )

@@ -34,7 +34,7 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 1 << 18
 """How much of a stream the readers hold at a time, beside the record being read."""
 
 ACCOUNT = re.compile(ACCOUNT_PATTERN)

@@ -1,21 +1,34 @@
 """CPA-005 (Payments Canada Standard 005) 1464-character files: read and write.
 
+Reading streams: `Reader(stream, filename=...)` takes a binary file object, reads its A header
+at once (`reader.header`), then yields each transaction of the C and D records as a
+`Transaction` while holding only the current chunk of the file. The Z trailer is checked at the
+end, so the iteration ends normally only for a file whose totals balance (`reader.trailer` is
+then set). A caller that acts on transactions must hold its changes until the iteration ends.
+
+What is checked (every refusal is one `FormatError` naming line, positions, field and rule):
+- Records are 1464 printable characters (a record is UTF-8 when it decodes as such, else
+  Windows-1252, as Windows accounting packages write); record counts run 1, 2, 3, ...; every
+  detail and the trailer repeat the header's originator ID and file creation number.
+- Each transaction: 3-digit transaction type (Standard 007: 200 payroll, 450 misc. payment, ...),
+  amount in cents > 0, date 0YYDDD, institution 0IIITTTTT, account number (alphanumeric,
+  left-justified: real files hold hyphens and masked digits), payee name. A blank segment ends
+  its record: all that follows must be blank.
+- E, F, I and J records (reversals, returns) come from the bank, not from a batch to send, and
+  are refused; so is RBC's 80-column transmission (routing line `$$AA01CPA1464[PROD[80$$`).
+- The Z trailer's totals and counts of D and C transactions must balance, E and F be zero (a
+  blank trailer field counts as zero). Reserved and filler fields are not checked.
+
 What `read` makes of a file:
 - `batch_id` is "<originator ID>-<file creation number>" (e.g. "XYZAB55255-0039"), `originator`
   the originator ID, `currency` the header's (a blank currency field, as many writers leave it,
   means `default_currency`, CAD unless told otherwise).
 - `processing_date` is the funds-available (C) / due (D) date of the file's first transaction.
-  A batch has one processing date, so a transaction dated otherwise is rejected; a file without
-  transactions takes its creation date.
-- Entries are the C (credit) and D (debit) transactions in file order: institution 0IIITTTTT
-  gives `institution` III and `transit` TTTTT, the originator cross reference number gives
-  `reference`, the transaction type (200 payroll, 450 misc. payment, ...) `transaction_code`.
-  E, F, I and J records (reversals, returns) come from the bank, not from a batch to send, and
-  are rejected. A file without transactions is a credit batch.
-- Record counts must run 1, 2, 3, ... and the Z trailer's totals and counts must balance (a
-  blank trailer field counts as zero). Reserved and filler fields are not checked.
-- Not supported: RBC's 80-column transmission (routing line `$$AA01CPA1464[PROD[80$$`) is
-  rejected with a message; send the 1464-character records.
+  A batch has one processing date, so a transaction dated otherwise is rejected (`Reader` takes
+  such a file); a file without transactions takes its creation date and is a credit batch.
+- Entries are the transactions in file order: institution 0IIITTTTT gives `institution` III and
+  `transit` TTTTT, the originator cross reference number gives `reference`, the transaction
+  type `transaction_code`.
 
 Line ends may be LF, CRLF or CR; the last record may lack one.
 """
@@ -23,17 +36,24 @@ Line ends may be LF, CRLF or CR; the last record may lack one.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind_of
-from passerelle.formats._records import Record, decode, fit, is_number, split_lines
+from passerelle.formats._records import (
+    ACCOUNT,
+    Readable,
+    Record,
+    fit,
+    is_number,
+    stream_lines,
+)
 from passerelle.formats.errors import FormatError
 from passerelle.money import Money
 
-__all__ = ["RECORD_LENGTH", "read", "write"]
+__all__ = ["RECORD_LENGTH", "Header", "Reader", "Trailer", "Transaction", "read", "write"]
 
 RECORD_LENGTH = 1464
 _SEGMENT = 240
@@ -47,13 +67,17 @@ _FROM_THE_BANK = {
 }
 _CURRENCIES = ("CAD", "USD")
 _RBC_ROUTING = "$$AA01CPA1464"
+_DATES: dict[str, dt.date] = {}
+"""Julian dates seen: a file holds few dates for many transactions."""
 
 
 def _julian(record: Record, start: int, field: str) -> dt.date:
     value = record.raw(start, start + 5)
-    parsed = _parse_julian(value)
+    parsed = _DATES.get(value) or _parse_julian(value)
     if parsed is None:
         record.fail(f"{value!r} is not a date in the form 0YYDDD", start, start + 5, field)
+    if len(_DATES) < 10_000:
+        _DATES[value] = parsed
     return parsed
 
 
@@ -79,68 +103,129 @@ def _to_julian(date: dt.date, field: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Transaction:
-    entry: BatchEntry
-    date: dt.date
-    date_start: int
+class Header:
+    """The A header record."""
 
+    originator: str
+    file_creation_number: str
+    creation_date: dt.date
+    data_centre: str
+    currency: str
+    """The header's, or the reader's default currency when the header leaves it blank."""
+    control: str
+    """Positions 11-24 (originator ID and file creation number), which every record repeats."""
 
-def _segment(
-    record: Record, index: int, direction: Direction, currency: str
-) -> _Transaction | None:
-    """The transaction in segment `index` (0-based) of a C or D record; None when blank."""
-
-    def at(position: int) -> int:
-        """Where the field printed at `position` for the first segment lies in this one."""
-        return position + index * _SEGMENT
-
-    if not record.raw(at(25), at(264)).strip():
-        return None
-    code = record.digits(at(25), at(27), "transaction type")
-    amount = record.number(at(28), at(37), "amount")
-    if amount == 0:
-        record.fail(
-            f"{record.raw(at(28), at(37))!r} must be greater than zero", at(28), at(37), "amount"
-        )
-    date_field = "date funds available" if direction is Direction.CREDIT else "due date"
-    date = _julian(record, at(38), date_field)
-    institution = record.digits(at(44), at(52), "institution")
-    if institution[0] != "0":
-        record.fail(
-            f"{institution!r} is not 0IIITTTTT (institution and transit)",
-            at(44),
-            at(52),
-            "institution",
-        )
-    account = record.account(at(53), at(64), "account number")
-    payee = record.stripped(at(105), at(134))
-    if payee is None:
-        record.fail("blank: a payee name is required", at(105), at(134), "payee name")
-    try:
-        entry = BatchEntry(
-            direction=direction,
-            amount=Money.from_minor(amount, currency),
-            payee=payee,
-            account=account,
-            institution=institution[1:4],
-            transit=institution[4:9],
-            reference=record.stripped(at(175), at(193)),
-            transaction_code=code,
-        )
-    except ValidationError as exc:  # every field was checked above; this is a safety net
-        record.fail(exc.errors()[0]["msg"], at(25), at(264), f"segment {index + 1}")
-    return _Transaction(entry, date, at(38))
+    @property
+    def batch_id(self) -> str:
+        """'<originator ID>-<file creation number>'."""
+        return f"{self.originator}-{self.file_creation_number}"
 
 
 @dataclass(frozen=True, slots=True)
-class _Header:
-    originator: str
-    control: str  # positions 11-24, repeated by every record
-    creation: dt.date
-    currency: str
+class Trailer:
+    """The Z trailer, once its totals were found to balance."""
+
+    debit_total: Money
+    debit_count: int
+    credit_total: Money
+    credit_count: int
 
 
-def _header(record: Record, default_currency: str) -> _Header:
+class Transaction:
+    """One transaction (a 240-character segment of a C or D record), read and checked; fields
+    are taken from the record when asked for. `batch_entry()` makes its `BatchEntry`."""
+
+    __slots__ = ("_start", "_text", "amount_minor", "date", "direction", "header", "line")
+
+    def __init__(
+        self,
+        text: str,
+        start: int,
+        line: int,
+        header: Header,
+        direction: Direction,
+        amount_minor: int,
+        date: dt.date,
+    ) -> None:
+        self._text = text
+        self._start = start  # 0-based offset of the segment in the record
+        self.line = line
+        self.header = header
+        self.direction = direction
+        self.amount_minor = amount_minor
+        self.date = date
+        """Funds available (C) or due (D)."""
+
+    def _field(self, position: int, length: int) -> str:
+        """The field printed at `position` for the first segment, in this one."""
+        start = self._start + position - 25
+        return self._text[start : start + length]
+
+    @property
+    def segment(self) -> int:
+        """1 to 6: where the transaction is in its record."""
+        return (self._start - 24) // _SEGMENT + 1
+
+    @property
+    def transaction_type(self) -> str:
+        return self._field(25, 3)
+
+    @property
+    def amount(self) -> Money:
+        return Money.from_minor(self.amount_minor, self.header.currency)
+
+    @property
+    def institution(self) -> str:
+        return self._field(45, 3)
+
+    @property
+    def transit(self) -> str:
+        return self._field(48, 5)
+
+    @property
+    def account(self) -> str:
+        return self._field(53, 12).rstrip()
+
+    @property
+    def item_trace_number(self) -> str | None:
+        return self._field(65, 22).strip() or None
+
+    @property
+    def payee(self) -> str:
+        return self._field(105, 30).strip()
+
+    @property
+    def reference(self) -> str | None:
+        """The originator cross reference number."""
+        return self._field(175, 19).strip() or None
+
+    def batch_entry(self) -> BatchEntry:
+        # Every field was checked when read, by the rules BatchEntry states.
+        return BatchEntry.model_construct(
+            direction=self.direction,
+            amount=self.amount,
+            payee=self.payee,
+            account=self.account,
+            institution=self.institution,
+            transit=self.transit,
+            routing=None,
+            reference=self.reference,
+            transaction_code=self.transaction_type,
+            profile=None,
+        )
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+
+def _header(record: Record, default_currency: str) -> Header:
     if record.raw(1, 1) != "A":
         record.fail(
             f"the file must start with an A header record, found {record.raw(1, 1)!r}",
@@ -151,17 +236,17 @@ def _header(record: Record, default_currency: str) -> _Header:
     originator = record.stripped(11, 20)
     if originator is None:
         record.fail("blank: the originator ID is required", 11, 20, "originator ID")
-    record.digits(21, 24, "file creation number")
+    number = record.digits(21, 24, "file creation number")
     creation = _julian(record, 25, "creation date")
     currency = record.raw(56, 58)
     if not currency.strip():
         currency = default_currency
     elif currency not in _CURRENCIES:
         record.fail(f"{currency!r} is not CAD or USD", 56, 58, "currency")
-    return _Header(originator, record.raw(11, 24), creation, currency)
+    return Header(originator, number, creation, record.raw(31, 35), currency, record.raw(11, 24))
 
 
-def _check_control(record: Record, header: _Header) -> None:
+def _check_control(record: Record, header: Header) -> None:
     if record.raw(11, 24) != header.control:
         record.fail(
             f"{record.raw(11, 24)!r} differs from the header's {header.control!r}",
@@ -190,27 +275,27 @@ def _check_total(
         )
 
 
-def _trailer(record: Record, header: _Header, transactions: list[_Transaction]) -> None:
+def _trailer(record: Record, header: Header, totals: dict[Direction, list[int]]) -> Trailer:
     _check_control(record, header)
     for direction, letters, value_at, count_at in (
         (Direction.DEBIT, "D and J", (25, 38), (39, 46)),
         (Direction.CREDIT, "C and I", (47, 60), (61, 68)),
     ):
-        items = [t.entry.amount for t in transactions if t.entry.direction is direction]
-        total = Money.sum(items, header.currency)
+        value, count = totals[direction]
+        total = Money.from_minor(value, header.currency)
         _check_total(
             record,
             *value_at,
             f"total value of {letters}",
-            total.minor,
+            value,
             f"the {letters} transactions total {total}",
         )
         _check_total(
             record,
             *count_at,
             f"number of {letters} transactions",
-            len(items),
-            f"the file has {len(items)} {letters} transactions",
+            count,
+            f"the file has {count} {letters} transactions",
         )
     for letter, value_at, count_at in (("E", (69, 82), (83, 90)), ("F", (91, 104), (105, 112))):
         _check_total(
@@ -223,115 +308,248 @@ def _trailer(record: Record, header: _Header, transactions: list[_Transaction]) 
             0,
             f"the file has no {letter} records",
         )
+    (d_value, d_count), (c_value, c_count) = totals[Direction.DEBIT], totals[Direction.CREDIT]
+    return Trailer(
+        Money.from_minor(d_value, header.currency),
+        d_count,
+        Money.from_minor(c_value, header.currency),
+        c_count,
+    )
+
+
+def _record(raw: bytes, number: int, filename: str) -> Record:
+    """The record on line `number`, after the checks that do not depend on its fields."""
+    text = _decode(raw)
+    record = Record(text, number, filename)
+    kind = text[:1]
+    if not text:
+        record.fail("an empty line")
+    if kind not in "ACDEFIJZ":
+        record.fail(
+            f"{kind!r} is not a CPA-005 record type (A, C, D, E, F, I, J, Z)",
+            1,
+            1,
+            "record type",
+        )
+    if not text.isprintable():
+        column = next(i for i, c in enumerate(text, start=1) if not c.isprintable())
+        record.fail(
+            f"{text[column - 1]!r} is not a printable character",
+            column,
+            column,
+            _field_at(column) if kind in _DIRECTIONS else None,
+        )
+    if len(text) < RECORD_LENGTH:
+        record.fail(
+            f"the record ends at position {len(text)}; "
+            f"CPA-005 records are {RECORD_LENGTH} characters",
+            len(text) + 1,
+            RECORD_LENGTH,
+        )
+    if len(text) > RECORD_LENGTH:
+        record.fail(
+            f"the record is {len(text)} characters long; "
+            f"CPA-005 records are {RECORD_LENGTH} characters",
+            RECORD_LENGTH + 1,
+            len(text),
+        )
+    return record
+
+
+_SEGMENT_FIELDS = (
+    (25, 27, "transaction type"),
+    (28, 37, "amount"),
+    (38, 43, "date"),
+    (44, 52, "institution"),
+    (53, 64, "account number"),
+    (65, 86, "item trace number"),
+    (87, 89, "stored transaction type"),
+    (90, 104, "originator short name"),
+    (105, 134, "payee name"),
+    (135, 164, "originator long name"),
+    (165, 174, "originating direct clearer's user ID"),
+    (175, 193, "originator cross reference number"),
+    (194, 202, "institution for returns"),
+    (203, 214, "account for returns"),
+    (215, 229, "sundry information"),
+    (230, 264, "filler"),
+)
+
+
+def _field_at(column: int) -> str | None:
+    if column <= 24:
+        return None
+    offset = (column - 25) % _SEGMENT + 25
+    name = next(name for start, end, name in _SEGMENT_FIELDS if start <= offset <= end)
+    return f"{name}, segment {(column - 25) // _SEGMENT + 1}"
+
+
+class Reader:
+    """Reads a CPA-005 file from a binary stream: `header` at once, then transactions as
+    iterated. Iterate once; the iteration raises `FormatError` at the first problem and ends
+    normally only once the Z trailer balances, which sets `trailer`."""
+
+    def __init__(
+        self, stream: Readable, *, filename: str = "<stream>", default_currency: str = "CAD"
+    ) -> None:
+        self.filename = filename
+        self._chunks = stream_lines(stream)
+        self._first = next(self._chunks, [])
+        if not self._first:
+            raise FormatError("the file is empty", filename=filename)
+        if self._first[0].startswith(_RBC_ROUTING.encode()):
+            raise FormatError(
+                f"RBC's 80-column transmission ({_RBC_ROUTING} routing line) is not supported; "
+                f"send the {RECORD_LENGTH}-character records",
+                filename=filename,
+                line=1,
+            )
+        self.header = _header(_record(self._first[0], 1, filename), default_currency)
+        self.trailer: Trailer | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[Transaction]:
+        if self._started:
+            raise RuntimeError("a Reader reads its stream once")
+        self._started = True
+        return self._read()
+
+    def _read(self) -> Iterator[Transaction]:
+        filename, header = self.filename, self.header
+        totals = {Direction.CREDIT: [0, 0], Direction.DEBIT: [0, 0]}
+        number = 1
+        lines = self._first[1:]
+        closed = False
+        while True:
+            for raw in lines:
+                number += 1
+                record = _record(raw, number, filename)
+                text = record.text
+                kind = text[0]
+                if closed:
+                    record.fail("a record after the Z trailer", 1, 1, "record type")
+                if kind == "A":
+                    record.fail("a second A header record", 1, 1, "record type")
+                count = text[1:10]
+                if not count.isdigit() or int(count) != number:
+                    record.fail(
+                        f"{count!r} is out of sequence: expected {number:09d}",
+                        2,
+                        10,
+                        "record count",
+                    )
+                if kind in _FROM_THE_BANK:
+                    record.fail(
+                        f"{kind} records ({_FROM_THE_BANK[kind]}) come from the bank; "
+                        "a batch to send carries C and D records",
+                        1,
+                        1,
+                        "record type",
+                    )
+                if kind == "Z":
+                    self.trailer = _trailer(record, header, totals)
+                    closed = True
+                    continue
+                _check_control(record, header)
+                direction = _DIRECTIONS[kind]
+                total = totals[direction]
+                for index in range(_SEGMENTS):
+                    transaction = _segment(record, index, direction, header)
+                    if transaction is None:
+                        if index == 0:
+                            record.fail(
+                                "blank: a detail record carries at least one transaction",
+                                25,
+                                24 + _SEGMENT,
+                                "segment 1",
+                            )
+                        _check_rest_blank(record, index)
+                        break
+                    total[0] += transaction.amount_minor
+                    total[1] += 1
+                    yield transaction
+            more = next(self._chunks, None)
+            if more is None:
+                break
+            lines = more
+        if not closed:
+            raise FormatError(
+                "the file ends without a Z trailer record", filename=filename, line=number
+            )
+
+
+def _segment(
+    record: Record, index: int, direction: Direction, header: Header
+) -> Transaction | None:
+    """The transaction in segment `index` (0-based) of a C or D record; None when blank."""
+    start = 24 + index * _SEGMENT
+    text = record.text
+    if not text[start : start + _SEGMENT].strip():
+        return None
+
+    def at(position: int) -> int:
+        """Where the field printed at `position` for the first segment lies in this one."""
+        return position + index * _SEGMENT
+
+    code = text[start : start + 3]
+    amount = text[start + 3 : start + 13]
+    institution = text[start + 19 : start + 28]
+    if not (code.isdigit() and code.isascii()):
+        record.digits(at(25), at(27), "transaction type")
+    if not (amount.isdigit() and amount.isascii()):
+        record.digits(at(28), at(37), "amount")
+    cents = int(amount)
+    if cents == 0:
+        record.fail(f"{amount!r} must be greater than zero", at(28), at(37), "amount")
+    date_field = "date funds available" if direction is Direction.CREDIT else "due date"
+    date = _DATES.get(text[start + 13 : start + 19]) or _julian(record, at(38), date_field)
+    if not (institution.isdigit() and institution.isascii() and institution[0] == "0"):
+        record.digits(at(44), at(52), "institution")
+        record.fail(
+            f"{institution!r} is not 0IIITTTTT (institution and transit)",
+            at(44),
+            at(52),
+            "institution",
+        )
+    account = text[start + 28 : start + 40].rstrip()
+    if not account or ACCOUNT.match(account) is None:
+        record.account(at(53), at(64), "account number")
+    if not text[start + 80 : start + 110].strip():
+        record.fail("blank: a payee name is required", at(105), at(134), "payee name")
+    return Transaction(text, start, record.line, header, direction, cents, date)
 
 
 def read(data: bytes, *, filename: str = "<bytes>", default_currency: str = "CAD") -> BatchFile:
     """The batch a CPA-005 file carries; `FormatError` names the line and positions of the first
     problem."""
-    lines = split_lines(decode(data))
-    if not lines:
-        raise FormatError("the file is empty", filename=filename)
-    if lines[0].startswith(_RBC_ROUTING):
-        raise FormatError(
-            f"RBC's 80-column transmission ({_RBC_ROUTING} routing line) is not supported; "
-            f"send the {RECORD_LENGTH}-character records",
-            filename=filename,
-            line=1,
-        )
-    header: _Header | None = None
-    transactions: list[_Transaction] = []
-    first_date_line = 0
-    closed = False
-    for number, text in enumerate(lines, start=1):
-        record = Record(text, number, filename)
-        kind = text[:1]
-        if closed:
-            record.fail("a record after the Z trailer", 1, 1, "record type")
-        if not text:
-            record.fail("an empty line")
-        if kind not in "ACDEFIJZ":
-            record.fail(
-                f"{kind!r} is not a CPA-005 record type (A, C, D, E, F, I, J, Z)",
-                1,
-                1,
-                "record type",
+    reader = Reader(io.BytesIO(data), filename=filename, default_currency=default_currency)
+    entries: list[BatchEntry] = []
+    first: Transaction | None = None
+    for transaction in reader:
+        if first is None:
+            first = transaction
+        elif transaction.date != first.date:
+            start = transaction._start + 14
+            raise FormatError(
+                f"{transaction.date} differs from {first.date}, the date of the file's first "
+                f"transaction (line {first.line}); a batch has one processing date",
+                filename=filename,
+                line=transaction.line,
+                column=start,
+                end_column=start + 5,
+                field="date funds available"
+                if transaction.direction is Direction.CREDIT
+                else "due date",
             )
-        if len(text) != RECORD_LENGTH:
-            if len(text) < RECORD_LENGTH:
-                record.fail(
-                    f"the record ends at position {len(text)}; "
-                    f"CPA-005 records are {RECORD_LENGTH} characters",
-                    len(text) + 1,
-                    RECORD_LENGTH,
-                )
-            record.fail(
-                f"the record is {len(text)} characters long; "
-                f"CPA-005 records are {RECORD_LENGTH} characters",
-                RECORD_LENGTH + 1,
-                len(text),
-            )
-        if header is None:
-            header = _header(record, default_currency)
-        elif kind == "A":
-            record.fail("a second A header record", 1, 1, "record type")
-        count = record.digits(2, 10, "record count")
-        if int(count) != number:
-            record.fail(
-                f"{count!r} is out of sequence: expected {number:09d}", 2, 10, "record count"
-            )
-        if kind == "A":
-            continue
-        if kind in _FROM_THE_BANK:
-            record.fail(
-                f"{kind} records ({_FROM_THE_BANK[kind]}) come from the bank; "
-                "a batch to send carries C and D records",
-                1,
-                1,
-                "record type",
-            )
-        if kind == "Z":
-            _trailer(record, header, transactions)
-            closed = True
-            continue
-        _check_control(record, header)
-        for index in range(_SEGMENTS):
-            transaction = _segment(record, index, _DIRECTIONS[kind], header.currency)
-            if transaction is None:
-                if index == 0:
-                    record.fail(
-                        "blank: a detail record carries at least one transaction",
-                        25,
-                        24 + _SEGMENT,
-                        "segment 1",
-                    )
-                _check_rest_blank(record, index)
-                break
-            if transactions and transaction.date != transactions[0].date:
-                record.fail(
-                    f"{transaction.date} differs from {transactions[0].date}, the date of the "
-                    f"file's first transaction (line {first_date_line}); "
-                    "a batch has one processing date",
-                    transaction.date_start,
-                    transaction.date_start + 5,
-                    "date funds available" if kind == "C" else "due date",
-                )
-            if not transactions:
-                first_date_line = number
-            transactions.append(transaction)
-    if header is None:  # pragma: no cover - lines is not empty, so the loop set it or failed
-        raise FormatError("the file is empty", filename=filename)
-    if not closed:
-        raise FormatError(
-            "the file ends without a Z trailer record", filename=filename, line=len(lines)
-        )
-    entries = tuple(t.entry for t in transactions)
+        entries.append(transaction.batch_entry())
+    header = reader.header
     return BatchFile(
-        batch_id=f"{header.originator}-{header.control[10:]}",
+        batch_id=header.batch_id,
         originator=header.originator,
         kind=kind_of(entries) or BatchKind.CREDIT,
-        processing_date=transactions[0].date if transactions else header.creation,
+        processing_date=first.date if first is not None else header.creation_date,
         currency=header.currency,
-        entries=entries,
+        entries=tuple(entries),
     )
 
 

@@ -42,7 +42,12 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from itertools import chain, compress, repeat
+from operator import itemgetter
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, kind_of
 from passerelle.formats._nacha_checks import (
@@ -81,11 +86,7 @@ from passerelle.formats._nacha_model import (
     SecRule,
 )
 from passerelle.formats._nacha_write import write
-from passerelle.formats._records import (
-    Readable,
-    Record,
-    stream_lines,
-)
+from passerelle.formats._records import Readable, Record, routing_check_digit, stream_lines
 from passerelle.formats.errors import FormatError
 
 __all__ = [
@@ -134,7 +135,7 @@ class Reader:
         if self._started:
             raise RuntimeError("a Reader reads its stream once")
         self._started = True
-        return self._read()
+        return chain.from_iterable(self._read())
 
     def _record(self, raw: bytes, line: int) -> Record:
         """The record on `line`, 94 characters, after the checks that do not depend on its
@@ -179,15 +180,16 @@ class Reader:
                 )
         return Record(raw.decode("ascii").ljust(RECORD_LENGTH), line, self.filename)
 
-    def _read(self) -> Iterator[Entry]:
+    def _read(self) -> Iterator[Sequence[Entry]]:
+        """The entries in groups: a run of plain entries checked at once, or one entry."""
         filename = self.filename
-        not_printable = _NOT_PRINTABLE.search
         check_digits = _CHECK_DIGITS
         number = 1
         lines: Sequence[bytes] = self._first[1:]
         batch: BatchHeader | None = None
         rule = _PPD
         allowed: dict[bytes, tuple[bool, Purpose]] = {}
+        plain = _Plain.of(None, {})
         odfi = b""
         name_start = name_end = 0
         b_records = b_hash = b_debits = b_credits = 0
@@ -199,8 +201,26 @@ class Reader:
         while True:
             # One search over the chunk spares each entry its own: a chunk with a control
             # character takes every line through the slow path, which names it.
-            clean = not_printable(b"".join(lines)) is None
-            for raw in lines:
+            clean = not b"".join(lines).translate(None, _PRINTABLE)
+            runs = _entry_runs(lines) if clean else {}
+            i, count = 0, len(lines)
+            while i < count:
+                end = runs.get(i, 0)
+                if end and batch is not None and pending is None:
+                    run = lines[i:end]
+                    found = _plain_entries(run, number + 1, batch, odfi, plain)
+                    if found is not None:
+                        entries, entry_hash, credits, debits = found
+                        b_records += len(entries)
+                        b_hash += entry_hash
+                        b_credits += credits
+                        b_debits += debits
+                        number += len(entries)
+                        i = end
+                        yield entries
+                        continue
+                raw = lines[i]
+                i += 1
                 number += 1
                 if (  # 54: "6"
                     len(raw) != RECORD_LENGTH
@@ -232,8 +252,7 @@ class Reader:
                     kind = record.text[0]
                     if pending is not None and kind != "7":
                         _close_addenda(filename, pending, pending_addenda, rule)
-                        pending._addenda = pending_addenda
-                        yield pending
+                        yield (pending,)
                         pending = None
                     if kind == "6":
                         if batch is None:
@@ -260,6 +279,7 @@ class Reader:
                         batch = _batch_header(record)
                         rule = SEC_CODES[batch.sec_code]
                         allowed = _allowed(batch)
+                        plain = _Plain.of(batch, allowed)
                         odfi = batch.odfi.encode("ascii")
                         name_start, name_end = rule.name[0] - 1, rule.name[1]
                         b_records = b_hash = b_debits = b_credits = 0
@@ -333,7 +353,6 @@ class Reader:
                     b_credits += cents
                 else:
                     b_debits += cents
-                entry = Entry(raw, number, batch, cents)
                 if raw[78] == 49:  # "1"
                     if not rule.addenda:
                         _fail(
@@ -344,7 +363,8 @@ class Reader:
                             79,
                             "addenda record indicator",
                         )
-                    pending, pending_addenda = entry, []
+                    pending_addenda = []
+                    pending = Entry(raw, number, batch, cents, pending_addenda)
                 elif purpose == "zero-dollar":
                     _fail(
                         filename,
@@ -355,7 +375,7 @@ class Reader:
                         "addenda record indicator",
                     )
                 else:
-                    yield entry
+                    yield (Entry(raw, number, batch, cents),)
             more = next(self._chunks, None)
             if more is None:
                 break
@@ -368,6 +388,100 @@ class Reader:
             )
         if self.control is not None and self.control.batch_count == 0:
             raise FormatError("the file has no batch", filename=filename, line=1)
+
+
+_PRINTABLE = bytes(range(32, 127))
+_RUN = re.compile(rb"6{16,}")
+"""Runs of entry records worth checking at once."""
+_FIRST = itemgetter(slice(0, 1))
+_CODE, _ROUTING, _RDFI = itemgetter(slice(1, 3)), itemgetter(slice(3, 12)), itemgetter(slice(3, 11))
+_DIGITS = itemgetter(slice(1, 12))
+_ACCOUNT_START, _AMOUNT = itemgetter(slice(12, 13)), itemgetter(slice(29, 39))
+_INDICATOR, _TRACE_ODFI = itemgetter(slice(78, 79)), itemgetter(slice(79, 87))
+_TRACE = itemgetter(slice(79, 94))
+_new_entry = partial(tuple.__new__, Entry)
+"""Entry._make without its Python-level length check: zip gives every field."""
+_ROUTINGS: set[bytes] = set()
+"""Routing numbers (with check digit) found right."""
+
+
+def _entry_runs(lines: Sequence[bytes]) -> dict[int, int]:
+    """Where runs of entry records of 94 characters begin in `lines`, and where they end."""
+    firsts = b"".join(map(_FIRST, lines))
+    if len(firsts) != len(lines):  # an empty line: leave the chunk to the record-by-record path
+        return {}
+    return {m.start(): m.end() for m in _RUN.finditer(firsts)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    """What the entries of a batch hold when they are plain payments, checked at once."""
+
+    batch: BatchHeader | None
+    codes: frozenset[bytes]
+    credits: frozenset[bytes]
+    name: Callable[[bytes], bytes]
+
+    @classmethod
+    def of(cls, batch: BatchHeader | None, allowed: dict[bytes, tuple[bool, Purpose]]) -> _Plain:
+        payments = {code: credit for code, (credit, p) in allowed.items() if p == "payment"}
+        start, end = SEC_CODES[batch.sec_code].name if batch else (1, 1)
+        return cls(
+            batch,
+            frozenset(payments),
+            frozenset(code for code, credit in payments.items() if credit),
+            itemgetter(slice(start - 1, end)),
+        )
+
+
+def _plain_entries(
+    run: Sequence[bytes], line: int, batch: BatchHeader, odfi: bytes, plain: _Plain
+) -> tuple[tuple[Entry, ...], int, int, int] | None:
+    """The entries of `run` (entry records from `line` on) when every one is a plain payment
+    that passes every check: with their entry hash, credits and debits. None otherwise, and the
+    records are read one by one, which finds and names the problem."""
+    if min(map(len, run)) != RECORD_LENGTH or max(map(len, run)) != RECORD_LENGTH:
+        return None
+    kinds = set(map(_CODE, run))
+    if not (
+        kinds <= plain.codes
+        and b"".join(map(_DIGITS, run)).isdigit()
+        and b"".join(map(_TRACE, run)).isdigit()
+        and set(map(_TRACE_ODFI, run)) == {odfi}
+        and b"".join(map(_INDICATOR, run)).strip(b"0") == b""
+        and b" " not in b"".join(map(_ACCOUNT_START, run))
+        and all(map(bytes.strip, map(plain.name, run)))
+    ):
+        return None
+    amounts = b"".join(map(_AMOUNT, run))
+    if not amounts.isdigit():
+        return None
+    cents = list(map(int, map(_AMOUNT, run)))
+    if min(cents) == 0:
+        return None
+    routings = set(map(_ROUTING, run))
+    if not routings <= _ROUTINGS:
+        for routing in routings - _ROUTINGS:
+            if routing_check_digit(routing[:8].decode()) != routing[8:].decode():
+                return None
+            if len(_ROUTINGS) < 100_000:
+                _ROUTINGS.add(routing)
+    if kinds <= plain.credits:
+        credits, debits = sum(cents), 0
+    elif kinds.isdisjoint(plain.credits):
+        credits, debits = 0, sum(cents)
+    else:
+        credits = sum(compress(cents, map(plain.credits.__contains__, map(_CODE, run))))
+        debits = sum(cents) - credits
+    entries = tuple(
+        map(
+            Entry._make,
+            zip(
+                run, range(line, line + len(run)), repeat(batch), cents, repeat(None), strict=False
+            ),
+        )
+    )
+    return entries, sum(map(int, map(_RDFI, run))), credits, debits
 
 
 def _payments(reader: Reader) -> Iterator[Entry]:
