@@ -43,6 +43,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -394,11 +395,15 @@ _PRINTABLE = bytes(range(32, 127))
 _RUN = re.compile(rb"6{16,}")
 """Runs of entry records worth checking at once."""
 _FIRST = itemgetter(slice(0, 1))
-_CODE, _ROUTING, _RDFI = itemgetter(slice(1, 3)), itemgetter(slice(3, 12)), itemgetter(slice(3, 11))
-_DIGITS = itemgetter(slice(1, 12))
-_ACCOUNT_START, _AMOUNT = itemgetter(slice(12, 13)), itemgetter(slice(29, 39))
-_INDICATOR, _TRACE_ODFI = itemgetter(slice(78, 79)), itemgetter(slice(79, 87))
-_TRACE = itemgetter(slice(79, 94))
+_PLAIN_ENTRIES = re.compile(
+    rb"(?:6[0-9]{11}"  # record type, transaction code, RDFI, check digit
+    rb"[!-~][ -~]{16}"  # account, left-justified
+    rb"[0-9]{10}"  # amount
+    rb"[ -~]{39}"  # identification, name, discretionary data
+    rb"0[0-9]{15})*"  # no addenda; trace number
+)
+_CODE, _ROUTING = itemgetter(slice(1, 3)), itemgetter(slice(3, 12))
+_AMOUNT, _TRACE_ODFI = itemgetter(slice(29, 39)), itemgetter(slice(79, 87))
 _new_entry = partial(tuple.__new__, Entry)
 """Entry._make without its Python-level length check: zip gives every field."""
 _ROUTINGS: set[bytes] = set()
@@ -445,27 +450,20 @@ def _plain_entries(
     kinds = set(map(_CODE, run))
     if not (
         kinds <= plain.codes
-        and b"".join(map(_DIGITS, run)).isdigit()
-        and b"".join(map(_TRACE, run)).isdigit()
+        and _PLAIN_ENTRIES.fullmatch(b"".join(run)) is not None
         and set(map(_TRACE_ODFI, run)) == {odfi}
-        and b"".join(map(_INDICATOR, run)).strip(b"0") == b""
-        and b" " not in b"".join(map(_ACCOUNT_START, run))
         and all(map(bytes.strip, map(plain.name, run)))
     ):
-        return None
-    amounts = b"".join(map(_AMOUNT, run))
-    if not amounts.isdigit():
         return None
     cents = list(map(int, map(_AMOUNT, run)))
     if min(cents) == 0:
         return None
-    routings = set(map(_ROUTING, run))
-    if not routings <= _ROUTINGS:
-        for routing in routings - _ROUTINGS:
-            if routing_check_digit(routing[:8].decode()) != routing[8:].decode():
-                return None
-            if len(_ROUTINGS) < 100_000:
-                _ROUTINGS.add(routing)
+    routings = Counter(map(_ROUTING, run))
+    for routing in routings.keys() - _ROUTINGS:
+        if routing_check_digit(routing[:8].decode()) != routing[8:].decode():
+            return None
+        if len(_ROUTINGS) < 100_000:
+            _ROUTINGS.add(routing)
     if kinds <= plain.credits:
         credits, debits = sum(cents), 0
     elif kinds.isdisjoint(plain.credits):
@@ -473,15 +471,10 @@ def _plain_entries(
     else:
         credits = sum(compress(cents, map(plain.credits.__contains__, map(_CODE, run))))
         debits = sum(cents) - credits
-    entries = tuple(
-        map(
-            Entry._make,
-            zip(
-                run, range(line, line + len(run)), repeat(batch), cents, repeat(None), strict=False
-            ),
-        )
-    )
-    return entries, sum(map(int, map(_RDFI, run))), credits, debits
+    lines = range(line, line + len(run))
+    entries = tuple(map(_new_entry, zip(run, lines, repeat(batch), cents, repeat(None))))
+    entry_hash = sum(int(routing[:8]) * times for routing, times in routings.items())
+    return entries, entry_hash, credits, debits
 
 
 def _payments(reader: Reader) -> Iterator[Entry]:
