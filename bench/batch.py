@@ -2,9 +2,9 @@
 
     python -m bench batch [--sizes 10000,100000,1000000] [--repeat 3] [--target 5]
 
-For each size a payroll file is written to a temporary directory: NACHA (one PPD credit batch,
-2,000 banks, 94-character records, padded) and CPA-005 (C records of six transactions). Every
-reader reads the same file from disk, reading included in its time:
+For each size a payroll file is written to a temporary directory: NACHA (PPD credit batches of
+10,000 entries, 2,000 banks, 94-character records, padded) and CPA-005 (C records of six
+transactions). Every reader reads the same file from disk, reading included in its time:
 
 - passerelle streams it from the open file (``nacha.Reader`` / ``cpa005.Reader``): record
   lengths, characters, check digits, SEC code rules, trace numbers, control totals and entry
@@ -44,6 +44,7 @@ from passerelle.formats import cpa005, nacha
 from passerelle.formats._records import routing_check_digit
 
 BANKS = 2000
+BATCH = 10_000
 STREAM_TARGET = 1.2
 
 
@@ -51,37 +52,45 @@ STREAM_TARGET = 1.2
 
 
 def write_nacha(path: Path, entries: int, seed: int = 1) -> None:
-    """A one-batch PPD payroll file of `entries` credits, written record by record."""
+    """A PPD payroll file of `entries` credits in batches of 10,000, written record by record
+    (a batch counts its records in 6 digits)."""
     rnd = random.Random(seed)
     banks = [f"{rnd.randrange(10**8):08d}" for _ in range(BANKS)]
     checks = {bank: routing_check_digit(bank) for bank in banks}
-    entry_hash = credits = 0
+    file_hash = file_credits = batches = 0
     with path.open("w", encoding="ascii", newline="\n") as out:
         out.write(
-            "101 091000019 0910000192612041015A094101"
-            f"{'FIRST BANK':23}{'SAGE PAYROLL':23}{'':8}\n"
-            f"5220{'SAGE PAYROLL':16}{'':20}1234567890PPDPAYROLL   {'':6}261207   1"
-            "091000010000001\n"
+            f"101 091000019 0910000192612041015A094101{'FIRST BANK':23}{'SAGE PAYROLL':23}{'':8}\n"
         )
-        for i in range(1, entries + 1):
-            bank = banks[rnd.randrange(BANKS)]
-            cents = rnd.randrange(1, 10**7)
-            account = f"{rnd.randrange(10**9)}-{rnd.randrange(100):02d}"
+        for first in range(1, entries + 1, BATCH):
+            batches += 1
             out.write(
-                f"622{bank}{checks[bank]}{account:17}{cents:010d}{f'EMP-{i}':15}"
-                f"{f'EMPLOYEE {i}':22}  009100001{i:07d}\n"
+                f"5220{'SAGE PAYROLL':16}{'':20}1234567890PPDPAYROLL   {'':6}261207   1"
+                f"09100001{batches:07d}\n"
             )
-            entry_hash += int(bank)
-            credits += cents
-        entry_hash %= 10**10
-        out.write(
-            f"8220{entries:06d}{entry_hash:010d}{0:012d}{credits:012d}1234567890{'':25}"
-            "091000010000001\n"
-        )
-        records = entries + 4
+            entry_hash = credits = 0
+            last = min(first + BATCH, entries + 1)
+            for i in range(first, last):
+                bank = banks[rnd.randrange(BANKS)]
+                cents = rnd.randrange(1, 10**6)
+                account = f"{rnd.randrange(10**9)}-{rnd.randrange(100):02d}"
+                out.write(
+                    f"622{bank}{checks[bank]}{account:17}{cents:010d}{f'EMP-{i}':15}"
+                    f"{f'EMPLOYEE {i}':22}  009100001{i:07d}\n"
+                )
+                entry_hash += int(bank)
+                credits += cents
+            out.write(
+                f"8220{last - first:06d}{entry_hash % 10**10:010d}{0:012d}{credits:012d}"
+                f"1234567890{'':25}09100001{batches:07d}\n"
+            )
+            file_hash += entry_hash
+            file_credits += credits
+        records = entries + 2 * batches + 2
         blocks = math.ceil(records / 10)
         out.write(
-            f"9{1:06d}{blocks:06d}{entries:08d}{entry_hash:010d}{0:012d}{credits:012d}{'':39}\n"
+            f"9{batches:06d}{blocks:06d}{entries:08d}{file_hash % 10**10:010d}{0:012d}"
+            f"{file_credits:012d}{'':39}\n"
         )
         out.write(("9" * 94 + "\n") * (blocks * 10 - records))
 

@@ -46,6 +46,7 @@ from passerelle.formats._records import (
     ACCOUNT,
     Readable,
     Record,
+    decode,
     fit,
     is_number,
     stream_lines,
@@ -215,16 +216,6 @@ class Transaction:
         )
 
 
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return raw.decode("cp1252")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
-
-
 def _header(record: Record, default_currency: str) -> Header:
     if record.raw(1, 1) != "A":
         record.fail(
@@ -319,7 +310,7 @@ def _trailer(record: Record, header: Header, totals: dict[Direction, list[int]])
 
 def _record(raw: bytes, number: int, filename: str) -> Record:
     """The record on line `number`, after the checks that do not depend on its fields."""
-    text = _decode(raw)
+    text = decode(raw)
     record = Record(text, number, filename)
     kind = text[:1]
     if not text:
