@@ -16,8 +16,10 @@ transactions). Every reader reads the same file from disk, reading included in i
   CPA-005 reader is published, so CPA-005 is shown beside its floor only.
 - The floor reads the file and splits it into lines (``bytes.split``): what any reader does.
 
-Times are the best of ``--repeat`` runs (one run at 1M entries and over); the garbage collector
-runs as usual. Rate is entries (NACHA) or transactions (CPA-005) per second; the ratio is
+Times are CPU time of this process (``time.process_time``: the readers run in one thread, and
+other processes' load, which comes and goes on a shared machine, does not count), the best of
+``--repeat`` rounds in which the readers take turns (one round at 1M entries and over); the
+garbage collector runs as usual. Rate is entries (NACHA) or transactions (CPA-005) per second; the ratio is
 passerelle's rate over the fastest peer's, against ``--target``. Memory is measured per size in
 a fresh process reading the file with the streaming reader: tracemalloc peak, and max RSS
 (``VmHWM``) beside the RSS the process had before reading; the streaming target is a peak at
@@ -200,16 +202,16 @@ class Row:
 def best_of(
     runs: dict[str, Callable[[Path], int]], path: Path, items: int, repeat: int
 ) -> dict[str, float]:
-    """The best time of each run over `repeat` rounds, the runs taking turns in each round so
-    that load from other processes, which comes and goes, falls on all alike. Each run that
+    """The best CPU time of each run over `repeat` rounds, the runs taking turns in each round so
+    that what load from other processes still costs falls on all alike. Each run that
     counts entries (not the floor, not a validator that only says yes) must find `items`."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
         for name, run in runs.items():
             gc.collect()
-            start = time.perf_counter()
+            start = time.process_time()
             found = run(path)
-            times[name].append(time.perf_counter() - start)
+            times[name].append(time.process_time() - start)
             if run is not floor and found not in (items, -1):
                 raise AssertionError(f"{name} read {found} entries, not {items}")
     return {name: min(found) for name, found in times.items()}

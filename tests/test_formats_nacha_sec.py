@@ -484,3 +484,34 @@ def test_a_changed_character_gives_the_same_result_in_runs_and_one_by_one(
     data = put(LONG, line, position, char)
 
     assert outcome(data) == one_by_one(data)
+
+
+def test_an_empty_line_inside_the_file() -> None:
+    lines = VARIANTS.split(b"\r\n")
+    lines.insert(4, b"")
+
+    assert error(b"\r\n".join(lines)) == (
+        "RV.ACH line 5, position 1 (record type): an empty line, not a NACHA record type "
+        "(1, 5, 6, 7, 8, 9)"
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shorter=st.integers(3, 42),
+    longer=st.integers(3, 42),
+    cut=st.integers(1, 94),
+    extra=st.integers(1, 94),
+    char=st.sampled_from(list("07 X")),
+)
+def test_records_of_other_lengths_give_the_same_result_in_runs_and_one_by_one(
+    shorter: int, longer: int, cut: int, extra: int, char: str
+) -> None:
+    lines = LONG.split(b"\n")
+    lines[shorter - 1] = lines[shorter - 1][: cut - 1] + lines[shorter - 1][cut:]
+    lines[longer - 1] = (
+        lines[longer - 1][: extra - 1] + char.encode() + lines[longer - 1][extra - 1 :]
+    )
+    data = b"\n".join(lines)
+
+    assert outcome(data) == one_by_one(data)

@@ -148,9 +148,13 @@ class Entry(NamedTuple):
     record: bytes
     line: int
     batch: BatchHeader
-    amount_minor: int
     addenda_records: list[bytes] | None = None
     """The addenda (7) records, as read."""
+
+    @property
+    def amount_minor(self) -> int:
+        """The amount in cents."""
+        return int(self.record[29:39])
 
     def _text(self, start: int, end: int) -> str:
         return self.record[start - 1 : end].decode("ascii")

@@ -43,7 +43,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -143,8 +142,15 @@ class Reader:
         fields: record type, characters, length."""
         kind = raw[:1].decode("latin-1")
         if kind not in _NAMES:
-            what = "an empty line" if not raw else f"{kind!r} is not a NACHA record type"
-            _fail(self.filename, line, f"{what} (1, 5, 6, 7, 8, 9)", 1, 1, "record type")
+            what = "an empty line, not" if not raw else f"{kind!r} is not"
+            _fail(
+                self.filename,
+                line,
+                f"{what} a NACHA record type (1, 5, 6, 7, 8, 9)",
+                1,
+                1,
+                "record type",
+            )
         bad = _NOT_PRINTABLE.search(raw)
         if bad is not None:
             column = bad.start() + 1
@@ -209,7 +215,7 @@ class Reader:
                 end = runs.get(i, 0)
                 if end and batch is not None and pending is None:
                     run = lines[i:end]
-                    found = _plain_entries(run, number + 1, batch, odfi, plain)
+                    found = _plain_entries(run, number + 1, batch, plain)
                     if found is not None:
                         entries, entry_hash, credits, debits = found
                         b_records += len(entries)
@@ -365,7 +371,7 @@ class Reader:
                             "addenda record indicator",
                         )
                     pending_addenda = []
-                    pending = Entry(raw, number, batch, cents, pending_addenda)
+                    pending = Entry(raw, number, batch, pending_addenda)
                 elif purpose == "zero-dollar":
                     _fail(
                         filename,
@@ -376,7 +382,7 @@ class Reader:
                         "addenda record indicator",
                     )
                 else:
-                    yield (Entry(raw, number, batch, cents),)
+                    yield (Entry(raw, number, batch),)
             more = next(self._chunks, None)
             if more is None:
                 break
@@ -395,15 +401,8 @@ _PRINTABLE = bytes(range(32, 127))
 _RUN = re.compile(rb"6{16,}")
 """Runs of entry records worth checking at once."""
 _FIRST = itemgetter(slice(0, 1))
-_PLAIN_ENTRIES = re.compile(
-    rb"(?:6[0-9]{11}"  # record type, transaction code, RDFI, check digit
-    rb"[!-~][ -~]{16}"  # account, left-justified
-    rb"[0-9]{10}"  # amount
-    rb"[ -~]{39}"  # identification, name, discretionary data
-    rb"0[0-9]{15})*"  # no addenda; trace number
-)
-_CODE, _ROUTING = itemgetter(slice(1, 3)), itemgetter(slice(3, 12))
-_AMOUNT, _TRACE_ODFI = itemgetter(slice(29, 39)), itemgetter(slice(79, 87))
+_CODE, _ROUTING, _RDFI = itemgetter(slice(1, 3)), itemgetter(slice(3, 12)), itemgetter(slice(3, 11))
+_AMOUNT = itemgetter(slice(29, 39))
 _new_entry = partial(tuple.__new__, Entry)
 """Entry._make without its Python-level length check: zip gives every field."""
 _ROUTINGS: set[bytes] = set()
@@ -420,61 +419,85 @@ def _entry_runs(lines: Sequence[bytes]) -> dict[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class _Plain:
-    """What the entries of a batch hold when they are plain payments, checked at once."""
+    """How the entries of a batch look when they are plain payments, to check them at once."""
 
-    batch: BatchHeader | None
     codes: frozenset[bytes]
+    """The payment codes the batch allows."""
     credits: frozenset[bytes]
+    """Those that are credits."""
+    mixed: bool
+    """Whether the batch may hold payments of both directions."""
     name: Callable[[bytes], bytes]
+    odfi: bytes
 
     @classmethod
     def of(cls, batch: BatchHeader | None, allowed: dict[bytes, tuple[bool, Purpose]]) -> _Plain:
         payments = {code: credit for code, (credit, p) in allowed.items() if p == "payment"}
         start, end = SEC_CODES[batch.sec_code].name if batch else (1, 1)
+        credits = frozenset(code for code, credit in payments.items() if credit)
         return cls(
-            batch,
             frozenset(payments),
-            frozenset(code for code, credit in payments.items() if credit),
+            credits,
+            0 < len(credits) < len(payments),
             itemgetter(slice(start - 1, end)),
+            batch.odfi.encode() if batch else b"",
         )
 
 
+_STRIDE = RECORD_LENGTH + 1
+_DIGIT_COLUMNS = (*range(1, 12), *range(29, 39), *range(79, 94))
+"""0-based: transaction code, RDFI, check digit; amount; trace number."""
+
+
 def _plain_entries(
-    run: Sequence[bytes], line: int, batch: BatchHeader, odfi: bytes, plain: _Plain
+    run: Sequence[bytes], line: int, batch: BatchHeader, plain: _Plain
 ) -> tuple[tuple[Entry, ...], int, int, int] | None:
     """The entries of `run` (entry records from `line` on) when every one is a plain payment
     that passes every check: with their entry hash, credits and debits. None otherwise, and the
-    records are read one by one, which finds and names the problem."""
-    if min(map(len, run)) != RECORD_LENGTH or max(map(len, run)) != RECORD_LENGTH:
-        return None
-    kinds = set(map(_CODE, run))
+    records are read one by one, which finds and names the problem.
+
+    The records, joined by LF, are checked a column of characters at a time: the `count`
+    characters at one position of every record are one slice of the joined records."""
+    count = len(run)
+    joined = b"\n".join(run)
     if not (
-        kinds <= plain.codes
-        and _PLAIN_ENTRIES.fullmatch(b"".join(run)) is not None
-        and set(map(_TRACE_ODFI, run)) == {odfi}
+        len(joined) == _STRIDE * count - 1
+        and joined.count(b"\n") == count - 1
+        and joined[RECORD_LENGTH::_STRIDE] == b"\n" * (count - 1)  # every record is 94 long
+        and all(joined[column::_STRIDE].isdigit() for column in _DIGIT_COLUMNS)
+        and joined[78::_STRIDE] == b"0" * count  # no addenda
+        and b" " not in joined[12::_STRIDE]  # accounts are left-justified
+        and all(
+            joined[79 + i :: _STRIDE] == plain.odfi[i : i + 1] * count for i in range(8)
+        )  # trace numbers of the batch's ODFI
+        and set(map(_CODE, run)) <= plain.codes
         and all(map(bytes.strip, map(plain.name, run)))
+        and b"0" * 10 not in map(_AMOUNT, run)
     ):
         return None
-    cents = list(map(int, map(_AMOUNT, run)))
-    if min(cents) == 0:
-        return None
-    routings = Counter(map(_ROUTING, run))
-    for routing in routings.keys() - _ROUTINGS:
+    for routing in set(map(_ROUTING, run)) - _ROUTINGS:
         if routing_check_digit(routing[:8].decode()) != routing[8:].decode():
             return None
         if len(_ROUTINGS) < 100_000:
             _ROUTINGS.add(routing)
-    if kinds <= plain.credits:
-        credits, debits = sum(cents), 0
-    elif kinds.isdisjoint(plain.credits):
-        credits, debits = 0, sum(cents)
-    else:
+    total = _column_sum(joined, count, 29, 10)
+    if plain.mixed:
+        cents = map(int, map(_AMOUNT, run))
         credits = sum(compress(cents, map(plain.credits.__contains__, map(_CODE, run))))
-        debits = sum(cents) - credits
-    lines = range(line, line + len(run))
-    entries = tuple(map(_new_entry, zip(run, lines, repeat(batch), cents, repeat(None))))
-    entry_hash = sum(int(routing[:8]) * times for routing, times in routings.items())
-    return entries, entry_hash, credits, debits
+    else:
+        credits = total if plain.credits else 0
+    lines = range(line, line + count)
+    entries = tuple(map(_new_entry, zip(run, lines, repeat(batch), repeat(None))))
+    return entries, _column_sum(joined, count, 3, 8), credits, total - credits
+
+
+def _column_sum(joined: bytes, count: int, start: int, width: int) -> int:
+    """The sum of the `width`-digit numbers at 0-based `start` of `count` records of 94 characters
+    joined by LF: digit column by digit column, each summed in one pass over its bytes."""
+    total = 0
+    for column in range(start, start + width):
+        total = total * 10 + sum(joined[column::_STRIDE]) - 48 * count
+    return total
 
 
 def _payments(reader: Reader) -> Iterator[Entry]:
