@@ -40,6 +40,8 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple, NoReturn
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind_of
 from passerelle.formats._records import (
@@ -74,10 +76,15 @@ _DATES: dict[str, dt.date] = {}
 
 def _julian(record: Record, start: int, field: str) -> dt.date:
     value = record.raw(start, start + 5)
-    parsed = _DATES.get(value) or _parse_julian(value)
+    parsed = _DATES.get(value) or _cached_julian(value)
     if parsed is None:
         record.fail(f"{value!r} is not a date in the form 0YYDDD", start, start + 5, field)
-    if len(_DATES) < 10_000:
+    return parsed
+
+
+def _cached_julian(value: str) -> dt.date | None:
+    parsed = _parse_julian(value)
+    if parsed is not None and len(_DATES) < 10_000:
         _DATES[value] = parsed
     return parsed
 
@@ -132,40 +139,31 @@ class Trailer:
     credit_count: int
 
 
-class Transaction:
+class Transaction(NamedTuple):
     """One transaction (a 240-character segment of a C or D record), read and checked; fields
-    are taken from the record when asked for. `batch_entry()` makes its `BatchEntry`."""
+    are taken from the record when asked for. `batch_entry()` makes its `BatchEntry`. (A named
+    tuple: the readers make many of them.)"""
 
-    __slots__ = ("_start", "_text", "amount_minor", "date", "direction", "header", "line")
-
-    def __init__(
-        self,
-        text: str,
-        start: int,
-        line: int,
-        header: Header,
-        direction: Direction,
-        amount_minor: int,
-        date: dt.date,
-    ) -> None:
-        self._text = text
-        self._start = start  # 0-based offset of the segment in the record
-        self.line = line
-        self.header = header
-        self.direction = direction
-        self.amount_minor = amount_minor
-        self.date = date
-        """Funds available (C) or due (D)."""
+    record: str
+    """The whole record the transaction is a segment of."""
+    offset: int
+    """Where the segment starts in `record`, 0-based."""
+    line: int
+    header: Header
+    direction: Direction
+    amount_minor: int
+    date: dt.date
+    """Funds available (C) or due (D)."""
 
     def _field(self, position: int, length: int) -> str:
         """The field printed at `position` for the first segment, in this one."""
-        start = self._start + position - 25
-        return self._text[start : start + length]
+        start = self.offset + position - 25
+        return self.record[start : start + length]
 
     @property
     def segment(self) -> int:
         """1 to 6: where the transaction is in its record."""
-        return (self._start - 24) // _SEGMENT + 1
+        return (self.offset - 24) // _SEGMENT + 1
 
     @property
     def transaction_type(self) -> str:
@@ -475,39 +473,62 @@ def _segment(
     """The transaction in segment `index` (0-based) of a C or D record; None when blank."""
     start = 24 + index * _SEGMENT
     text = record.text
-    if not text[start : start + _SEGMENT].strip():
+    if text[start] == " " and not text[start : start + _SEGMENT].strip():
         return None
+    numbers = text[start : start + 13] + text[start + 19 : start + 28]
+    account = text[start + 28 : start + 40].rstrip()
+    date = _DATES.get(text[start + 13 : start + 19]) or _cached_julian(
+        text[start + 13 : start + 19]
+    )
+    if (
+        not (numbers.isascii() and numbers.isdigit())
+        or text[start + 19] != "0"
+        or date is None
+        or not account
+        or ACCOUNT.match(account) is None
+        or not text[start + 80 : start + 110].strip()
+    ):
+        _refuse_segment(record, index, direction)
+    cents = int(text[start + 3 : start + 13])
+    if cents == 0:
+        shift = index * _SEGMENT
+        record.fail(
+            f"{text[start + 3 : start + 13]!r} must be greater than zero",
+            28 + shift,
+            37 + shift,
+            "amount",
+        )
+    return _new_transaction((text, start, record.line, header, direction, cents, date))
+
+
+_new_transaction = partial(tuple.__new__, Transaction)
+"""Transaction._make without its Python-level length check."""
+
+
+def _refuse_segment(record: Record, index: int, direction: Direction) -> NoReturn:
+    """The first field of the segment that is wrong, named."""
+    shift = index * _SEGMENT
 
     def at(position: int) -> int:
         """Where the field printed at `position` for the first segment lies in this one."""
-        return position + index * _SEGMENT
+        return position + shift
 
-    code = text[start : start + 3]
-    amount = text[start + 3 : start + 13]
-    institution = text[start + 19 : start + 28]
-    if not (code.isdigit() and code.isascii()):
-        record.digits(at(25), at(27), "transaction type")
-    if not (amount.isdigit() and amount.isascii()):
-        record.digits(at(28), at(37), "amount")
-    cents = int(amount)
-    if cents == 0:
-        record.fail(f"{amount!r} must be greater than zero", at(28), at(37), "amount")
+    record.digits(at(25), at(27), "transaction type")
+    record.digits(at(28), at(37), "amount")
     date_field = "date funds available" if direction is Direction.CREDIT else "due date"
-    date = _DATES.get(text[start + 13 : start + 19]) or _julian(record, at(38), date_field)
-    if not (institution.isdigit() and institution.isascii() and institution[0] == "0"):
-        record.digits(at(44), at(52), "institution")
+    _julian(record, at(38), date_field)
+    institution = record.digits(at(44), at(52), "institution")
+    if institution[0] != "0":
         record.fail(
             f"{institution!r} is not 0IIITTTTT (institution and transit)",
             at(44),
             at(52),
             "institution",
         )
-    account = text[start + 28 : start + 40].rstrip()
-    if not account or ACCOUNT.match(account) is None:
-        record.account(at(53), at(64), "account number")
-    if not text[start + 80 : start + 110].strip():
+    record.account(at(53), at(64), "account number")
+    if record.stripped(at(105), at(134)) is None:
         record.fail("blank: a payee name is required", at(105), at(134), "payee name")
-    return Transaction(text, start, record.line, header, direction, cents, date)
+    raise AssertionError(f"line {record.line}: a segment that passes its checks was refused")
 
 
 def read(data: bytes, *, filename: str = "<bytes>", default_currency: str = "CAD") -> BatchFile:
@@ -520,7 +541,7 @@ def read(data: bytes, *, filename: str = "<bytes>", default_currency: str = "CAD
         if first is None:
             first = transaction
         elif transaction.date != first.date:
-            start = transaction._start + 14
+            start = transaction.offset + 14
             raise FormatError(
                 f"{transaction.date} differs from {first.date}, the date of the file's first "
                 f"transaction (line {first.line}); a batch has one processing date",
