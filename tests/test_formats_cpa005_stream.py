@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from passerelle.batches import Direction
+from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
 from passerelle.formats import FormatError, cpa005
 from passerelle.money import Money
 
@@ -117,3 +121,92 @@ def test_a_reader_reads_once() -> None:
 
     with pytest.raises(RuntimeError, match="reads its stream once"):
         iter(reader)
+
+
+# --- records checked in runs agree with records checked one by one ----------------------------
+
+
+def long_file() -> bytes:
+    """Eight C records and four D records of six transactions: long runs for the reader."""
+    entries = tuple(
+        BatchEntry(
+            direction=Direction.DEBIT if i >= 48 else Direction.CREDIT,
+            amount=Money.from_minor(5000 + i, "CAD"),
+            payee=f"PAYEE {i}",
+            account=f"{i:04d}-{i * 7:05d}",
+            institution="003",
+            transit=f"{i:05d}",
+            reference=f"REF-{i}",
+            transaction_code="200",
+        )
+        for i in range(72)
+    )
+    batch = BatchFile(
+        batch_id="SAGEPR0001-0007",
+        originator="SAGEPR0001",
+        kind=BatchKind.MIXED,
+        processing_date=dt.date(2026, 12, 8),
+        currency="CAD",
+        entries=entries,
+    )
+    return cpa005.write(batch, line_end="\r\n")
+
+
+LONG = long_file()
+
+
+def outcome(data: bytes) -> object:
+    reader = cpa005.Reader(io.BytesIO(data), filename="PRDIRECT.DAT")
+    try:
+        found = [(t.line, t.offset, t.amount_minor, t.date, t.direction) for t in reader]
+    except FormatError as exc:
+        return str(exc)
+    return found, reader.trailer
+
+
+def one_by_one(data: bytes) -> object:
+    with patch.object(cpa005, "_RUN", re.compile(rb"(?!)")):
+        return outcome(data)
+
+
+def test_long_runs_are_read_at_once_and_give_what_one_by_one_gives() -> None:
+    with patch.object(cpa005, "_full_records", wraps=cpa005._full_records) as runs:
+        found = outcome(LONG)
+
+    assert runs.call_count == 2  # the C run and the D run
+    assert found == one_by_one(LONG)
+    assert isinstance(found, tuple)
+    assert len(found[0]) == 72
+    assert found[1] == cpa005.Trailer(
+        debit_total=Money.from_minor(sum(5000 + i for i in range(48, 72)), "CAD"),
+        debit_count=24,
+        credit_total=Money.from_minor(sum(5000 + i for i in range(48)), "CAD"),
+        credit_count=48,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    line=st.integers(2, 14),
+    position=st.integers(1, 1464),
+    char=st.sampled_from(list("0159 CDZAX-\x00\t\x81")),
+)
+def test_a_changed_character_gives_the_same_result_in_runs_and_one_by_one(
+    line: int, position: int, char: str
+) -> None:
+    data = put(LONG, line, position, char)
+
+    assert outcome(data) == one_by_one(data)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shorter=st.integers(2, 13), longer=st.integers(2, 13), at=st.integers(1, 1464))
+def test_records_of_other_lengths_give_the_same_result_in_runs_and_one_by_one(
+    shorter: int, longer: int, at: int
+) -> None:
+    lines = LONG.split(b"\r\n")
+    lines[shorter - 1] = lines[shorter - 1][: at - 1] + lines[shorter - 1][at:]
+    lines[longer - 1] = lines[longer - 1][: at - 1] + b"0" + lines[longer - 1][at - 1 :]
+    data = b"\r\n".join(lines)
+
+    assert outcome(data) == one_by_one(data)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NoReturn, Protocol
 
 from passerelle.batches import ACCOUNT_PATTERN
@@ -95,6 +96,34 @@ def stream_lines(stream: Readable, fixed_length: int | None = None) -> Iterator[
         data = data[cut:]
         chunk = stream.read(CHUNK_SIZE)
         data += chunk
+
+
+_PRINTABLE = bytes(range(32, 127))
+_FIRST = itemgetter(slice(0, 1))
+
+
+def printable_ascii(data: bytes) -> bool:
+    """Whether `data` holds only printable ASCII characters (space to tilde)."""
+    return not data.translate(None, _PRINTABLE)
+
+
+def record_runs(lines: Sequence[bytes], kinds: re.Pattern[bytes]) -> dict[int, int]:
+    """Where the runs of records whose record types (first characters) match `kinds` begin
+    in `lines`, and where they end; none when a line is empty."""
+    firsts = b"".join(map(_FIRST, lines))
+    if len(firsts) != len(lines):
+        return {}
+    return {m.start(): m.end() for m in kinds.finditer(firsts)}
+
+
+def column_sum(joined: bytes, count: int, length: int, start: int, width: int) -> int:
+    """The sum of the `width`-digit numbers at 0-based `start` of `count` records of `length`
+    characters joined by LF: a digit column at a time, the column being one slice of the
+    joined records, summed in one pass over its bytes."""
+    total = 0
+    for column in range(start, start + width):
+        total = total * 10 + sum(joined[column :: length + 1]) - 48 * count
+    return total
 
 
 def split_lines(text: str) -> list[str]:

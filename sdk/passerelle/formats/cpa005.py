@@ -38,9 +38,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import NamedTuple, NoReturn
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind_of
@@ -48,9 +50,12 @@ from passerelle.formats._records import (
     ACCOUNT,
     Readable,
     Record,
+    column_sum,
     decode,
     fit,
     is_number,
+    printable_ascii,
+    record_runs,
     stream_lines,
 )
 from passerelle.formats.errors import FormatError
@@ -151,9 +156,13 @@ class Transaction(NamedTuple):
     line: int
     header: Header
     direction: Direction
-    amount_minor: int
     date: dt.date
     """Funds available (C) or due (D)."""
+
+    @property
+    def amount_minor(self) -> int:
+        """The amount in cents."""
+        return int(self.record[self.offset + 3 : self.offset + 13])
 
     def _field(self, position: int, length: int) -> str:
         """The field printed at `position` for the first segment, in this one."""
@@ -401,16 +410,35 @@ class Reader:
         if self._started:
             raise RuntimeError("a Reader reads its stream once")
         self._started = True
-        return self._read()
+        return chain.from_iterable(self._read())
 
-    def _read(self) -> Iterator[Transaction]:
+    def _read(self) -> Iterator[Sequence[Transaction]]:
+        """The transactions in groups: the records of a run checked at once, or one."""
         filename, header = self.filename, self.header
         totals = {Direction.CREDIT: [0, 0], Direction.DEBIT: [0, 0]}
         number = 1
         lines = self._first[1:]
         closed = False
         while True:
-            for raw in lines:
+            joined = b"".join(lines)
+            runs = record_runs(lines, _RUN) if printable_ascii(joined) and not closed else {}
+            i, size = 0, len(lines)
+            while i < size:
+                end = runs.get(i, 0)
+                if end:
+                    run = lines[i:end]
+                    found = _full_records(run, number + 1, header)
+                    if found is not None:
+                        transactions, value = found
+                        total = totals[transactions[0].direction]
+                        total[0] += value
+                        total[1] += len(transactions)
+                        number += len(run)
+                        i = end
+                        yield transactions
+                        continue
+                raw = lines[i]
+                i += 1
                 number += 1
                 record = _record(raw, number, filename)
                 text = record.text
@@ -456,7 +484,7 @@ class Reader:
                         break
                     total[0] += transaction.amount_minor
                     total[1] += 1
-                    yield transaction
+                    yield (transaction,)
             more = next(self._chunks, None)
             if more is None:
                 break
@@ -465,6 +493,72 @@ class Reader:
             raise FormatError(
                 "the file ends without a Z trailer record", filename=filename, line=number
             )
+
+
+_RUN = re.compile(rb"C{4,}|D{4,}")
+"""Runs of detail records of one kind worth checking at once."""
+_STRIDE = RECORD_LENGTH + 1
+_COUNT = itemgetter(slice(1, 10))
+
+
+def _full_records(
+    run: Sequence[bytes], line: int, header: Header
+) -> tuple[tuple[Transaction, ...], int] | None:
+    """The transactions of `run` (C or D records of printable ASCII from `line` on) when every
+    record holds six transactions that pass every check, with their total value; None
+    otherwise, and the records are read one by one, which finds and names the problem.
+
+    The records, joined by LF, are checked a column of characters at a time: the characters at
+    one position of every record are one slice of the joined records."""
+    count = len(run)
+    joined = b"\n".join(run)
+    control = header.control.encode("ascii")
+    expected = b"".join(b"%09d" % n for n in range(line, line + count))
+    if not (
+        len(joined) == _STRIDE * count - 1
+        and joined.count(b"\n") == count - 1
+        and joined[RECORD_LENGTH::_STRIDE] == b"\n" * (count - 1)  # every record 1464 long
+        and b"".join(map(_COUNT, run)) == expected
+        and all(joined[10 + i :: _STRIDE] == control[i : i + 1] * count for i in range(14))
+    ):
+        return None
+    value = 0
+    dates = []
+    for start in range(24, RECORD_LENGTH, _SEGMENT):
+        amount = itemgetter(slice(start + 3, start + 13))
+        date = itemgetter(slice(start + 13, start + 19))
+        if not (
+            all(joined[c::_STRIDE].isdigit() for c in range(start, start + 28))
+            and joined[start + 19 :: _STRIDE] == b"0" * count  # institution 0IIITTTTT
+            and b" " not in joined[start + 28 :: _STRIDE]  # account, left-justified
+            and all(map(bytes.strip, map(itemgetter(slice(start + 80, start + 110)), run)))
+            and b"0" * 10 not in map(amount, run)
+        ):
+            return None
+        for found in set(map(date, run)):
+            if _DATES.get(found.decode()) is None and _cached_julian(found.decode()) is None:
+                return None
+        dates.append(list(map(_DATES.__getitem__, map(bytes.decode, map(date, run)))))
+        value += column_sum(joined, count, RECORD_LENGTH, start + 3, 10)
+    texts = list(map(bytes.decode, run))
+    lines = range(line, line + count)
+    direction = _DIRECTIONS[run[0][:1].decode()]
+    segments = [
+        map(
+            _new_transaction,
+            zip(
+                texts,
+                repeat(start),
+                lines,
+                repeat(header),
+                repeat(direction),
+                dates[k],
+                strict=False,
+            ),
+        )
+        for k, start in enumerate(range(24, RECORD_LENGTH, _SEGMENT))
+    ]
+    return tuple(chain.from_iterable(zip(*segments, strict=True))), value
 
 
 def _segment(
@@ -498,7 +592,7 @@ def _segment(
             37 + shift,
             "amount",
         )
-    return _new_transaction((text, start, record.line, header, direction, cents, date))
+    return _new_transaction((text, start, record.line, header, direction, date))
 
 
 _new_transaction = partial(tuple.__new__, Transaction)

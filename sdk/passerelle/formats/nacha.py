@@ -86,7 +86,15 @@ from passerelle.formats._nacha_model import (
     SecRule,
 )
 from passerelle.formats._nacha_write import write
-from passerelle.formats._records import Readable, Record, routing_check_digit, stream_lines
+from passerelle.formats._records import (
+    Readable,
+    Record,
+    column_sum,
+    printable_ascii,
+    record_runs,
+    routing_check_digit,
+    stream_lines,
+)
 from passerelle.formats.errors import FormatError
 
 __all__ = [
@@ -208,8 +216,8 @@ class Reader:
         while True:
             # One search over the chunk spares each entry its own: a chunk with a control
             # character takes every line through the slow path, which names it.
-            clean = not b"".join(lines).translate(None, _PRINTABLE)
-            runs = _entry_runs(lines) if clean else {}
+            clean = printable_ascii(b"".join(lines))
+            runs = record_runs(lines, _RUN) if clean else {}
             i, count = 0, len(lines)
             while i < count:
                 end = runs.get(i, 0)
@@ -397,24 +405,14 @@ class Reader:
             raise FormatError("the file has no batch", filename=filename, line=1)
 
 
-_PRINTABLE = bytes(range(32, 127))
 _RUN = re.compile(rb"6{16,}")
 """Runs of entry records worth checking at once."""
-_FIRST = itemgetter(slice(0, 1))
 _CODE, _ROUTING, _RDFI = itemgetter(slice(1, 3)), itemgetter(slice(3, 12)), itemgetter(slice(3, 11))
 _AMOUNT = itemgetter(slice(29, 39))
 _new_entry = partial(tuple.__new__, Entry)
 """Entry._make without its Python-level length check: zip gives every field."""
 _ROUTINGS: set[bytes] = set()
 """Routing numbers (with check digit) found right."""
-
-
-def _entry_runs(lines: Sequence[bytes]) -> dict[int, int]:
-    """Where runs of entry records of 94 characters begin in `lines`, and where they end."""
-    firsts = b"".join(map(_FIRST, lines))
-    if len(firsts) != len(lines):  # an empty line: leave the chunk to the record-by-record path
-        return {}
-    return {m.start(): m.end() for m in _RUN.finditer(firsts)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +478,7 @@ def _plain_entries(
             return None
         if len(_ROUTINGS) < 100_000:
             _ROUTINGS.add(routing)
-    total = _column_sum(joined, count, 29, 10)
+    total = column_sum(joined, count, RECORD_LENGTH, 29, 10)
     if plain.mixed:
         cents = map(int, map(_AMOUNT, run))
         credits = sum(compress(cents, map(plain.credits.__contains__, map(_CODE, run))))
@@ -488,16 +486,7 @@ def _plain_entries(
         credits = total if plain.credits else 0
     lines = range(line, line + count)
     entries = tuple(map(_new_entry, zip(run, lines, repeat(batch), repeat(None))))
-    return entries, _column_sum(joined, count, 3, 8), credits, total - credits
-
-
-def _column_sum(joined: bytes, count: int, start: int, width: int) -> int:
-    """The sum of the `width`-digit numbers at 0-based `start` of `count` records of 94 characters
-    joined by LF: digit column by digit column, each summed in one pass over its bytes."""
-    total = 0
-    for column in range(start, start + width):
-        total = total * 10 + sum(joined[column::_STRIDE]) - 48 * count
-    return total
+    return entries, column_sum(joined, count, RECORD_LENGTH, 3, 8), credits, total - credits
 
 
 def _payments(reader: Reader) -> Iterator[Entry]:
