@@ -153,7 +153,12 @@ def test_detect_and_dispatch() -> None:
 # --- round trip -------------------------------------------------------------------------------
 
 NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,&'-éÉèçÇô"
-digits = st.text("0123456789", min_size=1, max_size=12)
+accounts = (
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(bool)
+)
+"""Account numbers are alphanumeric: digits, letters, hyphens, masks (744-5678-99, XXXX1234)."""
 
 
 @st.composite
@@ -166,7 +171,7 @@ def cpa_batches(draw: st.DrawFn) -> BatchFile:
                 direction=st.sampled_from(Direction),
                 amount=st.integers(1, 9_999_999_999).map(lambda c: Money.from_minor(c, currency)),
                 payee=st.text(NAME_CHARS, min_size=1, max_size=30).filter(str.strip),
-                account=digits,
+                account=accounts,
                 institution=st.text("0123456789", min_size=3, max_size=3),
                 transit=st.text("0123456789", min_size=5, max_size=5),
                 reference=st.none() | st.text(NAME_CHARS, max_size=19).filter(str.strip),
@@ -397,10 +402,15 @@ def test_institution_must_be_0iiittttt() -> None:
     )
 
 
-def test_account_must_be_digits() -> None:
-    assert error(put(CRONUS, 2, 53, "6688-85684  ")) == (
+@pytest.mark.parametrize("account", ["6688-85684", "XXXXXX5684", "A-12 34"])
+def test_alphanumeric_accounts_are_read(account: str) -> None:
+    assert cpa005.read(put(CRONUS, 2, 53, account.ljust(12))).entries[0].account == account
+
+
+def test_account_must_be_left_justified() -> None:
+    assert error(put(CRONUS, 2, 53, " 668885684  ")) == (
         "PRDIRECT.DAT line 2, positions 53-64 (account number): "
-        "'6688-85684  ' is not an account number (digits, left-justified)"
+        "' 668885684  ' is not an account number (printable characters, left-justified)"
     )
 
 
