@@ -83,3 +83,9 @@ def test_a_worker_waiting_for_the_store_tries_again_within_the_cap(tries: int, c
     waits = [wait.next() for _ in range(tries)]
     assert all(0.0 < w <= cap for w in waits)
     assert waits == sorted(waits)
+
+
+def test_a_backoff_from_the_smallest_delay_reaches_its_cap() -> None:
+    # cap / initial overflows to infinity here: the steps to the cap must not be counted so.
+    assert exponential_backoff(5e-324, 10**6, cap=86_400.0) == 86_400.0
+    assert exponential_backoff(5e-324, 1, cap=86_400.0) == 5e-324

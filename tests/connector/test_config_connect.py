@@ -92,8 +92,7 @@ def test_an_unreachable_postgresql_is_one_line(
     # The password written in the file is warned about first.
     (line,) = [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
     assert line.startswith(
-        "error: store: cannot reach PostgreSQL at "
-        f"postgresql://passerelle:***@127.0.0.1:{closed_port}/inbox: "
+        f"error: store: cannot reach PostgreSQL at postgresql://***@127.0.0.1:{closed_port}/inbox: "
     )
     assert "hunter2-secret" not in result.output
 

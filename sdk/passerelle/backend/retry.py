@@ -77,9 +77,14 @@ def exponential_backoff(
     if multiplier == 1:
         return initial
     # Retries after the one that reaches the cap all wait the cap.
-    steps_to_cap = math.ceil(math.log(cap / initial, multiplier))
+    # Logarithms apart: cap / initial overflows for an initial delay near zero.
+    steps_to_cap = math.ceil((math.log(cap) - math.log(initial)) / math.log(multiplier))
     exponent = min(max(0, retry - 1), steps_to_cap)
-    return min(cap, initial * multiplier**exponent)
+    try:
+        grown = multiplier**exponent
+    except OverflowError:  # a first delay so small that the cap is a thousand doublings away
+        return cap
+    return min(cap, initial * grown)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
