@@ -18,6 +18,7 @@ not silently fall back to a default.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import Annotated, TypeVar
 
@@ -29,6 +30,7 @@ __all__ = [
     "StoreOptionsError",
     "option_list",
     "option_problems",
+    "secret_option_names",
     "secret_values",
     "validate_options",
 ]
@@ -87,6 +89,20 @@ def validate_options(model: type[M], options: Mapping[str, str], *, store: str) 
         return model.model_validate(dict(options))
     except ValidationError:
         raise StoreOptionsError(store, option_problems(model, options)) from None
+
+
+def secret_option_names(model: type[BaseModel]) -> frozenset[str]:
+    """The options `model` declares as secrets (typed `SecretStr`, optional or in a list): what
+    is masked wherever a store's options are shown, whatever their names."""
+    return frozenset(
+        name for name, field in model.model_fields.items() if _holds_secret(field.annotation)
+    )
+
+
+def _holds_secret(annotation: object) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_holds_secret(arg) for arg in typing.get_args(annotation))
 
 
 def secret_values(options: BaseModel) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from pydantic import BaseModel, SecretStr
 from testplatform import TestPlatform
 from typer.testing import CliRunner
 
@@ -930,3 +931,38 @@ def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_reported(
         "backend.timeout",
         "backend.total_timeout",
     ]
+
+
+class _ConsumerKeys(BaseModel):
+    consumer_ref: SecretStr
+    """A secret whose name does not look like one."""
+    site_label: str = ""
+
+
+class _TypedOptionsPlatform(TestPlatform):
+    options_model = _ConsumerKeys
+
+    def check_store(self, store: Store) -> Sequence[StoreProblem]:
+        # A careless plugin quoting an option in its message.
+        return [
+            StoreProblem("options.site_label", f"is odd next to {store.options['consumer_ref']}")
+        ]
+
+
+def test_an_option_the_platform_declares_secret_is_masked_whatever_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "passerelle.toml"
+    path.write_text(
+        '[backend]\nurl = "https://api.example.com"\ntoken = "tok-0123456789"\nmerchant = "m"\n'
+        '[[stores]]\nplatform = "acme"\nid = "s1"\nsecrets = ["whsec-123"]\n'
+        'options = { consumer_ref = "ck_live_0987654321", site_label = "north" }\n'
+    )
+    monkeypatch.setattr(config_cli, "installed_platforms", lambda: {"acme": TestPlatform()})
+    platforms = {"acme": _TypedOptionsPlatform()}
+
+    lines = config_cli.summary(Settings.load(path), platforms)
+    problems = configuration.store_problems(Settings.load(path), platforms)
+
+    assert "  acme s1: 1 secret; options consumer_ref=********, site_label=north" in lines
+    assert [str(p) for p in problems] == ["stores[0].options.site_label: is odd next to ********"]

@@ -62,6 +62,7 @@ from passerelle.connector.store import store_url_problem
 from passerelle.platforms import Store, WebhookPlatform
 from passerelle.redaction import looks_secret, password_in_url, redact_url, redact_urls
 from passerelle.serving import ClientLimits
+from passerelle.store_options import secret_option_names
 
 __all__ = [
     "CONFIG_ENV",
@@ -744,8 +745,13 @@ def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[
                 )
             ]
         # A plugin's message could quote a secret by mistake; nothing here may show one.
+        declared = (
+            secret_option_names(platform.options_model) if platform.options_model else frozenset()
+        )
         hidden = [s.get_secret_value() for s in entry.secrets] + [
-            v.get_secret_value() for v in entry.options.values() if isinstance(v, SecretStr)
+            v.get_secret_value() if isinstance(v, SecretStr) else v
+            for name, v in entry.options.items()
+            if isinstance(v, SecretStr) or name in declared
         ]
         problems.extend(Problem(p.key, _mask(p.message, hidden)) for p in found)
     return problems

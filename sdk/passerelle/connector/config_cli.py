@@ -23,6 +23,7 @@ from passerelle.connector.startup import StartupError, check_backend, probe_stor
 from passerelle.platforms import Platform
 from passerelle.plugins import PluginError, default_plugins
 from passerelle.redaction import redact_urls
+from passerelle.store_options import secret_option_names
 
 __all__ = ["config_app", "installed_platforms", "register", "summary"]
 
@@ -87,7 +88,7 @@ def check(
             _fail(source, problems)
     shown = source if source.is_file() else f"{source} (absent: environment only)"
     typer.echo(f"{shown}: OK")
-    for line in summary(settings):
+    for line in summary(settings, installed or {}):
         typer.echo(line)
     if connect:
         _try_connections(settings)
@@ -112,7 +113,7 @@ def _fail(source: Path, problems: Iterable[Problem]) -> NoReturn:
     raise typer.Exit(1)
 
 
-def summary(settings: Settings) -> list[str]:
+def summary(settings: Settings, platforms: Mapping[str, Platform] | None = None) -> list[str]:
     """The configuration as lines for a terminal; every secret is masked."""
     backend = settings.backend
     dispatcher = settings.dispatcher
@@ -141,8 +142,11 @@ def summary(settings: Settings) -> list[str]:
     ]
     for store in settings.stores:
         secrets = len(store.secrets)
+        # The platform says which options are secrets; names that look secret are masked too.
+        declared = _secret_options((platforms or {}).get(store.platform))
         options = ", ".join(
-            f"{name}={MASK if isinstance(value, SecretStr) else redact_urls(value)}"
+            f"{name}="
+            f"{MASK if isinstance(value, SecretStr) or name in declared else redact_urls(value)}"
             for name, value in sorted(store.options.items())
         )
         line = f"  {store.platform} {store.id}: {secrets} secret{'s' if secrets != 1 else ''}"
@@ -150,3 +154,8 @@ def summary(settings: Settings) -> list[str]:
     tokens = ", ".join(f"{token.name} ({token.access})" for token in settings.admin.tokens)
     lines.append(f"admin       {tokens or 'no tokens'}")
     return lines
+
+
+def _secret_options(platform: Platform | None) -> frozenset[str]:
+    model = getattr(platform, "options_model", None)
+    return secret_option_names(model) if model is not None else frozenset()
