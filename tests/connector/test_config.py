@@ -966,3 +966,19 @@ def test_an_option_the_platform_declares_secret_is_masked_whatever_its_name(
 
     assert "  acme s1: 1 secret; options consumer_ref=********, site_label=north" in lines
     assert [str(p) for p in problems] == ["stores[0].options.site_label: is odd next to ********"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("lease", "inf"), ("backoff_cap", "1e300"), ("backoff_base", "nan")]
+)
+def test_dispatcher_durations_past_a_day_or_not_numbers_are_refused(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    path = tmp_path / "passerelle.toml"
+    path.write_text(
+        '[backend]\nurl = "https://api.example.com"\ntoken = "tok-0123456789"\nmerchant = "m"\n'
+        f"[dispatcher]\n{key} = {value}\n"
+    )
+    with pytest.raises(ConfigError) as refused:
+        Settings.load(path)
+    assert [problem.key for problem in refused.value.problems] == [f"dispatcher.{key}"]

@@ -274,6 +274,10 @@ def _option_text(name: str, item: object) -> object:
     return item
 
 
+_DAY = 86_400.0
+"""The longest lease or backoff, in seconds."""
+
+
 class DispatcherSettings(_Section):
     """`[dispatcher]`: workers, the lease a worker holds a delivery for, retries with backoff.
 
@@ -284,10 +288,11 @@ class DispatcherSettings(_Section):
     workers: int = Field(default=4, ge=1, le=256)
     health_host: Text = "127.0.0.1"
     health_port: int = Field(default=8081, ge=1, le=65535)
-    lease: float = Field(default=60.0, gt=0)
-    max_attempts: int = Field(default=10, ge=1)
-    backoff_base: float = Field(default=1.0, gt=0)
-    backoff_cap: float = Field(default=300.0, gt=0)
+    # Bounded, so that every time computed from them stays a date that can exist.
+    lease: float = Field(default=60.0, gt=0, le=_DAY, allow_inf_nan=False)
+    max_attempts: int = Field(default=10, ge=1, le=1_000_000)
+    backoff_base: float = Field(default=1.0, gt=0, le=_DAY, allow_inf_nan=False)
+    backoff_cap: float = Field(default=300.0, gt=0, le=_DAY, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> DispatcherSettings:
