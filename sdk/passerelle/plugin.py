@@ -38,6 +38,7 @@ from passerelle.payloads import (
     path_at,
     validate,
 )
+from passerelle.platform_api import platform_get
 from passerelle.platforms import (
     JSON_MEDIA_TYPE,
     FilePlatform,
@@ -117,6 +118,7 @@ __all__ = [
     "parse_json",
     "parse_model",
     "path_at",
+    "platform_get",
     "secret_values",
     "top_level_fields",
     "validate",
