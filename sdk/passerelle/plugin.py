@@ -54,6 +54,7 @@ from passerelle.platforms import (
     WebhookPlatform,
     WebhookRequest,
 )
+from passerelle.refund_caps import cap_refunds
 from passerelle.signatures import HmacSignature, hmac_sha256
 from passerelle.store_options import (
     OptionList,
@@ -106,6 +107,7 @@ __all__ = [
     "amount_in",
     "amount_of",
     "bounded_key",
+    "cap_refunds",
     "currency_code",
     "field_path",
     "fits",
