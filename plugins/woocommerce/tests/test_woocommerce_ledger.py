@@ -5,12 +5,10 @@ its last snapshot describes, and no delivery waits for a person."""
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,14 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from woo_support import FakeRestApi, checkout_order, context, request, store
 
-from passerelle.clock import FixedClock
-from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
-from passerelle.connector.mirror import OrderMirror
-from passerelle.connector.store import DeliveryStatus, NewDelivery, open_store
 from passerelle.events import BatchFileEdited
 from passerelle.orders import Order, OrderLedger
-from passerelle.plugins import Plugins
 from passerelle.serving import BackgroundServer
+from passerelle.testing.dispatching import dispatched
 from passerelle_woocommerce import WooCommercePlatform
 
 PLATFORM = WooCommercePlatform()
@@ -179,17 +173,6 @@ def histories(draw: st.DrawFn, api: FakeRestApi) -> History:
     return history
 
 
-class LedgerMirror(OrderMirror):
-    """The mirror as its own back end: the ledger it holds is the authority."""
-
-    def __init__(self, ledger: OrderLedger) -> None:
-        super().__init__(client=None)  # type: ignore[arg-type]  # never asked
-        self.put(ledger)
-
-    def refresh(self, reference: str) -> OrderLedger:
-        return self.get(reference)
-
-
 @dataclass(frozen=True)
 class Outcome:
     ledger: OrderLedger
@@ -199,54 +182,17 @@ class Outcome:
 def dispatch(order: Order, api: FakeRestApi, bodies: list[bytes]) -> Outcome:
     """Receive `bodies` as ``order.updated`` deliveries into a fresh inbox and dispatch them as
     `passerelle serve` does, until every one is settled."""
-    clock = FixedClock(START + timedelta(days=1))
-    mirror = LedgerMirror(OrderLedger.open(order))
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        open_store(f"sqlite:///{Path(folder) / 'inbox.db'}", clock=clock) as inbox,
-        httpx.Client() as http,
-    ):
-        dispatcher = Dispatcher(
-            store=inbox,
-            platforms={"woocommerce": PLATFORM},
-            stores={("woocommerce", "main"): store(base_url=api.base_url)},
-            plugins=Plugins(),
-            mirror=mirror,
-            http=http,
-            policy=DispatchPolicy(defer_for=timedelta(days=30)),
-            clock=clock,
-        )
-        ids = []
-        for body in bodies:
-            delivery = request(body)
-            appended = inbox.append(
-                NewDelivery.from_request(
-                    delivery,
-                    delivery_key=PLATFORM.delivery_key(delivery),
-                    ordering_key=PLATFORM.ordering_key(delivery),
-                )
-            )
-            ids.append(appended.id)
-        try:
-            for _ in range(20):
-                dispatcher.drain()
-                stored = [inbox.get(i) for i in ids]
-                if all(
-                    d.status not in (DeliveryStatus.PENDING, DeliveryStatus.PROCESSING)
-                    for d in stored
-                ):
-                    break
-                clock.advance(timedelta(hours=1))
-            else:
-                pytest.fail("deliveries never settled")
-        finally:
-            dispatcher.stop()
-        failed = tuple(
-            f"{d.last_error.code}: {d.last_error.message}"
-            for d in stored
-            if d.status is DeliveryStatus.FAILED and d.last_error is not None
-        )
-        return Outcome(mirror.get(str(ORDER_ID)), failed)
+    run = dispatched(
+        PLATFORM,
+        store(base_url=api.base_url),
+        order,
+        [request(body) for body in bodies],
+        now=START + timedelta(days=1),
+    )
+    failed = tuple(
+        f"{d.last_error.code}: {d.last_error.message}" for d in run.failed if d.last_error
+    )
+    return Outcome(run.ledger, failed)
 
 
 def described(order: Order, api: FakeRestApi, last: bytes) -> OrderLedger:
