@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from woo_support import FakeRestApi
 
 from passerelle.serving import BackgroundServer
+from passerelle_woocommerce.fake_rest import FakeRestApi
 
 
 @pytest.fixture

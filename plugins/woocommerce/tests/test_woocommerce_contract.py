@@ -8,12 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from woo_support import FIXTURES, SAMPLES, SITE, FakeRestApi, checkout_order, sample, store
+from woo_support import FIXTURES, SAMPLES, SITE, checkout_order, sample, store
 
 from passerelle.events import LineQuantity, OrderCancelled
 from passerelle.testing import Sample, WebhookPlatformContract
 from passerelle.testing.golden import golden_path
 from passerelle_woocommerce import WooCommercePlatform
+from passerelle_woocommerce.fake_rest import FakeRestApi
 from passerelle_woocommerce.verify import sign
 
 ORDER_727 = checkout_order(sample("order.created.rest-docs.json"))

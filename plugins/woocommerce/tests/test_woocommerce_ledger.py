@@ -15,13 +15,14 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from woo_support import FakeRestApi, checkout_order, context, request, store
+from woo_support import checkout_order, context, request, store
 
 from passerelle.events import BatchFileEdited
 from passerelle.orders import Order, OrderLedger
 from passerelle.serving import BackgroundServer
 from passerelle.testing.dispatching import dispatched
 from passerelle_woocommerce import WooCommercePlatform
+from passerelle_woocommerce.fake_rest import FakeRestApi
 
 PLATFORM = WooCommercePlatform()
 ORDER_ID = 4242

@@ -8,7 +8,6 @@ import json
 import httpx
 import pytest
 from woo_support import (
-    FakeRestApi,
     checkout_order,
     context,
     fixture,
@@ -29,6 +28,7 @@ from passerelle.money import Money
 from passerelle.orders import OrderLedger
 from passerelle.platforms import TranslationError
 from passerelle_woocommerce import WooCommercePlatform
+from passerelle_woocommerce.fake_rest import FakeRestApi
 
 PLATFORM = WooCommercePlatform()
 ORDER = checkout_order(sample("order.created.rest-docs.json"))
