@@ -18,14 +18,12 @@ import pytest
 from passerelle.backend.client import BackendClient
 from passerelle.events import LineType
 from passerelle.sandbox.server import SandboxServer
-from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
 from passerelle.serving import BackgroundServer
 
 from .support import (
-    READ_TOKEN,
+    ConnectorConfig,
     ConnectorProcess,
     backend,
-    free_port,
     ledger,
     sqlite_url,
     wait_settled,
@@ -49,7 +47,7 @@ def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
 
 
 def serve(folder: Path, sandbox: SandboxServer, rest_base: str) -> ConnectorProcess:
-    port = free_port()
+    """`passerelle serve` in a subprocess for the WooCommerce store, and ready."""
     options = {
         "site_url": SITE,
         "consumer_key": fake_rest.CONSUMER_KEY,
@@ -57,36 +55,20 @@ def serve(folder: Path, sandbox: SandboxServer, rest_base: str) -> ConnectorProc
         "api_base_url": rest_base,
     }
     inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in options.items())
-    config = folder / "passerelle.toml"
-    config.write_text(
-        f"""\
-[backend]
-url = {json.dumps(sandbox.url)}
-token = {json.dumps(DEFAULT_TOKEN)}
-merchant = {json.dumps(DEFAULT_MERCHANT)}
-
-[store]
-url = {json.dumps(sqlite_url(folder / "inbox.db"))}
-
-[[stores]]
-platform = "woocommerce"
-id = "e2e"
-secrets = [{json.dumps(SECRET)}]
-options = {{ {inline} }}
-
-[dispatcher]
-backoff_base = 0.05
-backoff_cap = 0.5
-
-[receiver]
-port = {port}
-
-[[admin.tokens]]
-name = "auditor"
-token = {json.dumps(READ_TOKEN)}
-"""
+    config = ConnectorConfig(
+        sandbox.url,
+        sqlite_url(folder / "inbox.db"),
+        stores=(
+            f'[[stores]]\nplatform = "woocommerce"\nid = "e2e"\n'
+            f"secrets = [{json.dumps(SECRET)}]\noptions = {{ {inline} }}\n"
+        ),
     )
-    connector = ConnectorProcess(config, dict(os.environ), folder / "connector.log", port=port)
+    connector = ConnectorProcess(
+        config.write(folder / "passerelle.toml"),
+        dict(os.environ),
+        folder / "connector.log",
+        port=config.port,
+    )
     connector.start()
     try:
         connector.wait_ready()
