@@ -50,8 +50,8 @@ def checkout_lines(order: OrderSnapshot) -> tuple[CartLine, ...]:
         if not item.quantity:
             continue
         subtotal = amount_of(item.subtotal, currency, f"{at}.subtotal")
-        unit = EXACT.divide(subtotal, item.quantity)
-        if unit.quantize(currency.quantum) != unit:
+        minor = int(subtotal / currency.quantum)  # exact: amount_of checked its decimals
+        if minor % item.quantity:
             raise TranslationError(
                 f"{subtotal} does not divide into {item.quantity} equal unit prices",
                 field=f"{at}.subtotal",
@@ -61,7 +61,9 @@ def checkout_lines(order: OrderSnapshot) -> tuple[CartLine, ...]:
             CartLine(
                 reference=str(item.id),
                 name=(item.name or f"line {item.id}").strip()[:255] or f"line {item.id}",
-                unit_price=amount_in(unit, currency, f"{at}.subtotal"),
+                unit_price=amount_in(
+                    minor // item.quantity * currency.quantum, currency, f"{at}.subtotal"
+                ),
                 quantity=item.quantity,
             )
         )
