@@ -11,9 +11,10 @@ every test of the suite is inherited and runs on each delivery. It needs pytest 
 
     from pydantic import SecretStr
 
-    from passerelle.platforms import Store
+    from passerelle.plugin import Store
     from passerelle.testing import Sample, WebhookPlatformContract
-    from passerelle_acme import AcmePlatform, signature
+    from passerelle.testing.golden import golden_path
+    from passerelle_acme import SIGNATURE, AcmePlatform
 
     SAMPLES = Path(__file__).parent / "samples"
     HEADERS = {"Content-Type": "application/json", "X-Acme-Delivery": "dlv_1"}
@@ -22,13 +23,13 @@ every test of the suite is inherited and runs on each delivery. It needs pytest 
     class TestAcmeContract(WebhookPlatformContract):
         platform = AcmePlatform()
         store = Store(platform="acme", id="main", secrets=(SecretStr("whsec_test"),))
-        samples = (
-            Sample("shipment", (SAMPLES / "shipment.json").read_bytes(), HEADERS),
-            Sample("refund", (SAMPLES / "refund.json").read_bytes(), HEADERS),
+        samples = tuple(
+            Sample(path.stem, path.read_bytes(), HEADERS, golden=golden_path(path))
+            for path in sorted(SAMPLES.glob("*.json"))
         )
 
         def sign(self, body: bytes, secret: str) -> dict[str, str]:
-            return {"X-Acme-Signature": signature(body, secret)}
+            return SIGNATURE.sign(body, secret)
 
 A failure names the rule and the sample (``test_verify_rejects_another_secret[refund]``) and
 says what the core would do with such a platform.
@@ -1096,13 +1097,17 @@ def _swept(body: bytes) -> Iterator[bytes]:
             yield _dumps(_replaced(document, path, value))
 
 
+_DEEP: Final = json.loads("[" * 64 + "]" * 64)
+"""A list nested 64 deep, where an object or a list was: recursion that is not bounded."""
+
+
 def _wrong_values(value: object) -> tuple[object, ...]:
-    """Values a field holding `value` must survive: another type, empties, numbers too large
-    for a float or a Decimal's context, text that is not ASCII."""
+    """Values a field holding `value` must survive: another type, empties, deep nesting,
+    numbers too large for a float or a Decimal's context, text that is not ASCII."""
     if isinstance(value, dict):
-        return ([], "x")
+        return ([], "x", _DEEP)
     if isinstance(value, list):
-        return ({}, "x", []) if value else ({}, "x")
+        return ({}, "x", [], _DEEP) if value else ({}, "x", _DEEP)
     if isinstance(value, bool):
         return ("x", 2)
     if isinstance(value, int | float):
