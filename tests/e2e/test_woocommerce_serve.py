@@ -141,21 +141,9 @@ def test_woocommerce_snapshots_through_serve_reach_the_sandbox_once(
     )
     api = fake_rest.FakeRestApi()
     # A mug refunded after the order completed: a return, read from the REST API.
-    api.refunds[(ORDER, 77)] = {
-        "id": 77,
-        "date_created_gmt": "2026-03-02T10:00:00",
-        "amount": "12.00",
-        "reason": "chipped",
-        "line_items": [
-            {
-                "id": 770,
-                "quantity": -1,
-                "total": "-12.00",
-                "total_tax": "0.00",
-                "meta_data": [{"key": "_refunded_item_id", "value": str(MUG)}],
-            }
-        ],
-    }
+    api.refunds[(ORDER, 77)] = fake_rest.refund_resource(
+        77, "2026-03-02T10:00:00", "12.00", {MUG: (1, "12.00")}, "chipped"
+    )
     with BackgroundServer(api) as rest:
         connector = serve(tmp_path, sandbox, f"{rest.url}/wp-json/wc/v3")
         with connector, httpx.Client(base_url=connector.url, timeout=10.0) as http:

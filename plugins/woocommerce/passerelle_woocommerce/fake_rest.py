@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-__all__ = ["CONSUMER_KEY", "CONSUMER_SECRET", "FakeRestApi"]
+__all__ = ["CONSUMER_KEY", "CONSUMER_SECRET", "FakeRestApi", "refund_resource"]
 
 CONSUMER_KEY: Final = "ck_0123456789abcdef"
 CONSUMER_SECRET: Final = "cs_fedcba9876543210"  # noqa: S105 - the fake's own test key
@@ -88,3 +88,35 @@ def _authorized(query: dict[str, list[str]], authorization: str) -> bool:
         ]
     expected = base64.b64encode(f"{CONSUMER_KEY}:{CONSUMER_SECRET}".encode()).decode()
     return authorization == f"Basic {expected}"
+
+
+def refund_resource(
+    refund: int,
+    created: str,
+    amount: str,
+    lines: dict[int, tuple[int, str]] | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    """A refund resource as the REST API gives it: `lines` maps an order line id to the
+    (quantity, total before tax) refunded, which WooCommerce writes negative."""
+    return {
+        "id": refund,
+        "date_created_gmt": created,
+        "amount": amount,
+        "reason": reason,
+        "refunded_by": 1,
+        "refunded_payment": True,
+        "meta_data": [],
+        "line_items": [
+            {
+                "id": refund * 10 + n,
+                "quantity": -quantity,
+                "subtotal": f"-{total}",
+                "total": f"-{total}",
+                "total_tax": "0.00",
+                "price": -float(total),
+                "meta_data": [{"id": 1, "key": "_refunded_item_id", "value": str(line)}],
+            }
+            for n, (line, (quantity, total)) in enumerate((lines or {}).items())
+        ],
+    }

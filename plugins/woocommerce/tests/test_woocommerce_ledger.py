@@ -22,7 +22,7 @@ from passerelle.orders import Order, OrderLedger
 from passerelle.serving import BackgroundServer
 from passerelle.testing.dispatching import dispatched
 from passerelle_woocommerce import WooCommercePlatform
-from passerelle_woocommerce.fake_rest import FakeRestApi
+from passerelle_woocommerce.fake_rest import FakeRestApi, refund_resource
 
 PLATFORM = WooCommercePlatform()
 ORDER_ID = 4242
@@ -103,22 +103,13 @@ class History:
     def refund(self, units: dict[int, int], extra: int) -> None:
         value = sum(self.prices[line] * q for line, q in units.items())
         refund_id = 5000 + len(self.refunds)
-        resource = {
-            "id": refund_id,
-            "date_created_gmt": self.now(),
-            "amount": cents(value + extra),
-            "reason": f"refund {len(self.refunds)}",
-            "line_items": [
-                {
-                    "id": refund_id * 10 + n,
-                    "quantity": -q,
-                    "total": f"-{cents(self.prices[line] * q)}",
-                    "total_tax": "0.00",
-                    "meta_data": [{"key": "_refunded_item_id", "value": str(line)}],
-                }
-                for n, (line, q) in enumerate(units.items())
-            ],
-        }
+        resource = refund_resource(
+            refund_id,
+            self.now(),
+            cents(value + extra),
+            {line: (q, cents(self.prices[line] * q)) for line, q in units.items()},
+            f"refund {len(self.refunds)}",
+        )
         self.refunds.append(resource)
         self.api.refunds[(ORDER_ID, refund_id)] = resource
         for line, q in units.items():

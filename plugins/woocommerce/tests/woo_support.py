@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -89,34 +88,3 @@ def checkout_order(body: bytes) -> Order:
 
 def cart(order: Order) -> dict[str, CartLine]:
     return {line.reference: line for line in order.lines}
-
-
-def refund_resource(
-    refund: int,
-    created: str,
-    amount: str,
-    lines: dict[int, tuple[int, str]] | None = None,
-    reason: str = "",
-) -> dict[str, Any]:
-    """A refund resource: `lines` maps an order line id to (quantity, total before tax)."""
-    return {
-        "id": refund,
-        "date_created_gmt": created,
-        "amount": amount,
-        "reason": reason,
-        "refunded_by": 1,
-        "refunded_payment": True,
-        "meta_data": [],
-        "line_items": [
-            {
-                "id": refund * 10 + n,
-                "quantity": -quantity,
-                "subtotal": f"-{total}",
-                "total": f"-{total}",
-                "total_tax": "0.00",
-                "price": -float(total),
-                "meta_data": [{"id": 1, "key": "_refunded_item_id", "value": str(line)}],
-            }
-            for n, (line, (quantity, total)) in enumerate((lines or {}).items())
-        ],
-    }
