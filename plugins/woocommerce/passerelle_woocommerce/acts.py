@@ -11,7 +11,8 @@ Shipping
     ``completed`` un-ships nothing). Everything ordered ships, less the units refunded before
     completion. Id: ``shipped:<order>:<line>x<quantity>,...`` (hashed when long), so a completion
     shipping other quantities than one already applied is refused by the ledger, never dropped.
-    Tracking comes from the Shipment Tracking extension (``_wc_shipment_tracking_items``).
+    Tracking comes from the Shipment Tracking extension (``_wc_shipment_tracking_items``) as the
+    first snapshot reporting the completion has it: tracking added later is not sent again.
 Refunds (id ``refund:<refund id>``)
     Read from the REST API (`passerelle_woocommerce.rest_api`) and placed in time by their
     ``date_created_gmt``. One made before completion refunds unshipped units: they are cancelled
@@ -96,8 +97,7 @@ def snapshot_events(order: OrderSnapshot, refunds: Mapping[int, RestRefund]) -> 
     unshipped_refunded: dict[str, int] = {}
     returned: dict[str, int] = {}
     for index, entry in enumerate(order.refunds):
-        refund = refunds.get(entry.id)
-        if refund is None:
+        if entry.id not in refunds:
             raise TranslationError(f"refund {entry.id} was not read", field=f"refunds[{index}]")
     chronological = sorted(
         (refunds[entry.id] for entry in order.refunds), key=lambda r: (r.date_created_gmt, r.id)
