@@ -1,11 +1,13 @@
-"""Translate: Shopify order and refund deliveries verified and translated, beside ``json.loads``.
+"""Translate: Shopify and WooCommerce deliveries verified and translated, beside ``json.loads``.
 
     python -m bench translate [--repeat 41] [--min-time 0.01] [--target 3] [--profile]
 
 The bodies are Shopify's public order and refund samples of 10 to 16 KiB whose topic the plugin
-translates (``plugins/shopify/tests/samples``), unchanged. Per body, in one thread, the floor is
+translates (``plugins/shopify/tests/samples``), and WooCommerce's public order bodies
+(``plugins/woocommerce/tests/samples``, 2 to 4 KiB: order snapshots, none listing a refund, so
+no REST call), unchanged. Per body, in one thread, the floor is
 ``json.loads`` of the same bytes, the least any translation of it must do; the measured work is
-``ShopifyPlatform.verify`` then ``ShopifyPlatform.translate`` of the signed delivery, what a
+the platform's ``verify`` then ``translate`` of the signed delivery, what a
 dispatcher worker and the receiver spend on it. Both run in alternating repetitions of at least
 ``--min-time`` seconds each, after a warm-up, with the garbage collector paused as `timeit`
 does. Times are the median repetition; the ratio is the median of the ratios of neighbouring
@@ -32,15 +34,20 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from passerelle.platforms import Store, TranslationContext, WebhookRequest
+from passerelle.platforms import Store, TranslationContext, WebhookPlatform, WebhookRequest
 from passerelle_shopify import HANDLED_TOPICS, ShopifyPlatform
 from passerelle_shopify.verify import sign
+from passerelle_woocommerce import WooCommercePlatform
+from passerelle_woocommerce import verify as woocommerce_verify
 
-SAMPLES = Path(__file__).resolve().parent.parent / "plugins" / "shopify" / "tests" / "samples"
+PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
+SAMPLES = PLUGINS / "shopify" / "tests" / "samples"
+WOOCOMMERCE_SAMPLES = PLUGINS / "woocommerce" / "tests" / "samples"
+WOOCOMMERCE_SITE = "https://bench.example"
 SMALLEST = 10 * 1024
 LARGEST = 16 * 1024
 SHOP = "bench.myshopify.com"
-SECRET = "bench-shopify-client-secret"  # noqa: S105 - signs only these benchmark bodies
+SECRET = "bench-webhook-secret"  # noqa: S105 - signs only these benchmark bodies
 TOPIC_OF_FILE = {topic.replace("/", "_"): topic for topic in HANDLED_TOPICS}
 """Sample files are named after their topic, ``/`` written ``_`` (``refunds_create.json``)."""
 
@@ -50,6 +57,9 @@ class Body:
     name: str
     topic: str
     data: bytes
+    platform: WebhookPlatform
+    store: Store
+    request: WebhookRequest
 
 
 @dataclass(frozen=True)
@@ -61,31 +71,61 @@ class Result:
 
 
 def bodies() -> list[Body]:
-    """The samples in the size range whose topic is translated (others are ignored unread)."""
+    """Shopify's samples in the size range whose topic is translated (others are ignored
+    unread), then WooCommerce's order bodies."""
     found = []
+    shopify = Store("shopify", "bench", (SecretStr(SECRET),), {"shop_domain": SHOP})
     for path in sorted(SAMPLES.glob("*.json")):
         topic = TOPIC_OF_FILE.get(path.name.split(".")[0])
         size = path.stat().st_size
         if topic is not None and SMALLEST <= size <= LARGEST:
-            found.append(Body(path.name, topic, path.read_bytes()))
+            data = path.read_bytes()
+            request = shopify_delivery(path.name, topic, data)
+            found.append(Body(path.name, topic, data, ShopifyPlatform(), shopify, request))
+    woocommerce = Store(
+        "woocommerce",
+        "bench",
+        (SecretStr(SECRET),),
+        {"site_url": WOOCOMMERCE_SITE, "consumer_key": "ck_bench", "consumer_secret": "cs_bench"},
+    )
+    for path in sorted(WOOCOMMERCE_SAMPLES.glob("order.*.json")):
+        topic = ".".join(path.name.split(".")[:2])
+        data = path.read_bytes()
+        request = woocommerce_delivery(topic, data)
+        found.append(Body(path.name, topic, data, WooCommercePlatform(), woocommerce, request))
     return found
 
 
-def delivery(body: Body) -> WebhookRequest:
+def shopify_delivery(name: str, topic: str, data: bytes) -> WebhookRequest:
     headers = {
         "Content-Type": "application/json",
-        "X-Shopify-Topic": body.topic,
-        "X-Shopify-Hmac-Sha256": sign(body.data, SECRET),
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign(data, SECRET),
         "X-Shopify-Shop-Domain": SHOP,
         "X-Shopify-API-Version": "2025-07",
-        "X-Shopify-Event-Id": f"bench-{body.name}",
+        "X-Shopify-Event-Id": f"bench-{name}",
         "X-Shopify-Triggered-At": "2026-01-15T11:59:58Z",
     }
+    return received("shopify", headers, data)
+
+
+def woocommerce_delivery(topic: str, data: bytes) -> WebhookRequest:
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Source": f"{WOOCOMMERCE_SITE}/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Signature": woocommerce_verify.sign(data, SECRET),
+        "X-WC-Webhook-Delivery-ID": "0" * 32,
+    }
+    return received("woocommerce", headers, data)
+
+
+def received(platform: str, headers: dict[str, str], data: bytes) -> WebhookRequest:
     return WebhookRequest(
-        platform="shopify",
+        platform=platform,
         store="bench",
         headers=httpx.Headers(headers),
-        body=body.data,
+        body=data,
         received_at=datetime(2026, 1, 15, 12, 0, tzinfo=UTC),
     )
 
@@ -114,11 +154,8 @@ def calls_for(work: Callable[[], object], min_time: float) -> int:
 
 
 def measure(body: Body, http: httpx.Client, repeat: int, min_time: float) -> Result:
-    platform = ShopifyPlatform()
-    store = Store("shopify", "bench", (SecretStr(SECRET),), {"shop_domain": SHOP})
+    platform, store, request, data = body.platform, body.store, body.request, body.data
     context = TranslationContext(store=store, http=http)
-    request = delivery(body)
-    data = body.data
 
     def floor() -> object:
         return json.loads(data)
@@ -144,10 +181,8 @@ def measure(body: Body, http: httpx.Client, repeat: int, min_time: float) -> Res
 
 def profile(body: Body, http: httpx.Client, calls: int = 2000) -> str:
     """The functions verify and translate of `body` spend most time in, cumulative."""
-    platform = ShopifyPlatform()
-    store = Store("shopify", "bench", (SecretStr(SECRET),), {"shop_domain": SHOP})
+    platform, store, request = body.platform, body.store, body.request
     context = TranslationContext(store=store, http=http)
-    request = delivery(body)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
@@ -161,13 +196,13 @@ def profile(body: Body, http: httpx.Client, calls: int = 2000) -> str:
 
 def report(results: list[Result], target: float) -> bool:
     print(
-        f"{'body':<34} {'topic':<27} {'bytes':>6} {'json.loads':>11} "
+        f"{'body':<38} {'topic':<27} {'bytes':>6} {'json.loads':>11} "
         f"{'verify+translate':>17} {'ratio':>6}"
     )
     for r in results:
         verdict = "ok" if r.ratio <= target else "MISSED"
         print(
-            f"{r.body.name:<34} {r.body.topic:<27} {len(r.body.data):>6} "
+            f"{r.body.name:<38} {r.body.topic:<27} {len(r.body.data):>6} "
             f"{r.floor_ns / 1000:>8.1f} µs {r.measured_ns / 1000:>14.1f} µs "
             f"{r.ratio:>5.2f}x {verdict}"
         )
@@ -176,7 +211,7 @@ def report(results: list[Result], target: float) -> bool:
     ratio = statistics.mean(r.ratio for r in results)
     met = ratio <= target and all(r.ratio <= target for r in results)
     print(
-        f"{'overall (mean per body)':<62}    {floor / 1000:>8.1f} µs {measured / 1000:>14.1f} µs "
+        f"{'overall (mean per body)':<66}    {floor / 1000:>8.1f} µs {measured / 1000:>14.1f} µs "
         f"{ratio:>5.2f}x {'ok' if met else 'MISSED'}"
     )
     print(

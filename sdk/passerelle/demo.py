@@ -1,8 +1,9 @@
-"""`passerelle demo`: the whole pipeline on this machine, with signed Shopify deliveries.
+"""`passerelle demo`: the whole pipeline on this machine, with signed Shopify deliveries (or
+WooCommerce's, ``--platform woocommerce``, see `passerelle.demo_woocommerce`).
 
 It starts the sandbox back end and a connector (receiver, dispatcher, SQLite inbox) in this
-process on temporary files, creates three orders at the back end as a checkout would, sends
-signed Shopify webhooks over HTTP, and prints what each delivery became, then each order's ledger
+process on temporary files, creates orders at the back end as a checkout would, sends signed
+webhooks over HTTP, and prints what each delivery became, then each order's ledger
 and disbursement. It checks every outcome and fails when one is not the expected one.
 """
 
@@ -38,7 +39,7 @@ from passerelle.sandbox.server import SandboxServer
 from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
 from passerelle.serving import BackgroundServer
 
-__all__ = ["DemoFailedError", "run_demo"]
+__all__ = ["SCENARIOS", "DemoFailedError", "Scenario", "Send", "run_demo", "shopify_scenario"]
 
 SHOP = "passerelle-demo.myshopify.com"
 SECRET = "demo-webhook-secret"  # noqa: S105 - signs the demo's own deliveries, nothing else
@@ -68,6 +69,45 @@ class _Delivery:
     order: int
     event_id: str
     body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """What the back end must end with for one order."""
+
+    lines: dict[int, tuple[int, int, int]] | dict[str, tuple[int, int, int]]
+    """Per line id: (shipped, cancelled, returned)."""
+    captured: str
+    refunded: str
+    voided: str
+    disbursed: str
+
+
+@dataclass(frozen=True)
+class Send:
+    """One delivery the demo posts: its body and headers as the platform sends them."""
+
+    title: str
+    topic: str
+    body: bytes
+    headers: dict[str, str]
+    duplicate: bool = False
+    """Whether it repeats an earlier delivery (the receiver stores it once)."""
+    expect: DeliveryStatus = DeliveryStatus.DONE
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the demo runs for one platform: a store, the checkout, the deliveries, and what the
+    back end must end with (keyed by order reference)."""
+
+    platform: str
+    title: str
+    store: dict[str, Any]
+    checkout: list[OrderCreate]
+    sends: list[Send]
+    expected: dict[str, _Expected]
+    names: dict[str, str]
 
 
 def _money(amount: str) -> dict[str, Any]:
@@ -242,18 +282,6 @@ def _checkout() -> list[OrderCreate]:
     ]
 
 
-@dataclass(frozen=True)
-class _Expected:
-    """What the back end must end with for one order."""
-
-    lines: dict[int, tuple[int, int, int]]
-    """Per line: (shipped, cancelled, returned)."""
-    captured: str
-    refunded: str
-    voided: str
-    disbursed: str
-
-
 _EXPECTED_LEDGERS: dict[int, _Expected] = {
     MUGS_ORDER: _Expected({MUG: (2, 0, 1), APRON: (1, 0, 0)}, "95.00", "24.00", "0.00", "71.00"),
     QUILT_ORDER: _Expected({QUILT: (0, 1, 0)}, "0.00", "0.00", "180.00", "0.00"),
@@ -281,8 +309,41 @@ def _headers(delivery: _Delivery, body: bytes, webhook_id: str) -> dict[str, str
     }
 
 
+def shopify_scenario(stack: ExitStack) -> Scenario:
+    """Three Shopify orders: shipments, a repeat, refunds, cancellations before and after
+    shipment."""
+    sends = []
+    for n, (delivery, duplicate) in enumerate(
+        zip(_deliveries(), _EXPECTED_DUPLICATES, strict=True), start=1
+    ):
+        body = json.dumps(delivery.body).encode()
+        sends.append(
+            Send(
+                delivery.title, delivery.topic, body, _headers(delivery, body, f"wh-{n}"), duplicate
+            )
+        )
+    return Scenario(
+        platform="shopify",
+        title="Shopify",
+        store={
+            "platform": "shopify",
+            "id": SHOP,
+            "secrets": [SECRET],
+            # Only orders/edited reads the Admin API, and the demo sends none: the token
+            # completes the store as a merchant configures it.
+            "options": {"access_token": "shpat_demo_never_used"},
+        },
+        checkout=_checkout(),
+        sends=sends,
+        expected={str(order): expected for order, expected in _EXPECTED_LEDGERS.items()},
+        names=_NAMES,
+    )
+
+
 @contextmanager
-def _running(directory: Path, plugins: Plugins) -> Iterator[tuple[SandboxServer, Connector, str]]:
+def _running(
+    directory: Path, plugins: Plugins, store: dict[str, Any]
+) -> Iterator[tuple[SandboxServer, Connector, str]]:
     with ExitStack() as stack:
         sandbox = stack.enter_context(SandboxServer(SandboxConfig(db=directory / "sandbox.db")))
         settings = Settings.model_validate(
@@ -293,16 +354,7 @@ def _running(directory: Path, plugins: Plugins) -> Iterator[tuple[SandboxServer,
                     "merchant": DEFAULT_MERCHANT,
                 },
                 "store": {"url": f"sqlite:///{directory / 'inbox.db'}"},
-                "stores": [
-                    {
-                        "platform": "shopify",
-                        "id": SHOP,
-                        "secrets": [SECRET],
-                        # Only orders/edited reads the Admin API, and the demo sends none: the
-                        # token completes the store as a merchant configures it.
-                        "options": {"access_token": "shpat_demo_never_used"},
-                    }
-                ],
+                "stores": [store],
                 "dispatcher": {"workers": 2, "backoff_base": 0.2, "backoff_cap": 2.0},
             }
         )
@@ -322,71 +374,81 @@ def _settle(connector: Connector, ids: list[int], timeout: float = 30.0) -> None
     raise DemoFailedError(f"deliveries still in progress after {timeout:g} s")
 
 
-def run_demo(console: Console | None = None, *, plugins: Plugins | None = None) -> None:
+SCENARIOS = ("shopify", "woocommerce")
+"""The platforms `passerelle demo --platform` runs."""
+
+
+def run_demo(
+    console: Console | None = None, *, plugins: Plugins | None = None, platform: str = "shopify"
+) -> None:
     """Run the demo, printing as it goes; raise `DemoFailedError` when an outcome is unexpected."""
     console = console or Console()
     plugins = plugins or default_plugins()
+    if platform not in SCENARIOS:
+        raise DemoFailedError(f"no demo for platform {platform!r}: one of {', '.join(SCENARIOS)}")
     try:
-        plugins.webhook_platform("shopify")
+        plugins.webhook_platform(platform)
     except UnknownPlatformError:
         raise DemoFailedError(
-            "the demo sends Shopify webhooks: install the Shopify plugin first "
-            "(pip install passerelle-shopify, or pip install -e plugins/shopify from a clone)"
+            f"the demo sends {platform} webhooks: install its plugin first "
+            f"(pip install passerelle-{platform}, or pip install -e plugins/{platform} from a "
+            "clone)"
         ) from None
 
     problems: list[str] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="passerelle-demo-") as tmp,
-        _running(Path(tmp), plugins) as running,
-    ):
-        sandbox, connector, url = running
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="passerelle-demo-"))
+        if platform == "shopify":
+            scenario = shopify_scenario(stack)
+        else:
+            from passerelle.demo_woocommerce import woocommerce_scenario
+
+            scenario = woocommerce_scenario(stack)
+        sandbox, connector, url = stack.enter_context(_running(Path(tmp), plugins, scenario.store))
         console.print(f"[bold]Sandbox back end[/] {sandbox.url}   [bold]Connector[/] {url}")
         with BackendClient(sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT) as backend:
-            for checkout in _checkout():
+            for checkout in scenario.checkout:
                 backend.create_order(checkout)
-            console.print(f"Checkout created {len(_checkout())} orders at the back end.\n")
+            console.print(f"Checkout created {len(scenario.checkout)} orders at the back end.\n")
 
-            deliveries = _deliveries()
-            sent: list[tuple[_Delivery, int, dict[str, Any]]] = []
+            sent: list[tuple[Send, int, dict[str, Any]]] = []
+            path = f"/webhooks/{scenario.platform}/{scenario.store['id']}"
             with httpx.Client(base_url=url, timeout=10.0) as http:
-                for n, delivery in enumerate(deliveries, start=1):
-                    body = json.dumps(delivery.body).encode()
-                    response = http.post(
-                        f"/webhooks/shopify/{SHOP}",
-                        content=body,
-                        headers=_headers(delivery, body, f"wh-{n}"),
-                    )
+                for n, send in enumerate(scenario.sends, start=1):
+                    response = http.post(path, content=send.body, headers=send.headers)
                     answer = response.json() if response.status_code == 200 else {}
-                    sent.append((delivery, response.status_code, answer))
+                    sent.append((send, response.status_code, answer))
                     if response.status_code != 200:
                         problems.append(
-                            f"delivery {n} ({delivery.topic}) got HTTP {response.status_code}"
+                            f"delivery {n} ({send.topic}) got HTTP {response.status_code}"
                         )
             ids = [answer["id"] for _, _, answer in sent if "id" in answer]
             _settle(connector, ids)
 
-            console.print(_deliveries_table(connector, sent, problems))
-            views = {order: backend.get_order(str(order)) for order in _EXPECTED_LEDGERS}
+            console.print(_deliveries_table(connector, scenario, sent, problems))
+            views = {order: backend.get_order(order) for order in scenario.expected}
             disbursed = _disbursed(backend)
         for order, view in views.items():
-            paid_out = disbursed.get(str(order)) or Money.zero(view.currency)
+            paid_out = disbursed.get(order) or Money.zero(view.currency)
             console.print(_ledger_table(view, paid_out))
-            problems += _check_ledger(order, view, paid_out)
+            problems += _check_ledger(order, scenario.expected[order], view, paid_out)
 
     if problems:
         raise DemoFailedError("; ".join(problems))
-    console.print(f"[bold green]All {len(_deliveries())} deliveries had the expected outcome.[/]")
+    console.print(f"[bold green]All {len(scenario.sends)} deliveries had the expected outcome.[/]")
 
 
 def _deliveries_table(
-    connector: Connector, sent: list[tuple[_Delivery, int, dict[str, Any]]], problems: list[str]
+    connector: Connector,
+    scenario: Scenario,
+    sent: list[tuple[Send, int, dict[str, Any]]],
+    problems: list[str],
 ) -> Table:
     table = Table(title="What each delivery became", title_justify="left", show_lines=True)
-    for column in ("#", "Shopify topic", "what happened", "HTTP", "became"):
+    for column in ("#", f"{scenario.title} topic", "what happened", "HTTP", "became"):
         table.add_column(column, overflow="fold")
-    for n, ((delivery, status, answer), duplicate) in enumerate(
-        zip(sent, _EXPECTED_DUPLICATES, strict=True), start=1
-    ):
+    for n, (delivery, status, answer) in enumerate(sent, start=1):
+        duplicate = delivery.duplicate
         became = "—"
         if answer.get("duplicate"):
             became = f"duplicate of delivery {answer['id']}: stored once, dispatched once"
@@ -396,8 +458,9 @@ def _deliveries_table(
                 stored.status,
                 stored.outcome,
                 stored.last_error.message if stored.last_error else None,
+                scenario.names,
             )
-            if stored.status is not DeliveryStatus.DONE:
+            if stored.status is not delivery.expect:
                 problems.append(f"delivery {n} ({delivery.topic}) ended {stored.status}: {became}")
         if bool(answer.get("duplicate")) != duplicate:
             problems.append(
@@ -407,10 +470,12 @@ def _deliveries_table(
     return table
 
 
-def _became(status: DeliveryStatus, outcome: str | None, error: str | None) -> str:
+def _became(
+    status: DeliveryStatus, outcome: str | None, error: str | None, names: dict[str, str]
+) -> str:
     if status is DeliveryStatus.DONE and outcome:
         applied: list[str] = json.loads(outcome)
-        return "\n".join(_short(line) for line in applied) or "nothing to apply"
+        return "\n".join(_short(line, names) for line in applied) or "nothing to apply"
     return f"{status}: {error or outcome or ''}"
 
 
@@ -422,11 +487,11 @@ _NAMES = {
 }
 
 
-def _short(line: str) -> str:
+def _short(line: str, names: dict[str, str]) -> str:
     # "order_shipped 61… of order 52…: captured 57.00 CAD; 14…001 x2" reads better with names.
     kind, _, rest = line.partition(" ")
     what = rest.partition(": ")[2]
-    for line_id, name in _NAMES.items():
+    for line_id, name in names.items():
         what = what.replace(line_id, name)
     return f"{kind.removeprefix('order_')}: {what}"
 
@@ -470,8 +535,7 @@ def _ledger_table(view: OrderView, disbursed: Money) -> Table:
     return table
 
 
-def _check_ledger(order: int, view: OrderView, disbursed: Money) -> list[str]:
-    expected = _EXPECTED_LEDGERS[order]
+def _check_ledger(order: str, expected: _Expected, view: OrderView, disbursed: Money) -> list[str]:
     problems = []
     for line_id, counts in expected.lines.items():
         line = view.line(str(line_id))
@@ -497,11 +561,17 @@ def register(app: typer.Typer) -> None:
     """Add `passerelle demo` to the command line."""
 
     @app.command("demo")
-    def demo_command() -> None:
-        """Run the whole pipeline on this machine with signed Shopify deliveries."""
+    def demo_command(
+        platform: str = typer.Option(
+            "shopify",
+            "--platform",
+            help=f"the platform whose webhooks to send: {', '.join(SCENARIOS)}",
+        ),
+    ) -> None:
+        """Run the whole pipeline on this machine with signed deliveries of a platform."""
         console = Console()
         try:
-            run_demo(console)
+            run_demo(console, platform=platform)
         except DemoFailedError as exc:
             console.print(f"[bold red]demo failed:[/] {exc}")
             raise typer.Exit(1) from None

@@ -38,6 +38,7 @@ from passerelle.payloads import (
     path_at,
     validate,
 )
+from passerelle.platform_api import platform_get
 from passerelle.platforms import (
     JSON_MEDIA_TYPE,
     FilePlatform,
@@ -53,6 +54,7 @@ from passerelle.platforms import (
     WebhookPlatform,
     WebhookRequest,
 )
+from passerelle.refund_caps import cap_refunds
 from passerelle.signatures import HmacSignature, hmac_sha256
 from passerelle.store_options import (
     OptionList,
@@ -105,6 +107,7 @@ __all__ = [
     "amount_in",
     "amount_of",
     "bounded_key",
+    "cap_refunds",
     "currency_code",
     "field_path",
     "fits",
@@ -117,6 +120,7 @@ __all__ = [
     "parse_json",
     "parse_model",
     "path_at",
+    "platform_get",
     "secret_values",
     "top_level_fields",
     "validate",

@@ -92,8 +92,14 @@ class ConnectorConfig:
     # Short waits: retries and deferrals come round in well under a second.
     backoff_base: float = 0.05
     backoff_cap: float = 0.5
+    stores: str | None = None
+    """The ``[[stores]]`` entries, in TOML; the test platform's store when None."""
 
     def write(self, path: Path) -> Path:
+        stores = self.stores or (
+            f"[[stores]]\nplatform = {json.dumps(PLATFORM)}\nid = {json.dumps(STORE_ID)}\n"
+            f"secrets = [{json.dumps(SECRET)}]\n"
+        )
         path.write_text(
             f"""\
 [backend]
@@ -104,11 +110,7 @@ merchant = {json.dumps(DEFAULT_MERCHANT)}
 [store]
 url = {json.dumps(self.store_url)}
 
-[[stores]]
-platform = {json.dumps(PLATFORM)}
-id = {json.dumps(STORE_ID)}
-secrets = [{json.dumps(SECRET)}]
-
+{stores}
 [dispatcher]
 workers = {self.workers}
 lease = {self.lease}

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -32,10 +29,6 @@ from shopify_support import (
 )
 from shopify_support import store as shopify_store
 
-from passerelle.clock import FixedClock
-from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
-from passerelle.connector.mirror import OrderMirror
-from passerelle.connector.store import DeliveryStatus, NewDelivery, open_store
 from passerelle.events import (
     CartLine,
     LineQuantity,
@@ -53,7 +46,7 @@ from passerelle.orders import (
     OrderLedger,
 )
 from passerelle.platforms import Translation
-from passerelle.plugins import Plugins
+from passerelle.testing.dispatching import dispatched
 from passerelle_shopify import FulfillmentReversedError, ShopifyPlatform
 
 ORDER = str(ORDER_ID)
@@ -405,27 +398,6 @@ def draw_history(data: st.DataObject, http: httpx.Client) -> History:
     return history
 
 
-class AcceptingBackEnd:
-    """A back end that accepts every call and says nothing of the order: the ledger the
-    dispatcher computed stands (the mirror is the authority)."""
-
-    def _accept(self, *args: object, **kwargs: object) -> SimpleNamespace:
-        return SimpleNamespace(order=None)
-
-    ship = cancel = refund = update_cart = _accept
-
-
-class LedgerMirror(OrderMirror):
-    """The mirror as its own back end: the ledger it holds is the authority."""
-
-    def __init__(self, ledger: OrderLedger) -> None:
-        super().__init__(client=None)  # type: ignore[arg-type]  # never asked
-        self.put(ledger)
-
-    def refresh(self, reference: str) -> OrderLedger:
-        return self.get(reference)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """How a run ended: the ledger, and which deliveries (topic, body) went to a person, why."""
@@ -437,58 +409,22 @@ class Outcome:
 def dispatch(order: Order, arrivals: Iterable[tuple[Delivery, str]]) -> Outcome:
     """Receive `arrivals` (a delivery and its Shopify event id) into a fresh inbox and dispatch
     them as `passerelle serve` does, waiting out deferrals on a clock, until all are settled."""
-    clock = FixedClock(ORDER_TIME + timedelta(days=1))
-    mirror = LedgerMirror(OrderLedger.open(order))
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        open_store(f"sqlite:///{Path(folder) / 'inbox.db'}", clock=clock) as inbox,
-        httpx.Client() as http,
-    ):
-        dispatcher = Dispatcher(
-            store=inbox,
-            platforms={"shopify": PLATFORM},
-            stores={("shopify", "main"): shopify_store()},
-            plugins=Plugins(),
-            backend=AcceptingBackEnd(),  # type: ignore[arg-type]
-            mirror=mirror,
-            http=http,
-            policy=DispatchPolicy(defer_for=timedelta(days=30)),
-            clock=clock,
-        )
-        ids = []
-        for (topic, body), event_id in arrivals:
-            delivery = request(body, topic, event_id=event_id, webhook_id=f"webhook-{event_id}")
-            appended = inbox.append(
-                NewDelivery.from_request(
-                    delivery,
-                    delivery_key=PLATFORM.delivery_key(delivery),
-                    ordering_key=PLATFORM.ordering_key(delivery),
-                )
-            )
-            ids.append(appended.id)
-        try:
-            for _ in range(100):
-                dispatcher.drain()
-                stored = [inbox.get(i) for i in ids]
-                if all(
-                    d.status not in (DeliveryStatus.PENDING, DeliveryStatus.PROCESSING)
-                    for d in stored
-                ):
-                    break
-                clock.advance(timedelta(hours=1))  # past any deferral's wait
-            else:
-                pytest.fail(
-                    "deliveries never settled: "
-                    + ", ".join(f"{d.delivery_key} {d.status}: {d.last_error}" for d in stored)
-                )
-        finally:
-            dispatcher.stop()
-        failed = frozenset(
-            (d.to_request().headers.get("X-Shopify-Topic", ""), d.body, d.last_error.code)
-            for d in stored
-            if d.status is DeliveryStatus.FAILED and d.last_error is not None
-        )
-        return Outcome(mirror.get(ORDER), failed)
+    run = dispatched(
+        PLATFORM,
+        shopify_store(),
+        order,
+        (
+            request(body, topic, event_id=event_id, webhook_id=f"webhook-{event_id}")
+            for (topic, body), event_id in arrivals
+        ),
+        now=ORDER_TIME + timedelta(days=1),
+    )
+    failed = frozenset(
+        (d.to_request().headers.get("X-Shopify-Topic", ""), d.body, d.last_error.code)
+        for d in run.failed
+        if d.last_error is not None
+    )
+    return Outcome(run.ledger, failed)
 
 
 def arrivals(

@@ -1,0 +1,16 @@
+"""The Passerelle plugin: registers `WooCommercePlatform` (entry point ``woocommerce`` of the
+group ``passerelle``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from passerelle.plugin import FilePlatform, WebhookPlatform, hookimpl
+from passerelle_woocommerce.platform import WooCommercePlatform
+
+__all__ = ["register_platforms"]
+
+
+@hookimpl
+def register_platforms(register: Callable[[WebhookPlatform | FilePlatform], None]) -> None:
+    register(WooCommercePlatform())

@@ -1,0 +1,115 @@
+"""WooCommerce passes the contract suite every Passerelle webhook platform must pass."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from woo_support import FIXTURES, SAMPLES, SITE, checkout_order, sample, store
+
+from passerelle.events import LineQuantity, OrderCancelled
+from passerelle.testing import Sample, WebhookPlatformContract
+from passerelle.testing.golden import golden_path
+from passerelle_woocommerce import WooCommercePlatform
+from passerelle_woocommerce.fake_rest import FakeRestApi
+from passerelle_woocommerce.verify import sign
+
+ORDER_727 = checkout_order(sample("order.created.rest-docs.json"))
+REFUND_730 = OrderCancelled(
+    order="727", id="refund:730", lines=(LineQuantity(line="315", quantity=1),)
+)
+CONTRACT_API = "http://woocommerce.contract/wp-json/wc/v3"
+
+SNAPSHOTS = {
+    # file: (topic, newer than, events applied before)
+    "samples/order.created.signed-vector.json": ("order.created", None, ()),
+    "samples/order.created.on-hold.wc5.json": ("order.created", None, ()),
+    "samples/order.created.rest-docs.json": ("order.created", None, ()),
+    "samples/order.updated.completed.rest-docs.json": (
+        "order.updated",
+        "samples/order.created.rest-docs.json",
+        (),
+    ),
+    "samples/order.updated.completed.wc8.json": ("order.updated", None, ()),
+    "fixtures/order.updated.processing.json": ("order.updated", None, ()),
+    "fixtures/order.updated.partial-refund.json": (
+        "order.updated",
+        "fixtures/order.updated.processing.json",
+        (),
+    ),
+    "fixtures/order.updated.completed.after-refund.json": (
+        "order.updated",
+        "fixtures/order.updated.partial-refund.json",
+        (REFUND_730,),
+    ),
+    "fixtures/order.updated.return-refund.json": (
+        "order.updated",
+        "fixtures/order.updated.completed.after-refund.json",
+        (),
+    ),
+    "fixtures/order.updated.refunded.json": (
+        "order.updated",
+        "fixtures/order.updated.return-refund.json",
+        (),
+    ),
+    "fixtures/order.updated.cancelled.json": ("order.updated", None, ()),
+}
+
+
+def delivery(name: str) -> Sample:
+    """`name` as WooCommerce delivers it, every header but the signature; order 727's snapshots
+    with the order the checkout created."""
+    topic, newer_than, before = SNAPSHOTS[name]
+    path = Path(__file__).parent / name
+    body = path.read_bytes()
+    order = ORDER_727 if json.loads(body)["id"] == 727 else None
+    resource, _, event = topic.partition(".")
+    return Sample(
+        name,
+        body,
+        {
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Source": f"{SITE}/",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": resource,
+            "X-WC-Webhook-Event": event,
+            "X-WC-Webhook-ID": "12",
+            "X-WC-Webhook-Delivery-ID": "5c6f0a3e9d1b4e2f8a7c6b5d4e3f2a1b",
+        },
+        order=order,
+        before=before,
+        golden=golden_path(path),
+        versioned=True,
+        newer_than=newer_than,
+    )
+
+
+def rest_api() -> FakeRestApi:
+    api = FakeRestApi()
+    for refund in (730, 731, 732):
+        api.refunds[(727, refund)] = json.loads((FIXTURES / f"refund.{refund}.json").read_bytes())
+    return api
+
+
+class TestWooCommerceContract(WebhookPlatformContract):
+    platform = WooCommercePlatform()
+    store = store(base_url=CONTRACT_API)
+    samples = tuple(delivery(name) for name in SNAPSHOTS)
+    max_examples = 20
+
+    def sign(self, body: bytes, secret: str) -> dict[str, str]:
+        return {"X-WC-Webhook-Signature": sign(body, secret)}
+
+    @pytest.fixture
+    def contract_http(self) -> Iterator[httpx.Client]:
+        with httpx.Client(transport=httpx.WSGITransport(app=rest_api().wsgi)) as client:
+            yield client
+
+
+def test_every_sample_is_in_the_contract() -> None:
+    files = {f"samples/{p.name}" for p in SAMPLES.glob("order.*.json")}
+    files |= {f"fixtures/{p.name}" for p in FIXTURES.glob("order.*.json")}
+    assert files == set(SNAPSHOTS)
