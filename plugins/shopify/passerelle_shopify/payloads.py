@@ -36,13 +36,12 @@ class ShopMoney(Body):
 
 
 class MoneyBag(Body):
-    """A ``*_set`` field: the amount in the customer's (presentment) currency.
-
-    Shopify also sends the amount in the shop's currency (``shop_money``); Passerelle never reads
-    it, so it is not validated either.
-    """
+    """A ``*_set`` field: the amount in the customer's (presentment) currency, and in the
+    shop's (``shop_money``), whose currency alone is read: it says whether a bare amount
+    elsewhere in the body, which is in the shop's currency, is also in the presentment one."""
 
     presentment_money: ShopMoney
+    shop_money: ShopMoney | None = None
 
 
 class DiscountAllocation(Body):

@@ -38,6 +38,7 @@ from pydantic import TypeAdapter
 
 from passerelle.plugin import (
     EXACT,
+    Amount,
     CancelReason,
     Currency,
     LineQuantity,
@@ -166,6 +167,7 @@ def split_refund(refund: Refund, *, currency_hint: str | None = None, at: str = 
     """Divide `refund` into cancelled and returned units and money (see the module doc)."""
     cur = _currency(refund, currency_hint, at)
     refunded = _refunded(refund, cur, at)
+    shop = _shop_currency(refund)
 
     cancelled: dict[str, int] = {}
     returned: dict[str, int] = {}
@@ -176,7 +178,7 @@ def split_refund(refund: Refund, *, currency_hint: str | None = None, at: str = 
         back = _returned_units(item, refund, at, index)
         value = _stated_value(item, cur)
         if value is None:
-            value = _line_value(item, cur, f"{at}refund_line_items[{index}]")
+            value = _line_value(item, cur, f"{at}refund_line_items[{index}]", shop)
         line = str(item.line_item_id)
         if back:
             returned[line] = returned.get(line, 0) + back
@@ -192,7 +194,7 @@ def split_refund(refund: Refund, *, currency_hint: str | None = None, at: str = 
             cancelled_value = EXACT.add(cancelled_value, part)
             returned_value = EXACT.add(returned_value, EXACT.subtract(value, part))
 
-    shipping = _shipping(refund, cur, at)
+    shipping = _shipping(refund, cur, at, shop)
     left = max(EXACT.subtract(refunded, EXACT.add(returned_value, shipping)), _ZERO)
     cancel_credit = min(cancelled_value, left)
     return RefundSplit(
@@ -350,7 +352,40 @@ def _stated_value(item: RefundLineItem, cur: Currency) -> Decimal | None:
     return EXACT.add(a.amount, b.amount)
 
 
-def _line_value(item: RefundLineItem, cur: Currency, field: str) -> Decimal:
+def _shop_currency(refund: Refund) -> str | None:
+    """The shop's currency, as the refund's ``*_set`` fields state it; None when it has none
+    (an API version before them, when a shop sold in its own currency alone)."""
+    bags = [
+        bag
+        for item in refund.refund_line_items
+        for bag in (
+            item.subtotal_set,
+            item.total_tax_set,
+            item.line_item.price_set if item.line_item is not None else None,
+        )
+    ]
+    bags += [line.subtotal_amount_set for line in refund.refund_shipping_lines]
+    bags += [adjustment.amount_set for adjustment in refund.order_adjustments]
+    return next(
+        (bag.shop_money.currency_code for bag in bags if bag and bag.shop_money is not None), None
+    )
+
+
+def _bare(amount: Amount, cur: Currency, shop: str | None, at: str, names: str) -> Decimal:
+    """The bare amount at `at` (`names`: its name, then its ``*_set``'s), which is in the
+    shop's currency, as a presentment amount: only when the two currencies are one, never a
+    relabelled amount."""
+    bare_name, set_name = names.split()
+    if shop is not None and shop.upper() != cur.code:
+        raise TranslationError(
+            f"is missing, and {bare_name} is in the shop currency {shop}, not the presentment "
+            f"currency {cur.code}",
+            field=f"{at}.{set_name}",
+        )
+    return amount_of(amount, cur, f"{at}.{bare_name}")
+
+
+def _line_value(item: RefundLineItem, cur: Currency, field: str, shop: str | None) -> Decimal:
     """Subtotal plus tax of a refunded line, in the presentment currency."""
     if item.subtotal_set is not None:
         value = presentment_amount(item.subtotal_set, cur, f"{field}.subtotal_set")
@@ -359,16 +394,17 @@ def _line_value(item: RefundLineItem, cur: Currency, field: str) -> Decimal:
             value = EXACT.add(value, tax)
         return value
     if item.subtotal is not None:
-        value = amount_of(item.subtotal, cur, f"{field}.subtotal")
+        value = _bare(item.subtotal, cur, shop, field, "subtotal subtotal_set")
         if item.total_tax is not None:
-            value = EXACT.add(value, amount_of(item.total_tax, cur, f"{field}.total_tax"))
+            tax = _bare(item.total_tax, cur, shop, field, "total_tax total_tax_set")
+            value = EXACT.add(value, tax)
         return value
     line = item.line_item
     if line is not None and line.price_set is not None:
         price = presentment_amount(line.price_set, cur, f"{field}.line_item.price_set")
         return EXACT.multiply(price, item.quantity)
     if line is not None and line.price is not None:
-        price = amount_of(line.price, cur, f"{field}.line_item.price")
+        price = _bare(line.price, cur, shop, f"{field}.line_item", "price price_set")
         return EXACT.multiply(price, item.quantity)
     raise TranslationError(
         f"refunded line {item.line_item_id} has no amount (subtotal_set, subtotal or price)",
@@ -376,7 +412,7 @@ def _line_value(item: RefundLineItem, cur: Currency, field: str) -> Decimal:
     )
 
 
-def _shipping(refund: Refund, cur: Currency, at: str) -> Decimal:
+def _shipping(refund: Refund, cur: Currency, at: str, shop: str | None) -> Decimal:
     """Shipping refunded: ``refund_shipping_lines`` when present, else the ``shipping_refund``
     order adjustments (older API versions; their amounts are negative). Never both, so the same
     shipping refund is not counted twice."""
@@ -410,9 +446,10 @@ def _shipping(refund: Refund, cur: Currency, at: str) -> Decimal:
                     presentment_amount(adjustment.tax_amount_set, cur, f"{field}.tax_amount_set"),
                 )
         elif adjustment.amount is not None:
-            total = EXACT.add(total, amount_of(adjustment.amount, cur, f"{field}.amount"))
+            total = EXACT.add(
+                total, _bare(adjustment.amount, cur, shop, field, "amount amount_set")
+            )
             if adjustment.tax_amount is not None:
-                total = EXACT.add(
-                    total, amount_of(adjustment.tax_amount, cur, f"{field}.tax_amount")
-                )
+                tax = _bare(adjustment.tax_amount, cur, shop, field, "tax_amount tax_amount_set")
+                total = EXACT.add(total, tax)
     return abs(total)

@@ -598,7 +598,7 @@ def test_bare_json_number_subtotals_are_read_exactly(
     body["order_adjustments"] = []
     body["transactions"][0]["amount"] = "20.29"
     for item in body["refund_line_items"]:
-        del item["subtotal_set"], item["total_tax_set"]
+        del item["subtotal_set"], item["total_tax_set"], item["line_item"]["price_set"]
     raw = (
         dumps(body)
         .replace(b'"subtotal": 33.75', b'"subtotal": 0.1')
@@ -617,4 +617,22 @@ def test_bare_json_number_subtotals_are_read_exactly(
             lines=(LineQuantity(line=SHOES, quantity=1),),
             refund=usd("19.99"),
         ),
+    )
+
+
+def test_a_bare_amount_in_another_shop_currency_is_refused_naming_its_missing_set(
+    platform: ShopifyPlatform, http: httpx.Client
+) -> None:
+    # The shop sells in CAD to a customer paying USD: a bare subtotal is CAD, and reading it as
+    # USD would refund a wrong amount.
+    body = json.loads(fixture("refunds_create.shipping_adjustment.json"))
+    del body["refund_line_items"][0]["subtotal_set"]
+
+    with pytest.raises(TranslationError) as refused:
+        translate(platform, http, dumps(body), "refunds/create")
+
+    assert refused.value.field == "refund_line_items[0].subtotal_set"
+    assert str(refused.value) == (
+        "refund_line_items[0].subtotal_set: is missing, and subtotal is in the shop currency"
+        " CAD, not the presentment currency USD"
     )
