@@ -397,10 +397,15 @@ def test_institution_must_be_0iiittttt() -> None:
     )
 
 
-def test_account_must_be_digits() -> None:
-    assert error(put(CRONUS, 2, 53, "6688-85684  ")) == (
+@pytest.mark.parametrize("account", ["6688-85684", "XXXXXX5684", "A-12 34"])
+def test_alphanumeric_accounts_are_read(account: str) -> None:
+    assert cpa005.read(put(CRONUS, 2, 53, account.ljust(12))).entries[0].account == account
+
+
+def test_account_must_be_left_justified() -> None:
+    assert error(put(CRONUS, 2, 53, " 668885684  ")) == (
         "PRDIRECT.DAT line 2, positions 53-64 (account number): "
-        "'6688-85684  ' is not an account number (digits, left-justified)"
+        "' 668885684  ' is not an account number (printable characters, left-justified)"
     )
 
 

@@ -221,7 +221,7 @@ def nacha_batches(draw: st.DrawFn) -> BatchFile:
         else BatchKind(directions.pop().value)
     )
     created = draw(st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31)))
-    origin = draw(st.text(ALNUM, min_size=1, max_size=10))
+    origin = draw(st.text("0123456789", min_size=1, max_size=10))
     return BatchFile(
         batch_id=f"{origin}-{created:%y%m%d}-{draw(st.sampled_from(ALNUM))}",
         originator=draw(st.text(ALNUM, min_size=1, max_size=10)),
@@ -331,13 +331,31 @@ def test_overlong_record() -> None:
     )
 
 
-def test_truncated_record_reads_as_blank_fields() -> None:
+def test_truncated_entry_is_refused_not_padded() -> None:
     lines = CREDIT.split(b"\n")
     lines[2] = lines[2][:35]
 
     assert error(b"\n".join(lines)) == (
-        "PAYROLL.ACH line 3, positions 30-39 (amount): '010000    ' is not a number"
+        "PAYROLL.ACH line 3, positions 36-94: the record ends at position 35: a right-trimmed "
+        "entry detail (6) record must reach position 94, the end of its trace number"
     )
+
+
+def test_entry_one_character_short_is_refused() -> None:
+    lines = DEBIT.split(b"\n")
+    lines[2] = lines[2][:54] + lines[2][55:]  # one character lost inside: fields shift left
+    assert len(lines[2]) == 93
+
+    assert error(b"\n".join(lines)) == (
+        "PAYROLL.ACH line 3, position 94: the record ends at position 93: a right-trimmed "
+        "entry detail (6) record must reach position 94, the end of its trace number"
+    )
+
+
+def test_trailing_spaces_past_94_are_accepted() -> None:
+    lines = CREDIT.split(b"\n")
+
+    assert nacha.read(b"\n".join(line + b"   " for line in lines)) == nacha.read(CREDIT)
 
 
 def test_unknown_record_type() -> None:
@@ -347,10 +365,16 @@ def test_unknown_record_type() -> None:
     )
 
 
-def test_unsupported_transaction_code() -> None:
-    assert error(put(CREDIT, 3, 2, "42")) == (
-        "PAYROLL.ACH line 3, positions 2-3 (transaction code): '42' is not supported: credits "
-        "are 22 and 32, debits 27 and 37 (prenotes 23, 28, 33, 38 are skipped)"
+def test_unknown_transaction_code() -> None:
+    assert error(put(CREDIT, 3, 2, "25")) == (
+        "PAYROLL.ACH line 3, positions 2-3 (transaction code): '25' is not a NACHA transaction code"
+    )
+
+
+def test_return_transaction_codes_are_refused_as_out_of_scope() -> None:
+    assert error(put(CREDIT, 3, 2, "21")) == (
+        "PAYROLL.ACH line 3, positions 2-3 (transaction code): '21' is a return or "
+        "notification of change code; those are not supported"
     )
 
 
@@ -404,18 +428,19 @@ def test_only_nines_after_the_file_control() -> None:
     )
 
 
-def test_batches_with_different_effective_dates() -> None:
+def test_read_wants_one_effective_date_and_points_to_read_batches() -> None:
     assert error(put(TWO_BATCHES, 7, 70, "241118")) == (
         "PAYROLL.ACH line 7, positions 70-75 (effective entry date): 2024-11-18 differs from "
-        "2024-11-15, the effective entry date of the batch on line 2; "
-        "a batch file has one processing date"
+        "2024-11-15 in the batch on line 2: one BatchFile has one originator and one "
+        "processing date (read the file with read_batches or Reader)"
     )
 
 
-def test_batches_of_two_companies() -> None:
+def test_read_wants_one_company() -> None:
     assert error(put(TWO_BATCHES, 7, 41, "9999999999")) == (
-        "PAYROLL.ACH line 7, positions 41-50 (company identification): '9999999999' differs "
-        "from the first batch's '1234567890'; one file, one originator"
+        "PAYROLL.ACH line 7, positions 41-50 (company identification): 9999999999 differs "
+        "from 1234567890 in the batch on line 2: one BatchFile has one originator and one "
+        "processing date (read the file with read_batches or Reader)"
     )
 
 
@@ -432,10 +457,15 @@ def test_wrong_record_size() -> None:
     )
 
 
-def test_account_with_a_hyphen() -> None:
-    assert error(put(CREDIT, 3, 13, "9876-4321")) == (
+@pytest.mark.parametrize("account", ["9876-4321", "XXXXX54321", "A1B2 C3"])
+def test_alphanumeric_accounts_are_read(account: str) -> None:
+    assert nacha.read(put(CREDIT, 3, 13, account.ljust(17))).entries[0].account == account
+
+
+def test_account_not_left_justified() -> None:
+    assert error(put(CREDIT, 3, 13, " 987654321")) == (
         "PAYROLL.ACH line 3, positions 13-29 (DFI account number): "
-        "'9876-4321        ' is not an account number (digits, left-justified)"
+        "' 987654321       ': not left-justified"
     )
 
 
@@ -481,7 +511,7 @@ def test_write_refuses_a_transaction_code_of_the_other_direction() -> None:
     entry = batch.entries[0].model_copy(update={"transaction_code": "27"})
 
     assert write_error(batch.model_copy(update={"entries": (entry,)})) == (
-        "entries[0].transaction_code: '27' is not a credit transaction code (22, 32)"
+        "entries[0].transaction_code: '27' is not a credit transaction code (22, 32, 42, 52)"
     )
 
 

@@ -56,6 +56,9 @@ __all__ = [
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Digits = Annotated[str, StringConstraints(pattern=r"^\d+$")]
+ACCOUNT_PATTERN = r"^[!-~](?:[ -~]*[!-~])?$"
+"""An account number: printable ASCII without surrounding spaces. The standards make it
+alphanumeric, and real files hold hyphens and masked digits (744-5678-99, XXXXX1234)."""
 
 
 class _Frozen(BaseModel):
@@ -84,7 +87,7 @@ class BatchEntry(_Frozen):
     direction: Direction
     amount: Money
     payee: Text | None = None
-    account: Annotated[str, StringConstraints(pattern=r"^\d{1,17}$")] | None = None
+    account: Annotated[str, StringConstraints(pattern=ACCOUNT_PATTERN, max_length=17)] | None = None
     institution: Annotated[str, StringConstraints(pattern=r"^\d{3}$")] | None = None
     transit: Annotated[str, StringConstraints(pattern=r"^\d{5}$")] | None = None
     routing: Annotated[str, StringConstraints(pattern=r"^\d{9}$")] | None = None

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from operator import itemgetter
+from typing import NoReturn, Protocol
 
+from passerelle.batches import ACCOUNT_PATTERN
 from passerelle.formats.errors import FormatError
 
 _NUMBER = re.compile(r"[0-9]+")
@@ -24,6 +27,103 @@ def decode(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")
+
+
+class Readable(Protocol):
+    """A binary file object (an open file, `io.BytesIO`, a socket's `makefile("rb")`)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+CHUNK_SIZE = 1 << 18
+"""How much of a stream the readers hold at a time, beside the record being read."""
+
+ACCOUNT = re.compile(ACCOUNT_PATTERN)
+
+
+def stream_lines(stream: Readable, fixed_length: int | None = None) -> Iterator[list[bytes]]:
+    """The lines of a binary stream, a chunk's worth at a time, without their ends.
+
+    Lines end with LF, CRLF or CR; the last may lack its end; a byte order mark before the first
+    line and DOS end-of-file markers after the last are ignored, and so are empty lines at the
+    end. With `fixed_length`, a stream whose first record runs on into the next without a line
+    end is cut every `fixed_length` bytes. Memory stays within two chunks whatever the stream's
+    size: a line longer than a chunk comes in pieces (which no record format accepts).
+    """
+    data = b""
+    while True:  # enough to see how the first record ends
+        chunk = stream.read(CHUNK_SIZE)
+        data += chunk
+        if not chunk or len(data) > (fixed_length or 0) + len(codecs.BOM_UTF8):
+            break
+    data = data.removeprefix(codecs.BOM_UTF8)
+    fixed = False
+    if fixed_length is not None and len(data) > fixed_length:
+        head = data[: fixed_length + 1]
+        fixed = b"\n" not in head and b"\r" not in head and head[-1:] not in b" \x1a"
+    empty = 0
+    while True:
+        if not chunk:
+            data = data.rstrip(b"\x1a")
+            if fixed:
+                assert fixed_length is not None
+                data = data.rstrip(b"\r\n")
+                yield [data[i : i + fixed_length] for i in range(0, len(data), fixed_length)]
+            else:
+                lines = data.splitlines()
+                while lines and not lines[-1]:
+                    lines.pop()
+                if lines:
+                    yield [b""] * empty + lines
+            return
+        if fixed:
+            assert fixed_length is not None
+            cut = len(data) - len(data) % fixed_length
+            yield [data[i : i + fixed_length] for i in range(0, cut, fixed_length)]
+        else:
+            cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
+            if not cut and len(data) > CHUNK_SIZE:
+                cut = len(data)
+            if cut:
+                lines = data[:cut].splitlines()
+                ended = len(lines)
+                while ended and not lines[ended - 1]:
+                    ended -= 1
+                if ended:  # empty lines count only once a line follows them
+                    yield [b""] * empty + lines[:ended]
+                    empty = 0
+                empty += len(lines) - ended
+        data = data[cut:]
+        chunk = stream.read(CHUNK_SIZE)
+        data += chunk
+
+
+_PRINTABLE = bytes(range(32, 127))
+_FIRST = itemgetter(slice(0, 1))
+
+
+def printable_ascii(data: bytes) -> bool:
+    """Whether `data` holds only printable ASCII characters (space to tilde)."""
+    return not data.translate(None, _PRINTABLE)
+
+
+def record_runs(lines: Sequence[bytes], kinds: re.Pattern[bytes]) -> dict[int, int]:
+    """Where the runs of records whose record types (first characters) match `kinds` begin
+    in `lines`, and where they end; none when a line is empty."""
+    firsts = b"".join(map(_FIRST, lines))
+    if len(firsts) != len(lines):
+        return {}
+    return {m.start(): m.end() for m in kinds.finditer(firsts)}
+
+
+def column_sum(joined: bytes, count: int, length: int, start: int, width: int) -> int:
+    """The sum of the `width`-digit numbers at 0-based `start` of `count` records of `length`
+    characters joined by LF: a digit column at a time, the column being one slice of the
+    joined records, summed in one pass over its bytes."""
+    total = 0
+    for column in range(start, start + width):
+        total = total * 10 + sum(joined[column :: length + 1]) - 48 * count
+    return total
 
 
 def split_lines(text: str) -> list[str]:
@@ -89,14 +189,18 @@ class Record:
         return int(self.digits(start, end, field))
 
     def account(self, start: int, end: int, field: str) -> str:
-        """A left-justified account number: digits, then spaces."""
+        """A left-justified account number: printable ASCII (alphanumeric, in the standards'
+        words), then spaces."""
         value = self.raw(start, end)
         account = value.rstrip()
         if not account:
             self.fail("blank: an account number is required", start, end, field)
-        if not is_number(account):
+        if ACCOUNT.match(account) is None:
             self.fail(
-                f"{value!r} is not an account number (digits, left-justified)", start, end, field
+                f"{value!r} is not an account number (printable characters, left-justified)",
+                start,
+                end,
+                field,
             )
         return account
 

@@ -1,21 +1,34 @@
 """CPA-005 (Payments Canada Standard 005) 1464-character files: read and write.
 
+Reading streams: `Reader(stream, filename=...)` takes a binary file object, reads its A header
+at once (`reader.header`), then yields each transaction of the C and D records as a
+`Transaction` while holding only the current chunk of the file. The Z trailer is checked at the
+end, so the iteration ends normally only for a file whose totals balance (`reader.trailer` is
+then set). A caller that acts on transactions must hold its changes until the iteration ends.
+
+What is checked (every refusal is one `FormatError` naming line, positions, field and rule):
+- Records are 1464 printable characters (a record is UTF-8 when it decodes as such, else
+  Windows-1252, as Windows accounting packages write); record counts run 1, 2, 3, ...; every
+  detail and the trailer repeat the header's originator ID and file creation number.
+- Each transaction: 3-digit transaction type (Standard 007: 200 payroll, 450 misc. payment, ...),
+  amount in cents > 0, date 0YYDDD, institution 0IIITTTTT, account number (alphanumeric,
+  left-justified: real files hold hyphens and masked digits), payee name. A blank segment ends
+  its record: all that follows must be blank.
+- E, F, I and J records (reversals, returns) come from the bank, not from a batch to send, and
+  are refused; so is RBC's 80-column transmission (routing line `$$AA01CPA1464[PROD[80$$`).
+- The Z trailer's totals and counts of D and C transactions must balance, E and F be zero (a
+  blank trailer field counts as zero). Reserved and filler fields are not checked.
+
 What `read` makes of a file:
 - `batch_id` is "<originator ID>-<file creation number>" (e.g. "XYZAB55255-0039"), `originator`
   the originator ID, `currency` the header's (a blank currency field, as many writers leave it,
   means `default_currency`, CAD unless told otherwise).
 - `processing_date` is the funds-available (C) / due (D) date of the file's first transaction.
-  A batch has one processing date, so a transaction dated otherwise is rejected; a file without
-  transactions takes its creation date.
-- Entries are the C (credit) and D (debit) transactions in file order: institution 0IIITTTTT
-  gives `institution` III and `transit` TTTTT, the originator cross reference number gives
-  `reference`, the transaction type (200 payroll, 450 misc. payment, ...) `transaction_code`.
-  E, F, I and J records (reversals, returns) come from the bank, not from a batch to send, and
-  are rejected. A file without transactions is a credit batch.
-- Record counts must run 1, 2, 3, ... and the Z trailer's totals and counts must balance (a
-  blank trailer field counts as zero). Reserved and filler fields are not checked.
-- Not supported: RBC's 80-column transmission (routing line `$$AA01CPA1464[PROD[80$$`) is
-  rejected with a message; send the 1464-character records.
+  A batch has one processing date, so a transaction dated otherwise is rejected (`Reader` takes
+  such a file); a file without transactions takes its creation date and is a credit batch.
+- Entries are the transactions in file order: institution 0IIITTTTT gives `institution` III and
+  `transit` TTTTT, the originator cross reference number gives `reference`, the transaction
+  type `transaction_code`.
 
 Line ends may be LF, CRLF or CR; the last record may lack one.
 """
@@ -23,124 +36,154 @@ Line ends may be LF, CRLF or CR; the last record may lack one.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-from pydantic import ValidationError
+from functools import partial
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import NamedTuple, NoReturn
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind_of
-from passerelle.formats._records import Record, decode, fit, is_number, split_lines
+from passerelle.formats._cpa005_layout import (
+    _CURRENCIES,
+    _DATES,
+    _DIRECTIONS,
+    _FROM_THE_BANK,
+    _RBC_ROUTING,
+    _SEGMENT,
+    _SEGMENTS,
+    RECORD_LENGTH,
+    _cached_julian,
+    _julian,
+)
+from passerelle.formats._cpa005_write import write
+from passerelle.formats._records import (
+    ACCOUNT,
+    Readable,
+    Record,
+    column_sum,
+    decode,
+    printable_ascii,
+    record_runs,
+    stream_lines,
+)
 from passerelle.formats.errors import FormatError
 from passerelle.money import Money
 
-__all__ = ["RECORD_LENGTH", "read", "write"]
-
-RECORD_LENGTH = 1464
-_SEGMENT = 240
-_SEGMENTS = 6
-_DIRECTIONS = {"C": Direction.CREDIT, "D": Direction.DEBIT}
-_FROM_THE_BANK = {
-    "E": "reversals of credits",
-    "F": "reversals of debits",
-    "I": "returned credits",
-    "J": "returned debits",
-}
-_CURRENCIES = ("CAD", "USD")
-_RBC_ROUTING = "$$AA01CPA1464"
-
-
-def _julian(record: Record, start: int, field: str) -> dt.date:
-    value = record.raw(start, start + 5)
-    parsed = _parse_julian(value)
-    if parsed is None:
-        record.fail(f"{value!r} is not a date in the form 0YYDDD", start, start + 5, field)
-    return parsed
-
-
-def _parse_julian(value: str) -> dt.date | None:
-    if not is_number(value) or len(value) != 6 or value[0] != "0":
-        return None
-    year, day = 2000 + int(value[1:3]), int(value[3:])
-    if not 1 <= day <= (366 if _leap(year) else 365):
-        return None
-    return dt.date(year, 1, 1) + dt.timedelta(days=day - 1)
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-def _to_julian(date: dt.date, field: str) -> str:
-    if not 2000 <= date.year <= 2099:
-        raise FormatError(
-            f"{date} cannot be written as 0YYDDD (years 2000-2099)", filename=None, field=field
-        )
-    return f"0{date.year % 100:02d}{date.timetuple().tm_yday:03d}"
+__all__ = ["RECORD_LENGTH", "Header", "Reader", "Trailer", "Transaction", "read", "write"]
 
 
 @dataclass(frozen=True, slots=True)
-class _Transaction:
-    entry: BatchEntry
-    date: dt.date
-    date_start: int
+class Header:
+    """The A header record."""
 
-
-def _segment(
-    record: Record, index: int, direction: Direction, currency: str
-) -> _Transaction | None:
-    """The transaction in segment `index` (0-based) of a C or D record; None when blank."""
-
-    def at(position: int) -> int:
-        """Where the field printed at `position` for the first segment lies in this one."""
-        return position + index * _SEGMENT
-
-    if not record.raw(at(25), at(264)).strip():
-        return None
-    code = record.digits(at(25), at(27), "transaction type")
-    amount = record.number(at(28), at(37), "amount")
-    if amount == 0:
-        record.fail(
-            f"{record.raw(at(28), at(37))!r} must be greater than zero", at(28), at(37), "amount"
-        )
-    date_field = "date funds available" if direction is Direction.CREDIT else "due date"
-    date = _julian(record, at(38), date_field)
-    institution = record.digits(at(44), at(52), "institution")
-    if institution[0] != "0":
-        record.fail(
-            f"{institution!r} is not 0IIITTTTT (institution and transit)",
-            at(44),
-            at(52),
-            "institution",
-        )
-    account = record.account(at(53), at(64), "account number")
-    payee = record.stripped(at(105), at(134))
-    if payee is None:
-        record.fail("blank: a payee name is required", at(105), at(134), "payee name")
-    try:
-        entry = BatchEntry(
-            direction=direction,
-            amount=Money.from_minor(amount, currency),
-            payee=payee,
-            account=account,
-            institution=institution[1:4],
-            transit=institution[4:9],
-            reference=record.stripped(at(175), at(193)),
-            transaction_code=code,
-        )
-    except ValidationError as exc:  # every field was checked above; this is a safety net
-        record.fail(exc.errors()[0]["msg"], at(25), at(264), f"segment {index + 1}")
-    return _Transaction(entry, date, at(38))
-
-
-@dataclass(frozen=True, slots=True)
-class _Header:
     originator: str
-    control: str  # positions 11-24, repeated by every record
-    creation: dt.date
+    file_creation_number: str
+    creation_date: dt.date
+    data_centre: str
     currency: str
+    """The header's, or the reader's default currency when the header leaves it blank."""
+    control: str
+    """Positions 11-24 (originator ID and file creation number), which every record repeats."""
+
+    @property
+    def batch_id(self) -> str:
+        """'<originator ID>-<file creation number>'."""
+        return f"{self.originator}-{self.file_creation_number}"
 
 
-def _header(record: Record, default_currency: str) -> _Header:
+@dataclass(frozen=True, slots=True)
+class Trailer:
+    """The Z trailer, once its totals were found to balance."""
+
+    debit_total: Money
+    debit_count: int
+    credit_total: Money
+    credit_count: int
+
+
+class Transaction(NamedTuple):
+    """One transaction (a 240-character segment of a C or D record), read and checked; fields
+    are taken from the record when asked for. `batch_entry()` makes its `BatchEntry`. (A named
+    tuple: the readers make many of them.)"""
+
+    record: str
+    """The whole record the transaction is a segment of."""
+    offset: int
+    """Where the segment starts in `record`, 0-based."""
+    line: int
+    header: Header
+    direction: Direction
+    date: dt.date
+    """Funds available (C) or due (D)."""
+
+    @property
+    def amount_minor(self) -> int:
+        """The amount in cents."""
+        return int(self.record[self.offset + 3 : self.offset + 13])
+
+    def _field(self, position: int, length: int) -> str:
+        """The field printed at `position` for the first segment, in this one."""
+        start = self.offset + position - 25
+        return self.record[start : start + length]
+
+    @property
+    def segment(self) -> int:
+        """1 to 6: where the transaction is in its record."""
+        return (self.offset - 24) // _SEGMENT + 1
+
+    @property
+    def transaction_type(self) -> str:
+        return self._field(25, 3)
+
+    @property
+    def amount(self) -> Money:
+        return Money.from_minor(self.amount_minor, self.header.currency)
+
+    @property
+    def institution(self) -> str:
+        return self._field(45, 3)
+
+    @property
+    def transit(self) -> str:
+        return self._field(48, 5)
+
+    @property
+    def account(self) -> str:
+        return self._field(53, 12).rstrip()
+
+    @property
+    def item_trace_number(self) -> str | None:
+        return self._field(65, 22).strip() or None
+
+    @property
+    def payee(self) -> str:
+        return self._field(105, 30).strip()
+
+    @property
+    def reference(self) -> str | None:
+        """The originator cross reference number."""
+        return self._field(175, 19).strip() or None
+
+    def batch_entry(self) -> BatchEntry:
+        # Every field was checked when read, by the rules BatchEntry states.
+        return BatchEntry.model_construct(
+            direction=self.direction,
+            amount=self.amount,
+            payee=self.payee,
+            account=self.account,
+            institution=self.institution,
+            transit=self.transit,
+            routing=None,
+            reference=self.reference,
+            transaction_code=self.transaction_type,
+            profile=None,
+        )
+
+
+def _header(record: Record, default_currency: str) -> Header:
     if record.raw(1, 1) != "A":
         record.fail(
             f"the file must start with an A header record, found {record.raw(1, 1)!r}",
@@ -151,17 +194,17 @@ def _header(record: Record, default_currency: str) -> _Header:
     originator = record.stripped(11, 20)
     if originator is None:
         record.fail("blank: the originator ID is required", 11, 20, "originator ID")
-    record.digits(21, 24, "file creation number")
+    number = record.digits(21, 24, "file creation number")
     creation = _julian(record, 25, "creation date")
     currency = record.raw(56, 58)
     if not currency.strip():
         currency = default_currency
     elif currency not in _CURRENCIES:
         record.fail(f"{currency!r} is not CAD or USD", 56, 58, "currency")
-    return _Header(originator, record.raw(11, 24), creation, currency)
+    return Header(originator, number, creation, record.raw(31, 35), currency, record.raw(11, 24))
 
 
-def _check_control(record: Record, header: _Header) -> None:
+def _check_control(record: Record, header: Header) -> None:
     if record.raw(11, 24) != header.control:
         record.fail(
             f"{record.raw(11, 24)!r} differs from the header's {header.control!r}",
@@ -190,27 +233,27 @@ def _check_total(
         )
 
 
-def _trailer(record: Record, header: _Header, transactions: list[_Transaction]) -> None:
+def _trailer(record: Record, header: Header, totals: dict[Direction, list[int]]) -> Trailer:
     _check_control(record, header)
     for direction, letters, value_at, count_at in (
         (Direction.DEBIT, "D and J", (25, 38), (39, 46)),
         (Direction.CREDIT, "C and I", (47, 60), (61, 68)),
     ):
-        items = [t.entry.amount for t in transactions if t.entry.direction is direction]
-        total = Money.sum(items, header.currency)
+        value, count = totals[direction]
+        total = Money.from_minor(value, header.currency)
         _check_total(
             record,
             *value_at,
             f"total value of {letters}",
-            total.minor,
+            value,
             f"the {letters} transactions total {total}",
         )
         _check_total(
             record,
             *count_at,
             f"number of {letters} transactions",
-            len(items),
-            f"the file has {len(items)} {letters} transactions",
+            count,
+            f"the file has {count} {letters} transactions",
         )
     for letter, value_at, count_at in (("E", (69, 82), (83, 90)), ("F", (91, 104), (105, 112))):
         _check_total(
@@ -223,115 +266,356 @@ def _trailer(record: Record, header: _Header, transactions: list[_Transaction]) 
             0,
             f"the file has no {letter} records",
         )
+    (d_value, d_count), (c_value, c_count) = totals[Direction.DEBIT], totals[Direction.CREDIT]
+    return Trailer(
+        Money.from_minor(d_value, header.currency),
+        d_count,
+        Money.from_minor(c_value, header.currency),
+        c_count,
+    )
+
+
+def _record(raw: bytes, number: int, filename: str) -> Record:
+    """The record on line `number`, after the checks that do not depend on its fields."""
+    text = decode(raw)
+    record = Record(text, number, filename)
+    kind = text[:1]
+    if not text:
+        record.fail("an empty line")
+    if kind not in "ACDEFIJZ":
+        record.fail(
+            f"{kind!r} is not a CPA-005 record type (A, C, D, E, F, I, J, Z)",
+            1,
+            1,
+            "record type",
+        )
+    if not text.isprintable():
+        column = next(i for i, c in enumerate(text, start=1) if not c.isprintable())
+        record.fail(
+            f"{text[column - 1]!r} is not a printable character",
+            column,
+            column,
+            _field_at(column) if kind in _DIRECTIONS else None,
+        )
+    if len(text) < RECORD_LENGTH:
+        record.fail(
+            f"the record ends at position {len(text)}; "
+            f"CPA-005 records are {RECORD_LENGTH} characters",
+            len(text) + 1,
+            RECORD_LENGTH,
+        )
+    if len(text) > RECORD_LENGTH:
+        record.fail(
+            f"the record is {len(text)} characters long; "
+            f"CPA-005 records are {RECORD_LENGTH} characters",
+            RECORD_LENGTH + 1,
+            len(text),
+        )
+    return record
+
+
+_SEGMENT_FIELDS = (
+    (25, 27, "transaction type"),
+    (28, 37, "amount"),
+    (38, 43, "date"),
+    (44, 52, "institution"),
+    (53, 64, "account number"),
+    (65, 86, "item trace number"),
+    (87, 89, "stored transaction type"),
+    (90, 104, "originator short name"),
+    (105, 134, "payee name"),
+    (135, 164, "originator long name"),
+    (165, 174, "originating direct clearer's user ID"),
+    (175, 193, "originator cross reference number"),
+    (194, 202, "institution for returns"),
+    (203, 214, "account for returns"),
+    (215, 229, "sundry information"),
+    (230, 264, "filler"),
+)
+
+
+def _field_at(column: int) -> str | None:
+    if column <= 24:
+        return None
+    offset = (column - 25) % _SEGMENT + 25
+    name = next(name for start, end, name in _SEGMENT_FIELDS if start <= offset <= end)
+    return f"{name}, segment {(column - 25) // _SEGMENT + 1}"
+
+
+class Reader:
+    """Reads a CPA-005 file from a binary stream: `header` at once, then transactions as
+    iterated. Iterate once; the iteration raises `FormatError` at the first problem and ends
+    normally only once the Z trailer balances, which sets `trailer`."""
+
+    def __init__(
+        self, stream: Readable, *, filename: str = "<stream>", default_currency: str = "CAD"
+    ) -> None:
+        self.filename = filename
+        self._chunks = stream_lines(stream)
+        self._first = next(self._chunks, [])
+        if not self._first:
+            raise FormatError("the file is empty", filename=filename)
+        if self._first[0].startswith(_RBC_ROUTING.encode()):
+            raise FormatError(
+                f"RBC's 80-column transmission ({_RBC_ROUTING} routing line) is not supported; "
+                f"send the {RECORD_LENGTH}-character records",
+                filename=filename,
+                line=1,
+            )
+        self.header = _header(_record(self._first[0], 1, filename), default_currency)
+        self.trailer: Trailer | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[Transaction]:
+        if self._started:
+            raise RuntimeError("a Reader reads its stream once")
+        self._started = True
+        return chain.from_iterable(self._read())
+
+    def _read(self) -> Iterator[Sequence[Transaction]]:
+        """The transactions in groups: the records of a run checked at once, or one."""
+        filename, header = self.filename, self.header
+        totals = {Direction.CREDIT: [0, 0], Direction.DEBIT: [0, 0]}
+        number = 1
+        lines = self._first[1:]
+        closed = False
+        while True:
+            joined = b"".join(lines)
+            runs = record_runs(lines, _RUN) if printable_ascii(joined) and not closed else {}
+            i, size = 0, len(lines)
+            while i < size:
+                end = runs.get(i, 0)
+                if end:
+                    run = lines[i:end]
+                    found = _full_records(run, number + 1, header)
+                    if found is not None:
+                        transactions, value = found
+                        total = totals[transactions[0].direction]
+                        total[0] += value
+                        total[1] += len(transactions)
+                        number += len(run)
+                        i = end
+                        yield transactions
+                        continue
+                raw = lines[i]
+                i += 1
+                number += 1
+                record = _record(raw, number, filename)
+                text = record.text
+                kind = text[0]
+                if closed:
+                    record.fail("a record after the Z trailer", 1, 1, "record type")
+                if kind == "A":
+                    record.fail("a second A header record", 1, 1, "record type")
+                count = text[1:10]
+                if not count.isdigit() or int(count) != number:
+                    record.fail(
+                        f"{count!r} is out of sequence: expected {number:09d}",
+                        2,
+                        10,
+                        "record count",
+                    )
+                if kind in _FROM_THE_BANK:
+                    record.fail(
+                        f"{kind} records ({_FROM_THE_BANK[kind]}) come from the bank; "
+                        "a batch to send carries C and D records",
+                        1,
+                        1,
+                        "record type",
+                    )
+                if kind == "Z":
+                    self.trailer = _trailer(record, header, totals)
+                    closed = True
+                    continue
+                _check_control(record, header)
+                direction = _DIRECTIONS[kind]
+                total = totals[direction]
+                for index in range(_SEGMENTS):
+                    transaction = _segment(record, index, direction, header)
+                    if transaction is None:
+                        if index == 0:
+                            record.fail(
+                                "blank: a detail record carries at least one transaction",
+                                25,
+                                24 + _SEGMENT,
+                                "segment 1",
+                            )
+                        _check_rest_blank(record, index)
+                        break
+                    total[0] += transaction.amount_minor
+                    total[1] += 1
+                    yield (transaction,)
+            more = next(self._chunks, None)
+            if more is None:
+                break
+            lines = more
+        if not closed:
+            raise FormatError(
+                "the file ends without a Z trailer record", filename=filename, line=number
+            )
+
+
+_RUN = re.compile(rb"C{4,}|D{4,}")
+"""Runs of detail records of one kind worth checking at once."""
+_STRIDE = RECORD_LENGTH + 1
+_COUNT = itemgetter(slice(1, 10))
+
+
+def _full_records(
+    run: Sequence[bytes], line: int, header: Header
+) -> tuple[tuple[Transaction, ...], int] | None:
+    """The transactions of `run` (C or D records of printable ASCII from `line` on) when every
+    record holds six transactions that pass every check, with their total value; None
+    otherwise, and the records are read one by one, which finds and names the problem.
+
+    The records, joined by LF, are checked a column of characters at a time: the characters at
+    one position of every record are one slice of the joined records."""
+    count = len(run)
+    joined = b"\n".join(run)
+    control = header.control.encode("ascii")
+    expected = b"".join(b"%09d" % n for n in range(line, line + count))
+    if not (
+        len(joined) == _STRIDE * count - 1
+        and joined.count(b"\n") == count - 1
+        and joined[RECORD_LENGTH::_STRIDE] == b"\n" * (count - 1)  # every record 1464 long
+        and b"".join(map(_COUNT, run)) == expected
+        and all(joined[10 + i :: _STRIDE] == control[i : i + 1] * count for i in range(14))
+    ):
+        return None
+    value = 0
+    dates = []
+    for start in range(24, RECORD_LENGTH, _SEGMENT):
+        amount = itemgetter(slice(start + 3, start + 13))
+        date = itemgetter(slice(start + 13, start + 19))
+        if not (
+            all(joined[c::_STRIDE].isdigit() for c in range(start, start + 28))
+            and joined[start + 19 :: _STRIDE] == b"0" * count  # institution 0IIITTTTT
+            and b" " not in joined[start + 28 :: _STRIDE]  # account, left-justified
+            and all(map(bytes.strip, map(itemgetter(slice(start + 80, start + 110)), run)))
+            and b"0" * 10 not in map(amount, run)
+        ):
+            return None
+        for found in set(map(date, run)):
+            if _DATES.get(found.decode()) is None and _cached_julian(found.decode()) is None:
+                return None
+        dates.append(list(map(_DATES.__getitem__, map(bytes.decode, map(date, run)))))
+        value += column_sum(joined, count, RECORD_LENGTH, start + 3, 10)
+    texts = list(map(bytes.decode, run))
+    lines = range(line, line + count)
+    direction = _DIRECTIONS[run[0][:1].decode()]
+    segments = [
+        map(
+            _new_transaction,
+            zip(
+                texts,
+                repeat(start),
+                lines,
+                repeat(header),
+                repeat(direction),
+                dates[k],
+                strict=False,
+            ),
+        )
+        for k, start in enumerate(range(24, RECORD_LENGTH, _SEGMENT))
+    ]
+    return tuple(chain.from_iterable(zip(*segments, strict=True))), value
+
+
+def _segment(
+    record: Record, index: int, direction: Direction, header: Header
+) -> Transaction | None:
+    """The transaction in segment `index` (0-based) of a C or D record; None when blank."""
+    start = 24 + index * _SEGMENT
+    text = record.text
+    if text[start] == " " and not text[start : start + _SEGMENT].strip():
+        return None
+    numbers = text[start : start + 13] + text[start + 19 : start + 28]
+    account = text[start + 28 : start + 40].rstrip()
+    date = _DATES.get(text[start + 13 : start + 19]) or _cached_julian(
+        text[start + 13 : start + 19]
+    )
+    if (
+        not (numbers.isascii() and numbers.isdigit())
+        or text[start + 19] != "0"
+        or date is None
+        or not account
+        or ACCOUNT.match(account) is None
+        or not text[start + 80 : start + 110].strip()
+    ):
+        _refuse_segment(record, index, direction)
+    cents = int(text[start + 3 : start + 13])
+    if cents == 0:
+        shift = index * _SEGMENT
+        record.fail(
+            f"{text[start + 3 : start + 13]!r} must be greater than zero",
+            28 + shift,
+            37 + shift,
+            "amount",
+        )
+    return _new_transaction((text, start, record.line, header, direction, date))
+
+
+_new_transaction = partial(tuple.__new__, Transaction)
+"""Transaction._make without its Python-level length check."""
+
+
+def _refuse_segment(record: Record, index: int, direction: Direction) -> NoReturn:
+    """The first field of the segment that is wrong, named."""
+    shift = index * _SEGMENT
+
+    def at(position: int) -> int:
+        """Where the field printed at `position` for the first segment lies in this one."""
+        return position + shift
+
+    record.digits(at(25), at(27), "transaction type")
+    record.digits(at(28), at(37), "amount")
+    date_field = "date funds available" if direction is Direction.CREDIT else "due date"
+    _julian(record, at(38), date_field)
+    institution = record.digits(at(44), at(52), "institution")
+    if institution[0] != "0":
+        record.fail(
+            f"{institution!r} is not 0IIITTTTT (institution and transit)",
+            at(44),
+            at(52),
+            "institution",
+        )
+    record.account(at(53), at(64), "account number")
+    if record.stripped(at(105), at(134)) is None:
+        record.fail("blank: a payee name is required", at(105), at(134), "payee name")
+    raise AssertionError(f"line {record.line}: a segment that passes its checks was refused")
 
 
 def read(data: bytes, *, filename: str = "<bytes>", default_currency: str = "CAD") -> BatchFile:
     """The batch a CPA-005 file carries; `FormatError` names the line and positions of the first
     problem."""
-    lines = split_lines(decode(data))
-    if not lines:
-        raise FormatError("the file is empty", filename=filename)
-    if lines[0].startswith(_RBC_ROUTING):
-        raise FormatError(
-            f"RBC's 80-column transmission ({_RBC_ROUTING} routing line) is not supported; "
-            f"send the {RECORD_LENGTH}-character records",
-            filename=filename,
-            line=1,
-        )
-    header: _Header | None = None
-    transactions: list[_Transaction] = []
-    first_date_line = 0
-    closed = False
-    for number, text in enumerate(lines, start=1):
-        record = Record(text, number, filename)
-        kind = text[:1]
-        if closed:
-            record.fail("a record after the Z trailer", 1, 1, "record type")
-        if not text:
-            record.fail("an empty line")
-        if kind not in "ACDEFIJZ":
-            record.fail(
-                f"{kind!r} is not a CPA-005 record type (A, C, D, E, F, I, J, Z)",
-                1,
-                1,
-                "record type",
+    reader = Reader(io.BytesIO(data), filename=filename, default_currency=default_currency)
+    entries: list[BatchEntry] = []
+    first: Transaction | None = None
+    for transaction in reader:
+        if first is None:
+            first = transaction
+        elif transaction.date != first.date:
+            start = transaction.offset + 14
+            raise FormatError(
+                f"{transaction.date} differs from {first.date}, the date of the file's first "
+                f"transaction (line {first.line}); a batch has one processing date",
+                filename=filename,
+                line=transaction.line,
+                column=start,
+                end_column=start + 5,
+                field="date funds available"
+                if transaction.direction is Direction.CREDIT
+                else "due date",
             )
-        if len(text) != RECORD_LENGTH:
-            if len(text) < RECORD_LENGTH:
-                record.fail(
-                    f"the record ends at position {len(text)}; "
-                    f"CPA-005 records are {RECORD_LENGTH} characters",
-                    len(text) + 1,
-                    RECORD_LENGTH,
-                )
-            record.fail(
-                f"the record is {len(text)} characters long; "
-                f"CPA-005 records are {RECORD_LENGTH} characters",
-                RECORD_LENGTH + 1,
-                len(text),
-            )
-        if header is None:
-            header = _header(record, default_currency)
-        elif kind == "A":
-            record.fail("a second A header record", 1, 1, "record type")
-        count = record.digits(2, 10, "record count")
-        if int(count) != number:
-            record.fail(
-                f"{count!r} is out of sequence: expected {number:09d}", 2, 10, "record count"
-            )
-        if kind == "A":
-            continue
-        if kind in _FROM_THE_BANK:
-            record.fail(
-                f"{kind} records ({_FROM_THE_BANK[kind]}) come from the bank; "
-                "a batch to send carries C and D records",
-                1,
-                1,
-                "record type",
-            )
-        if kind == "Z":
-            _trailer(record, header, transactions)
-            closed = True
-            continue
-        _check_control(record, header)
-        for index in range(_SEGMENTS):
-            transaction = _segment(record, index, _DIRECTIONS[kind], header.currency)
-            if transaction is None:
-                if index == 0:
-                    record.fail(
-                        "blank: a detail record carries at least one transaction",
-                        25,
-                        24 + _SEGMENT,
-                        "segment 1",
-                    )
-                _check_rest_blank(record, index)
-                break
-            if transactions and transaction.date != transactions[0].date:
-                record.fail(
-                    f"{transaction.date} differs from {transactions[0].date}, the date of the "
-                    f"file's first transaction (line {first_date_line}); "
-                    "a batch has one processing date",
-                    transaction.date_start,
-                    transaction.date_start + 5,
-                    "date funds available" if kind == "C" else "due date",
-                )
-            if not transactions:
-                first_date_line = number
-            transactions.append(transaction)
-    if header is None:  # pragma: no cover - lines is not empty, so the loop set it or failed
-        raise FormatError("the file is empty", filename=filename)
-    if not closed:
-        raise FormatError(
-            "the file ends without a Z trailer record", filename=filename, line=len(lines)
-        )
-    entries = tuple(t.entry for t in transactions)
+        entries.append(transaction.batch_entry())
+    header = reader.header
     return BatchFile(
-        batch_id=f"{header.originator}-{header.control[10:]}",
+        batch_id=header.batch_id,
         originator=header.originator,
         kind=kind_of(entries) or BatchKind.CREDIT,
-        processing_date=transactions[0].date if transactions else header.creation,
+        processing_date=first.date if first is not None else header.creation_date,
         currency=header.currency,
-        entries=entries,
+        entries=tuple(entries),
     )
 
 
@@ -349,145 +633,3 @@ def _check_rest_blank(record: Record, blank_index: int) -> None:
         start + _SEGMENT - 1,
         f"segment {segment + 1}",
     )
-
-
-# --- writing ----------------------------------------------------------------------------------
-
-
-def write(
-    batch: BatchFile,
-    *,
-    creation_date: dt.date | None = None,
-    data_centre: str = "00000",
-    transaction_type: str = "450",
-    short_name: str | None = None,
-    long_name: str | None = None,
-    returns_account: tuple[str, str, str] | None = None,
-    segments_per_record: int = _SEGMENTS,
-    line_end: str = "\n",
-    encoding: str = "cp1252",
-) -> bytes:
-    """`batch` as a CPA-005 file that `read` turns back into `batch`.
-
-    `batch.batch_id` must be "<originator>-<file creation number>". `creation_date` defaults to the
-    processing date; `transaction_type` is used for entries without a `transaction_code`;
-    `short_name` / `long_name` (originator names, default the originator ID) and
-    `returns_account` (institution, transit, account) fill the fields a bank wants but `read` does
-    not keep. Consecutive entries of one direction share records of `segments_per_record`
-    transactions. Raises `FormatError` (naming the entry) for what CPA-005 cannot carry.
-    """
-    match = re.fullmatch(re.escape(batch.originator) + r"-([0-9]{4})", batch.batch_id)
-    if match is None:
-        raise FormatError(
-            f"{batch.batch_id!r} is not '<originator ID>-<file creation number>' "
-            f"(e.g. '{batch.originator}-0001')",
-            filename=None,
-            field="batch_id",
-        )
-    if not 1 <= segments_per_record <= _SEGMENTS:
-        raise ValueError(f"segments_per_record must be 1 to {_SEGMENTS}, not {segments_per_record}")
-    if line_end not in ("\n", "\r\n", "\r"):
-        raise ValueError(f"line_end must be LF, CRLF or CR, not {line_end!r}")
-    if batch.currency not in _CURRENCIES:
-        raise FormatError(f"{batch.currency!r} is not CAD or USD", filename=None, field="currency")
-    what = "the CPA-005 field"
-    originator = fit(batch.originator, 10, "originator", what=what)
-    control = originator.ljust(10) + match.group(1)
-    date = _to_julian(batch.processing_date, "processing_date")
-    created = _to_julian(creation_date or batch.processing_date, "creation_date")
-    if not (len(data_centre) == 5 and is_number(data_centre)):
-        raise ValueError(f"data_centre must be 5 digits, not {data_centre!r}")
-    short = fit(short_name or originator, 15, "short_name", what=what).ljust(15)
-    long = fit(long_name or originator, 30, "long_name", what=what).ljust(30)
-    returns = "0" * 9 + " " * 12
-    if returns_account is not None:
-        institution, transit, account = returns_account
-        if not re.fullmatch(r"[0-9]{3}", institution) or not re.fullmatch(r"[0-9]{5}", transit):
-            raise ValueError("returns_account needs a 3-digit institution and a 5-digit transit")
-        returns = f"0{institution}{transit}" + fit(account, 12, "returns_account", what=what).ljust(
-            12
-        )
-
-    records = ["A000000001" + control + created + data_centre + " " * 20 + batch.currency]
-    records[0] = records[0].ljust(RECORD_LENGTH)
-    group: list[str] = []
-    group_kind = ""
-    totals = {"C": [0, 0], "D": [0, 0]}
-
-    def flush() -> None:
-        if group:
-            body = "".join(group).ljust(_SEGMENT * _SEGMENTS)
-            records.append(f"{group_kind}{len(records) + 1:09d}{control}{body}")
-            group.clear()
-
-    for i, entry in enumerate(batch.entries):
-        kind = "C" if entry.direction is Direction.CREDIT else "D"
-        if kind != group_kind or len(group) == segments_per_record:
-            flush()
-            group_kind = kind
-        group.append(
-            _segment_text(entry, i, date, transaction_type, short, long, originator, returns)
-        )
-        totals[kind][0] += entry.amount.minor
-        totals[kind][1] += 1
-    flush()
-    (d_value, d_count), (c_value, c_count) = totals["D"], totals["C"]
-    trailer = (
-        f"Z{len(records) + 1:09d}{control}{d_value:014d}{d_count:08d}{c_value:014d}{c_count:08d}"
-        + "0" * 44
-    )
-    records.append(trailer.ljust(RECORD_LENGTH))
-    text = "".join(record + line_end for record in records)
-    try:
-        return text.encode(encoding)
-    except UnicodeEncodeError as exc:
-        raise FormatError(
-            f"{exc.object[exc.start : exc.end]!r} cannot be written in {encoding}",
-            filename=None,
-            field="entries",
-        ) from None
-
-
-def _segment_text(
-    entry: BatchEntry,
-    i: int,
-    date: str,
-    transaction_type: str,
-    short: str,
-    long: str,
-    originator: str,
-    returns: str,
-) -> str:
-    where = f"entries[{i}]"
-    what = "the CPA-005 field"
-    if entry.institution is None or entry.transit is None or entry.account is None:
-        raise FormatError(
-            "CPA-005 names accounts by institution, transit and account number",
-            filename=None,
-            field=where,
-        )
-    code = entry.transaction_code or transaction_type
-    if not re.fullmatch(r"[0-9]{3}", code):
-        raise FormatError(
-            f"{code!r} is not a 3-digit transaction type",
-            filename=None,
-            field=f"{where}.transaction_code",
-        )
-    if entry.amount.minor > 9_999_999_999:
-        raise FormatError(
-            f"{entry.amount} is more than the 10-digit amount field holds",
-            filename=None,
-            field=f"{where}.amount",
-        )
-    payee = fit(entry.payee or "", 30, f"{where}.payee", what=what)
-    if not payee:
-        raise FormatError("CPA-005 needs a payee name", filename=None, field=f"{where}.payee")
-    account = fit(entry.account, 12, f"{where}.account", what=what)
-    reference = fit(entry.reference or "", 19, f"{where}.reference", what=what)
-    segment = (
-        f"{code}{entry.amount.minor:010d}{date}0{entry.institution}{entry.transit}"
-        f"{account.ljust(12)}{'0' * 22}000{short}{payee.ljust(30)}{long}"
-        f"{originator.ljust(10)}{reference.ljust(19)}{returns}{' ' * 15}{' ' * 22}  {'0' * 11}"
-    )
-    assert len(segment) == _SEGMENT
-    return segment

@@ -1,608 +1,566 @@
 """NACHA (ACH) 94-character files: read and write.
 
-What `read` makes of a file:
-- `batch_id` is "<immediate origin>-<creation date YYMMDD>-<file ID modifier>" (e.g.
-  "0231380104-190816-A"), the three fields that tell one file from another of the same sender.
-  `originator` is the company identification of the batch headers (one file, one company),
-  `currency` USD.
-- `processing_date` is the effective entry date of the batch headers; a batch has one date, so
-  batches with different effective dates are rejected.
-- Entries are the 6 records in file order across all batches: transaction codes 22 / 32
-  (checking / savings credit) and 27 / 37 (debit). `routing` is the RDFI (8 digits) and its check
-  digit, which must be right; the individual identification number gives `reference`, the
-  transaction code `transaction_code`. Prenotes (23, 28, 33, 38) are zero-dollar account checks,
-  not payments: they are checked and counted in the controls, then left out. Other transaction
-  codes, and IAT batches, are rejected. Addenda (7) are checked for place and counted, not kept.
-- Batch (8) and file (9) controls must match: entry/addenda counts, entry hashes (sum of the
-  8-digit RDFI numbers, low 10 digits), debit and credit totals, batch count. The block count is
-  not checked (writers disagree on it when they skip the padding).
-- The kind follows the entries; a file whose batches hold no payments takes it from their
-  service class codes (220 credit, 225 debit, 200 mixed).
+Reading streams: `Reader(stream, filename=...)` takes a binary file object, reads its file header
+(1) at once (`reader.header`), then yields the entry detail (6) records as `Entry` objects, each
+with its addenda (7) and its batch header (5) (`entry.batch`), while holding only the current
+chunk of the file. Batch (8) and file (9) controls are checked as they come, so the iteration
+ends normally only for a file that balances; the file control is then `reader.control`. A
+caller that acts on entries must hold its changes until the iteration ends: the last record can
+still refuse the file.
 
-Writers' habits that are accepted: right-trimmed lines (padded back to 94), no final line end,
-lines of 94 "9"s after the file control, a whole file without line ends.
+What is checked (every refusal is one `FormatError` naming line, positions, field and rule):
+- Records are 94 printable ASCII characters. A right-trimmed line is padded back to 94, but only
+  up to the last field its record may leave blank (an entry ends with its trace number, so a
+  short entry is an error); a longer line is accepted when the extra characters are spaces.
+- SEC codes and what each may carry (`SEC_CODES`): PPD, CCD, WEB (credits and debits, one
+  addenda), CTX (credits and debits, as many addenda as the entry announces), CIE (credits),
+  TEL, ARC, BOC, POP, RCK (debits, no addenda). Prenotes (23, 28, 33, 38, 43, 48, 53) carry
+  no amount; zero-dollar entries with remittance data (24, 29, 34, 39) only in CCD and CTX, with
+  an addenda. Service class 220 holds credits only, 225 debits only. Out of scope and refused
+  as such: IAT, ADV and COR batches, return and NOC transaction codes (21, 26, ...) and addenda
+  98 and 99.
+- Routing check digits; account numbers are alphanumeric (e.g. 744-5678-99), left-justified;
+  trace numbers begin with the batch's ODFI; addenda sequence numbers count 1, 2, ... and name
+  their entry's trace sequence number.
+- The immediate origin is a routing number or a 10-digit identification (digits, leading
+  blanks allowed).
+- Batch and file controls: entry/addenda counts, entry hashes (sum of the 8-digit RDFI numbers,
+  low 10 digits), debit and credit totals, company identification and batch number, the batch
+  count, and the block count: the number of 10-record blocks the records up to the file control
+  fill, counted as the standard does (ceil(records / 10)), whether or not the file is padded.
+  Padding lines of 94 "9"s after the file control may fill the last block, no more.
+
+`read(data)` gives the `BatchFile` of a file whose batches share one company and one effective
+date (prenotes and zero-dollar entries are checked and left out); `read_batches(data)` gives one
+`BatchFile` per batch for any file.
+
+Writers' habits that are accepted: right-trimmed lines, CR or CRLF line ends, no final line end,
+a whole file without line ends, a DOS end-of-file marker.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
+import io
 import logging
-import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+from itertools import chain, compress, repeat
+from operator import itemgetter
 
-from pydantic import ValidationError
-
-from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind_of
+from passerelle.batches import BatchEntry, BatchFile, BatchKind, kind_of
+from passerelle.formats._nacha_checks import (
+    _CHECK_DIGITS,
+    _NOT_PRINTABLE,
+    _addenda,
+    _allowed,
+    _bad_account,
+    _bad_amount,
+    _bad_check_digit,
+    _batch_control,
+    _batch_header,
+    _check_digit,
+    _close_addenda,
+    _diagnose_entry,
+    _fail,
+    _field_at,
+    _file_control,
+    _file_header,
+    _outside,
+    _refuse_code,
+    _unclosed,
+)
+from passerelle.formats._nacha_model import (
+    _LAST_REQUIRED,
+    _NAMES,
+    _PADDING,
+    _PPD,
+    RECORD_LENGTH,
+    SEC_CODES,
+    BatchHeader,
+    Entry,
+    FileControl,
+    FileHeader,
+    Purpose,
+    SecRule,
+)
+from passerelle.formats._nacha_write import write
 from passerelle.formats._records import (
+    Readable,
     Record,
-    decode,
-    fit,
-    is_number,
+    column_sum,
+    printable_ascii,
+    record_runs,
     routing_check_digit,
-    split_lines,
+    stream_lines,
 )
 from passerelle.formats.errors import FormatError
-from passerelle.money import Money
 
-__all__ = ["RECORD_LENGTH", "read", "write"]
+__all__ = [
+    "RECORD_LENGTH",
+    "SEC_CODES",
+    "BatchHeader",
+    "Entry",
+    "FileControl",
+    "FileHeader",
+    "Reader",
+    "SecRule",
+    "read",
+    "read_batches",
+    "write",
+]
 
 log = logging.getLogger(__name__)
 
-RECORD_LENGTH = 94
-_PADDING = "9" * RECORD_LENGTH
-_CREDITS = {"22", "32"}
-_DEBITS = {"27", "37"}
-_PRENOTES = {
-    "23": Direction.CREDIT,
-    "33": Direction.CREDIT,
-    "28": Direction.DEBIT,
-    "38": Direction.DEBIT,
-}
-_SERVICE_CLASSES = {"200": BatchKind.MIXED, "220": BatchKind.CREDIT, "225": BatchKind.DEBIT}
-_HASH_MODULUS = 10**10
-_NAMES = {
-    "1": "file header (1)",
-    "5": "batch header (5)",
-    "6": "entry detail (6)",
-    "7": "addenda (7)",
-    "8": "batch control (8)",
-    "9": "file control (9)",
-}
 
+class Reader:
+    """Reads a NACHA file from a binary stream: `header` at once, then entries as iterated.
 
-def _date(record: Record, start: int, field: str) -> dt.date:
-    value = record.raw(start, start + 5)
-    date = None
-    if is_number(value):
-        with contextlib.suppress(ValueError):  # no such day: reported below
-            date = dt.date(2000 + int(value[:2]), int(value[2:4]), int(value[4:]))
-    if date is None:
-        record.fail(f"{value!r} is not a date in the form YYMMDD", start, start + 5, field)
-    return date
+    `on_batch`, if given, is called with each batch header as it is read (a batch may hold no
+    entry). Iterate once; the iteration raises `FormatError` at the first problem and ends
+    normally only once the file control balances, which sets `control`.
+    """
 
+    def __init__(
+        self,
+        stream: Readable,
+        *,
+        filename: str = "<stream>",
+        on_batch: Callable[[BatchHeader], None] | None = None,
+    ) -> None:
+        self.filename = filename
+        self._chunks = stream_lines(stream, RECORD_LENGTH)
+        self._first = next(self._chunks, [])
+        if not self._first:
+            raise FormatError("the file is empty", filename=filename)
+        self.header = _file_header(self._record(self._first[0], 1))
+        self.control: FileControl | None = None
+        self._on_batch = on_batch
+        self._started = False
 
-@dataclass(slots=True)
-class _Batch:
-    header: Record
-    service_class: str
-    entries: list[BatchEntry] = field(default_factory=list)
-    records: int = 0  # entry and addenda records
-    entry_hash: int = 0
-    debits: int = 0
-    credits: int = 0
-    addenda_allowed: bool = False
+    def __iter__(self) -> Iterator[Entry]:
+        if self._started:
+            raise RuntimeError("a Reader reads its stream once")
+        self._started = True
+        return chain.from_iterable(self._read())
 
-
-@dataclass(slots=True)
-class _File:
-    header: Record
-    batches: list[_Batch] = field(default_factory=list)
-    open: _Batch | None = None
-    closed: bool = False
-    originator: str | None = None
-    effective: dt.date | None = None
-    effective_line: int = 0
-
-
-def _records(text: str, filename: str) -> list[Record]:
-    lines = split_lines(text)
-    if len(lines) == 1 and len(lines[0]) > RECORD_LENGTH and len(lines[0]) % RECORD_LENGTH == 0:
-        one = lines[0]
-        lines = [one[i : i + RECORD_LENGTH] for i in range(0, len(one), RECORD_LENGTH)]
-    records = []
-    for number, line in enumerate(lines, start=1):
-        record = Record(line.ljust(RECORD_LENGTH), number, filename)
-        if len(line) > RECORD_LENGTH:
-            record.fail(
-                f"the record is {len(line)} characters long; NACHA records are {RECORD_LENGTH}",
-                RECORD_LENGTH + 1,
-                len(line),
-            )
-        records.append(record)
-    return records
-
-
-def read(data: bytes, *, filename: str = "<bytes>") -> BatchFile:
-    """The batch a NACHA file carries; `FormatError` names the line and positions of the first
-    problem."""
-    records = _records(decode(data), filename)
-    if not records:
-        raise FormatError("the file is empty", filename=filename)
-    state = _File(_file_header(records[0]))
-    for record in records[1:]:
-        if state.closed:
-            if record.text != _PADDING:
-                record.fail(
-                    "after the file control (9) only lines of 94 '9's may follow", 1, RECORD_LENGTH
-                )
-            continue
-        kind = record.raw(1, 1)
+    def _record(self, raw: bytes, line: int) -> Record:
+        """The record on `line`, 94 characters, after the checks that do not depend on its
+        fields: record type, characters, length."""
+        kind = raw[:1].decode("latin-1")
         if kind not in _NAMES:
-            record.fail(
-                f"{kind!r} is not a NACHA record type (1, 5, 6, 7, 8, 9)", 1, 1, "record type"
-            )
-        if kind == "1":
-            record.fail("a second file header (1)", 1, 1, "record type")
-        batch = state.open
-        if kind == "5":
-            if batch is not None:
-                _unclosed(record, "batch header (5)", batch)
-            state.open = _batch_header(record, state)
-        elif kind == "9":
-            if batch is not None:
-                _unclosed(record, "file control (9)", batch)
-            _file_control(record, state)
-            state.closed = True
-        elif batch is None:
-            record.fail(
-                f"{_NAMES[kind]} record outside a batch (no batch header (5) before it)",
+            what = "an empty line, not" if not raw else f"{kind!r} is not"
+            _fail(
+                self.filename,
+                line,
+                f"{what} a NACHA record type (1, 5, 6, 7, 8, 9)",
                 1,
                 1,
                 "record type",
             )
-        elif kind == "6":
-            _entry(record, batch)
-        elif kind == "7":
-            if not batch.addenda_allowed:
-                record.fail(
-                    "an addenda record must follow an entry whose addenda indicator is 1",
-                    1,
-                    1,
-                    "record type",
+        bad = _NOT_PRINTABLE.search(raw)
+        if bad is not None:
+            column = bad.start() + 1
+            _fail(
+                self.filename,
+                line,
+                f"{raw[column - 1 : column]!r} is not a printable ASCII character "
+                "(NACHA records hold letters, digits, spaces and punctuation)",
+                column,
+                column,
+                _field_at(kind, column),
+            )
+        length = len(raw)
+        if length > RECORD_LENGTH:
+            if raw[RECORD_LENGTH:].strip(b" "):
+                _fail(
+                    self.filename,
+                    line,
+                    f"the record is {length} characters long; NACHA records are {RECORD_LENGTH}",
+                    RECORD_LENGTH + 1,
+                    length,
                 )
-            batch.records += 1
-        else:
-            _batch_control(record, batch, state)
-            state.batches.append(batch)
-            state.open = None
-    if not state.closed:
-        last = records[-1]
-        raise FormatError(
-            "the file ends without a file control (9) record", filename=filename, line=last.line
+            raw = raw[:RECORD_LENGTH]
+        elif length < RECORD_LENGTH:
+            reach, field = _LAST_REQUIRED[kind]
+            if length < reach:
+                _fail(
+                    self.filename,
+                    line,
+                    f"the record ends at position {length}: a right-trimmed {_NAMES[kind]} "
+                    f"record must reach position {reach}, the end of its {field}",
+                    length + 1,
+                    reach,
+                )
+        return Record(raw.decode("ascii").ljust(RECORD_LENGTH), line, self.filename)
+
+    def _read(self) -> Iterator[Sequence[Entry]]:
+        """The entries in groups: a run of plain entries checked at once, or one entry."""
+        filename = self.filename
+        check_digits = _CHECK_DIGITS
+        number = 1
+        lines: Sequence[bytes] = self._first[1:]
+        batch: BatchHeader | None = None
+        rule = _PPD
+        allowed: dict[bytes, tuple[bool, Purpose]] = {}
+        plain = _Plain.of(None, {})
+        odfi = b""
+        name_start = name_end = 0
+        b_records = b_hash = b_debits = b_credits = 0
+        f_batches = f_records = f_hash = f_debits = f_credits = 0
+        pending: Entry | None = None  # an entry whose addenda are being read
+        pending_addenda: list[bytes] = []
+        closed = 0  # the line of the file control
+        blocks = 0
+        while True:
+            # One search over the chunk spares each entry its own: a chunk with a control
+            # character takes every line through the slow path, which names it.
+            clean = printable_ascii(b"".join(lines))
+            runs = record_runs(lines, _RUN) if clean else {}
+            i, count = 0, len(lines)
+            while i < count:
+                end = runs.get(i, 0)
+                if end and batch is not None and pending is None:
+                    run = lines[i:end]
+                    found = _plain_entries(run, number + 1, batch, plain)
+                    if found is not None:
+                        entries, entry_hash, credits, debits = found
+                        b_records += len(entries)
+                        b_hash += entry_hash
+                        b_credits += credits
+                        b_debits += debits
+                        number += len(entries)
+                        i = end
+                        yield entries
+                        continue
+                raw = lines[i]
+                i += 1
+                number += 1
+                if (  # 54: "6"
+                    len(raw) != RECORD_LENGTH
+                    or raw[0] != 54
+                    or pending is not None
+                    or batch is None
+                    or not clean
+                ):
+                    if closed:
+                        if raw[:RECORD_LENGTH] != _PADDING or raw[RECORD_LENGTH:].strip(b" "):
+                            _fail(
+                                filename,
+                                number,
+                                "after the file control (9) only lines of 94 '9's may follow",
+                                1,
+                                RECORD_LENGTH,
+                            )
+                        if number > blocks * 10:
+                            _fail(
+                                filename,
+                                number,
+                                f"padding beyond the {blocks} blocks of 10 records the file "
+                                f"control counts (line {closed})",
+                                1,
+                                RECORD_LENGTH,
+                            )
+                        continue
+                    record = self._record(raw, number)
+                    kind = record.text[0]
+                    if pending is not None and kind != "7":
+                        _close_addenda(filename, pending, pending_addenda, rule)
+                        yield (pending,)
+                        pending = None
+                    if kind == "6":
+                        if batch is None:
+                            _outside(record)
+                        raw = record.text.encode("ascii")
+                    elif kind == "7":
+                        if pending is None:
+                            if batch is None:
+                                _outside(record)
+                            record.fail(
+                                "an addenda record must follow an entry whose addenda "
+                                "indicator is 1",
+                                1,
+                                1,
+                                "record type",
+                            )
+                        _addenda(record, pending, pending_addenda, rule)
+                        pending_addenda.append(raw)
+                        b_records += 1
+                        continue
+                    elif kind == "5":
+                        if batch is not None:
+                            _unclosed(record, "batch header (5)", batch)
+                        batch = _batch_header(record)
+                        rule = SEC_CODES[batch.sec_code]
+                        allowed = _allowed(batch)
+                        plain = _Plain.of(batch, allowed)
+                        odfi = batch.odfi.encode("ascii")
+                        name_start, name_end = rule.name[0] - 1, rule.name[1]
+                        b_records = b_hash = b_debits = b_credits = 0
+                        if self._on_batch is not None:
+                            self._on_batch(batch)
+                        continue
+                    elif kind == "8":
+                        if batch is None:
+                            _outside(record)
+                        _batch_control(record, batch, b_records, b_hash, b_debits, b_credits)
+                        f_batches += 1
+                        f_records += b_records
+                        f_hash += b_hash
+                        f_debits += b_debits
+                        f_credits += b_credits
+                        batch = None
+                        continue
+                    elif kind == "9":
+                        if batch is not None:
+                            _unclosed(record, "file control (9)", batch)
+                        self.control = _file_control(
+                            record, f_batches, f_records, f_hash, f_debits, f_credits
+                        )
+                        closed, blocks = number, self.control.block_count
+                        continue
+                    else:
+                        record.fail("a second file header (1)", 1, 1, "record type")
+                    if batch is None:
+                        _outside(record)
+                if not (
+                    raw[1:12].isdigit()  # transaction code, RDFI, check digit
+                    and raw[29:39].isdigit()  # amount
+                    and raw[79:94].isdigit()  # trace number
+                    and raw[78] in (48, 49)  # addenda indicator "0" or "1"
+                ):
+                    _diagnose_entry(Record(raw.decode("ascii"), number, filename))
+                spec = allowed.get(raw[1:3])
+                if spec is None:
+                    _refuse_code(Record(raw.decode("ascii"), number, filename), batch)
+                credit, purpose = spec
+                rdfi = raw[3:11]
+                if (check_digits.get(rdfi) or _check_digit(rdfi)) != raw[11]:
+                    _bad_check_digit(filename, number, rdfi, raw[11:12])
+                if raw[79:87] != odfi:
+                    _fail(
+                        filename,
+                        number,
+                        f"{raw[79:94].decode()!r} does not begin with the batch's ODFI "
+                        f"{batch.odfi} (line {batch.line})",
+                        80,
+                        94,
+                        "trace number",
+                    )
+                if raw[12] == 32:  # 32: " "
+                    _bad_account(filename, number, raw[12:29])
+                cents = int(raw[29:39])
+                if (cents == 0) is (purpose == "payment"):
+                    _bad_amount(filename, number, raw[1:3].decode(), purpose, raw[29:39])
+                if not raw[name_start:name_end].strip():
+                    _fail(
+                        filename,
+                        number,
+                        "blank: a name is required",
+                        name_start + 1,
+                        name_end,
+                        "name",
+                    )
+                b_records += 1
+                b_hash += int(rdfi)
+                if credit:
+                    b_credits += cents
+                else:
+                    b_debits += cents
+                if raw[78] == 49:  # "1"
+                    if not rule.addenda:
+                        _fail(
+                            filename,
+                            number,
+                            f"'1', but {batch.sec_code} entries carry no addenda",
+                            79,
+                            79,
+                            "addenda record indicator",
+                        )
+                    pending_addenda = []
+                    pending = Entry(raw, number, batch, pending_addenda)
+                elif purpose == "zero-dollar":
+                    _fail(
+                        filename,
+                        number,
+                        "'0', but a zero-dollar entry carries its remittance data in an addenda",
+                        79,
+                        79,
+                        "addenda record indicator",
+                    )
+                else:
+                    yield (Entry(raw, number, batch),)
+            more = next(self._chunks, None)
+            if more is None:
+                break
+            lines = more
+        if not closed:
+            raise FormatError(
+                "the file ends without a file control (9) record",
+                filename=filename,
+                line=number,
+            )
+        if self.control is not None and self.control.batch_count == 0:
+            raise FormatError("the file has no batch", filename=filename, line=1)
+
+
+_RUN = re.compile(rb"6{16,}")
+"""Runs of entry records worth checking at once."""
+_CODE, _ROUTING, _RDFI = itemgetter(slice(1, 3)), itemgetter(slice(3, 12)), itemgetter(slice(3, 11))
+_AMOUNT = itemgetter(slice(29, 39))
+_new_entry = partial(tuple.__new__, Entry)
+"""Entry._make without its Python-level length check: zip gives every field."""
+_ROUTINGS: set[bytes] = set()
+"""Routing numbers (with check digit) found right."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain:
+    """How the entries of a batch look when they are plain payments, to check them at once."""
+
+    codes: frozenset[bytes]
+    """The payment codes the batch allows."""
+    credits: frozenset[bytes]
+    """Those that are credits."""
+    mixed: bool
+    """Whether the batch may hold payments of both directions."""
+    name: Callable[[bytes], bytes]
+    odfi: bytes
+
+    @classmethod
+    def of(cls, batch: BatchHeader | None, allowed: dict[bytes, tuple[bool, Purpose]]) -> _Plain:
+        payments = {code: credit for code, (credit, p) in allowed.items() if p == "payment"}
+        start, end = SEC_CODES[batch.sec_code].name if batch else (1, 1)
+        credits = frozenset(code for code, credit in payments.items() if credit)
+        return cls(
+            frozenset(payments),
+            credits,
+            0 < len(credits) < len(payments),
+            itemgetter(slice(start - 1, end)),
+            batch.odfi.encode() if batch else b"",
         )
-    if not state.batches or state.originator is None or state.effective is None:
-        raise FormatError("the file has no batch", filename=filename, line=records[0].line)
-    entries = tuple(entry for batch in state.batches for entry in batch.entries)
-    classes = {_SERVICE_CLASSES[batch.service_class] for batch in state.batches}
+
+
+_STRIDE = RECORD_LENGTH + 1
+_DIGIT_COLUMNS = (*range(1, 12), *range(29, 39), *range(79, 94))
+"""0-based: transaction code, RDFI, check digit; amount; trace number."""
+
+
+def _plain_entries(
+    run: Sequence[bytes], line: int, batch: BatchHeader, plain: _Plain
+) -> tuple[tuple[Entry, ...], int, int, int] | None:
+    """The entries of `run` (entry records from `line` on) when every one is a plain payment
+    that passes every check: with their entry hash, credits and debits. None otherwise, and the
+    records are read one by one, which finds and names the problem.
+
+    The records, joined by LF, are checked a column of characters at a time: the `count`
+    characters at one position of every record are one slice of the joined records."""
+    count = len(run)
+    joined = b"\n".join(run)
+    if not (
+        len(joined) == _STRIDE * count - 1
+        and joined.count(b"\n") == count - 1
+        and joined[RECORD_LENGTH::_STRIDE] == b"\n" * (count - 1)  # every record is 94 long
+        and all(joined[column::_STRIDE].isdigit() for column in _DIGIT_COLUMNS)
+        and joined[78::_STRIDE] == b"0" * count  # no addenda
+        and b" " not in joined[12::_STRIDE]  # accounts are left-justified
+        and all(
+            joined[79 + i :: _STRIDE] == plain.odfi[i : i + 1] * count for i in range(8)
+        )  # trace numbers of the batch's ODFI
+        and set(map(_CODE, run)) <= plain.codes
+        and all(map(bytes.strip, map(plain.name, run)))
+        and b"0" * 10 not in map(_AMOUNT, run)
+    ):
+        return None
+    for routing in set(map(_ROUTING, run)) - _ROUTINGS:
+        if routing_check_digit(routing[:8].decode()) != routing[8:].decode():
+            return None
+        if len(_ROUTINGS) < 100_000:
+            _ROUTINGS.add(routing)
+    total = column_sum(joined, count, RECORD_LENGTH, 29, 10)
+    if plain.mixed:
+        cents = map(int, map(_AMOUNT, run))
+        credits = sum(compress(cents, map(plain.credits.__contains__, map(_CODE, run))))
+    else:
+        credits = total if plain.credits else 0
+    lines = range(line, line + count)
+    entries = tuple(map(_new_entry, zip(run, lines, repeat(batch), repeat(None))))
+    return entries, column_sum(joined, count, RECORD_LENGTH, 3, 8), credits, total - credits
+
+
+def _payments(reader: Reader) -> Iterator[Entry]:
+    for entry in reader:
+        if entry.purpose == "payment":
+            yield entry
+        else:
+            log.info(
+                "%s line %d: %s (transaction code %s) skipped",
+                reader.filename,
+                entry.line,
+                entry.purpose,
+                entry.transaction_code,
+            )
+
+
+def read(data: bytes, *, filename: str = "<bytes>") -> BatchFile:
+    """The batch a NACHA file carries, for a file whose batches share one company and one
+    effective date (`read_batches` takes any file); `FormatError` names the line and positions
+    of the first problem."""
+    batches: list[BatchHeader] = []
+
+    def same(batch: BatchHeader) -> None:
+        if batches:
+            first = batches[0]
+            for field, start, end, value, was in (
+                ("company identification", 41, 50, batch.company_id, first.company_id),
+                ("effective entry date", 70, 75, batch.effective_date, first.effective_date),
+            ):
+                if value != was:
+                    raise FormatError(
+                        f"{value} differs from {was} in the batch on line {first.line}: one "
+                        "BatchFile has one originator and one processing date (read the file "
+                        "with read_batches or Reader)",
+                        filename=filename,
+                        line=batch.line,
+                        column=start,
+                        end_column=end,
+                        field=field,
+                    )
+        batches.append(batch)
+
+    reader = Reader(io.BytesIO(data), filename=filename, on_batch=same)
+    entries = tuple(entry.batch_entry() for entry in _payments(reader))
+    return _batch_file(reader.header.batch_id, batches, entries)
+
+
+def read_batches(data: bytes, *, filename: str = "<bytes>") -> tuple[BatchFile, ...]:
+    """One `BatchFile` per batch of a NACHA file, with batch_id '<file batch_id>-<batch
+    number>', the company identification as originator and the effective entry date as
+    processing date."""
+    batches: list[BatchHeader] = []
+    reader = Reader(io.BytesIO(data), filename=filename, on_batch=batches.append)
+    entries: dict[int, list[BatchEntry]] = {}
+    for entry in _payments(reader):
+        entries.setdefault(entry.batch.line, []).append(entry.batch_entry())
+    return tuple(
+        _batch_file(
+            f"{reader.header.batch_id}-{batch.number}", [batch], tuple(entries.get(batch.line, ()))
+        )
+        for batch in batches
+    )
+
+
+def _batch_file(
+    batch_id: str, batches: list[BatchHeader], entries: tuple[BatchEntry, ...]
+) -> BatchFile:
+    classes = {batch.kind for batch in batches}
     fallback = classes.pop() if len(classes) == 1 else BatchKind.MIXED
-    origin = records[0].raw(14, 23).strip()
     return BatchFile(
-        batch_id=f"{origin}-{records[0].raw(24, 29)}-{records[0].raw(34, 34)}",
-        originator=state.originator,
+        batch_id=batch_id,
+        originator=batches[0].company_id,
         kind=kind_of(entries) or fallback,
-        processing_date=state.effective,
+        processing_date=batches[0].effective_date,
         currency="USD",
         entries=entries,
-    )
-
-
-def _unclosed(record: Record, what: str, batch: _Batch) -> None:
-    record.fail(
-        f"{what} before the batch control (8) of the batch opened on line {batch.header.line}",
-        1,
-        1,
-        "record type",
-    )
-
-
-def _expect(record: Record, start: int, end: int, field: str, value: str) -> None:
-    if record.raw(start, end) != value:
-        record.fail(f"{record.raw(start, end)!r} must be {value}", start, end, field)
-
-
-def _file_header(record: Record) -> Record:
-    if record.raw(1, 1) != "1":
-        record.fail(
-            f"the file must start with a file header (1) record, found {record.raw(1, 1)!r}",
-            1,
-            1,
-            "record type",
-        )
-    if record.stripped(14, 23) is None:
-        record.fail("blank: the immediate origin is required", 14, 23, "immediate origin")
-    _date(record, 24, "file creation date")
-    time = record.raw(30, 33)
-    if time.strip() and not is_number(time):
-        record.fail(f"{time!r} is not a time in the form HHMM", 30, 33, "file creation time")
-    modifier = record.raw(34, 34)
-    if not re.fullmatch(r"[A-Z0-9]", modifier):
-        record.fail(f"{modifier!r} is not A-Z or 0-9", 34, 34, "file ID modifier")
-    _expect(record, 35, 37, "record size", "094")
-    _expect(record, 38, 39, "blocking factor", "10")
-    _expect(record, 40, 40, "format code", "1")
-    return record
-
-
-def _batch_header(record: Record, state: _File) -> _Batch:
-    service_class = record.raw(2, 4)
-    if service_class not in _SERVICE_CLASSES:
-        record.fail(
-            f"{service_class!r} is not 200 (mixed), 220 (credits) or 225 (debits)",
-            2,
-            4,
-            "service class code",
-        )
-    company = record.stripped(41, 50)
-    if company is None:
-        record.fail(
-            "blank: the company identification is required", 41, 50, "company identification"
-        )
-    if state.originator is not None and company != state.originator:
-        record.fail(
-            f"{company!r} differs from the first batch's {state.originator!r}; "
-            "one file, one originator",
-            41,
-            50,
-            "company identification",
-        )
-    state.originator = company
-    if record.raw(51, 53) == "IAT":
-        record.fail("IAT (international) batches are not supported", 51, 53, "standard entry class")
-    effective = _date(record, 70, "effective entry date")
-    if state.effective is not None and effective != state.effective:
-        record.fail(
-            f"{effective} differs from {state.effective}, the effective entry date of the batch "
-            f"on line {state.effective_line}; a batch file has one processing date",
-            70,
-            75,
-            "effective entry date",
-        )
-    if state.effective is None:
-        state.effective, state.effective_line = effective, record.line
-    record.digits(88, 94, "batch number")
-    return _Batch(record, service_class)
-
-
-def _entry(record: Record, batch: _Batch) -> None:
-    code = record.raw(2, 3)
-    prenote = _PRENOTES.get(code)
-    if code in _CREDITS or prenote is Direction.CREDIT:
-        direction = Direction.CREDIT
-    elif code in _DEBITS or prenote is Direction.DEBIT:
-        direction = Direction.DEBIT
-    else:
-        record.fail(
-            f"{code!r} is not supported: credits are 22 and 32, debits 27 and 37 "
-            "(prenotes 23, 28, 33, 38 are skipped)",
-            2,
-            3,
-            "transaction code",
-        )
-    allowed = _SERVICE_CLASSES[batch.service_class]
-    if allowed is not BatchKind.MIXED and allowed.value != direction.value:
-        record.fail(
-            f"{code!r} is a {direction} in a batch of {allowed}s only "
-            f"(service class {batch.service_class}, line {batch.header.line})",
-            2,
-            3,
-            "transaction code",
-        )
-    rdfi = record.digits(4, 11, "receiving DFI identification")
-    check = record.digits(12, 12, "check digit")
-    if check != routing_check_digit(rdfi):
-        record.fail(
-            f"{check!r} is not the check digit of {rdfi} (expected {routing_check_digit(rdfi)})",
-            12,
-            12,
-            "check digit",
-        )
-    account = record.account(13, 29, "DFI account number")
-    amount = record.number(30, 39, "amount")
-    if prenote is not None and amount != 0:
-        record.fail(
-            f"{record.raw(30, 39)!r}: a prenote ({code}) carries no amount", 30, 39, "amount"
-        )
-    if prenote is None and amount == 0:
-        record.fail(f"{record.raw(30, 39)!r} must be greater than zero", 30, 39, "amount")
-    payee = record.stripped(55, 76)
-    if payee is None:
-        record.fail("blank: a name is required", 55, 76, "individual name")
-    indicator = record.raw(79, 79)
-    if indicator not in ("0", "1"):
-        record.fail(f"{indicator!r} is not 0 or 1", 79, 79, "addenda record indicator")
-    batch.records += 1
-    batch.entry_hash += int(rdfi)
-    if direction is Direction.CREDIT:
-        batch.credits += amount
-    else:
-        batch.debits += amount
-    batch.addenda_allowed = indicator == "1"
-    if prenote is not None:
-        log.info(
-            "%s line %d: prenote (transaction code %s) skipped", record.filename, record.line, code
-        )
-        return
-    try:
-        batch.entries.append(
-            BatchEntry(
-                direction=direction,
-                amount=Money.from_minor(amount, "USD"),
-                payee=payee,
-                account=account,
-                routing=rdfi + check,
-                reference=record.stripped(40, 54),
-                transaction_code=code,
-            )
-        )
-    except ValidationError as exc:  # every field was checked above; this is a safety net
-        record.fail(exc.errors()[0]["msg"])
-
-
-def _total(record: Record, start: int, end: int, field: str, expected: int, explain: str) -> None:
-    found = record.number(start, end, field)
-    if found != expected:
-        record.fail(
-            f"expected {expected:0{end - start + 1}d} ({explain}), found {record.raw(start, end)!r}",
-            start,
-            end,
-            field,
-        )
-
-
-def _usd(cents: int) -> Money:
-    return Money.from_minor(cents, "USD")
-
-
-def _batch_control(record: Record, batch: _Batch, state: _File) -> None:
-    header = batch.header
-    opened = f"line {header.line}"
-    if record.raw(2, 4) != batch.service_class:
-        record.fail(
-            f"{record.raw(2, 4)!r} differs from the batch header's {batch.service_class!r} ({opened})",
-            2,
-            4,
-            "service class code",
-        )
-    _total(
-        record,
-        5,
-        10,
-        "entry/addenda count",
-        batch.records,
-        f"the batch has {batch.records} entry and addenda records",
-    )
-    _total(
-        record,
-        11,
-        20,
-        "entry hash",
-        batch.entry_hash % _HASH_MODULUS,
-        "the sum of the batch's RDFI routing numbers",
-    )
-    _total(
-        record,
-        21,
-        32,
-        "total debit entry dollar amount",
-        batch.debits,
-        f"the batch's debits total {_usd(batch.debits)}",
-    )
-    _total(
-        record,
-        33,
-        44,
-        "total credit entry dollar amount",
-        batch.credits,
-        f"the batch's credits total {_usd(batch.credits)}",
-    )
-    if record.stripped(45, 54) != header.stripped(41, 50):
-        record.fail(
-            f"{record.raw(45, 54)!r} differs from the batch header's {header.raw(41, 50)!r} ({opened})",
-            45,
-            54,
-            "company identification",
-        )
-    if record.raw(88, 94) != header.raw(88, 94):
-        record.fail(
-            f"{record.raw(88, 94)!r} differs from the batch header's {header.raw(88, 94)!r} ({opened})",
-            88,
-            94,
-            "batch number",
-        )
-
-
-def _file_control(record: Record, state: _File) -> None:
-    batches = state.batches
-    count = len(batches)
-    _total(record, 2, 7, "batch count", count, f"the file has {count} batches")
-    records = sum(b.records for b in batches)
-    _total(
-        record,
-        14,
-        21,
-        "entry/addenda count",
-        records,
-        f"the file has {records} entry and addenda records",
-    )
-    _total(
-        record,
-        22,
-        31,
-        "entry hash",
-        sum(b.entry_hash for b in batches) % _HASH_MODULUS,
-        "the sum of the batches' entry hashes",
-    )
-    debits, credits = sum(b.debits for b in batches), sum(b.credits for b in batches)
-    _total(
-        record,
-        32,
-        43,
-        "total debit entry dollar amount in file",
-        debits,
-        f"the file's debits total {_usd(debits)}",
-    )
-    _total(
-        record,
-        44,
-        55,
-        "total credit entry dollar amount in file",
-        credits,
-        f"the file's credits total {_usd(credits)}",
-    )
-
-
-# --- writing ----------------------------------------------------------------------------------
-
-_SERVICE_CLASS_OF = {kind: code for code, kind in _SERVICE_CLASSES.items()}
-
-
-def write(
-    batch: BatchFile,
-    *,
-    immediate_destination: str = "000000000",
-    destination_name: str = "",
-    origin_name: str = "",
-    company_name: str | None = None,
-    entry_description: str = "PAYMENT",
-    sec_code: str = "PPD",
-    odfi: str | None = None,
-    creation_time: dt.time = dt.time(0, 0),
-    pad_blocks: bool = True,
-    line_end: str = "\n",
-    encoding: str = "ascii",
-) -> bytes:
-    """`batch` as a one-batch NACHA file that `read` turns back into `batch`.
-
-    `batch.batch_id` must be "<immediate origin>-<YYMMDD>-<file ID modifier>"; the originator is
-    the company identification. `odfi` (8 digits) defaults to the immediate origin's first 8
-    digits when that is a 9-digit routing number. Entries without a `transaction_code` get 22
-    (credit) or 27 (debit). Raises `FormatError` (naming the entry) for what NACHA cannot carry.
-    """
-    match = re.fullmatch(r"(.{1,10})-([0-9]{6})-([A-Z0-9])", batch.batch_id)
-    if match is None:
-        raise FormatError(
-            f"{batch.batch_id!r} is not '<immediate origin>-<YYMMDD>-<file ID modifier>' "
-            "(e.g. '231380104-190816-A')",
-            filename=None,
-            field="batch_id",
-        )
-    origin, created, modifier = match.groups()
-    if line_end not in ("\n", "\r\n"):
-        raise ValueError(f"line_end must be LF or CRLF, not {line_end!r}")
-    if batch.currency != "USD":
-        raise FormatError(
-            f"{batch.currency!r}: NACHA files are in USD", filename=None, field="currency"
-        )
-    what = "the NACHA field"
-    if odfi is None:
-        odfi = origin[:8] if re.fullmatch(r"[0-9]{9}", origin) else "0" * 8
-    if not re.fullmatch(r"[0-9]{8}", odfi):
-        raise ValueError(f"odfi must be 8 digits, not {odfi!r}")
-    company = fit(batch.originator, 10, "originator", what=what)
-    effective = batch.processing_date
-    if not 2000 <= effective.year <= 2099:
-        raise FormatError(
-            f"{effective} cannot be written as YYMMDD (years 2000-2099)",
-            filename=None,
-            field="processing_date",
-        )
-    service_class = _SERVICE_CLASS_OF[batch.kind]
-    records = [
-        "101"
-        + fit(immediate_destination, 10, "immediate_destination", what=what).rjust(10)
-        + origin.rjust(10)
-        + created
-        + creation_time.strftime("%H%M")
-        + modifier
-        + "094101"
-        + fit(destination_name, 23, "destination_name", what=what).ljust(23)
-        + fit(origin_name, 23, "origin_name", what=what).ljust(23)
-        + " " * 8,
-        "5"
-        + service_class
-        + fit(company_name or company, 16, "company_name", what=what).ljust(16)
-        + " " * 20
-        + company.ljust(10)
-        + fit(sec_code, 3, "sec_code", what=what).ljust(3)
-        + fit(entry_description, 10, "entry_description", what=what).ljust(10)
-        + " " * 6
-        + effective.strftime("%y%m%d")
-        + "   1"
-        + odfi
-        + "0000001",
-    ]
-    entry_hash = debits = credits = 0
-    for i, entry in enumerate(batch.entries):
-        records.append(_entry_text(entry, i, odfi))
-        entry_hash += int(entry.routing[:8]) if entry.routing else 0
-        if entry.direction is Direction.CREDIT:
-            credits += entry.amount.minor
-        else:
-            debits += entry.amount.minor
-    count = len(batch.entries)
-    entry_hash %= _HASH_MODULUS
-    records.append(
-        f"8{service_class}{count:06d}{entry_hash:010d}{debits:012d}{credits:012d}"
-        f"{company.ljust(10)}{' ' * 25}{odfi}0000001"
-    )
-    blocks = math.ceil((len(records) + 1) / 10)
-    records.append(
-        f"9{1:06d}{blocks:06d}{count:08d}{entry_hash:010d}{debits:012d}{credits:012d}".ljust(
-            RECORD_LENGTH
-        )
-    )
-    if pad_blocks:
-        records.extend([_PADDING] * (blocks * 10 - len(records)))
-    assert all(len(r) == RECORD_LENGTH for r in records)
-    text = "".join(r + line_end for r in records)
-    try:
-        return text.encode(encoding)
-    except UnicodeEncodeError as exc:
-        raise FormatError(
-            f"{exc.object[exc.start : exc.end]!r} cannot be written in {encoding}",
-            filename=None,
-            field="entries",
-        ) from None
-
-
-def _entry_text(entry: BatchEntry, i: int, odfi: str) -> str:
-    where = f"entries[{i}]"
-    what = "the NACHA field"
-    if entry.routing is None or entry.account is None:
-        raise FormatError(
-            "NACHA names accounts by routing and account number", filename=None, field=where
-        )
-    codes = _CREDITS if entry.direction is Direction.CREDIT else _DEBITS
-    code = entry.transaction_code or min(codes)
-    if code not in codes:
-        raise FormatError(
-            f"{code!r} is not a {entry.direction} transaction code ({', '.join(sorted(codes))})",
-            filename=None,
-            field=f"{where}.transaction_code",
-        )
-    if entry.amount.minor > 9_999_999_999:
-        raise FormatError(
-            f"{entry.amount} is more than the 10-digit amount field holds",
-            filename=None,
-            field=f"{where}.amount",
-        )
-    payee = fit(entry.payee or "", 22, f"{where}.payee", what=what)
-    if not payee:
-        raise FormatError("NACHA needs an individual name", filename=None, field=f"{where}.payee")
-    reference = fit(entry.reference or "", 15, f"{where}.reference", what=what)
-    return (
-        f"6{code}{entry.routing}{entry.account.ljust(17)}{entry.amount.minor:010d}"
-        f"{reference.ljust(15)}{payee.ljust(22)}  0{odfi}{i + 1:07d}"
     )
