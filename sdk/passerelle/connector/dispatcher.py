@@ -43,6 +43,7 @@ from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_ret
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
+from passerelle.connector.files import translate_file
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.outages import StoreWait
 from passerelle.connector.store import (
@@ -57,8 +58,11 @@ from passerelle.events import (
     BatchFileEdited,
     Envelope,
 )
+from passerelle.formats import FormatError
 from passerelle.orders import EventNotYetApplicable, LedgerError
 from passerelle.platforms import (
+    FilePlatform,
+    Platform,
     Store,
     Translation,
     TranslationContext,
@@ -166,7 +170,7 @@ class Dispatcher:
         self,
         *,
         store: DeliveryStore,
-        platforms: Mapping[str, WebhookPlatform],
+        platforms: Mapping[str, Platform],
         stores: Mapping[tuple[str, str], Store],
         plugins: Plugins,
         backend: BackendClient,
@@ -423,13 +427,10 @@ class Dispatcher:
                     f"store {delivery.store!r} of {delivery.platform} is no longer configured",
                 )
             )
-        request = delivery.to_request()
-        # Before translating, so a delivery that fails translation (a cancelled fulfillment
-        # sent to the action center) still makes the older ones stale.
-        stale = self._stale(platform, request)
-        if stale is not None:
-            return stale
-        translation = self._translate(platform, request, store)
+        if isinstance(platform, FilePlatform):
+            translation = self._read_file(platform, claim)
+        else:
+            translation = self._translate_delivery(platform, claim, store)
         if translation.ignored is not None:
             return translation.ignored
         occurred_at = translation.occurred_at or delivery.received_at
@@ -447,6 +448,23 @@ class Dispatcher:
             )
             applied.append(self._apply(envelope))
         return applied
+
+    def _translate_delivery(
+        self, platform: WebhookPlatform, claim: Claim, store: Store
+    ) -> Translation:
+        request = claim.delivery.to_request()
+        # Before translating, so a delivery that fails translation (a cancelled fulfillment
+        # sent to the action center) still makes the older ones stale.
+        stale = self._stale(platform, request)
+        if stale is not None:
+            return Translation.ignore(stale)
+        return self._translate(platform, request, store)
+
+    def _read_file(self, platform: FilePlatform, claim: Claim) -> Translation:
+        try:
+            return translate_file(platform, claim.delivery, self._store)
+        except (FormatError, TranslationError) as exc:
+            raise _PermanentError(ErrorInfo("unreadable_file", str(exc))) from exc
 
     def _stale(self, platform: WebhookPlatform, request: WebhookRequest) -> str | None:
         """Why `request` is stale; None when it is not (its version, if any, is recorded)."""
@@ -531,7 +549,8 @@ class Dispatcher:
         """Refuse a batch edit that the cutoff no longer allows: the back end would refuse it,
         and observers must not see an edit that cannot happen."""
         date = event.processing_date or next(
-            (change.previous for change in event.changes if isinstance(change, Rescheduled)), None
+            (change.previous for change in event.changes if isinstance(change, Rescheduled)),
+            None if event.after is None else event.after.processing_date,
         )
         if date is None:
             return  # the event does not say which date the batch is on: the back end checks

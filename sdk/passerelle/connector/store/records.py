@@ -16,6 +16,7 @@ __all__ = [
     "Attempt",
     "AttemptResult",
     "Backlog",
+    "BatchVersion",
     "Claim",
     "Delivery",
     "DeliveryStatus",
@@ -249,6 +250,22 @@ class Backlog:
     """In a worker's hands."""
     oldest_received_at: datetime | None
     """When the oldest of them all was received; None when nothing waits."""
+
+
+@dataclass(frozen=True)
+class BatchVersion:
+    """One version of a batch file: `number` 1 scheduled the batch, each later one edits it.
+
+    `delivery_id` is the stored file it was read from; `batch` is the batch as the platform read
+    it, as JSON (a `passerelle.batches.BatchFile`)."""
+
+    platform: str
+    store: str
+    batch_id: str
+    number: int
+    delivery_id: int
+    batch: str = field(repr=False)
+    recorded_at: datetime
 
 
 def _is_header(pair: object) -> bool:

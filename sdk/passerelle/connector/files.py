@@ -1,0 +1,180 @@
+"""Batch files: into the inbox byte for byte, and out of it as the batch edits they mean.
+
+A file is a delivery like a webhook's: `accept_file` stores it durably (its bytes, name and time;
+its SHA-256 is its de-duplication key, so the same bytes twice are one file) before anyone is told
+it was accepted. The dispatcher then hands it to `translate_file`: the platform reads it into a
+batch, the store numbers it as the next version of that batch, and the difference with the
+version before becomes a `BatchFileEdited` (for a first version: every entry added). Every event
+carries the batch as the file has it, so the back-end step can bring the back end's batch to it
+whatever part of an earlier attempt already reached it.
+
+All files of a store share one lane: versions of a batch are read in the order they arrived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from passerelle.batches import BatchFile, EntriesAdded, diff
+from passerelle.connector.store import Delivery, DeliveryStore, NewDelivery
+from passerelle.events import BatchFileEdited
+from passerelle.platforms import FilePlatform, Translation
+
+__all__ = [
+    "FILENAME_HEADER",
+    "FILE_LANE",
+    "MAX_FILE_BYTES",
+    "FileReceipt",
+    "FileTooLargeError",
+    "accept_file",
+    "accept_file_async",
+    "file_delivery",
+    "filename_of",
+    "translate_file",
+]
+
+FILE_LANE = "batch-files"
+"""The ordering key of every file delivery: one lane per store."""
+FILENAME_HEADER = "X-Passerelle-Filename"
+"""The header a stored file keeps its name in."""
+MAX_FILE_BYTES = 40 * 1024 * 1024
+"""The largest file accepted by default: the processors' own upload limit (40 MiB)."""
+
+
+class FileTooLargeError(ValueError):
+    """The file is larger than the limit; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class FileReceipt:
+    """A file stored in the inbox: its delivery, and whether the same bytes were there already."""
+
+    delivery_id: int
+    duplicate: bool
+    sha256: str
+    size: int
+    filename: str
+
+
+def file_delivery(
+    platform: str, store: str, data: bytes, *, filename: str, received_at: datetime
+) -> NewDelivery:
+    """The inbox delivery for file `data`: keyed by its SHA-256, in the store's file lane."""
+    return NewDelivery(
+        platform=platform,
+        store=store,
+        delivery_key=f"sha256:{hashlib.sha256(data).hexdigest()}",
+        ordering_key=FILE_LANE,
+        headers=(("Content-Type", "application/octet-stream"), (FILENAME_HEADER, filename)),
+        body=data,
+        received_at=received_at,
+    )
+
+
+class _Collector:
+    def __init__(self, limit: int, filename: str) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.filename = filename
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise FileTooLargeError(
+                f"{self.filename}: the file is larger than the limit of {self.limit} bytes"
+            )
+        self.parts.append(chunk)
+
+    def delivery(self, platform: str, store: str, received_at: datetime) -> NewDelivery:
+        data = b"".join(self.parts)
+        return file_delivery(platform, store, data, filename=self.filename, received_at=received_at)
+
+    def receipt(self, delivery_id: int, duplicate: bool, delivery: NewDelivery) -> FileReceipt:
+        return FileReceipt(
+            delivery_id=delivery_id,
+            duplicate=duplicate,
+            sha256=delivery.delivery_key.removeprefix("sha256:"),
+            size=self.size,
+            filename=self.filename,
+        )
+
+
+def accept_file(
+    inbox: DeliveryStore,
+    platform: str,
+    store: str,
+    chunks: Iterable[bytes],
+    *,
+    filename: str,
+    received_at: datetime,
+    limit: int = MAX_FILE_BYTES,
+) -> FileReceipt:
+    """Store the file read from `chunks` durably; return once it is committed.
+
+    Raise `FileTooLargeError` (nothing stored) past `limit` bytes."""
+    collector = _Collector(limit, filename)
+    for chunk in chunks:
+        collector.add(chunk)
+    delivery = collector.delivery(platform, store, received_at)
+    result = inbox.append(delivery)
+    return collector.receipt(result.id, result.duplicate, delivery)
+
+
+async def accept_file_async(
+    inbox: DeliveryStore,
+    platform: str,
+    store: str,
+    chunks: AsyncIterable[bytes],
+    *,
+    filename: str,
+    received_at: datetime,
+    limit: int = MAX_FILE_BYTES,
+) -> FileReceipt:
+    """`accept_file` for an asyncio caller streaming an upload."""
+    collector = _Collector(limit, filename)
+    async for chunk in chunks:
+        collector.add(chunk)
+    delivery = collector.delivery(platform, store, received_at)
+    result = await inbox.append_async(delivery)
+    return collector.receipt(result.id, result.duplicate, delivery)
+
+
+def filename_of(delivery: Delivery) -> str:
+    """The name the file was submitted under."""
+    wanted = FILENAME_HEADER.lower()
+    return next((value for name, value in delivery.headers if name.lower() == wanted), "file")
+
+
+def translate_file(platform: FilePlatform, delivery: Delivery, inbox: DeliveryStore) -> Translation:
+    """The batch edit a stored file means, its version recorded (see the module docs).
+
+    The platform's `FormatError` propagates: the file is unreadable and nothing is recorded."""
+    batch = platform.read(delivery.body, filename=filename_of(delivery))
+    version, previous = inbox.record_batch_version(
+        delivery.platform, delivery.store, batch.batch_id, delivery.id, batch.model_dump_json()
+    )
+    if previous is None:
+        if not batch.entries:
+            return Translation.ignore(f"batch {batch.batch_id}: a first version without entries")
+        event = BatchFileEdited(
+            batch=batch.batch_id, changes=(EntriesAdded(entries=batch.entries),), after=batch
+        )
+        return Translation(events=(event,))
+    before = BatchFile.model_validate_json(previous.batch)
+    changes = diff(before, batch)
+    if not changes:
+        return Translation.ignore(
+            f"version {version.number} of batch {batch.batch_id} is the same batch as version "
+            f"{previous.number}"
+        )
+    event = BatchFileEdited(
+        batch=batch.batch_id,
+        changes=changes,
+        processing_date=before.processing_date,
+        after=batch,
+    )
+    return Translation(events=(event,))
