@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,3 +107,13 @@ def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
         sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT, retry=RetryPolicy(max_attempts=1)
     ) as backend:
         yield backend
+
+
+@pytest.fixture
+def no_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``PASSERELLE_*`` setting from the environment (the test database's own are kept)."""
+    for name in list(os.environ):
+        if name.upper().startswith("PASSERELLE_") and not name.upper().startswith(
+            "PASSERELLE_TEST"
+        ):
+            monkeypatch.delenv(name)

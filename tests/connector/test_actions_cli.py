@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,12 +40,7 @@ def deliveries(store: DeliveryStore, clock: FixedClock) -> Deliveries:
 
 
 @pytest.fixture
-def config(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.upper().startswith("PASSERELLE_") and not name.upper().startswith(
-            "PASSERELLE_TEST"
-        ):
-            monkeypatch.delenv(name)
+def config(tmp_path: Path, store_url: str, no_settings_env: None) -> Path:
     path = tmp_path / "passerelle.toml"
     path.write_text(
         f"""

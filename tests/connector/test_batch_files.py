@@ -4,24 +4,20 @@ sandbox back end over a real socket by the dispatcher, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import random
 from collections.abc import AsyncIterator
-from decimal import Decimal
 
 import pytest
+from batch_support import PLATFORM, STORE, CpaFiles, Seen, business_day, new_originator, payroll
 from dispatch_support import make_dispatcher
 
 from passerelle.backend.calls import call_batch_backend
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import BatchStatus
 from passerelle.batches import (
-    BatchEntry,
     BatchFile,
-    BatchKind,
     CutoffPolicy,
-    Direction,
     EntriesAdded,
     EntriesRemoved,
     Rescheduled,
@@ -36,74 +32,13 @@ from passerelle.connector.files import (
     translate_file,
 )
 from passerelle.connector.store import DeliveryStatus, DeliveryStore
-from passerelle.events import BatchFileEdited, Envelope
+from passerelle.events import BatchFileEdited
 from passerelle.formats import FormatError, cpa005
-from passerelle.hookspecs import hookimpl
-from passerelle.money import Money
-from passerelle.platforms import FilePlatform
-
-PLATFORM = "files"
-STORE = "payroll-1"
-_numbers = itertools.count(1)
-
-
-class CpaFiles(FilePlatform):
-    """A file platform reading CPA-005, as a plugin would."""
-
-    name = PLATFORM
-
-    def read(self, data: bytes, *, filename: str) -> BatchFile:
-        return cpa005.read(data, filename=filename)
-
-
-class Seen:
-    def __init__(self) -> None:
-        self.events: list[BatchFileEdited] = []
-
-    @hookimpl
-    def batch_file_edited(self, envelope: Envelope, event: BatchFileEdited) -> None:
-        self.events.append(event)
 
 
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
-
-
-def _business_day(start: dt.date, days: int) -> dt.date:
-    day = start + dt.timedelta(days=days)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
-
-
-def _batch(originator: str, day: dt.date, *amounts: str) -> BatchFile:
-    entries = tuple(
-        BatchEntry(
-            direction=Direction.CREDIT,
-            amount=Money(Decimal(amount), "CAD"),
-            payee=f"Employee {n}",
-            institution="001",
-            transit=f"{10000 + n:05d}",
-            account=f"{1234500 + n}",
-            reference=f"EMP{n:04d}",
-            transaction_code="200",
-        )
-        for n, amount in enumerate(amounts, start=1)
-    )
-    return BatchFile(
-        batch_id=f"{originator}-0001",
-        originator=originator,
-        kind=BatchKind.CREDIT,
-        processing_date=day,
-        currency="CAD",
-        entries=entries,
-    )
-
-
-def _originator() -> str:
-    # The sandbox outlives one test: every batch id is new.
-    return f"T{random.randrange(10**8):08d}{next(_numbers) % 10}"
 
 
 def _dispatcher(
@@ -121,7 +56,7 @@ def _submit(
 def test_a_file_is_kept_byte_for_byte_and_the_same_bytes_twice_are_one_file(
     store: DeliveryStore, clock: FixedClock
 ) -> None:
-    data = cpa005.write(_batch(_originator(), _business_day(clock.now().date(), 7), "100.00"))
+    data = cpa005.write(payroll(new_originator(), business_day(clock.now().date(), 7), "100.00"))
     data = data.replace(b"\n", b"\r\n")  # line ends as a bank wants them, kept as they are
     first = accept_file(
         store,
@@ -161,7 +96,7 @@ def test_a_file_past_the_limit_is_refused_and_nothing_is_stored(
 
 @pytest.mark.anyio
 async def test_an_upload_streams_into_the_inbox(store: DeliveryStore, clock: FixedClock) -> None:
-    data = cpa005.write(_batch(_originator(), _business_day(clock.now().date(), 7), "5.00"))
+    data = cpa005.write(payroll(new_originator(), business_day(clock.now().date(), 7), "5.00"))
 
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(data), 500):
@@ -176,9 +111,9 @@ async def test_an_upload_streams_into_the_inbox(store: DeliveryStore, clock: Fix
 def test_versions_are_numbered_per_batch_and_a_retry_finds_the_same_version(
     store: DeliveryStore, clock: FixedClock
 ) -> None:
-    originator, day = _originator(), _business_day(clock.now().date(), 7)
-    v1 = _batch(originator, day, "100.00", "200.00")
-    v2 = _batch(originator, _business_day(day, 1), "100.00")
+    originator, day = new_originator(), business_day(clock.now().date(), 7)
+    v1 = payroll(originator, day, "100.00", "200.00")
+    v2 = payroll(originator, business_day(day, 1), "100.00")
     one = _submit(store, clock, cpa005.write(v1)).delivery_id
     two = _submit(store, clock, cpa005.write(v2)).delivery_id
     platform = CpaFiles()
@@ -210,9 +145,9 @@ def test_a_new_batch_then_a_corrected_version_reach_the_back_end(
 ) -> None:
     seen = Seen()
     dispatcher = _dispatcher(store, client, clock, seen)
-    originator, day = _originator(), _business_day(clock.now().date(), 7)
-    v1 = _batch(originator, day, "1500.00", "2100.00", "1800.00")
-    v2 = _batch(originator, _business_day(day, 2), "1500.00", "1800.00")
+    originator, day = new_originator(), business_day(clock.now().date(), 7)
+    v1 = payroll(originator, day, "1500.00", "2100.00", "1800.00")
+    v2 = payroll(originator, business_day(day, 2), "1500.00", "1800.00")
     v2 = v2.model_copy(update={"entries": (v1.entries[0], v1.entries[2])})
 
     first = _submit(store, clock, cpa005.write(v1)).delivery_id
@@ -231,8 +166,11 @@ def test_a_new_batch_then_a_corrected_version_reach_the_back_end(
     assert view.processing_date == v2.processing_date
     assert [item.to_entry() for item in view.entries] == list(v2.entries)
     assert store.get(first).status is DeliveryStatus.DONE
+    assert json.loads(store.get(first).outcome or "") == [
+        f"new batch {v1.batch_id}: 3 entries, 5400.00 CAD for {day}"
+    ]
     assert json.loads(store.get(second).outcome or "") == [
-        f"batch {v1.batch_id}: rescheduled, entries_removed"
+        f"batch {v1.batch_id}: rescheduled {day} -> {v2.processing_date}; 1 entry removed"
     ]
     assert [[c.change for c in e.changes] for e in seen.events] == [
         ["entries_added"],
@@ -244,7 +182,7 @@ def test_the_same_batch_again_under_other_bytes_changes_nothing(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
     dispatcher = _dispatcher(store, client, clock)
-    batch = _batch(_originator(), _business_day(clock.now().date(), 7), "10.00")
+    batch = payroll(new_originator(), business_day(clock.now().date(), 7), "10.00")
     _submit(store, clock, cpa005.write(batch))
     again = _submit(store, clock, cpa005.write(batch, line_end="\r\n")).delivery_id
     dispatcher.drain()
@@ -257,7 +195,7 @@ def test_the_same_batch_again_under_other_bytes_changes_nothing(
 def test_a_malformed_file_is_filed_with_its_position_and_nothing_is_sent(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
-    batch = _batch(_originator(), _business_day(clock.now().date(), 7), "10.00")
+    batch = payroll(new_originator(), business_day(clock.now().date(), 7), "10.00")
     data = bytearray(cpa005.write(batch))
     data[24 + 1464 + 1 + 3] = ord("X")  # in the amount of the first credit
     delivery = _submit(store, clock, bytes(data)).delivery_id
@@ -278,13 +216,13 @@ def test_an_edit_past_the_cutoff_is_filed_and_the_back_end_keeps_its_batch(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
     dispatcher = _dispatcher(store, client, clock)
-    originator, day = _originator(), _business_day(clock.now().date(), 7)
-    v1 = _batch(originator, day, "10.00", "20.00")
+    originator, day = new_originator(), business_day(clock.now().date(), 7)
+    v1 = payroll(originator, day, "10.00", "20.00")
     _submit(store, clock, cpa005.write(v1))
     dispatcher.drain()
 
     clock.set(CutoffPolicy().cutoff_for(day) + dt.timedelta(minutes=1))
-    late = _submit(store, clock, cpa005.write(_batch(originator, day, "10.00"))).delivery_id
+    late = _submit(store, clock, cpa005.write(payroll(originator, day, "10.00"))).delivery_id
     dispatcher.drain()
 
     failed = store.get(late)
@@ -297,9 +235,9 @@ def test_the_back_end_step_finishes_an_edit_that_half_reached_it(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
     dispatcher = _dispatcher(store, client, clock)
-    originator, day = _originator(), _business_day(clock.now().date(), 7)
-    v1 = _batch(originator, day, "10.00", "20.00", "30.00")
-    v2 = _batch(originator, _business_day(day, 1), "10.00", "30.00")
+    originator, day = new_originator(), business_day(clock.now().date(), 7)
+    v1 = payroll(originator, day, "10.00", "20.00", "30.00")
+    v2 = payroll(originator, business_day(day, 1), "10.00", "30.00")
     _submit(store, clock, cpa005.write(v1))
     dispatcher.drain()
     event = BatchFileEdited(

@@ -33,9 +33,9 @@ from passerelle.connector.actions import (
     parse_since,
 )
 from passerelle.connector.config import ConfigError, Settings, config_path, redact_url
-from passerelle.connector.store import StoreError, open_store
+from passerelle.connector.store import DeliveryStore, StoreError, open_store
 
-__all__ = ["actions_app", "register", "replay"]
+__all__ = ["ConfigOption", "actions_app", "configured_store", "register", "replay"]
 
 actions_app = typer.Typer(
     name="actions",
@@ -103,8 +103,9 @@ def _fail(message: str) -> NoReturn:
 
 
 @contextmanager
-def _action_center(config: Path | None) -> Iterator[ActionCenter]:
-    """The action center over the configured store; any refusal is one line and exit 1."""
+def configured_store(config: Path | None) -> Iterator[tuple[Settings, DeliveryStore]]:
+    """The settings and the configured store, open; a bad configuration or a store that cannot
+    be opened is one line on stderr and exit 1."""
     try:
         settings = Settings.load(config)
     except ConfigError as exc:
@@ -127,11 +128,19 @@ def _action_center(config: Path | None) -> Iterator[ActionCenter]:
         reason = redact(str(exc), [password])
         _fail(reason if isinstance(exc, StoreError) else f"{redact_url(url)}: {reason}")
     try:
-        yield ActionCenter(store)
-    except (ActionInputError, StoreError) as exc:
-        _fail(str(exc))
+        yield settings, store
     finally:
         store.close()
+
+
+@contextmanager
+def _action_center(config: Path | None) -> Iterator[ActionCenter]:
+    """The action center over the configured store; any refusal is one line and exit 1."""
+    with configured_store(config) as (_, store):
+        try:
+            yield ActionCenter(store)
+        except (ActionInputError, StoreError) as exc:
+            _fail(str(exc))
 
 
 def _printable(text: str) -> str:

@@ -43,7 +43,7 @@ from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_ret
 from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
-from passerelle.connector.files import translate_file
+from passerelle.connector.files import describe_edit, translate_file
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.outages import StoreWait
 from passerelle.connector.store import (
@@ -515,7 +515,7 @@ class Dispatcher:
             self._check_cutoff(event)
             self._call(lambda: call_backend(self._backend, envelope))
             self._call(lambda: self._plugins.observe(envelope=envelope, event=event))
-            return f"batch {event.batch}: {', '.join(c.change for c in event.changes)}"
+            return describe_edit(event)
         before = self._call(lambda: self._mirror.get(event.order))
         try:
             after, effect = before.apply(event)

@@ -18,9 +18,19 @@ from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from passerelle.batches import BatchFile, EntriesAdded, diff
+from passerelle.batches import (
+    BatchChange,
+    BatchFile,
+    Deleted,
+    EntriesAdded,
+    EntriesRemoved,
+    EntryChanged,
+    Rescheduled,
+    diff,
+)
 from passerelle.connector.store import Delivery, DeliveryStore, NewDelivery
 from passerelle.events import BatchFileEdited
+from passerelle.money import Money
 from passerelle.platforms import FilePlatform, Translation
 
 __all__ = [
@@ -31,6 +41,7 @@ __all__ = [
     "FileTooLargeError",
     "accept_file",
     "accept_file_async",
+    "describe_edit",
     "file_delivery",
     "filename_of",
     "translate_file",
@@ -178,3 +189,35 @@ def translate_file(platform: FilePlatform, delivery: Delivery, inbox: DeliverySt
         after=batch,
     )
     return Translation(events=(event,))
+
+
+def describe_edit(event: BatchFileEdited) -> str:
+    """One line saying what a batch edit does: ``new batch X: 3 entries, 5400.00 CAD for
+    2026-12-15`` or ``batch X: rescheduled 2026-12-15 -> 2026-12-17; 1 entry removed``."""
+    first = event.processing_date is None and len(event.changes) == 1
+    added = event.changes[0]
+    if first and event.after is not None and isinstance(added, EntriesAdded):
+        batch = event.after
+        total = Money.sum([entry.amount for entry in batch.entries], batch.currency)
+        return (
+            f"new batch {batch.batch_id}: {_count(len(batch.entries), 'entry')}, {total} "
+            f"for {batch.processing_date}"
+        )
+    return f"batch {event.batch}: " + "; ".join(_describe(change) for change in event.changes)
+
+
+def _describe(change: BatchChange) -> str:
+    if isinstance(change, Rescheduled):
+        return f"rescheduled {change.previous} -> {change.processing_date}"
+    if isinstance(change, Deleted):
+        return "deleted"
+    if isinstance(change, EntriesAdded):
+        return f"{_count(len(change.entries), 'entry')} added"
+    if isinstance(change, EntriesRemoved):
+        return f"{_count(len(change.entries), 'entry')} removed"
+    assert isinstance(change, EntryChanged)
+    return f"entry {change.position} changed"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun if n == 1 else noun[:-1] + 'ies'}"

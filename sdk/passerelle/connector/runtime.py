@@ -24,6 +24,7 @@ from passerelle.connector import metrics
 from passerelle.connector.api import bearer_protected, create_api
 from passerelle.connector.config import ConfigError, Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.file_upload import create_file_upload
 from passerelle.connector.receiver import (
     HEALTH_PATHS,
     answer_health,
@@ -33,7 +34,7 @@ from passerelle.connector.receiver import (
 )
 from passerelle.connector.store import DeliveryStore, open_store
 from passerelle.connector.web import create_action_page
-from passerelle.platforms import WebhookPlatform
+from passerelle.platforms import FilePlatform, WebhookPlatform
 from passerelle.plugins import Plugins, default_plugins
 
 __all__ = ["Connector", "Role", "build_connector"]
@@ -85,7 +86,7 @@ class Connector:
         self.store.close()
 
     def asgi(self) -> ASGIApp:
-        """The HTTP app: webhooks at ``/webhooks/...``, health at ``/healthz`` and ``/readyz``,
+        """The HTTP app: webhooks at ``/webhooks/...``, batch files at ``/files/...``, health at ``/healthz`` and ``/readyz``,
         the action-center API under ``/api/``, its page at ``/``, the metrics at ``/metrics``.
         Its lifespan starts and stops the dispatcher.
 
@@ -102,6 +103,13 @@ class Connector:
             ready=self.readiness,
         )
         api = create_api(self.store, self.settings.admin)
+        files = create_file_upload(
+            self.store,
+            _file_platforms(self.plugins),
+            self.settings.stores_by_key(),
+            self.settings.admin.tokens,
+            on_append=self.dispatcher.wake if self.dispatcher is not None else None,
+        )
         page = create_action_page(
             self.store, self.settings.admin.tokens, stores=self.settings.stores_by_key()
         )
@@ -127,6 +135,8 @@ class Connector:
                     receive,
                     send,
                 )
+            elif path.startswith("/files/"):
+                await files(scope, receive, send)
             elif path == "/metrics":
                 await metrics_app(scope, receive, send)
             else:
@@ -225,7 +235,7 @@ def build_connector(
         d = settings.dispatcher
         dispatcher = Dispatcher(
             store=store,
-            platforms=_webhook_platforms(plugins),
+            platforms=plugins.platforms(),
             stores=settings.stores_by_key(),
             plugins=plugins,
             backend=client,
@@ -254,4 +264,12 @@ def _webhook_platforms(plugins: Plugins) -> dict[str, WebhookPlatform]:
         name: platform
         for name, platform in plugins.platforms().items()
         if isinstance(platform, WebhookPlatform)
+    }
+
+
+def _file_platforms(plugins: Plugins) -> dict[str, FilePlatform]:
+    return {
+        name: platform
+        for name, platform in plugins.platforms().items()
+        if isinstance(platform, FilePlatform)
     }
