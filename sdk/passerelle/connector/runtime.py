@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from passerelle.connector.api import bearer_protected, create_api
 from passerelle.connector.config import ConfigError, Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.file_upload import create_file_upload
+from passerelle.connector.folders import FolderWatcher
 from passerelle.connector.receiver import (
     HEALTH_PATHS,
     answer_health,
@@ -66,18 +68,25 @@ class Connector:
     dispatcher: Dispatcher | None
     backend_http: httpx.Client | None = field(default=None, repr=False)
     """The back-end client's connection pool, timed for the metrics; closed with the rest."""
+    folders: FolderWatcher | None = None
+    """The stores' watched folders (option ``folder`` of a file platform's store)."""
     _closed: bool = field(default=False, repr=False)
 
     def start(self) -> None:
-        """Start the dispatcher's workers (for the roles that dispatch)."""
+        """Start the dispatcher's workers (for the roles that dispatch) and the folder watch
+        (for the roles that receive)."""
         if self.dispatcher is not None:
             self.dispatcher.start()
+        if self.folders is not None:
+            self.folders.start()
 
     def close(self) -> None:
         """Let in-flight deliveries finish, then release the store and the client."""
         if self._closed:
             return
         self._closed = True
+        if self.folders is not None:
+            self.folders.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.client.close()
@@ -248,6 +257,15 @@ def build_connector(
             ),
             clock=clock,
         )
+    folders = _watched_folders(settings, plugins)
+    watcher = None
+    if folders and role is not Role.DISPATCHER:
+        watcher = FolderWatcher(
+            store,
+            folders,
+            clock=clock,
+            on_append=dispatcher.wake if dispatcher is not None else None,
+        )
     return Connector(
         settings=settings,
         role=role,
@@ -256,7 +274,18 @@ def build_connector(
         client=client,
         dispatcher=dispatcher,
         backend_http=backend_http,
+        folders=watcher,
     )
+
+
+def _watched_folders(settings: Settings, plugins: Plugins) -> dict[tuple[str, str], Path]:
+    files = _file_platforms(plugins)
+    folders: dict[tuple[str, str], Path] = {}
+    for key, store in settings.stores_by_key().items():
+        folder = store.options.get("folder")
+        if key[0] in files and folder:
+            folders[key] = Path(folder)
+    return folders
 
 
 def _webhook_platforms(plugins: Plugins) -> dict[str, WebhookPlatform]:
