@@ -34,6 +34,7 @@ from passerelle.connector.files import (
 from passerelle.connector.store import DeliveryStatus, DeliveryStore
 from passerelle.events import BatchFileEdited
 from passerelle.formats import FormatError, cpa005
+from passerelle.platforms import Store
 
 
 @pytest.fixture
@@ -118,9 +119,9 @@ def test_versions_are_numbered_per_batch_and_a_retry_finds_the_same_version(
     two = _submit(store, clock, cpa005.write(v2)).delivery_id
     platform = CpaFiles()
 
-    first = translate_file(platform, store.get(one), store)
-    second = translate_file(platform, store.get(two), store)
-    again = translate_file(platform, store.get(two), store)
+    first = translate_file(platform, Store(PLATFORM, STORE), store.get(one), store)
+    second = translate_file(platform, Store(PLATFORM, STORE), store.get(two), store)
+    again = translate_file(platform, Store(PLATFORM, STORE), store.get(two), store)
 
     (created,) = first.events
     assert isinstance(created, BatchFileEdited)

@@ -56,7 +56,7 @@ from passerelle.backend.client import (
     DEFAULT_TOTAL_TIMEOUT,
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
-from passerelle.platforms import Store, WebhookPlatform
+from passerelle.platforms import FilePlatform, Store, WebhookPlatform
 
 __all__ = [
     "CONFIG_ENV",
@@ -628,8 +628,9 @@ def _problem(error: Mapping[str, Any], loading: _Loading) -> Problem:
 
 
 def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[Problem]:
-    """Each store whose platform no installed plugin registers, and what each installed webhook
-    platform finds wrong with its stores' configuration (`WebhookPlatform.check_store`), keyed
+    """Each store whose platform no installed plugin registers, and what each installed platform
+    finds wrong with its stores' configuration (`WebhookPlatform.check_store`, `FilePlatform.
+    check_store`), keyed
     ``stores[i].<key>``, with every secret masked."""
     problems: list[Problem] = []
     listing = ", ".join(sorted(platforms)) or "none"
@@ -645,8 +646,8 @@ def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[
                 )
             )
             continue
-        if not isinstance(platform, WebhookPlatform):
-            continue  # a file platform: it receives no webhooks and has nothing to check here
+        if not isinstance(platform, WebhookPlatform | FilePlatform):
+            continue
         store = entry.to_store()
         try:
             found = [

@@ -428,7 +428,7 @@ class Dispatcher:
                 )
             )
         if isinstance(platform, FilePlatform):
-            translation = self._read_file(platform, claim)
+            translation = self._read_file(platform, store, claim)
         else:
             translation = self._translate_delivery(platform, claim, store)
         if translation.ignored is not None:
@@ -460,9 +460,9 @@ class Dispatcher:
             return Translation.ignore(stale)
         return self._translate(platform, request, store)
 
-    def _read_file(self, platform: FilePlatform, claim: Claim) -> Translation:
+    def _read_file(self, platform: FilePlatform, store: Store, claim: Claim) -> Translation:
         try:
-            return translate_file(platform, claim.delivery, self._store)
+            return translate_file(platform, store, claim.delivery, self._store)
         except (FormatError, TranslationError) as exc:
             raise _PermanentError(ErrorInfo("unreadable_file", str(exc))) from exc
 

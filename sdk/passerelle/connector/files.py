@@ -31,7 +31,7 @@ from passerelle.batches import (
 from passerelle.connector.store import Delivery, DeliveryStore, NewDelivery
 from passerelle.events import BatchFileEdited
 from passerelle.money import Money
-from passerelle.platforms import FilePlatform, Translation
+from passerelle.platforms import FilePlatform, Store, Translation
 
 __all__ = [
     "FILENAME_HEADER",
@@ -160,11 +160,15 @@ def filename_of(delivery: Delivery) -> str:
     return next((value for name, value in delivery.headers if name.lower() == wanted), "file")
 
 
-def translate_file(platform: FilePlatform, delivery: Delivery, inbox: DeliveryStore) -> Translation:
-    """The batch edit a stored file means, its version recorded (see the module docs).
+def translate_file(
+    platform: FilePlatform, store: Store, delivery: Delivery, inbox: DeliveryStore
+) -> Translation:
+    """The batch edit a stored file for `store` means, its version recorded (see the module
+    docs).
 
-    The platform's `FormatError` propagates: the file is unreadable and nothing is recorded."""
-    batch = platform.read(delivery.body, filename=filename_of(delivery))
+    The platform's `FormatError` or `TranslationError` propagates: the file is not one to act on
+    and nothing is recorded."""
+    batch = platform.read_for_store(delivery.body, filename=filename_of(delivery), store=store)
     version, previous = inbox.record_batch_version(
         delivery.platform, delivery.store, batch.batch_id, delivery.id, batch.model_dump_json()
     )
