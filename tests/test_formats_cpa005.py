@@ -153,7 +153,12 @@ def test_detect_and_dispatch() -> None:
 # --- round trip -------------------------------------------------------------------------------
 
 NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,&'-éÉèçÇô"
-digits = st.text("0123456789", min_size=1, max_size=12)
+accounts = (
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(bool)
+)
+"""Account numbers are alphanumeric: digits, letters, hyphens, masks (744-5678-99, XXXX1234)."""
 
 
 @st.composite
@@ -166,7 +171,7 @@ def cpa_batches(draw: st.DrawFn) -> BatchFile:
                 direction=st.sampled_from(Direction),
                 amount=st.integers(1, 9_999_999_999).map(lambda c: Money.from_minor(c, currency)),
                 payee=st.text(NAME_CHARS, min_size=1, max_size=30).filter(str.strip),
-                account=digits,
+                account=accounts,
                 institution=st.text("0123456789", min_size=3, max_size=3),
                 transit=st.text("0123456789", min_size=5, max_size=5),
                 reference=st.none() | st.text(NAME_CHARS, max_size=19).filter(str.strip),

@@ -483,7 +483,7 @@ def _full_records(
     ):
         return None
     value = 0
-    dates = []
+    dates: list[Iterator[dt.date]] = []
     for start in range(24, RECORD_LENGTH, _SEGMENT):
         amount = itemgetter(slice(start + 3, start + 13))
         date = itemgetter(slice(start + 13, start + 19))
@@ -491,14 +491,18 @@ def _full_records(
             all(joined[c::_STRIDE].isdigit() for c in range(start, start + 28))
             and joined[start + 19 :: _STRIDE] == b"0" * count  # institution 0IIITTTTT
             and b" " not in joined[start + 28 :: _STRIDE]  # account, left-justified
-            and all(map(bytes.strip, map(itemgetter(slice(start + 80, start + 110)), run)))
+            and b" " * 30 not in map(itemgetter(slice(start + 80, start + 110)), run)  # payee
             and b"0" * 10 not in map(amount, run)
         ):
             return None
-        for found in set(map(date, run)):
-            if _DATES.get(found.decode()) is None and _cached_julian(found.decode()) is None:
+        found = set(map(date, run))
+        for julian in found:
+            if _DATES.get(julian.decode()) is None and _cached_julian(julian.decode()) is None:
                 return None
-        dates.append(list(map(_DATES.__getitem__, map(bytes.decode, map(date, run)))))
+        if len(found) == 1:  # a batch's transactions share their date, as a rule
+            dates.append(repeat(_DATES[found.pop().decode()]))
+        else:
+            dates.append(map(_DATES.__getitem__, map(bytes.decode, map(date, run))))
         value += column_sum(joined, count, RECORD_LENGTH, start + 3, 10)
     texts = list(map(bytes.decode, run))
     lines = range(line, line + count)

@@ -426,6 +426,7 @@ class _Plain:
     mixed: bool
     """Whether the batch may hold payments of both directions."""
     name: Callable[[bytes], bytes]
+    blank_name: bytes
     odfi: bytes
 
     @classmethod
@@ -438,6 +439,7 @@ class _Plain:
             credits,
             0 < len(credits) < len(payments),
             itemgetter(slice(start - 1, end)),
+            b" " * (end - start + 1),
             batch.odfi.encode() if batch else b"",
         )
 
@@ -469,7 +471,7 @@ def _plain_entries(
             joined[79 + i :: _STRIDE] == plain.odfi[i : i + 1] * count for i in range(8)
         )  # trace numbers of the batch's ODFI
         and set(map(_CODE, run)) <= plain.codes
-        and all(map(bytes.strip, map(plain.name, run)))
+        and plain.blank_name not in map(plain.name, run)
         and b"0" * 10 not in map(_AMOUNT, run)
     ):
         return None
