@@ -14,6 +14,7 @@ from dispatch_support import make_dispatcher
 
 from passerelle.backend.calls import call_batch_backend
 from passerelle.backend.client import BackendClient
+from passerelle.backend.errors import UnknownBatchError
 from passerelle.backend.models import BatchStatus
 from passerelle.batches import (
     BatchFile,
@@ -139,6 +140,7 @@ def test_versions_are_numbered_per_batch_and_a_retry_finds_the_same_version(
     assert [(v.number, v.delivery_id) for v in versions] == [(1, one), (2, two)]
     assert BatchFile.model_validate_json(versions[1].batch) == v2
     assert store.batch_versions(PLATFORM, "another-store", v1.batch_id) == []
+    assert store.latest_batch_versions(PLATFORM, STORE) == [versions[1]]
 
 
 def test_a_new_batch_then_a_corrected_version_reach_the_back_end(
@@ -258,3 +260,61 @@ def test_the_back_end_step_finishes_an_edit_that_half_reached_it(
     assert done.processing_date == v2.processing_date
     assert [item.to_entry() for item in done.entries] == list(v2.entries)
     assert again == done
+
+
+def test_a_new_batch_repeating_a_pending_batchs_payments_waits_for_a_person(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    dispatcher = _dispatcher(store, client, clock)
+    day = business_day(clock.now().date(), 7)
+    paid = payroll(new_originator(), day, "1500.00", "2100.00")
+    extra = payroll(new_originator(), business_day(day, 1), "1.00", "1.00", "99.00")
+    again = extra.model_copy(
+        update={"entries": (paid.entries[1], paid.entries[0], extra.entries[2])}
+    )
+    _submit(store, clock, cpa005.write(paid))
+    dispatcher.drain()
+    second = _submit(store, clock, cpa005.write(again)).delivery_id
+    dispatcher.drain()
+
+    failed = store.get(second)
+    assert failed.status is DeliveryStatus.FAILED
+    assert failed.last_error is not None
+    assert failed.last_error.code == "batch_overlap"
+    assert failed.last_error.message == (
+        f"batch {again.batch_id} repeats 2 entries of batch {paid.batch_id}, still pending for "
+        f"{day}: Employee 1 1500.00 CAD to 001-10001 ...4501, reference EMP0001; Employee 2 "
+        "2100.00 CAD to 001-10002 ...4502, reference EMP0002. Nothing is sent; retry it by hand "
+        "to send it anyway, or dismiss it"
+    )
+    with pytest.raises(UnknownBatchError):
+        client.get_batch(again.batch_id)
+
+    store.requeue([second], note="two pay runs this month: send it")
+    dispatcher.drain()
+
+    assert store.get(second).status is DeliveryStatus.DONE
+    assert len(client.get_batch(again.batch_id).entries) == 3
+
+
+def test_payments_of_a_batch_past_its_cutoff_or_of_other_amounts_are_no_overlap(
+    store: DeliveryStore, clock: FixedClock
+) -> None:
+    day = business_day(clock.now().date(), 1)
+    originator = new_originator()
+    platform = CpaFiles()
+    there = Store(PLATFORM, STORE)
+    first = _submit(store, clock, cpa005.write(payroll(originator, day, "10.00"))).delivery_id
+    translate_file(platform, there, store.get(first), store)
+    other_amount = payroll(new_originator(), business_day(day, 7), "10.01")
+    second = _submit(store, clock, cpa005.write(other_amount)).delivery_id
+    assert translate_file(
+        platform, there, store.get(second), store, cutoff=CutoffPolicy(), now=clock.now()
+    ).events
+
+    clock.set(CutoffPolicy().cutoff_for(day))
+    same = payroll(new_originator(), business_day(day, 7), "10.00")
+    third = _submit(store, clock, cpa005.write(same)).delivery_id
+    assert translate_file(
+        platform, there, store.get(third), store, cutoff=CutoffPolicy(), now=clock.now()
+    ).events

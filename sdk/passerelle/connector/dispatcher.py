@@ -462,9 +462,20 @@ class Dispatcher:
 
     def _read_file(self, platform: FilePlatform, store: Store, claim: Claim) -> Translation:
         try:
-            return translate_file(platform, store, claim.delivery, self._store)
+            # A person who retried a file that repeats another batch's payments decided to
+            # send it anyway.
+            checked = claim.redispatches == 0
+            return translate_file(
+                platform,
+                store,
+                claim.delivery,
+                self._store,
+                cutoff=self.policy.cutoff if checked else None,
+                now=self._clock.now(),
+            )
         except (FormatError, TranslationError) as exc:
-            raise _PermanentError(ErrorInfo("unreadable_file", str(exc))) from exc
+            code = getattr(exc, "code", None) or "unreadable_file"
+            raise _PermanentError(ErrorInfo(str(code), str(exc))) from exc
 
     def _stale(self, platform: WebhookPlatform, request: WebhookRequest) -> str | None:
         """Why `request` is stale; None when it is not (its version, if any, is recorded)."""

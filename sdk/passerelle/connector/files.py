@@ -20,7 +20,9 @@ from datetime import datetime
 
 from passerelle.batches import (
     BatchChange,
+    BatchEntry,
     BatchFile,
+    CutoffPolicy,
     Deleted,
     EntriesAdded,
     EntriesRemoved,
@@ -31,12 +33,13 @@ from passerelle.batches import (
 from passerelle.connector.store import Delivery, DeliveryStore, NewDelivery
 from passerelle.events import BatchFileEdited
 from passerelle.money import Money
-from passerelle.platforms import FilePlatform, Store, Translation
+from passerelle.platforms import FilePlatform, Store, Translation, TranslationError
 
 __all__ = [
     "FILENAME_HEADER",
     "FILE_LANE",
     "MAX_FILE_BYTES",
+    "BatchOverlapError",
     "FileReceipt",
     "FileTooLargeError",
     "accept_file",
@@ -161,18 +164,27 @@ def filename_of(delivery: Delivery) -> str:
 
 
 def translate_file(
-    platform: FilePlatform, store: Store, delivery: Delivery, inbox: DeliveryStore
+    platform: FilePlatform,
+    store: Store,
+    delivery: Delivery,
+    inbox: DeliveryStore,
+    *,
+    cutoff: CutoffPolicy | None = None,
+    now: datetime | None = None,
 ) -> Translation:
     """The batch edit a stored file for `store` means, its version recorded (see the module
     docs).
 
     The platform's `FormatError` or `TranslationError` propagates: the file is not one to act on
-    and nothing is recorded."""
+    and nothing is recorded. With `cutoff` and `now`, a new batch that repeats entries of another
+    batch still before its cutoff raises `BatchOverlapError` (after its version is recorded)."""
     batch = platform.read_for_store(delivery.body, filename=filename_of(delivery), store=store)
     version, previous = inbox.record_batch_version(
         delivery.platform, delivery.store, batch.batch_id, delivery.id, batch.model_dump_json()
     )
     if previous is None:
+        if cutoff is not None and now is not None:
+            _check_overlap(inbox, delivery, batch, cutoff, now)
         if not batch.entries:
             return Translation.ignore(f"batch {batch.batch_id}: a first version without entries")
         event = BatchFileEdited(
@@ -193,6 +205,56 @@ def translate_file(
         after=batch,
     )
     return Translation(events=(event,))
+
+
+class BatchOverlapError(TranslationError):
+    """A new batch repeats payments of another batch still pending: the double payroll. It goes
+    to the action center as ``batch_overlap`` and nothing is sent; retrying it by hand sends it
+    anyway."""
+
+    code = "batch_overlap"
+
+
+def _same_payment(entry: BatchEntry) -> tuple[object, ...]:
+    return (
+        entry.direction,
+        entry.institution,
+        entry.transit,
+        entry.routing,
+        entry.account,
+        entry.profile,
+        entry.amount,
+        entry.reference,
+    )
+
+
+def _check_overlap(
+    inbox: DeliveryStore, delivery: Delivery, batch: BatchFile, cutoff: CutoffPolicy, now: datetime
+) -> None:
+    mine = {_same_payment(entry): entry for entry in batch.entries}
+    for other in inbox.latest_batch_versions(delivery.platform, delivery.store):
+        if other.batch_id == batch.batch_id:
+            continue
+        pending = BatchFile.model_validate_json(other.batch)
+        if now >= cutoff.cutoff_for(pending.processing_date):
+            continue  # processed already: paying again is the merchant's own choice
+        repeated = [mine[key] for e in pending.entries if (key := _same_payment(e)) in mine]
+        if repeated:
+            shown = "; ".join(_payment(entry) for entry in repeated[:5])
+            more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+            raise BatchOverlapError(
+                f"batch {batch.batch_id} repeats {_count(len(repeated), 'entry')} of batch "
+                f"{pending.batch_id}, still pending for {pending.processing_date}: {shown}{more}. "
+                "Nothing is sent; retry it by hand to send it anyway, or dismiss it"
+            )
+
+
+def _payment(entry: BatchEntry) -> str:
+    account = entry.account or f"profile {entry.profile}"
+    bank = entry.routing or "-".join(part for part in (entry.institution, entry.transit) if part)
+    masked = f"{bank} ...{account[-4:]}" if entry.account else account
+    reference = f", reference {entry.reference}" if entry.reference else ""
+    return f"{entry.payee or 'payee'} {entry.amount} to {masked}{reference}"
 
 
 def describe_edit(event: BatchFileEdited) -> str:

@@ -100,6 +100,10 @@ class DeliveryStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def latest_batch_versions(self, platform: str, store: str) -> list[BatchVersion]:
+        """The newest version of each batch of the store, by batch id."""
+
+    @abc.abstractmethod
     def batch_versions(self, platform: str, store: str, batch_id: str) -> list[BatchVersion]:
         """Every version of the batch, first first; empty for a batch never seen."""
 

@@ -494,6 +494,18 @@ class SQLDeliveryStore(DeliveryStore):
 
         return self.write(work)
 
+    def latest_batch_versions(self, platform: str, store: str) -> list[BatchVersion]:
+        rows = self.read(
+            lambda tx: tx.rows(
+                f"{_BATCH_VERSION} AS v WHERE platform = :platform AND store = :store"  # noqa: S608
+                " AND number = (SELECT MAX(number) FROM batch_versions AS w"
+                " WHERE w.platform = v.platform AND w.store = v.store"
+                " AND w.batch_id = v.batch_id) ORDER BY batch_id",
+                {"platform": platform, "store": store},
+            )
+        )
+        return [self._batch_version(row) for row in rows]
+
     def batch_versions(self, platform: str, store: str, batch_id: str) -> list[BatchVersion]:
         rows = self.read(
             lambda tx: tx.rows(
