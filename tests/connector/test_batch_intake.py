@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from passerelle.connector.store import DeliveryStatus, DeliveryStore
 from passerelle.formats import cpa005
 from passerelle.platforms import Store
 from passerelle.plugins import Plugins
+from passerelle.sandbox.server import SandboxServer
+from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
 from passerelle.serving import BackgroundServer
 
 FULL = "full-token-0123456789abc"
@@ -116,7 +119,11 @@ def test_a_refused_upload_is_one_problem_and_stores_nothing(
 
 @pytest.fixture
 def config(
-    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, no_settings_env: None
+    tmp_path: Path,
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    no_settings_env: None,
+    sandbox: SandboxServer,
 ) -> Path:
     plugins = Plugins()
     plugins.register(CpaFilesPlugin(), "files")
@@ -125,9 +132,9 @@ def config(
     path.write_text(
         f"""
 [backend]
-url = "https://api.example.com"
-token = "backend-token-0123456789"
-merchant = "m-42"
+url = "{sandbox.url}"
+token = "{DEFAULT_TOKEN}"
+merchant = "{DEFAULT_MERCHANT}"
 
 [store]
 url = "{store_url}"
@@ -140,6 +147,10 @@ secrets = ["unused-by-files-0123456789"]
         encoding="utf-8",
     )
     return path
+
+
+def _batch(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, ["batch", *args, "--config", str(config)])
 
 
 def _submit(config: Path, file: Path, *options: str) -> Result:
@@ -213,3 +224,43 @@ def test_submit_for_an_unknown_store_or_a_missing_file_is_one_line(
     assert missing.exit_code == 1
     assert missing.stderr == f"error: {tmp_path / 'x.DAT'}: No such file or directory\n"
     assert store.stats().get(DeliveryStatus.PENDING, 0) == 0
+
+
+def test_the_back_office_commands_list_show_reschedule_and_delete(
+    config: Path, tmp_path: Path, store: DeliveryStore, client: BackendClient, clock: Clock
+) -> None:
+    originator, day = new_originator(), business_day(clock.now().date(), 7)
+    batch_id = f"{originator}-0001"
+    file = tmp_path / "PRDIRECT.DAT"
+    dispatcher = make_dispatcher(store, client, clock, platform=CpaFiles(), store_id=STORE)
+    for amounts in (("100.00", "250.00"), ("100.00",)):
+        file.write_bytes(cpa005.write(payroll(originator, day, *amounts)))
+        _submit(config, file, "--store", STORE, "--wait", "0")
+        dispatcher.drain()
+
+    listed = _batch(config, "list")
+    shown = _batch(config, "show", batch_id)
+    moved = _batch(config, "reschedule", batch_id, str(business_day(day, 1)))
+    past = (clock.now() - dt.timedelta(days=3)).date()
+    refused = _batch(config, "reschedule", batch_id, str(past))
+    deleted = _batch(config, "delete", batch_id)
+
+    assert listed.exit_code == 0, listed.output
+    (line,) = [row for row in listed.stdout.splitlines() if row.startswith(batch_id)]
+    assert f"{PLATFORM}/{STORE}  version 2  {day}  1 entries  100.00 CAD" in line
+    assert line.endswith(f"back end: scheduled for {day}, 1 entries")
+    assert shown.exit_code == 0, shown.output
+    assert f"delivery {store.batch_versions(PLATFORM, STORE, batch_id)[1].delivery_id}" in (
+        shown.stdout
+    )
+    assert f"batch {batch_id}: 1 entry removed" in shown.stdout
+    assert moved.stdout == f"batch {batch_id}: scheduled for {business_day(day, 1)}, 1 entries\n"
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        f"error: rescheduling batch {batch_id} to {past} refused: batch {batch_id} for "
+        f"{business_day(day, 1)} cannot be rescheduled to {past}: that date's cutoff"
+    )
+    assert deleted.stdout == f"batch {batch_id}: deleted for {business_day(day, 1)}, 1 entries\n"
+    assert _batch(config, "show", "nope").stderr == (
+        "error: no batch 'nope': no file of a configured store carried it\n"
+    )

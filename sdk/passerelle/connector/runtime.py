@@ -39,7 +39,7 @@ from passerelle.connector.web import create_action_page
 from passerelle.platforms import FilePlatform, WebhookPlatform
 from passerelle.plugins import Plugins, default_plugins
 
-__all__ = ["Connector", "Role", "build_connector"]
+__all__ = ["Connector", "Role", "backend_client", "build_connector"]
 
 log = logging.getLogger("passerelle.connector")
 
@@ -228,17 +228,8 @@ def build_connector(
     if problems := metrics.environment_problems():
         raise ConfigError(problems)
     store = open_store(settings.store.url, clock=clock)
-    backend = settings.backend
     backend_http = httpx.Client(transport=metrics.MeteredTransport())
-    client = BackendClient(
-        backend.url,
-        backend.token.get_secret_value(),
-        backend.merchant,
-        timeout=backend.timeout,
-        connect_timeout=backend.connect_timeout,
-        total_timeout=backend.total_timeout,
-        http_client=backend_http,
-    )
+    client = backend_client(settings, backend_http)
     dispatcher = None
     if role is not Role.RECEIVER:
         d = settings.dispatcher
@@ -275,6 +266,20 @@ def build_connector(
         dispatcher=dispatcher,
         backend_http=backend_http,
         folders=watcher,
+    )
+
+
+def backend_client(settings: Settings, http_client: httpx.Client | None = None) -> BackendClient:
+    """The payment back end's client as `[backend]` configures it."""
+    backend = settings.backend
+    return BackendClient(
+        backend.url,
+        backend.token.get_secret_value(),
+        backend.merchant,
+        timeout=backend.timeout,
+        connect_timeout=backend.connect_timeout,
+        total_timeout=backend.total_timeout,
+        http_client=http_client,
     )
 
 
