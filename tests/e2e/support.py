@@ -35,6 +35,8 @@ PLUGIN = "test"
 """The entry-point name of the test platform's plugin."""
 SECRET = "e2e-webhook-secret-1"
 STORE_ID = "shop-1"
+FILES_PLATFORM = "files"
+FILES_STORE = "payroll-1"
 READ_TOKEN = "read-token-for-tests-0001"
 FULL_TOKEN = "full-token-for-tests-0001"
 CURRENCY = "CAD"
@@ -92,6 +94,8 @@ class ConnectorConfig:
     # Short waits: retries and deferrals come round in well under a second.
     backoff_base: float = 0.05
     backoff_cap: float = 0.5
+    files_folder: Path | None = None
+    """With it, a store of the file platform (`FILES_STORE`) watching this folder."""
 
     def write(self, path: Path) -> Path:
         path.write_text(
@@ -108,7 +112,7 @@ url = {json.dumps(self.store_url)}
 platform = {json.dumps(PLATFORM)}
 id = {json.dumps(STORE_ID)}
 secrets = [{json.dumps(SECRET)}]
-
+{self._files_store()}
 [dispatcher]
 workers = {self.workers}
 lease = {self.lease}
@@ -132,6 +136,17 @@ access = "full"
 """
         )
         return path
+
+    def _files_store(self) -> str:
+        if self.files_folder is None:
+            return ""
+        return f"""
+[[stores]]
+platform = {json.dumps(FILES_PLATFORM)}
+id = {json.dumps(FILES_STORE)}
+secrets = [{json.dumps(SECRET)}]
+options = {{ folder = {json.dumps(str(self.files_folder))} }}
+"""
 
 
 class ConnectorProcess:
