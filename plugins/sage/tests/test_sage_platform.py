@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
+from passerelle.connector.config import Settings, store_problems
 from passerelle.formats import FormatError, cpa005
 from passerelle.money import Money
 from passerelle.platforms import Store, TranslationError
@@ -161,3 +163,30 @@ def test_what_sage_writes_reads_back_as_the_same_batch() -> None:
         ),
     )
     assert platform.read(cpa005.write(batch), filename="PRDIRECT.DAT") == batch
+
+
+def test_config_check_asks_the_sage_plugin_about_its_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.upper().startswith("PASSERELLE_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "passerelle.toml"
+    path.write_text(
+        """
+[backend]
+url = "https://payments.example.com"
+token = "backend-token-0123456789"
+merchant = "acme"
+
+[[stores]]
+platform = "sage"
+id = "payroll"
+secrets = ["unused-by-files-0123456789"]
+options = { currency = "EUR" }
+""",
+        encoding="utf-8",
+    )
+    problems = store_problems(Settings.load(path), {"sage": platform})
+    assert [str(problem) for problem in problems] == [
+        "stores[0].options.currency: 'EUR' is not CAD or USD"
+    ]
