@@ -224,8 +224,7 @@ def show(
     batch_id: Annotated[str, typer.Argument(metavar="BATCH", help="The batch id.")],
     config: ConfigOption = None,
 ) -> None:
-    """A batch: its entries, its versions and what each changed, its cutoff, the back end's
-    state."""
+    """A batch: entries, versions and what each changed, cutoff, state at the back end."""
     with configured_store(config) as (settings, inbox):
         versions = _versions(settings, inbox, batch_id)
         batches = [BatchFile.model_validate_json(v.batch) for v in versions]
