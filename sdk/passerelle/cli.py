@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "passerelle.sandbox.cli",
     "passerelle.connector.actions_cli",
     "passerelle.connector.status_cli",
+    "passerelle.connector.batch_cli",
     "passerelle.connector.config_cli",
     "passerelle.backend.explain_cli",
     "passerelle.template",

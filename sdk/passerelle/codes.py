@@ -122,6 +122,40 @@ _CODES: Final = (
         "Check the refund on the platform; dismiss the delivery or refund by hand.",
     ),
     ErrorCode(
+        "internal_error",
+        "Handling the delivery raised an unexpected exception.",
+        "A plugin, an observer or the connector itself failed in a way it did not foresee; the "
+        "message gives the exception's type and text, and the log its traceback. The delivery "
+        "is retried with backoff, and filed here once its attempts are spent.",
+        "Fix the cause (a plugin update, an observer's dependency), restart `passerelle serve`, "
+        "then `passerelle actions retry` the delivery.",
+        retryable=True,
+    ),
+    ErrorCode(
+        "quarantined",
+        "The delivery ended a worker's handling abnormally three times in a row.",
+        "Each worker that held it stopped, hung or was killed before settling it (its lease ran "
+        "out), so it is set aside rather than take down the workers again. The message names "
+        "the workers.",
+        "Look for a crash in the log around those attempts, fix it, then `passerelle actions "
+        "retry` the delivery: a retry by hand is tried afresh.",
+    ),
+    ErrorCode(
+        "unreadable_file",
+        "A batch file that cannot be read.",
+        "The file is not valid CPA-005, NACHA or Bambora as the platform reads it; the message "
+        "names the line, the positions and the rule.",
+        "Have the accounting package write the file again, or fix it, and submit it anew.",
+    ),
+    ErrorCode(
+        "batch_overlap",
+        "A new batch repeats payments of another batch still to be processed.",
+        "The same account, amount and reference are in both: most often the same payroll "
+        "exported twice. The message names both batches and the entries; nothing was sent.",
+        "If both are meant, `passerelle actions retry` the file: a retry by hand sends it. "
+        "Otherwise dismiss it.",
+    ),
+    ErrorCode(
         "invalid_cart",
         "An edited cart the ledger cannot take.",
         "The order edit leaves a cart with a line the ledger refuses (a negative total, a "

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from passerelle.batches import BatchChange
+from passerelle.batches import BatchChange, BatchFile
 from passerelle.money import Money
 
 __all__ = [
@@ -148,6 +148,10 @@ class BatchFileEdited(_Frozen):
     """The date the batch was to be processed on before these changes (the previous version's).
     With it, or with a `Rescheduled` change (its `previous`), the dispatcher checks the
     configured cutoff before any hook runs; without either, only the back end checks it."""
+    after: BatchFile | None = None
+    """The whole batch as the new version has it, when the edit comes from a file. With it the
+    back-end step brings the back end's batch to it (creating it for a first version, whose
+    changes add every entry), whatever part of the edit already reached the back end."""
 
 
 AnyOrderEvent = OrderShipped | OrderCancelled | OrderReturned | OrderEdited

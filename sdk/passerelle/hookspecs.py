@@ -159,7 +159,8 @@ def batch_file_edited(envelope: Envelope, event: BatchFileEdited) -> None:
     Called once per new version of a batch file that differs from the previous one, after the
     batch rules (cutoff, entries) accepted it. ``event.batch`` is the batch id, stable across
     versions; ``event.changes`` lists what changed (rescheduled, deleted, entries added, removed
-    or changed). Return nothing.
+    or changed). The first version of a batch comes too, as every entry added; an edit read from
+    a file carries the whole batch as that version has it in ``event.after``. Return nothing.
 
     Failures and re-dispatch are handled as for `order_shipped`: be idempotent on
     ``envelope.idempotency_key``.

@@ -263,5 +263,16 @@ class FilePlatform(abc.ABC):
     def read(self, data: bytes, *, filename: str) -> BatchFile:
         """Parse `data`; raise `passerelle.formats.FormatError` naming the line and position."""
 
+    def read_for_store(self, data: bytes, *, filename: str, store: Store) -> BatchFile:
+        """`read` for a file that came for `store`: a platform whose stores' options say what
+        their files must carry (an originator, a currency, a format) checks it here and raises
+        `TranslationError` naming the option. The default is `read`."""
+        return self.read(data, filename=filename)
+
+    def check_store(self, store: Store) -> Sequence[StoreProblem]:
+        """Every problem with `store`'s options, as `WebhookPlatform.check_store` says; none by
+        default."""
+        return ()
+
 
 Platform = WebhookPlatform | FilePlatform

@@ -22,7 +22,7 @@ from passerelle.events import Envelope, LineType, OrderShipped
 from passerelle.hookspecs import hookimpl
 from passerelle.money import Money
 from passerelle.orders import Effect
-from passerelle.platforms import Store
+from passerelle.platforms import Platform, Store
 from passerelle.plugins import Plugins
 
 TEST_POLICY = DispatchPolicy(
@@ -57,14 +57,19 @@ def make_dispatcher(
     clock: Clock,
     *observers: object,
     policy: DispatchPolicy | None = None,
+    platform: Platform | None = None,
+    store_id: str = STORE,
 ) -> Dispatcher:
+    """A dispatcher of the test platform's deliveries (or `platform`'s, for store `store_id`)."""
     plugins = Plugins()
     for n, observer in enumerate(observers):
         plugins.register(observer, f"observer-{n}")
+    if platform is None:
+        platform = TestPlatform()
     return Dispatcher(
         store=store,
-        platforms={PLATFORM: TestPlatform()},
-        stores={(PLATFORM, STORE): Store(PLATFORM, STORE, (SecretStr(SECRET),))},
+        platforms={platform.name: platform},
+        stores={(platform.name, store_id): Store(platform.name, store_id, (SecretStr(SECRET),))},
         plugins=plugins,
         backend=client,
         http=httpx.Client(),

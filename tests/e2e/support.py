@@ -35,6 +35,8 @@ PLUGIN = "test"
 """The entry-point name of the test platform's plugin."""
 SECRET = "e2e-webhook-secret-1"
 STORE_ID = "shop-1"
+FILES_PLATFORM = "files"
+FILES_STORE = "payroll-1"
 READ_TOKEN = "read-token-for-tests-0001"
 FULL_TOKEN = "full-token-for-tests-0001"
 CURRENCY = "CAD"
@@ -94,6 +96,8 @@ class ConnectorConfig:
     backoff_cap: float = 0.5
     stores: str | None = None
     """The ``[[stores]]`` entries, in TOML; the test platform's store when None."""
+    files_folder: Path | None = None
+    """With it, also a store of the file platform (`FILES_STORE`) watching this folder."""
 
     def write(self, path: Path) -> Path:
         stores = self.stores or (
@@ -111,6 +115,7 @@ merchant = {json.dumps(DEFAULT_MERCHANT)}
 url = {json.dumps(self.store_url)}
 
 {stores}
+{self._files_store()}
 [dispatcher]
 workers = {self.workers}
 lease = {self.lease}
@@ -134,6 +139,17 @@ access = "full"
 """
         )
         return path
+
+    def _files_store(self) -> str:
+        if self.files_folder is None:
+            return ""
+        return f"""
+[[stores]]
+platform = {json.dumps(FILES_PLATFORM)}
+id = {json.dumps(FILES_STORE)}
+secrets = [{json.dumps(SECRET)}]
+options = {{ folder = {json.dumps(str(self.files_folder))} }}
+"""
 
 
 class ConnectorProcess:

@@ -35,7 +35,7 @@ from passerelle.connector.actions import (
     parse_since,
 )
 from passerelle.connector.config import ConfigError, Settings, config_path
-from passerelle.connector.store import StoreError, open_store
+from passerelle.connector.store import DeliveryStore, StoreError, open_store
 from passerelle.redaction import redact_url, redact_urls
 
 __all__ = [
@@ -43,7 +43,9 @@ __all__ = [
     "JsonOption",
     "action_center",
     "actions_app",
+    "configured_store",
     "load_settings",
+    "open_configured_store",
     "register",
     "replay",
 ]
@@ -132,14 +134,8 @@ def load_settings(config: Path | None) -> Settings:
 
 
 @contextmanager
-def _action_center(config: Path | None) -> Iterator[ActionCenter]:
-    with action_center(load_settings(config)) as center:
-        yield center
-
-
-@contextmanager
-def action_center(settings: Settings) -> Iterator[ActionCenter]:
-    """The action center over the configured store; any refusal is one line and exit 1."""
+def open_configured_store(settings: Settings) -> Iterator[DeliveryStore]:
+    """The configured store, open; one that cannot be opened is one line on stderr, exit 1."""
     url = settings.store.url
     # The driver's own retry warnings would bury the one line that says what went wrong.
     logging.getLogger("psycopg").addHandler(logging.NullHandler())
@@ -150,11 +146,34 @@ def action_center(settings: Settings) -> Iterator[ActionCenter]:
         reason = redact_urls(redact(str(exc), [password]))
         _fail(reason if isinstance(exc, StoreError) else f"{redact_url(url)}: {reason}")
     try:
-        yield ActionCenter(store)
-    except (ActionInputError, StoreError) as exc:
-        _fail(str(exc))
+        yield store
     finally:
         store.close()
+
+
+@contextmanager
+def configured_store(config: Path | None) -> Iterator[tuple[Settings, DeliveryStore]]:
+    """The settings and the configured store, open; a bad configuration or a store that cannot
+    be opened is one line on stderr and exit 1."""
+    settings = load_settings(config)
+    with open_configured_store(settings) as store:
+        yield settings, store
+
+
+@contextmanager
+def _action_center(config: Path | None) -> Iterator[ActionCenter]:
+    with action_center(load_settings(config)) as center:
+        yield center
+
+
+@contextmanager
+def action_center(settings: Settings) -> Iterator[ActionCenter]:
+    """The action center over the configured store; any refusal is one line and exit 1."""
+    with open_configured_store(settings) as store:
+        try:
+            yield ActionCenter(store)
+        except (ActionInputError, StoreError) as exc:
+            _fail(str(exc))
 
 
 def _printable(text: str) -> str:

@@ -59,7 +59,7 @@ from passerelle.backend.client import (
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
 from passerelle.connector.store import store_url_problem
-from passerelle.platforms import Store, WebhookPlatform
+from passerelle.platforms import FilePlatform, Store, WebhookPlatform
 from passerelle.redaction import looks_secret, password_in_url, redact_url, redact_urls
 from passerelle.serving import ClientLimits
 from passerelle.store_options import secret_option_names
@@ -716,8 +716,9 @@ def _problem(error: Mapping[str, Any], loading: _Loading) -> Problem:
 
 
 def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[Problem]:
-    """Each store whose platform no installed plugin registers, and what each installed webhook
-    platform finds wrong with its stores' configuration (`WebhookPlatform.check_store`), keyed
+    """Each store whose platform no installed plugin registers, and what each installed platform
+    finds wrong with its stores' configuration (`WebhookPlatform.check_store`, `FilePlatform.
+    check_store`), keyed
     ``stores[i].<key>``, with every secret masked."""
     problems: list[Problem] = []
     listing = ", ".join(sorted(platforms)) or "none"
@@ -733,8 +734,8 @@ def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[
                 )
             )
             continue
-        if not isinstance(platform, WebhookPlatform):
-            continue  # a file platform: it receives no webhooks and has nothing to check here
+        if not isinstance(platform, WebhookPlatform | FilePlatform):
+            continue
         store = entry.to_store()
         try:
             found = [
@@ -750,9 +751,8 @@ def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[
                 )
             ]
         # A plugin's message could quote a secret by mistake; nothing here may show one.
-        declared = (
-            secret_option_names(platform.options_model) if platform.options_model else frozenset()
-        )
+        model = getattr(platform, "options_model", None)
+        declared = secret_option_names(model) if model is not None else frozenset()
         hidden = [s.get_secret_value() for s in entry.secrets] + [
             v.get_secret_value() if isinstance(v, SecretStr) else v
             for name, v in entry.options.items()

@@ -42,6 +42,7 @@ from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Re
 from passerelle.clock import Clock, SystemClock
 from passerelle.codes import is_transient_status
 from passerelle.connector import metrics
+from passerelle.connector.files import describe_edit, translate_file
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.outages import StoreWait
 from passerelle.connector.store import (
@@ -57,8 +58,11 @@ from passerelle.events import (
     BatchFileEdited,
     Envelope,
 )
+from passerelle.formats import FormatError
 from passerelle.orders import EventNotYetApplicable, LedgerError
 from passerelle.platforms import (
+    FilePlatform,
+    Platform,
     PlatformUnavailableError,
     Store,
     Translation,
@@ -162,7 +166,7 @@ class Dispatcher:
         self,
         *,
         store: DeliveryStore,
-        platforms: Mapping[str, WebhookPlatform],
+        platforms: Mapping[str, Platform],
         stores: Mapping[tuple[str, str], Store],
         plugins: Plugins,
         backend: BackendClient,
@@ -387,13 +391,10 @@ class Dispatcher:
                     f"store {delivery.store!r} of {delivery.platform} is no longer configured",
                 )
             )
-        request = delivery.to_request()
-        # Before translating, so a delivery that fails translation (a cancelled fulfillment
-        # sent to the action center) still makes the older ones stale.
-        stale = self._stale(platform, request)
-        if stale is not None:
-            return stale
-        translation = self._translate(platform, request, store)
+        if isinstance(platform, FilePlatform):
+            translation = self._read_file(platform, store, claim)
+        else:
+            translation = self._translate_delivery(platform, claim, store)
         if translation.ignored is not None:
             return translation.ignored
         occurred_at = translation.occurred_at or delivery.received_at
@@ -411,6 +412,37 @@ class Dispatcher:
             )
             applied.append(self._apply(envelope))
         return applied
+
+    def _translate_delivery(
+        self, platform: WebhookPlatform, claim: Claim, store: Store
+    ) -> Translation:
+        request = claim.delivery.to_request()
+        # Before translating, so a delivery that fails translation (a cancelled fulfillment
+        # sent to the action center) still makes the older ones stale.
+        stale = self._stale(platform, request)
+        if stale is not None:
+            return Translation.ignore(stale)
+        return self._translate(platform, request, store)
+
+    def _read_file(self, platform: FilePlatform, store: Store, claim: Claim) -> Translation:
+        try:
+            # A person who retried a file that repeats another batch's payments decided to
+            # send it anyway.
+            checked = claim.redispatches == 0
+            return translate_file(
+                platform,
+                store,
+                claim.delivery,
+                self._store,
+                cutoff=self.policy.cutoff if checked else None,
+                now=self._clock.now(),
+            )
+        except (FormatError, TranslationError) as exc:
+            # A platform's own code stands; the default one is a webhook's, not a file's.
+            code = getattr(exc, "code", None)
+            if code in (None, "unreadable_delivery"):
+                code = "unreadable_file"
+            raise _PermanentError(ErrorInfo(str(code), str(exc))) from exc
 
     def _stale(self, platform: WebhookPlatform, request: WebhookRequest) -> str | None:
         """Why `request` is stale; None when it is not (its version, if any, is recorded)."""
@@ -464,7 +496,7 @@ class Dispatcher:
             self._check_cutoff(event)
             self._call(lambda: call_backend(self._backend, envelope))
             self._call(lambda: self._plugins.observe(envelope=envelope, event=event))
-            return f"batch {event.batch}: {', '.join(c.change for c in event.changes)}"
+            return describe_edit(event)
         before = self._call(lambda: self._mirror.get(event.order))
         try:
             after, effect = before.apply(event)
@@ -498,7 +530,8 @@ class Dispatcher:
         """Refuse a batch edit that the cutoff no longer allows: the back end would refuse it,
         and observers must not see an edit that cannot happen."""
         date = event.processing_date or next(
-            (change.previous for change in event.changes if isinstance(change, Rescheduled)), None
+            (change.previous for change in event.changes if isinstance(change, Rescheduled)),
+            None if event.after is None else event.after.processing_date,
         )
         if date is None:
             return  # the event does not say which date the batch is on: the back end checks

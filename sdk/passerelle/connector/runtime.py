@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,8 @@ from passerelle.connector.alerts import Alerter
 from passerelle.connector.api import bearer_protected, create_api
 from passerelle.connector.config import ConfigError, Settings, store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.file_upload import create_file_upload
+from passerelle.connector.folders import FolderWatcher
 from passerelle.connector.receiver import (
     HEALTH_PATHS,
     answer_health,
@@ -34,10 +37,10 @@ from passerelle.connector.receiver import (
 )
 from passerelle.connector.store import DeliveryStore, open_store
 from passerelle.connector.web import create_action_page
-from passerelle.platforms import WebhookPlatform
+from passerelle.platforms import FilePlatform, WebhookPlatform
 from passerelle.plugins import Plugins, default_plugins
 
-__all__ = ["Connector", "Role", "build_connector"]
+__all__ = ["Connector", "Role", "backend_client", "build_connector"]
 
 log = logging.getLogger("passerelle.connector")
 
@@ -67,14 +70,19 @@ class Connector:
     backend_http: httpx.Client | None = field(default=None, repr=False)
     """The back-end client's connection pool, timed for the metrics; closed with the rest."""
     alerter: Alerter | None = None
+    folders: FolderWatcher | None = None
+    """The stores' watched folders (option ``folder`` of a file platform's store)."""
     _closed: bool = field(default=False, repr=False)
 
     def start(self) -> None:
-        """Start the dispatcher's workers and the alerts (for the roles that dispatch)."""
+        """Start the dispatcher's workers and the alerts (for the roles that dispatch) and the
+        folder watch (for the roles that receive)."""
         if self.dispatcher is not None:
             self.dispatcher.start()
         if self.alerter is not None:
             self.alerter.start()
+        if self.folders is not None:
+            self.folders.start()
 
     def close(self) -> None:
         """Let in-flight deliveries finish, then release the store and the client."""
@@ -83,6 +91,8 @@ class Connector:
         self._closed = True
         if self.alerter is not None:
             self.alerter.stop()
+        if self.folders is not None:
+            self.folders.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
         self.client.close()
@@ -91,7 +101,7 @@ class Connector:
         self.store.close()
 
     def asgi(self) -> ASGIApp:
-        """The HTTP app: webhooks at ``/webhooks/...``, health at ``/healthz`` and ``/readyz``,
+        """The HTTP app: webhooks at ``/webhooks/...``, batch files at ``/files/...``, health at ``/healthz`` and ``/readyz``,
         the action-center API under ``/api/``, its page at ``/``, the metrics at ``/metrics``.
         Its lifespan starts and stops the dispatcher.
 
@@ -108,6 +118,13 @@ class Connector:
             ready=self.readiness,
         )
         api = create_api(self.store, self.settings.admin)
+        files = create_file_upload(
+            self.store,
+            _file_platforms(self.plugins),
+            self.settings.stores_by_key(),
+            self.settings.admin.tokens,
+            on_append=self.dispatcher.wake if self.dispatcher is not None else None,
+        )
         page = create_action_page(
             self.store, self.settings.admin.tokens, stores=self.settings.stores_by_key()
         )
@@ -133,6 +150,8 @@ class Connector:
                     receive,
                     send,
                 )
+            elif path.startswith("/files/"):
+                await files(scope, receive, send)
             elif path == "/metrics":
                 await metrics_app(scope, receive, send)
             else:
@@ -218,23 +237,14 @@ def build_connector(
         raise ConfigError(problems)
     if store is None:
         store = open_store(settings.store.url, clock=clock)
-    backend = settings.backend
     backend_http = httpx.Client(transport=metrics.MeteredTransport())
-    client = BackendClient(
-        backend.url,
-        backend.token.get_secret_value(),
-        backend.merchant,
-        timeout=backend.timeout,
-        connect_timeout=backend.connect_timeout,
-        total_timeout=backend.total_timeout,
-        http_client=backend_http,
-    )
+    client = backend_client(settings, backend_http)
     dispatcher = None
     if role is not Role.RECEIVER:
         d = settings.dispatcher
         dispatcher = Dispatcher(
             store=store,
-            platforms=_webhook_platforms(plugins),
+            platforms=plugins.platforms(),
             stores=settings.stores_by_key(),
             plugins=plugins,
             backend=client,
@@ -247,6 +257,15 @@ def build_connector(
             ),
             clock=clock,
         )
+    folders = _watched_folders(settings, plugins)
+    watcher = None
+    if folders and role is not Role.DISPATCHER:
+        watcher = FolderWatcher(
+            store,
+            folders,
+            clock=clock,
+            on_append=dispatcher.wake if dispatcher is not None else None,
+        )
     return Connector(
         settings=settings,
         role=role,
@@ -256,6 +275,7 @@ def build_connector(
         dispatcher=dispatcher,
         backend_http=backend_http,
         alerter=_alerter(settings, store, clock) if dispatcher is not None else None,
+        folders=watcher,
     )
 
 
@@ -268,9 +288,41 @@ def _alerter(settings: Settings, store: DeliveryStore, clock: Clock) -> Alerter 
     return Alerter(store, alerts, page_url=page_url, clock=clock)
 
 
+def backend_client(settings: Settings, http_client: httpx.Client | None = None) -> BackendClient:
+    """The payment back end's client as `[backend]` configures it."""
+    backend = settings.backend
+    return BackendClient(
+        backend.url,
+        backend.token.get_secret_value(),
+        backend.merchant,
+        timeout=backend.timeout,
+        connect_timeout=backend.connect_timeout,
+        total_timeout=backend.total_timeout,
+        http_client=http_client,
+    )
+
+
+def _watched_folders(settings: Settings, plugins: Plugins) -> dict[tuple[str, str], Path]:
+    files = _file_platforms(plugins)
+    folders: dict[tuple[str, str], Path] = {}
+    for key, store in settings.stores_by_key().items():
+        folder = store.options.get("folder")
+        if key[0] in files and folder:
+            folders[key] = Path(folder)
+    return folders
+
+
 def _webhook_platforms(plugins: Plugins) -> dict[str, WebhookPlatform]:
     return {
         name: platform
         for name, platform in plugins.platforms().items()
         if isinstance(platform, WebhookPlatform)
+    }
+
+
+def _file_platforms(plugins: Plugins) -> dict[str, FilePlatform]:
+    return {
+        name: platform
+        for name, platform in plugins.platforms().items()
+        if isinstance(platform, FilePlatform)
     }

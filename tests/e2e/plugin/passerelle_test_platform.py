@@ -1,6 +1,7 @@
 """The connector tests' platform, installed as a plugin for `passerelle serve` subprocesses.
 
-It registers the signed test platform (`testplatform.TestPlatform`) and an observer that appends
+It registers the signed test platform (`testplatform.TestPlatform`), a file platform reading
+CPA-005 (`batch_support.CpaFiles`), and an observer that appends
 one JSON line per lifecycle hook call to the file named by `PASSERELLE_TEST_JOURNAL` (nothing
 when unset): the process id, the hook, the order, the event id and the idempotency key. Lines
 are written with one `write` on a file opened for appending, so processes sharing the journal
@@ -13,6 +14,7 @@ import json
 import os
 from collections.abc import Callable
 
+from batch_support import CpaFiles
 from testplatform import TestPlatform
 
 from passerelle.events import Envelope, OrderCancelled, OrderEdited, OrderReturned, OrderShipped
@@ -26,6 +28,7 @@ JOURNAL_ENV = "PASSERELLE_TEST_JOURNAL"
 @hookimpl
 def register_platforms(register: Callable[[WebhookPlatform | FilePlatform], None]) -> None:
     register(TestPlatform())
+    register(CpaFiles())
 
 
 def _record(hook: str, envelope: Envelope, order: str, event_id: str, effect: Effect) -> None:

@@ -30,6 +30,8 @@ long as no one claimed the delivery again.
 
 Versions. `record_version` keeps the time of the newest state seen of each platform object
 (per platform and store), so the dispatcher can tell a delivery reporting an older state.
+`record_batch_version` numbers the versions of each batch file (per platform and store), so a new
+file of a batch is compared with the one before it.
 
 Open a store with `open_store("sqlite:////var/lib/passerelle/inbox.db")` or
 `open_store("postgresql://user@host/db")`.
@@ -53,6 +55,7 @@ from passerelle.connector.store.records import (
     Attempt,
     AttemptResult,
     Backlog,
+    BatchVersion,
     Claim,
     Delivery,
     DeliveryStatus,
@@ -70,6 +73,7 @@ __all__ = [
     "Attempt",
     "AttemptResult",
     "Backlog",
+    "BatchVersion",
     "Claim",
     "Delivery",
     "DeliveryNotFoundError",

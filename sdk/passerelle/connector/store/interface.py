@@ -14,6 +14,7 @@ from passerelle.connector.store.records import (
     AppendResult,
     Attempt,
     Backlog,
+    BatchVersion,
     Claim,
     Delivery,
     DeliveryStatus,
@@ -86,6 +87,26 @@ class DeliveryStore(abc.ABC):
         is stale and nothing changes. Otherwise keeps `as_of` as the subject's newest state and
         returns None; an equal time is not stale, so a retry or a duplicate goes through.
         """
+
+    @abc.abstractmethod
+    def record_batch_version(
+        self, platform: str, store: str, batch_id: str, delivery_id: int, batch: str
+    ) -> tuple[BatchVersion, BatchVersion | None]:
+        """Record, atomically, that file delivery `delivery_id` is the next version of batch
+        `batch_id` (`batch` is the batch as JSON); return that version and the one before it
+        (None for the first).
+
+        A delivery is one version: recording it again (a retried dispatch) changes nothing and
+        returns the same two versions, so the same file always diffs against the same one.
+        """
+
+    @abc.abstractmethod
+    def latest_batch_versions(self, platform: str, store: str) -> list[BatchVersion]:
+        """The newest version of each batch of the store, by batch id."""
+
+    @abc.abstractmethod
+    def batch_versions(self, platform: str, store: str, batch_id: str) -> list[BatchVersion]:
+        """Every version of the batch, first first; empty for a batch never seen."""
 
     @abc.abstractmethod
     def get(self, delivery_id: int) -> Delivery:

@@ -16,6 +16,7 @@ __all__ = [
     "Attempt",
     "AttemptResult",
     "Backlog",
+    "BatchVersion",
     "Claim",
     "Delivery",
     "DeliveryStatus",
@@ -269,6 +270,22 @@ class StoreBacklog:
     """In the action center."""
     done_since: int
     """Applied since the time `DeliveryStore.backlog` was given."""
+
+
+@dataclass(frozen=True)
+class BatchVersion:
+    """One version of a batch file: `number` 1 scheduled the batch, each later one edits it.
+
+    `delivery_id` is the stored file it was read from; `batch` is the batch as the platform read
+    it, as JSON (a `passerelle.batches.BatchFile`)."""
+
+    platform: str
+    store: str
+    batch_id: str
+    number: int
+    delivery_id: int
+    batch: str = field(repr=False)
+    recorded_at: datetime
 
 
 def _is_header(pair: object) -> bool:

@@ -23,6 +23,7 @@ from passerelle.connector.store.records import (
     Attempt,
     AttemptResult,
     Backlog,
+    BatchVersion,
     Claim,
     Delivery,
     DeliveryStatus,
@@ -51,6 +52,10 @@ _COLUMNS = (
     "id, platform, store, delivery_key, ordering_key, headers, body, received_at, status,"
     " deferred, attempts, next_attempt_at, claimed_by, lease_expires_at, error_code,"
     " error_message, first_failed_at, last_failed_at, finished_at, outcome"
+)
+
+_BATCH_VERSION = (
+    "SELECT platform, store, batch_id, number, delivery_id, batch, recorded_at FROM batch_versions"
 )
 
 
@@ -445,6 +450,84 @@ class SQLDeliveryStore(DeliveryStore):
 
         recorded = self.from_db_time(self.write(work))
         return recorded if recorded > as_of else None
+
+    # -- batch versions --------------------------------------------------------------------
+
+    def record_batch_version(
+        self, platform: str, store: str, batch_id: str, delivery_id: int, batch: str
+    ) -> tuple[BatchVersion, BatchVersion | None]:
+        for name, value in (("platform", platform), ("store", store), ("batch id", batch_id)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"batch version {name} must be a non-empty string")
+        params: dict[str, Any] = {
+            "platform": platform,
+            "store": store,
+            "batch_id": batch_id,
+            "delivery_id": delivery_id,
+            "batch": batch,
+            "now": self.to_db_time(self.clock.now()),
+        }
+
+        def work(tx: Tx) -> tuple[BatchVersion, BatchVersion | None]:
+            mine = tx.rows(f"{_BATCH_VERSION} WHERE delivery_id = :delivery_id", params)
+            if not mine:
+                tx.execute(
+                    "INSERT INTO batch_versions"
+                    " (platform, store, batch_id, number, delivery_id, batch, recorded_at)"
+                    " SELECT :platform, :store, :batch_id, COALESCE(MAX(number), 0) + 1,"
+                    " :delivery_id, :batch, :now FROM batch_versions"
+                    " WHERE platform = :platform AND store = :store AND batch_id = :batch_id",
+                    params,
+                )
+                mine = tx.rows(f"{_BATCH_VERSION} WHERE delivery_id = :delivery_id", params)
+            version = self._batch_version(mine[0])
+            before = tx.rows(
+                f"{_BATCH_VERSION} WHERE platform = :platform AND store = :store"
+                " AND batch_id = :batch_id AND number = :number",
+                {
+                    **params,
+                    "platform": version.platform,
+                    "store": version.store,
+                    "batch_id": version.batch_id,
+                    "number": version.number - 1,
+                },
+            )
+            return version, self._batch_version(before[0]) if before else None
+
+        return self.write(work)
+
+    def latest_batch_versions(self, platform: str, store: str) -> list[BatchVersion]:
+        rows = self.read(
+            lambda tx: tx.rows(
+                f"{_BATCH_VERSION} AS v WHERE platform = :platform AND store = :store"  # noqa: S608
+                " AND number = (SELECT MAX(number) FROM batch_versions AS w"
+                " WHERE w.platform = v.platform AND w.store = v.store"
+                " AND w.batch_id = v.batch_id) ORDER BY batch_id",
+                {"platform": platform, "store": store},
+            )
+        )
+        return [self._batch_version(row) for row in rows]
+
+    def batch_versions(self, platform: str, store: str, batch_id: str) -> list[BatchVersion]:
+        rows = self.read(
+            lambda tx: tx.rows(
+                f"{_BATCH_VERSION} WHERE platform = :platform AND store = :store"
+                " AND batch_id = :batch_id ORDER BY number",
+                {"platform": platform, "store": store, "batch_id": batch_id},
+            )
+        )
+        return [self._batch_version(row) for row in rows]
+
+    def _batch_version(self, row: Sequence[Any]) -> BatchVersion:
+        return BatchVersion(
+            platform=row[0],
+            store=row[1],
+            batch_id=row[2],
+            number=int(row[3]),
+            delivery_id=int(row[4]),
+            batch=row[5],
+            recorded_at=self.from_db_time(row[6]),
+        )
 
     # -- the action center -----------------------------------------------------------------
 

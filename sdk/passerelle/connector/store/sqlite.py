@@ -181,6 +181,10 @@ class SQLiteStore(SQLDeliveryStore):
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        if current < len(known):
+            # The new schema is copied into the database now, so the WAL starts empty: its
+            # bound (`wal_limit_bytes`) is then one of the deliveries alone.
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     # -- what SQLDeliveryStore needs -------------------------------------------------------
 
