@@ -425,7 +425,8 @@ def test_an_incomplete_subclass_is_told_what_is_missing() -> None:
         "platform must be a WebhookPlatform instance, not None",
         "store must have a non-empty first secret: it signs the samples",
         "sample names must be distinct; repeated: shipped",
-        "sign(body, secret) must return the signature headers",
+        "sign(body, secret) must return the signature headers: define it on the "
+        "platform (WebhookPlatform.sign) or on the contract class",
     ]
 
 

@@ -7,6 +7,7 @@ body, money, keys, store options, error codes). A plugin imports from the core o
 """
 
 from passerelle.amounts import EXACT, amount_in, amount_of, currency_code, fits, known_currency
+from passerelle.backend.models import CartLineItem, OrderCreate
 from passerelle.codes import ErrorCode, is_transient_status
 from passerelle.events import (
     CancelReason,
@@ -43,6 +44,7 @@ from passerelle.platforms import (
     FilePlatform,
     Platform,
     PlatformUnavailableError,
+    SignedDelivery,
     Store,
     StoreProblem,
     Translation,
@@ -53,6 +55,7 @@ from passerelle.platforms import (
     WebhookPlatform,
     WebhookRequest,
 )
+from passerelle.scenarios import DemoDelivery, DemoScenario, ExpectedLedger
 from passerelle.signatures import HmacSignature, hmac_sha256
 from passerelle.store_options import (
     OptionList,
@@ -71,9 +74,13 @@ __all__ = [
     "Body",
     "CancelReason",
     "CartLine",
+    "CartLineItem",
     "Count",
     "Currency",
+    "DemoDelivery",
+    "DemoScenario",
     "ErrorCode",
+    "ExpectedLedger",
     "FilePlatform",
     "HmacSignature",
     "Id",
@@ -84,12 +91,14 @@ __all__ = [
     "MoneyError",
     "OptionList",
     "OrderCancelled",
+    "OrderCreate",
     "OrderEdited",
     "OrderReturned",
     "OrderShipped",
     "Payload",
     "Platform",
     "PlatformUnavailableError",
+    "SignedDelivery",
     "Store",
     "StoreOptions",
     "StoreOptionsError",

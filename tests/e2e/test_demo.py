@@ -21,7 +21,12 @@ def test_the_demo_runs_end_to_end_and_exits_0() -> None:
     # Wide enough that no table cell wraps.
     env = {**os.environ, "COLUMNS": "250"}
     result = subprocess.run(
-        [str(script), "demo"], capture_output=True, text=True, timeout=120, check=False, env=env
+        [str(script), "demo", "--platform", "shopify"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # Nothing to warn about: the demo's own configuration is complete.
@@ -33,16 +38,24 @@ def test_the_demo_runs_end_to_end_and_exits_0() -> None:
 
 
 @pytest.mark.slow
-def test_the_demo_fails_when_a_voided_or_disbursed_amount_is_not_the_expected_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    expected = dict(demo._EXPECTED_LEDGERS)
-    expected[demo.QUILT_ORDER] = dataclasses.replace(expected[demo.QUILT_ORDER], voided="0.00")
-    expected[demo.LAMP_ORDER] = dataclasses.replace(expected[demo.LAMP_ORDER], disbursed="95.00")
-    monkeypatch.setattr(demo, "_EXPECTED_LEDGERS", expected)
+def test_the_demo_fails_when_a_voided_or_disbursed_amount_is_not_the_expected_one() -> None:
+    from passerelle_shopify.demo import LAMP_ORDER, QUILT_ORDER, scenario
+
+    shopify = scenario()
+    expected = dict(shopify.expected)
+    quilt, lamp = str(QUILT_ORDER), str(LAMP_ORDER)
+    expected[quilt] = dataclasses.replace(expected[quilt], voided="0.00")
+    expected[lamp] = dataclasses.replace(expected[lamp], disbursed="95.00")
     with pytest.raises(demo.DemoFailedError) as failed:
-        demo.run_demo(Console(file=io.StringIO(), width=250))
+        demo.run_scenario(
+            dataclasses.replace(shopify, expected=expected), Console(file=io.StringIO(), width=250)
+        )
     assert str(failed.value) == (
-        f"order {demo.QUILT_ORDER} voided 180.00 CAD, expected 0.00 CAD; "
-        f"order {demo.LAMP_ORDER} disbursed 0.00 CAD, expected 95.00 CAD"
+        f"order {QUILT_ORDER} voided 180.00 CAD, expected 0.00 CAD; "
+        f"order {LAMP_ORDER} disbursed 0.00 CAD, expected 95.00 CAD"
     )
+
+
+def test_demo_names_an_unknown_platform() -> None:
+    with pytest.raises(demo.DemoFailedError, match="woo"):
+        demo.run_demo(Console(file=io.StringIO()), platform="woo")
