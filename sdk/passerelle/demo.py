@@ -96,10 +96,11 @@ def scenarios(plugins: Plugins, platform: str | None = None) -> list[DemoScenari
         chosen = [p for p in plugins.platforms().values() if isinstance(p, WebhookPlatform)]
     found = [scenario for p in chosen for scenario in p.demo_scenarios()]
     if not found:
-        which = f"platform {platform}" if platform else "no installed platform"
+        if platform is not None:
+            raise DemoFailedError(f"platform {platform} contributes no demo scenario")
         raise DemoFailedError(
-            f"{which} contributes a demo scenario: install a platform plugin first "
-            "(pip install -e plugins/shopify from a clone)"
+            "no installed platform contributes a demo scenario: install a platform plugin "
+            "first (pip install -e plugins/shopify from a clone)"
         )
     return found
 

@@ -5,12 +5,17 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from connector.testplatform import TestPlatform
 from passerelle import demo
+from passerelle.hookspecs import hookimpl
+from passerelle.platforms import WebhookPlatform
+from passerelle.plugins import Plugins
 
 pytest.importorskip("passerelle_shopify", reason="the demo needs the Shopify plugin installed")
 
@@ -59,3 +64,26 @@ def test_the_demo_fails_when_a_voided_or_disbursed_amount_is_not_the_expected_on
 def test_demo_names_an_unknown_platform() -> None:
     with pytest.raises(demo.DemoFailedError, match="woo"):
         demo.run_demo(Console(file=io.StringIO()), platform="woo")
+
+
+def test_demo_runs_only_what_platforms_contribute() -> None:
+    from passerelle_shopify.platform import ShopifyPlatform
+
+    plugins = Plugins()
+    plugins.register(Registers(TestPlatform()), "test")
+    with pytest.raises(demo.DemoFailedError, match=r"^no installed platform contributes"):
+        demo.scenarios(plugins)
+    plugins.register(Registers(ShopifyPlatform()), "shopify")
+    with pytest.raises(demo.DemoFailedError, match=r"^platform test contributes no demo scenario$"):
+        demo.scenarios(plugins, "test")
+    assert [s.store.platform for s in demo.scenarios(plugins)] == ["shopify"]
+    assert [s.store.platform for s in demo.scenarios(plugins, "shopify")] == ["shopify"]
+
+
+class Registers:
+    def __init__(self, platform: WebhookPlatform) -> None:
+        self.platform = platform
+
+    @hookimpl
+    def register_platforms(self, register: Callable[[WebhookPlatform], None]) -> None:
+        register(self.platform)
