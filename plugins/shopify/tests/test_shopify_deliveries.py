@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from passerelle.backend.models import CartLineItem, OrderCreate
@@ -83,3 +85,57 @@ def test_an_act_shopify_cannot_build_is_refused_by_name() -> None:
     assert PLATFORM.delivery_acts == {"order_shipped", "order_cancelled", "order_returned"}
     with pytest.raises(ValueError, match="'order_edited'"):
         PLATFORM.signed_delivery("order_edited", ORDER, STORE)
+
+
+@st.composite
+def orders(draw: st.DrawFn) -> OrderCreate:
+    count = draw(st.integers(min_value=1, max_value=4))
+    references = draw(
+        st.lists(
+            st.integers(min_value=1, max_value=2**63 - 1),
+            min_size=count,
+            max_size=count,
+            unique=True,
+        )
+    )
+    lines = tuple(
+        CartLineItem(
+            reference=str(reference),
+            name=draw(st.text(alphabet="abcdefgh ", min_size=1, max_size=12)).strip() or "item",
+            unit_price=Money(draw(st.decimals(min_value=0, max_value=10_000, places=2)), "CAD"),
+            quantity=draw(st.integers(min_value=1, max_value=50)),
+        )
+        for reference in references
+    )
+    order_id = draw(st.integers(min_value=1, max_value=2**63 - 1))
+    return OrderCreate(reference=str(order_id), currency="CAD", lines=lines)
+
+
+@settings(max_examples=40, deadline=None)
+@given(order=orders())
+def test_a_shipment_ships_exactly_the_orders_lines_and_a_return_one_unit_of_its_first(
+    order: OrderCreate,
+) -> None:
+    with httpx.Client() as http:
+        context = TranslationContext(STORE, http)
+        for act in ("order_shipped", "order_returned"):
+            delivery = PLATFORM.signed_delivery(act, order, STORE)
+            request = WebhookRequest(
+                platform="shopify",
+                store=STORE.id,
+                headers=httpx.Headers(dict(delivery.headers)),
+                body=delivery.body,
+                received_at=datetime.now(UTC),
+            )
+            PLATFORM.verify(request, STORE)
+            (event,) = PLATFORM.translate(request, context).events
+            assert event.order == order.reference
+            if isinstance(event, OrderShipped):
+                assert {(q.line, q.quantity) for q in event.lines or ()} == {
+                    (line.reference, line.quantity) for line in order.lines
+                }
+            else:
+                assert isinstance(event, OrderReturned)
+                first = order.lines[0]
+                assert [(q.line, q.quantity) for q in event.lines] == [(first.reference, 1)]
+                assert event.refund == first.unit_price
