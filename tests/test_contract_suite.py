@@ -425,8 +425,31 @@ def test_an_incomplete_subclass_is_told_what_is_missing() -> None:
         "platform must be a WebhookPlatform instance, not None",
         "store must have a non-empty first secret: it signs the samples",
         "sample names must be distinct; repeated: shipped",
-        "sign(body, secret) must return the signature headers",
+        "sign(body, secret) must return the signature headers: define it on the "
+        "platform (WebhookPlatform.sign) or on the contract class",
     ]
+
+
+def test_a_subclass_without_sign_signs_with_the_platforms_own_signer() -> None:
+    class PlatformSigns(WebhookPlatformContract):
+        platform = TestPlatform()
+        store = Store(platform="test", id="north", secrets=(SecretStr(SECRET),))
+        samples = SAMPLES
+
+    class Unsigned(TestPlatform):
+        sign = WebhookPlatform.sign  # type: ignore[assignment]
+
+    class NoSigner(PlatformSigns):
+        platform = Unsigned()
+
+    assert PlatformSigns.configuration_problems() == []
+    assert PlatformSigns().sign(b"{}", SECRET) == {SIGNATURE_HEADER: sign(b"{}", SECRET)}
+    assert NoSigner.configuration_problems() == [
+        "sign(body, secret) must return the signature headers: define it on the "
+        "platform (WebhookPlatform.sign) or on the contract class"
+    ]
+    with pytest.raises(NotImplementedError, match="platform test provides no test signer"):
+        Unsigned().sign(b"{}", SECRET)
 
 
 def test_the_pytest_plugin_loads_without_hypothesis() -> None:

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from passerelle.cli import app
 from passerelle.connector.config import Settings
 from passerelle.sandbox.server import SandboxServer
+from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -70,3 +73,25 @@ def test_the_sandbox_section_and_order_command_work_against_the_sandbox(tmp_path
     assert created.json()["reference"] == "1001"
     assert created.json()["authorized"] == {"minor": 4800, "currency": "CAD"}
     assert again.json() == created.json()
+
+
+def test_the_readmes_orders_create_command_makes_the_order_at_the_sandbox() -> None:
+    command = (
+        'passerelle sandbox orders create --line "Ceramic mug:24.00:2" --line "Linen apron:38.00"'
+    )
+    words = shlex.split(_block("sh", command).splitlines()[0])
+    with SandboxServer() as sandbox:
+        # The README's command reaches the sandbox's default port; this one's is another.
+        result = CliRunner().invoke(app, [*words[1:], "--url", sandbox.url])
+        assert result.exit_code == 0, result.output
+        reference = re.search(r"order (\d+)", result.output)
+        assert reference, result.output
+        shown = httpx.get(
+            f"{sandbox.url}/v1/orders/{reference[1]}",
+            headers={
+                "Authorization": f"Bearer {DEFAULT_TOKEN}",
+                "Passerelle-Merchant": DEFAULT_MERCHANT,
+            },
+        )
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["authorized"] == {"minor": 8600, "currency": "CAD"}

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "passerelle.connector.serve_cli",
     "passerelle.sandbox.cli",
     "passerelle.connector.actions_cli",
+    "passerelle.connector.trigger_cli",
     "passerelle.connector.status_cli",
     "passerelle.connector.batch_cli",
     "passerelle.connector.config_cli",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Final, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Final, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -23,11 +24,16 @@ from passerelle.codes import ErrorCode
 from passerelle.events import AnyEvent
 from passerelle.store_options import option_problems, validate_options
 
+if TYPE_CHECKING:
+    from passerelle.backend.models import OrderCreate
+    from passerelle.scenarios import DemoScenario
+
 __all__ = [
     "JSON_MEDIA_TYPE",
     "FilePlatform",
     "Platform",
     "PlatformUnavailableError",
+    "SignedDelivery",
     "Store",
     "StoreProblem",
     "Translation",
@@ -96,6 +102,15 @@ class WebhookRequest:
     headers: httpx.Headers
     body: bytes
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class SignedDelivery:
+    """A delivery as the platform would send it, signature included: what `passerelle trigger`
+    and `passerelle demo` post to ``/webhooks/{platform}/{store}``."""
+
+    headers: Mapping[str, str]
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -231,6 +246,36 @@ class WebhookPlatform(abc.ABC):
         sends the delivery to the action center as unreadable).
         """
         return None
+
+    # Test deliveries: what `passerelle trigger`, `passerelle demo` and the contract suite use.
+
+    delivery_acts: ClassVar[frozenset[str]] = frozenset()
+    """The event kinds (``order_shipped``...) `signed_delivery` can build a delivery for."""
+
+    def sign(self, body: bytes, secret: str) -> Mapping[str, str]:
+        """The headers carrying the signature of `body` under `secret`, and only those, as the
+        platform sends them: usually ``SIGNATURE.sign(body, secret)`` with the platform's
+        `passerelle.plugin.HmacSignature`. The contract suite signs its samples with it.
+
+        Raises `NotImplementedError` by default: a platform that cannot sign a test delivery
+        cannot be triggered."""
+        raise NotImplementedError(f"platform {self.name} provides no test signer")
+
+    def signed_delivery(self, act: str, order: OrderCreate, store: Store) -> SignedDelivery:
+        """A realistic delivery of `act` (one of `delivery_acts`) on `order`, as the platform
+        would send it for `store`, signed with `sign` under the store's first secret.
+
+        `order` is the order as created at checkout (its `reference` and line `reference`s are
+        the platform's ids, numeric for most platforms); the delivery covers every line of it
+        (a refund: one unit of its first line). Each call is a new act: fresh delivery and
+        event ids. Raise `ValueError` naming the act for one not in `delivery_acts`."""
+        raise ValueError(f"platform {self.name} cannot build a {act} delivery")
+
+    def demo_scenarios(self, stack: ExitStack) -> Sequence[DemoScenario]:
+        """The scenarios `passerelle demo` runs for this platform; none by default. What they
+        need while they run (a local stand-in of the platform's API) is started on `stack`,
+        which the demo closes once they are done."""
+        return ()
 
     def is_ping(self, request: WebhookRequest) -> bool:
         """True for an unsigned liveness probe the platform expects a plain 200 for."""

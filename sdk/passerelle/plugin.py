@@ -7,6 +7,7 @@ body, money, keys, store options, error codes). A plugin imports from the core o
 """
 
 from passerelle.amounts import EXACT, amount_in, amount_of, currency_code, fits, known_currency
+from passerelle.backend.models import CartLineItem, OrderCreate
 from passerelle.codes import ErrorCode, is_transient_status
 from passerelle.events import (
     CancelReason,
@@ -44,6 +45,7 @@ from passerelle.platforms import (
     FilePlatform,
     Platform,
     PlatformUnavailableError,
+    SignedDelivery,
     Store,
     StoreProblem,
     Translation,
@@ -55,6 +57,8 @@ from passerelle.platforms import (
     WebhookRequest,
 )
 from passerelle.refund_caps import cap_refunds
+from passerelle.scenarios import DemoDelivery, DemoScenario, ExpectedLedger
+from passerelle.serving import BackgroundServer
 from passerelle.signatures import HmacSignature, hmac_sha256
 from passerelle.store_options import (
     OptionList,
@@ -70,12 +74,17 @@ __all__ = [
     "LONGEST_DELIVERY_KEY",
     "LONGEST_ID",
     "Amount",
+    "BackgroundServer",
     "Body",
     "CancelReason",
     "CartLine",
+    "CartLineItem",
     "Count",
     "Currency",
+    "DemoDelivery",
+    "DemoScenario",
     "ErrorCode",
+    "ExpectedLedger",
     "FilePlatform",
     "HmacSignature",
     "Id",
@@ -86,12 +95,14 @@ __all__ = [
     "MoneyError",
     "OptionList",
     "OrderCancelled",
+    "OrderCreate",
     "OrderEdited",
     "OrderReturned",
     "OrderShipped",
     "Payload",
     "Platform",
     "PlatformUnavailableError",
+    "SignedDelivery",
     "Store",
     "StoreOptions",
     "StoreOptionsError",

@@ -76,6 +76,9 @@ class TestPlatform(WebhookPlatform):
     def verify(self, request: WebhookRequest, store: Store) -> None:
         SIGNATURE.verify(request, store)
 
+    def sign(self, body: bytes, secret: str) -> Mapping[str, str]:
+        return SIGNATURE.sign(body, secret)
+
     def delivery_key(self, request: WebhookRequest) -> str:
         key: str | None = request.headers.get(DELIVERY_HEADER)
         if not key:

@@ -5,12 +5,17 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from connector.testplatform import TestPlatform
 from passerelle import demo
+from passerelle.hookspecs import hookimpl
+from passerelle.platforms import WebhookPlatform
+from passerelle.plugins import Plugins
 
 pytest.importorskip("passerelle_shopify", reason="the demo needs the Shopify plugin installed")
 
@@ -21,7 +26,12 @@ def test_the_demo_runs_end_to_end_and_exits_0() -> None:
     # Wide enough that no table cell wraps.
     env = {**os.environ, "COLUMNS": "250"}
     result = subprocess.run(
-        [str(script), "demo"], capture_output=True, text=True, timeout=120, check=False, env=env
+        [str(script), "demo", "--platform", "shopify"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # Nothing to warn about: the demo's own configuration is complete.
@@ -33,24 +43,26 @@ def test_the_demo_runs_end_to_end_and_exits_0() -> None:
 
 
 @pytest.mark.slow
-def test_the_demo_fails_when_a_voided_or_disbursed_amount_is_not_the_expected_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    expected = dict(demo._EXPECTED_LEDGERS)
-    expected[demo.QUILT_ORDER] = dataclasses.replace(expected[demo.QUILT_ORDER], voided="0.00")
-    expected[demo.LAMP_ORDER] = dataclasses.replace(expected[demo.LAMP_ORDER], disbursed="95.00")
-    monkeypatch.setattr(demo, "_EXPECTED_LEDGERS", expected)
+def test_the_demo_fails_when_a_voided_or_disbursed_amount_is_not_the_expected_one() -> None:
+    from passerelle_shopify.demo import LAMP_ORDER, QUILT_ORDER, scenario
+
+    shopify = scenario()
+    expected = dict(shopify.expected)
+    quilt, lamp = str(QUILT_ORDER), str(LAMP_ORDER)
+    expected[quilt] = dataclasses.replace(expected[quilt], voided="0.00")
+    expected[lamp] = dataclasses.replace(expected[lamp], disbursed="95.00")
     with pytest.raises(demo.DemoFailedError) as failed:
-        demo.run_demo(Console(file=io.StringIO(), width=250))
+        demo.run_scenario(
+            dataclasses.replace(shopify, expected=expected), Console(file=io.StringIO(), width=250)
+        )
     assert str(failed.value) == (
-        f"order {demo.QUILT_ORDER} voided 180.00 CAD, expected 0.00 CAD; "
-        f"order {demo.LAMP_ORDER} disbursed 0.00 CAD, expected 95.00 CAD"
+        f"order {QUILT_ORDER} voided 180.00 CAD, expected 0.00 CAD; "
+        f"order {LAMP_ORDER} disbursed 0.00 CAD, expected 95.00 CAD"
     )
 
 
 @pytest.mark.slow
 def test_the_woocommerce_demo_runs_end_to_end_and_exits_0() -> None:
-    pytest.importorskip("passerelle_woocommerce", reason="needs the WooCommerce plugin installed")
     script = Path(sys.executable).with_name("passerelle")
     env = {**os.environ, "COLUMNS": "250"}
     result = subprocess.run(
@@ -72,7 +84,29 @@ def test_the_woocommerce_demo_runs_end_to_end_and_exits_0() -> None:
     assert "cancelled: released 180.00 CAD (void); Wool quilt x1" in result.stdout
 
 
-def test_the_demo_names_the_platforms_it_knows() -> None:
-    with pytest.raises(demo.DemoFailedError) as failed:
-        demo.run_demo(Console(file=io.StringIO()), platform="magento")
-    assert str(failed.value) == "no demo for platform 'magento': one of shopify, woocommerce"
+def test_demo_names_an_unknown_platform() -> None:
+    with pytest.raises(demo.DemoFailedError, match="woo"):
+        demo.run_demo(Console(file=io.StringIO()), platform="woo")
+
+
+def test_demo_runs_only_what_platforms_contribute() -> None:
+    from passerelle_shopify.platform import ShopifyPlatform
+
+    plugins = Plugins()
+    plugins.register(Registers(TestPlatform()), "test")
+    with pytest.raises(demo.DemoFailedError, match=r"^no installed platform contributes"):
+        demo.scenarios(plugins)
+    plugins.register(Registers(ShopifyPlatform()), "shopify")
+    with pytest.raises(demo.DemoFailedError, match=r"^platform test contributes no demo scenario$"):
+        demo.scenarios(plugins, "test")
+    assert [s.store.platform for s in demo.scenarios(plugins)] == ["shopify"]
+    assert [s.store.platform for s in demo.scenarios(plugins, "shopify")] == ["shopify"]
+
+
+class Registers:
+    def __init__(self, platform: WebhookPlatform) -> None:
+        self.platform = platform
+
+    @hookimpl
+    def register_platforms(self, register: Callable[[WebhookPlatform], None]) -> None:
+        register(self.platform)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from typing import ClassVar
 
 from pydantic import BaseModel
 
 from passerelle.plugin import (
+    DemoScenario,
     ErrorCode,
+    OrderCreate,
+    SignedDelivery,
     Store,
     StoreProblem,
     Translation,
@@ -17,7 +21,7 @@ from passerelle.plugin import (
     WebhookPlatform,
     WebhookRequest,
 )
-from passerelle_shopify import keys, store_options, translate, verify, versions
+from passerelle_shopify import deliveries, demo, keys, store_options, translate, verify, versions
 from passerelle_shopify.errors import ERROR_CODES
 
 __all__ = ["ShopifyPlatform"]
@@ -39,6 +43,7 @@ class ShopifyPlatform(WebhookPlatform):
         {"x-shopify-webhook-id", "shopify-webhook-id"}
     )
     origin_header: ClassVar[str | None] = "X-Shopify-Shop-Domain"
+    delivery_acts: ClassVar[frozenset[str]] = deliveries.ACTS
 
     def verify(self, request: WebhookRequest, store: Store) -> None:
         verify.verify_delivery(request, store)
@@ -57,3 +62,12 @@ class ShopifyPlatform(WebhookPlatform):
 
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
         return translate.translate(request, context)
+
+    def sign(self, body: bytes, secret: str) -> Mapping[str, str]:
+        return verify.SIGNATURE.sign(body, secret)
+
+    def signed_delivery(self, act: str, order: OrderCreate, store: Store) -> SignedDelivery:
+        return deliveries.signed_delivery(act, order, store)
+
+    def demo_scenarios(self, stack: ExitStack) -> Sequence[DemoScenario]:
+        return [demo.scenario()]

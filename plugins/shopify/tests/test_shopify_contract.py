@@ -25,7 +25,6 @@ from passerelle.events import LineQuantity, OrderShipped
 from passerelle.testing import Sample, WebhookPlatformContract
 from passerelle.testing.golden import golden_path
 from passerelle_shopify import HANDLED_TOPICS, ShopifyPlatform
-from passerelle_shopify.verify import sign
 
 OTHER_TOPICS = (
     "orders/updated",
@@ -133,9 +132,6 @@ class TestShopifyContract(WebhookPlatformContract):
         *(delivery(FIXTURES / name) for name in FIXTURES_WITH_EVENTS),
     )
     max_examples = 20
-
-    def sign(self, body: bytes, secret: str) -> dict[str, str]:
-        return {"X-Shopify-Hmac-Sha256": sign(body, secret)}
 
     @pytest.fixture
     def contract_http(self) -> Iterator[httpx.Client]:

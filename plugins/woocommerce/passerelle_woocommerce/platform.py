@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from typing import ClassVar, Final
 
 from pydantic import BaseModel
 
 from passerelle.plugin import (
     JSON_MEDIA_TYPE,
+    DemoScenario,
     Store,
     Translation,
     TranslationContext,
@@ -17,7 +20,7 @@ from passerelle.plugin import (
     WebhookPlatform,
     WebhookRequest,
 )
-from passerelle_woocommerce import keys, translate, verify
+from passerelle_woocommerce import demo, keys, translate, verify
 from passerelle_woocommerce.store_options import WooCommerceOptions
 
 __all__ = ["WooCommercePlatform"]
@@ -62,3 +65,9 @@ class WooCommercePlatform(WebhookPlatform):
 
     def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
         return translate.translate(request, context)
+
+    def sign(self, body: bytes, secret: str) -> Mapping[str, str]:
+        return verify.SIGNATURE.sign(body, secret)
+
+    def demo_scenarios(self, stack: ExitStack) -> Sequence[DemoScenario]:
+        return [demo.scenario(stack)]

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from passerelle.sandbox.clock import SandboxClock
 from passerelle.sandbox.faults import Faults
+from passerelle.sandbox.orders_cli import orders_app
 from passerelle.sandbox.server import SandboxStartError, run_sandbox
 from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
 from passerelle.serving import raise_file_limit
@@ -38,6 +39,7 @@ def _fault_option(help_text: str) -> object:
 
 
 def sandbox_command(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8765,
     db: Annotated[
@@ -105,7 +107,11 @@ def sandbox_command(
         ),
     ] = None,
 ) -> None:
-    """Serve the sandbox payment back end: the real API, rules and idempotency, no credentials."""
+    """Serve the sandbox payment back end: the real API, rules and idempotency, no credentials.
+
+    `passerelle sandbox orders create` makes an order at a running one."""
+    if ctx.invoked_subcommand is not None:
+        return
     try:
         faults = Faults(
             latency_ms=fault_latency,
@@ -150,8 +156,13 @@ def sandbox_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``sandbox`` to the ``passerelle`` command."""
-    app.command("sandbox")(sandbox_command)
+    """Add ``sandbox`` (and ``sandbox orders``) to the ``passerelle`` command."""
+    sandbox_app = typer.Typer(
+        invoke_without_command=True, add_completion=False, pretty_exceptions_show_locals=False
+    )
+    sandbox_app.callback()(sandbox_command)
+    sandbox_app.add_typer(orders_app, name="orders")
+    app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:

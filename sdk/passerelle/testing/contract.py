@@ -49,9 +49,10 @@ What the subclass sets:
     or to an ignore with a reason: deliveries that end in `TranslationError` belong in the
     plugin's own tests. A sample may carry the `Order` it applies to (and events applied
     before it): its events must then apply to that order through the ledger.
-``sign(body, secret)``
+``sign(body, secret)`` (optional)
     The headers that carry the signature of `body` under `secret`, and only those (a
     timestamp the signature covers included): the suite removes and corrupts each of them.
+    By default the platform's own test signer, `WebhookPlatform.sign`.
 
 What it checks, on every sample:
 
@@ -311,8 +312,9 @@ class WebhookPlatformContract:
     """When the suite's deliveries are received."""
 
     def sign(self, body: bytes, secret: str) -> Mapping[str, str]:
-        """The headers carrying the signature of `body` under `secret`, and only those."""
-        raise NotImplementedError(f"{type(self).__name__} must define sign(body, secret)")
+        """The headers carrying the signature of `body` under `secret`, and only those: the
+        platform's own test signer, `WebhookPlatform.sign`, unless the subclass overrides it."""
+        return self.platform.sign(body, secret)
 
     # Set-up
 
@@ -342,8 +344,15 @@ class WebhookPlatformContract:
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
                 problems.append(f"sample names must be distinct; repeated: {', '.join(repeated)}")
-        if cls.sign is WebhookPlatformContract.sign:
-            problems.append("sign(body, secret) must return the signature headers")
+        platform_signs = (
+            isinstance(platform, WebhookPlatform)
+            and type(platform).sign is not WebhookPlatform.sign
+        )
+        if cls.sign is WebhookPlatformContract.sign and not platform_signs:
+            problems.append(
+                "sign(body, secret) must return the signature headers: define it on the "
+                "platform (WebhookPlatform.sign) or on the contract class"
+            )
         return problems
 
     @pytest.fixture(autouse=True)

@@ -1,34 +1,48 @@
-"""`passerelle demo --platform woocommerce`: WooCommerce's order snapshots, end to end.
+"""WooCommerce's `passerelle demo` scenario: order snapshots, end to end.
 
 Two orders: one completes (its shipment), is partly refunded (the refund's lines read over HTTP
-from a local WooCommerce REST API, `passerelle_woocommerce.fake_rest`, served on a socket),
-then WooCommerce sends that snapshot again and a stale one arrives late; the other is cancelled
-before it ships. Needs the WooCommerce plugin installed.
+from a local stand-in of the WooCommerce REST API, `passerelle_woocommerce.fake_rest`, served on
+a socket while the demo runs), then WooCommerce sends that snapshot again and a stale one
+arrives late; the other is cancelled before it ships.
 """
 
 from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, Final
 
-from passerelle.backend.models import CartLineItem, OrderCreate
-from passerelle.connector.store import DeliveryStatus
-from passerelle.demo import SECRET, Scenario, Send, _Expected
-from passerelle.events import LineType
-from passerelle.money import Money
-from passerelle.serving import BackgroundServer
-from passerelle.signatures import HmacSignature
+from pydantic import SecretStr
 
-__all__ = ["woocommerce_scenario"]
+from passerelle.plugin import (
+    BackgroundServer,
+    CartLineItem,
+    DemoDelivery,
+    DemoScenario,
+    ExpectedLedger,
+    LineType,
+    Money,
+    OrderCreate,
+    SignedDelivery,
+    Store,
+)
+from passerelle_woocommerce.fake_rest import (
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    FakeRestApi,
+    refund_resource,
+)
+from passerelle_woocommerce.verify import SIGNATURE
 
-SITE = "https://passerelle-demo.example"
-STORE = "demo-woo"
-CURRENCY = "CAD"
+__all__ = ["scenario"]
+
+SITE: Final = "https://passerelle-demo.example"
+_STORE: Final = "demo-woo"
+_SECRET: Final = "demo-webhook-secret"  # noqa: S105 - signs the demo's own deliveries, nothing else
+_CURRENCY: Final = "CAD"
 MUGS_ORDER, QUILT_ORDER = 8801, 8802
 MUG, TEA, QUILT = 301, 302, 303
 REFUND = 77
-SIGNATURE = HmacSignature("X-WC-Webhook-Signature")
 
 
 def _snapshot(
@@ -48,7 +62,7 @@ def _snapshot(
     body: dict[str, Any] = {
         "id": order,
         "status": status,
-        "currency": CURRENCY,
+        "currency": _CURRENCY,
         "prices_include_tax": False,
         "total": "57.00" if mugs else "180.00",
         "date_modified_gmt": modified,
@@ -77,7 +91,7 @@ def _snapshot(
     return json.dumps(body).replace("/", "\\/").encode()
 
 
-def _send(title: str, topic: str, body: bytes, n: int, **options: Any) -> Send:
+def _send(title: str, topic: str, body: bytes, n: int, **options: Any) -> DemoDelivery:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "WooCommerce/8.0.2 Hookshot (WordPress/6.3)",
@@ -87,20 +101,13 @@ def _send(title: str, topic: str, body: bytes, n: int, **options: Any) -> Send:
         "X-WC-Webhook-Event": topic.partition(".")[2],
         "X-WC-Webhook-ID": "7",
         "X-WC-Webhook-Delivery-ID": f"{n:032x}",
-        **SIGNATURE.sign(body, SECRET),
+        **SIGNATURE.sign(body, _SECRET),
     }
-    return Send(title, topic, body, headers, **options)
+    return DemoDelivery(title, topic, SignedDelivery(headers, body), **options)
 
 
-def woocommerce_scenario(stack: ExitStack) -> Scenario:
-    """The WooCommerce demo; its REST API is served until `stack` closes."""
-    from passerelle_woocommerce.fake_rest import (
-        CONSUMER_KEY,
-        CONSUMER_SECRET,
-        FakeRestApi,
-        refund_resource,
-    )
-
+def scenario(stack: ExitStack) -> DemoScenario:
+    """The WooCommerce demo; its REST API stand-in is served until `stack` closes."""
     api = FakeRestApi()
     api.refunds[(MUGS_ORDER, REFUND)] = refund_resource(
         REFUND, "2026-03-02T11:00:00", "12.00", {MUG: (1, "12.00")}, "chipped"
@@ -119,7 +126,7 @@ def woocommerce_scenario(stack: ExitStack) -> Scenario:
             "order.created",
             _snapshot(MUGS_ORDER, "processing", "2026-03-02T09:00:00"),
             1,
-            expect=DeliveryStatus.IGNORED,
+            expect="ignored",
         ),
         _send(
             "completed: everything ships, with tracking",
@@ -147,7 +154,7 @@ def woocommerce_scenario(stack: ExitStack) -> Scenario:
             "order.updated",
             _snapshot(MUGS_ORDER, "processing", "2026-03-02T09:30:00"),
             5,
-            expect=DeliveryStatus.IGNORED,
+            expect="ignored",
         ),
         _send(
             "the quilt order is cancelled before it ships",
@@ -162,29 +169,27 @@ def woocommerce_scenario(stack: ExitStack) -> Scenario:
             reference=str(line) if kind is LineType.PRODUCT else f"shipping:{line}",
             name=name,
             type=kind,
-            unit_price=Money.of(price, CURRENCY),
+            unit_price=Money.of(price, _CURRENCY),
             quantity=quantity,
         )
 
     product = LineType.PRODUCT
-    return Scenario(
-        platform="woocommerce",
-        title="WooCommerce",
-        store={
-            "platform": "woocommerce",
-            "id": STORE,
-            "secrets": [SECRET],
-            "options": {
+    return DemoScenario(
+        store=Store(
+            platform="woocommerce",
+            id=_STORE,
+            secrets=(SecretStr(_SECRET),),
+            options={
                 "site_url": SITE,
                 "consumer_key": CONSUMER_KEY,
                 "consumer_secret": CONSUMER_SECRET,
                 "api_base_url": f"{rest.url}/wp-json/wc/v3",
             },
-        },
-        checkout=[
+        ),
+        orders=[
             OrderCreate(
                 reference=str(MUGS_ORDER),
-                currency=CURRENCY,
+                currency=_CURRENCY,
                 lines=(
                     item(MUG, "Ceramic mug", "12.00", 2, product),
                     item(TEA, "Loose-leaf tea", "24.00", 1, product),
@@ -193,16 +198,18 @@ def woocommerce_scenario(stack: ExitStack) -> Scenario:
             ),
             OrderCreate(
                 reference=str(QUILT_ORDER),
-                currency=CURRENCY,
+                currency=_CURRENCY,
                 lines=(item(QUILT, "Wool quilt", "180.00", 1, product),),
             ),
         ],
-        sends=sends,
+        deliveries=sends,
         expected={
-            str(MUGS_ORDER): _Expected(
-                {MUG: (2, 0, 1), TEA: (1, 0, 0)}, "57.00", "12.00", "0.00", "45.00"
+            str(MUGS_ORDER): ExpectedLedger(
+                {str(MUG): (2, 0, 1), str(TEA): (1, 0, 0)}, "57.00", "12.00", "0.00", "45.00"
             ),
-            str(QUILT_ORDER): _Expected({QUILT: (0, 1, 0)}, "0.00", "0.00", "180.00", "0.00"),
+            str(QUILT_ORDER): ExpectedLedger(
+                {str(QUILT): (0, 1, 0)}, "0.00", "0.00", "180.00", "0.00"
+            ),
         },
-        names={str(MUG): "Ceramic mug", str(TEA): "Loose-leaf tea", str(QUILT): "Wool quilt"},
+        act_column="WooCommerce topic",
     )
