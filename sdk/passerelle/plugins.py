@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pluggy
 
-from passerelle import hookspecs
+import passerelle.hookspecs as hookspecs
 from passerelle._version import __version__
 from passerelle.events import AnyEvent, Envelope
 from passerelle.platforms import FilePlatform, Platform, WebhookPlatform

@@ -9,11 +9,14 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
 
+import passerelle.sandbox.admin as admin
+import passerelle.sandbox.batches as batches
+import passerelle.sandbox.disbursements as disbursements
+import passerelle.sandbox.orders as orders
 from passerelle.backend.client import IDEMPOTENCY_HEADER
 from passerelle.backend.errors import REQUEST_ID_HEADER
 from passerelle.backend.models import Problem
 from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, explain
-from passerelle.sandbox import admin, batches, disbursements, orders
 from passerelle.sandbox.deps import (
     REPLAYED_HEADER,
     check_before_validation,
