@@ -20,13 +20,14 @@ from passerelle.plugins import Plugins
 pytest.importorskip("passerelle_shopify", reason="the demo needs the Shopify plugin installed")
 
 
-@pytest.mark.slow
-def test_the_demo_runs_end_to_end_and_exits_0() -> None:
+def run_demo_command(platform: str) -> str:
+    """`passerelle demo --platform PLATFORM`'s output, once it exited 0 with nothing to warn
+    about (the demo's own configuration is complete)."""
     script = Path(sys.executable).with_name("passerelle")
     # Wide enough that no table cell wraps.
     env = {**os.environ, "COLUMNS": "250"}
     result = subprocess.run(
-        [str(script), "demo", "--platform", "shopify"],
+        [str(script), "demo", "--platform", platform],
         capture_output=True,
         text=True,
         timeout=120,
@@ -34,12 +35,17 @@ def test_the_demo_runs_end_to_end_and_exits_0() -> None:
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    # Nothing to warn about: the demo's own configuration is complete.
     assert result.stderr == ""
-    assert "All 7 deliveries had the expected outcome." in result.stdout
-    assert "duplicate of delivery 2: stored once, dispatched once" in result.stdout
-    assert "returned: refunded 95.00 CAD; Brass lamp x1" in result.stdout
-    assert "cancelled: released 180.00 CAD (void); Wool quilt x1" in result.stdout
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_the_demo_runs_end_to_end_and_exits_0() -> None:
+    stdout = run_demo_command("shopify")
+    assert "All 7 deliveries had the expected outcome." in stdout
+    assert "duplicate of delivery 2: stored once, dispatched once" in stdout
+    assert "returned: refunded 95.00 CAD; Brass lamp x1" in stdout
+    assert "cancelled: released 180.00 CAD (void); Wool quilt x1" in stdout
 
 
 @pytest.mark.slow
@@ -63,25 +69,12 @@ def test_the_demo_fails_when_a_voided_or_disbursed_amount_is_not_the_expected_on
 
 @pytest.mark.slow
 def test_the_woocommerce_demo_runs_end_to_end_and_exits_0() -> None:
-    script = Path(sys.executable).with_name("passerelle")
-    env = {**os.environ, "COLUMNS": "250"}
-    result = subprocess.run(
-        [str(script), "demo", "--platform", "woocommerce"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stderr == ""
-    assert "All 6 deliveries had the expected outcome." in result.stdout
-    assert "returned: refunded 12.00 CAD; Ceramic mug x1" in result.stdout
-    assert "duplicate of delivery 3: stored once, dispatched once" in result.stdout
-    assert "ignored: stale: order:8801 was reported as of 2026-03-02T11:00:00+00:00" in (
-        result.stdout
-    )
-    assert "cancelled: released 180.00 CAD (void); Wool quilt x1" in result.stdout
+    stdout = run_demo_command("woocommerce")
+    assert "All 6 deliveries had the expected outcome." in stdout
+    assert "returned: refunded 12.00 CAD; Ceramic mug x1" in stdout
+    assert "duplicate of delivery 3: stored once, dispatched once" in stdout
+    assert "ignored: stale: order:8801 was reported as of 2026-03-02T11:00:00+00:00" in stdout
+    assert "cancelled: released 180.00 CAD (void); Wool quilt x1" in stdout
 
 
 def test_demo_names_an_unknown_platform() -> None:
