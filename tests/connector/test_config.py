@@ -14,8 +14,7 @@ from pydantic import BaseModel, SecretStr
 from testplatform import TestPlatform
 from typer.testing import CliRunner
 
-import passerelle.connector.config as configuration
-from passerelle.connector import config_cli
+from passerelle.connector import config_checks, config_cli
 from passerelle.connector.config import ConfigError, Problem, Settings, config_path, redact_url
 from passerelle.connector.config_cli import register
 from passerelle.platforms import Store, StoreProblem
@@ -720,7 +719,7 @@ def test_secrets_moved_as_the_warnings_say_load_the_same_and_warn_no_more(
     path = write(tmp_path, bare)
 
     assert Settings.load(path) == inline
-    assert configuration.secrets_in_file(path) == []
+    assert config_checks.secrets_in_file(path) == []
 
 
 def test_a_secret_the_environment_overrides_is_still_to_be_removed_from_the_file(
@@ -729,7 +728,7 @@ def test_a_secret_the_environment_overrides_is_still_to_be_removed_from_the_file
     monkeypatch.setenv("PASSERELLE_BACKEND__TOKEN", "token-from-env")
     monkeypatch.setenv("PASSERELLE_STORES", "[]")
 
-    warnings = [str(p) for p in configuration.secrets_in_file(write(tmp_path, VALID))]
+    warnings = [str(p) for p in config_checks.secrets_in_file(write(tmp_path, VALID))]
 
     assert warnings[0] == (
         f"backend.token: a secret is {PLAIN_TEXT}, though PASSERELLE_BACKEND__TOKEN "
@@ -778,8 +777,8 @@ def test_no_warning_for_a_file_without_secrets_or_for_options_that_are_not_secre
         'options = { api_version = "2024-10", shop_domain = "a.myshopify.com" }\n',
     )
 
-    assert configuration.secrets_in_file(path) == []
-    assert configuration.secrets_in_file(tmp_path / "absent.toml") == []
+    assert config_checks.secrets_in_file(path) == []
+    assert config_checks.secrets_in_file(tmp_path / "absent.toml") == []
 
 
 # Platform checks of a store's options
@@ -962,7 +961,7 @@ def test_an_option_the_platform_declares_secret_is_masked_whatever_its_name(
     platforms = {"acme": _TypedOptionsPlatform()}
 
     lines = config_cli.summary(Settings.load(path), platforms)
-    problems = configuration.store_problems(Settings.load(path), platforms)
+    problems = config_checks.store_problems(Settings.load(path), platforms)
 
     assert "  acme s1: 1 secret; options consumer_ref=********, site_label=north" in lines
     assert [str(p) for p in problems] == ["stores[0].options.site_label: is odd next to ********"]

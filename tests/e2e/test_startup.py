@@ -132,7 +132,7 @@ def test_serve_prints_one_summary(
 
     assert (
         "passerelle 0.1.0, role all\n"
-        "  plugins     test 0.1.0 (test)\n"
+        "  plugins     test 0.1.0 (files, test)\n"
         "  stores      test: shop-1\n"
         f"  back end    {sandbox.url} as merchant demo\n"
         f"  store       sqlite:///{inbox}\n"

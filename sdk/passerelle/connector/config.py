@@ -59,10 +59,9 @@ from passerelle.backend.client import (
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
 from passerelle.connector.store import store_url_problem
-from passerelle.platforms import FilePlatform, Store, WebhookPlatform
-from passerelle.redaction import looks_secret, password_in_url, redact_url, redact_urls
+from passerelle.platforms import Store
+from passerelle.redaction import looks_secret, redact_url
 from passerelle.serving import ClientLimits
-from passerelle.store_options import secret_option_names
 
 __all__ = [
     "CONFIG_ENV",
@@ -82,8 +81,6 @@ __all__ = [
     "StoreSettings",
     "config_path",
     "redact_url",
-    "secrets_in_file",
-    "store_problems",
 ]
 
 ENV_PREFIX = "PASSERELLE_"
@@ -600,15 +597,15 @@ class _FileAndEnvironment(PydanticBaseSettingsSource):
         container: Any = data
         annotation: Any = self.settings_cls
         for depth, segment in enumerate(path):
-            annotation = _child_type(annotation, segment)
+            annotation = child_type(annotation, segment)
             last = depth == len(path) - 1
-            here = _key(path[: depth + 1])
+            here = key_of(path[: depth + 1])
             if isinstance(segment, int):
                 if not isinstance(container, list):
                     self._loading.problems.append(Problem(here, f"{name}: not a list entry"))
                     return
                 if segment > len(container):
-                    first = _key((*path[:depth], len(container)))
+                    first = key_of((*path[:depth], len(container)))
                     self._loading.problems.append(
                         Problem(here, f"{name}: {first} must be set first")
                     )
@@ -646,7 +643,7 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _child_type(annotation: Any, segment: str | int) -> Any:
+def child_type(annotation: Any, segment: str | int) -> Any:
     """The declared type under `segment` of `annotation` (Any where it is not known)."""
     annotation = _unwrap(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -690,7 +687,7 @@ def _single_item(raw: str) -> str:
     return raw
 
 
-def _key(loc: tuple[str | int, ...]) -> str:
+def key_of(loc: tuple[str | int, ...]) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
@@ -712,123 +709,4 @@ def _problem(error: Mapping[str, Any], loading: _Loading) -> Problem:
     )
     if source is not None:
         message = f"{message} (from {source})"
-    return Problem(_key(loc) or "(top level)", message)
-
-
-def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[Problem]:
-    """Each store whose platform no installed plugin registers, and what each installed platform
-    finds wrong with its stores' configuration (`WebhookPlatform.check_store`, `FilePlatform.
-    check_store`), keyed
-    ``stores[i].<key>``, with every secret masked."""
-    problems: list[Problem] = []
-    listing = ", ".join(sorted(platforms)) or "none"
-    for index, entry in enumerate(settings.stores):
-        here = f"stores[{index}]"
-        platform = platforms.get(entry.platform)
-        if platform is None:
-            problems.append(
-                Problem(
-                    f"{here}.platform",
-                    f"no installed plugin registers platform {entry.platform!r} (installed: "
-                    f"{listing}): every webhook to this store would be answered 404",
-                )
-            )
-            continue
-        if not isinstance(platform, WebhookPlatform | FilePlatform):
-            continue
-        store = entry.to_store()
-        try:
-            found = [
-                Problem(f"{here}.{problem.key}" if problem.key else here, problem.message)
-                for problem in platform.check_store(store)
-            ]
-        except Exception as exc:
-            found = [
-                Problem(
-                    here,
-                    f"the {entry.platform} plugin failed to check the store: "
-                    f"{type(exc).__name__}: {exc}",
-                )
-            ]
-        # A plugin's message could quote a secret by mistake; nothing here may show one.
-        model = getattr(platform, "options_model", None)
-        declared = secret_option_names(model) if model is not None else frozenset()
-        hidden = [s.get_secret_value() for s in entry.secrets] + [
-            v.get_secret_value() if isinstance(v, SecretStr) else v
-            for name, v in entry.options.items()
-            if isinstance(v, SecretStr) or name in declared
-        ]
-        problems.extend(Problem(p.key, _mask(p.message, hidden)) for p in found)
-    return problems
-
-
-def _mask(text: str, secrets: list[str]) -> str:
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return redact_urls(text)
-
-
-def secrets_in_file(path: str | os.PathLike[str]) -> list[Problem]:
-    """One warning per secret written in the configuration file itself, in plain text, naming
-    its key and the environment variable to give it by instead; never its value. Empty when the
-    file is absent or unreadable (`Settings.load` reports that)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []
-    environment = {name.upper() for name in os.environ}
-    return [
-        Problem(_key(loc), _inline_advice(loc, path.name, environment, what))
-        for loc, what in _secret_locations(data, Settings, ())
-    ]
-
-
-def _secret_locations(
-    value: object, annotation: Any, loc: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Where the file holds a secret, and what it is."""
-    if loc and _holds_secret(annotation, loc[-1]):
-        if value:
-            yield loc, "a secret is"
-    elif isinstance(value, str):
-        # Any URL: the store's, a store option's.
-        if password_in_url(value):
-            yield loc, "the URL's password is"
-    elif isinstance(value, dict):
-        for name, item in value.items():
-            yield from _secret_locations(item, _child_type(annotation, name), (*loc, name))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _secret_locations(item, _child_type(annotation, index), (*loc, index))
-
-
-def _holds_secret(annotation: Any, name: str | int) -> bool:
-    """Whether a value declared `annotation`, under the key `name`, is a secret."""
-    while typing.get_origin(annotation) is Annotated:
-        annotation = typing.get_args(annotation)[0]
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        # A store option: text, kept secret when its name says so (see `StoreSettings`).
-        members = typing.get_args(annotation)
-        return SecretStr in members and isinstance(name, str) and looks_secret(name)
-    if origin is list:
-        return _holds_secret(typing.get_args(annotation)[0], name)
-    return annotation is SecretStr
-
-
-def _inline_advice(loc: tuple[str | int, ...], file: str, environment: set[str], what: str) -> str:
-    names = [
-        ENV_PREFIX + ENV_DELIMITER.join(str(part).upper() for part in loc[:depth])
-        for depth in range(1, len(loc) + 1)
-    ]
-    overriding = next((name for name in names if name in environment), None)
-    if overriding is not None:
-        return (
-            f"{what} written in {file} in plain text, though {overriding} overrides it: "
-            "remove it from the file"
-        )
-    return (
-        f"{what} written in {file} in plain text: remove it from the file and set {names[-1]} "
-        "in the environment instead"
-    )
+    return Problem(key_of(loc) or "(top level)", message)

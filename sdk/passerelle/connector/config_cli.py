@@ -16,9 +16,8 @@ from passerelle.connector.config import (
     Settings,
     config_path,
     redact_url,
-    secrets_in_file,
-    store_problems,
 )
+from passerelle.connector.config_checks import secrets_in_file, store_problems
 from passerelle.connector.startup import StartupError, check_backend, probe_store
 from passerelle.platforms import Platform
 from passerelle.plugins import PluginError, default_plugins

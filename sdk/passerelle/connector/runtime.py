@@ -24,7 +24,8 @@ from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
 from passerelle.connector.alerts import Alerter
 from passerelle.connector.api import bearer_protected, create_api
-from passerelle.connector.config import ConfigError, Settings, store_problems
+from passerelle.connector.config import ConfigError, Settings
+from passerelle.connector.config_checks import store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.file_upload import create_file_upload
 from passerelle.connector.folders import FolderWatcher
