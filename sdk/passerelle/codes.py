@@ -156,6 +156,14 @@ _CODES: Final = (
         "Otherwise dismiss it.",
     ),
     ErrorCode(
+        "money_held",
+        "The platform dropped an order whose money the back end still holds.",
+        "The order was deleted (trashed) on the platform while part of its authorization was "
+        "neither captured nor released: nothing will now ship or cancel it.",
+        "Capture what shipped or void the rest at the back end by hand, then `passerelle "
+        "actions dismiss` the delivery with a note.",
+    ),
+    ErrorCode(
         "invalid_cart",
         "An edited cart the ledger cannot take.",
         "The order edit leaves a cart with a line the ledger refuses (a negative total, a "

@@ -130,10 +130,15 @@ class Translation:
     ignored: str | None = None
     occurred_at: datetime | None = None
     """When the platform says the act happened; the receive time when None."""
+    unless_money_held: str | None = None
+    """With `ignored`: an order reference whose money a person must see to if the back end
+    still holds some of it (authorized and not captured); the delivery then goes to the action
+    center as ``money_held`` instead of being ignored (an order deleted on the platform)."""
 
     @classmethod
-    def ignore(cls, reason: str) -> Translation:
-        return cls(ignored=reason)
+    def ignore(cls, reason: str, *, unless_money_held: str | None = None) -> Translation:
+        """Nothing to apply, for `reason`; see `unless_money_held`."""
+        return cls(ignored=reason, unless_money_held=unless_money_held)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from passerelle.plugin import (
     parse_model,
 )
 from passerelle_woocommerce.acts import snapshot_events
+from passerelle_woocommerce.keys import ordering_key
 from passerelle_woocommerce.payloads import OrderSnapshot
 from passerelle_woocommerce.rest_api import fetch_refund
 from passerelle_woocommerce.verify import TOPIC
@@ -66,7 +67,10 @@ def _snapshot(topic: str, request: WebhookRequest, context: TranslationContext) 
 
 def _trash(topic: str, request: WebhookRequest, context: TranslationContext) -> Translation:
     verb = "trashed" if topic == "order.deleted" else "restored from the trash"
-    return Translation.ignore(f"{topic}: the order was {verb}, which moves no goods and no money")
+    reason = f"{topic}: the order was {verb}, which moves no goods and no money"
+    # A trashed order will not ship nor cancel: money the back end still holds needs a person.
+    order = ordering_key(request) if topic == "order.deleted" else None
+    return Translation.ignore(reason, unless_money_held=order)
 
 
 _HANDLERS: Final[dict[str, Handler]] = {

@@ -236,3 +236,52 @@ def test_a_processing_snapshot_after_completed_is_stale_and_unships_nothing(
     assert outcome.failed == ()
     assert outcome.ledger.is_fully_shipped
     assert outcome.ledger.captured == order.total
+
+
+def test_a_trashed_order_still_holding_money_goes_to_a_person(api: FakeRestApi) -> None:
+    history = History([(1500, 2)], 500, api)
+    (processing,) = history.snapshots
+    order = checkout_order(processing)
+    trashed = f'{{"id": {ORDER_ID}}}'.encode()
+
+    run = dispatched(
+        PLATFORM,
+        store(base_url=api.base_url),
+        order,
+        [request(processing), request(trashed, "order.deleted")],
+        now=START + timedelta(days=1),
+    )
+
+    (filed,) = run.failed
+    assert filed.last_error is not None
+    assert filed.last_error.code == "money_held"
+    assert filed.last_error.message == (
+        "order.deleted: the order was trashed, which moves no goods and no money, but order"
+        f" {ORDER_ID} still holds 35.00 USD authorized and not captured: capture or void it by"
+        " hand, then dismiss this delivery"
+    )
+
+
+def test_a_trashed_order_with_nothing_held_or_a_restored_one_is_ignored(api: FakeRestApi) -> None:
+    history = History([(1500, 2)], 500, api)
+    history.status, history.completed = "completed", history.now()
+    history.snapshot()
+    processing, completed = history.snapshots
+    order = checkout_order(processing)
+    trashed = f'{{"id": {ORDER_ID}}}'.encode()
+
+    run = dispatched(
+        PLATFORM,
+        store(base_url=api.base_url),
+        order,
+        [
+            request(completed),
+            request(trashed, "order.deleted"),
+            request(trashed, "order.restored"),
+        ],
+        now=START + timedelta(days=1),
+    )
+
+    assert run.failed == ()
+    assert [d.status.value for d in run.deliveries] == ["done", "ignored", "ignored"]
+    assert run.ledger.captured == order.total

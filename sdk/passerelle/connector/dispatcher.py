@@ -396,6 +396,8 @@ class Dispatcher:
         else:
             translation = self._translate_delivery(platform, claim, store)
         if translation.ignored is not None:
+            if translation.unless_money_held is not None:
+                self._refuse_if_money_held(translation.unless_money_held, translation.ignored)
             return translation.ignored
         occurred_at = translation.occurred_at or delivery.received_at
         redispatch = claim.redispatches
@@ -525,6 +527,23 @@ class Dispatcher:
             self._mirror.put(before)
             raise
         return f"{event.kind} {event.id} of order {event.order}: {effect.describe()}"
+
+    def _refuse_if_money_held(self, order: str, reason: str) -> None:
+        """File the delivery as ``money_held`` when the back end still holds money of `order`
+        that nothing will now capture or release."""
+        try:
+            ledger = self._call(lambda: self._mirror.refresh(order))
+        except _DeferError:
+            return  # the back end does not know the order: it holds nothing of it
+        held = ledger.remaining_authorization
+        if held.amount > 0:
+            raise _PermanentError(
+                ErrorInfo(
+                    "money_held",
+                    f"{reason}, but order {order} still holds {held} authorized and not"
+                    " captured: capture or void it by hand, then dismiss this delivery",
+                )
+            )
 
     def _check_cutoff(self, event: BatchFileEdited) -> None:
         """Refuse a batch edit that the cutoff no longer allows: the back end would refuse it,
