@@ -8,8 +8,8 @@ arrives late; the other is cancelled before it ships.
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
+from decimal import Decimal
 from typing import Any, Final
 
 from pydantic import SecretStr
@@ -23,16 +23,15 @@ from passerelle.plugin import (
     LineType,
     Money,
     OrderCreate,
-    SignedDelivery,
     Store,
 )
+from passerelle_woocommerce.deliveries import Charge, Item, order_snapshot, signed
 from passerelle_woocommerce.fake_rest import (
     CONSUMER_KEY,
     CONSUMER_SECRET,
     FakeRestApi,
     refund_resource,
 )
-from passerelle_woocommerce.verify import SIGNATURE
 
 __all__ = ["scenario"]
 
@@ -54,56 +53,31 @@ def _snapshot(
     refunds: tuple[int, ...] = (),
 ) -> bytes:
     mugs = order == MUGS_ORDER
-    lines = (
-        [(MUG, "Ceramic mug", 2, "24.00"), (TEA, "Loose-leaf tea", 1, "24.00")]
-        if mugs
-        else [(QUILT, "Wool quilt", 1, "180.00")]
-    )
-    body: dict[str, Any] = {
-        "id": order,
-        "status": status,
-        "currency": _CURRENCY,
-        "prices_include_tax": False,
-        "total": "57.00" if mugs else "180.00",
-        "date_modified_gmt": modified,
-        "date_completed_gmt": completed,
-        "line_items": [
-            {"id": i, "name": n, "quantity": q, "subtotal": t, "total": t, "price": float(t) / q}
-            for i, n, q, t in lines
-        ],
-        "shipping_lines": [{"id": 50, "method_title": "Flat rate", "total": "9.00"}]
-        if mugs
-        else [],
-        "refunds": [{"id": r, "reason": "chipped", "total": "-12.00"} for r in refunds],
-        "meta_data": [
-            {
-                "key": "_wc_shipment_tracking_items",
-                "value": [
-                    {"tracking_provider": "Canada Post", "tracking_number": "7023 4100 3301"}
-                ],
-            }
+    items = (
+        [
+            Item(MUG, "Ceramic mug", 2, Decimal("24.00")),
+            Item(TEA, "Loose-leaf tea", 1, Decimal("24.00")),
         ]
-        if completed
-        else [],
-        "_links": {"self": [{"href": f"{SITE}/wp-json/wc/v3/orders/{order}"}]},
-    }
-    # PHP's JSON writes "/" as "\/": the signature covers the bytes as sent.
-    return json.dumps(body).replace("/", "\\/").encode()
+        if mugs
+        else [Item(QUILT, "Wool quilt", 1, Decimal("180.00"))]
+    )
+    return order_snapshot(
+        order,
+        status,
+        modified,
+        currency=_CURRENCY,
+        items=items,
+        shipping=[Charge(50, "Flat rate", Decimal("9.00"))] if mugs else [],
+        completed=completed,
+        refunds={r: ("chipped", Decimal("12.00")) for r in refunds},
+        tracking=("Canada Post", "7023 4100 3301") if completed else None,
+        site=SITE,
+    )
 
 
 def _send(title: str, topic: str, body: bytes, n: int, **options: Any) -> DemoDelivery:
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "WooCommerce/8.0.2 Hookshot (WordPress/6.3)",
-        "X-WC-Webhook-Source": f"{SITE}/",
-        "X-WC-Webhook-Topic": topic,
-        "X-WC-Webhook-Resource": "order",
-        "X-WC-Webhook-Event": topic.partition(".")[2],
-        "X-WC-Webhook-ID": "7",
-        "X-WC-Webhook-Delivery-ID": f"{n:032x}",
-        **SIGNATURE.sign(body, _SECRET),
-    }
-    return DemoDelivery(title, topic, SignedDelivery(headers, body), **options)
+    delivery = signed(topic, body, site=SITE, secret=_SECRET, delivery_id=f"{n:032x}")
+    return DemoDelivery(title, topic, delivery, **options)
 
 
 def scenario(stack: ExitStack) -> DemoScenario:

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from passerelle.plugin import (
     JSON_MEDIA_TYPE,
     DemoScenario,
+    OrderCreate,
+    SignedDelivery,
     Store,
     Translation,
     TranslationContext,
@@ -20,7 +22,7 @@ from passerelle.plugin import (
     WebhookPlatform,
     WebhookRequest,
 )
-from passerelle_woocommerce import demo, keys, translate, verify
+from passerelle_woocommerce import deliveries, demo, keys, translate, verify
 from passerelle_woocommerce.store_options import WooCommerceOptions
 
 __all__ = ["WooCommercePlatform"]
@@ -43,6 +45,7 @@ class WooCommercePlatform(WebhookPlatform):
     # New for every delivery, even of a body sent before.
     attempt_headers: ClassVar[frozenset[str]] = frozenset({"x-wc-webhook-delivery-id"})
     origin_header: ClassVar[str | None] = verify.SOURCE
+    delivery_acts: ClassVar[frozenset[str]] = deliveries.ACTS
 
     def verify(self, request: WebhookRequest, store: Store) -> None:
         verify.verify_delivery(request, store)
@@ -68,6 +71,9 @@ class WooCommercePlatform(WebhookPlatform):
 
     def sign(self, body: bytes, secret: str) -> Mapping[str, str]:
         return verify.SIGNATURE.sign(body, secret)
+
+    def signed_delivery(self, act: str, order: OrderCreate, store: Store) -> SignedDelivery:
+        return deliveries.signed_delivery(act, order, store)
 
     def demo_scenarios(self, stack: ExitStack) -> Sequence[DemoScenario]:
         return [demo.scenario(stack)]
