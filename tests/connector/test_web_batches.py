@@ -10,7 +10,15 @@ from datetime import UTC, timedelta
 
 import httpx
 import pytest
-from batch_support import PLATFORM, STORE, CpaFiles, business_day, new_originator, payroll
+from batch_support import (
+    PLATFORM,
+    STORE,
+    CpaFiles,
+    business_day,
+    new_originator,
+    payroll,
+    upload,
+)
 from dispatch_support import make_dispatcher
 from pydantic import SecretStr
 
@@ -21,7 +29,6 @@ from passerelle.connector.config import AdminToken
 from passerelle.connector.file_upload import create_file_upload
 from passerelle.connector.store import DeliveryStore
 from passerelle.connector.web import create_action_page, sessions
-from passerelle.formats import cpa005
 from passerelle.platforms import Store
 from passerelle.serving import BackgroundServer
 
@@ -57,12 +64,7 @@ def connector(store: DeliveryStore, clock: Clock) -> Iterator[Connector]:
 
 
 def _upload(connector: Connector, batch: BatchFile) -> None:
-    answer = httpx.post(
-        f"{connector.upload}/files/{PLATFORM}/{STORE}",
-        content=cpa005.write(batch),
-        headers={"Authorization": f"Bearer {FULL.token.get_secret_value()}"},
-        params={"name": "PRDIRECT.DAT"},
-    )
+    answer = upload(connector.upload, batch, FULL.token.get_secret_value())
     assert answer.status_code == 202, answer.text
 
 
