@@ -8,6 +8,8 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 
+import httpx
+
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
 from passerelle.events import BatchFileEdited, Envelope
 from passerelle.formats import cpa005
@@ -82,3 +84,13 @@ class CpaFilesPlugin:
     @hookimpl
     def register_platforms(self, register: Callable[[Platform], None]) -> None:
         register(CpaFiles())
+
+
+def upload(base: str, batch: BatchFile, token: str, *, store: str = STORE) -> httpx.Response:
+    """`POST /files/{PLATFORM}/{store}` of `batch` as a CPA-005 file, as an uploader does."""
+    return httpx.post(
+        f"{base}/files/{PLATFORM}/{store}",
+        content=cpa005.write(batch),
+        headers={"Authorization": f"Bearer {token}"},
+        params={"name": "PRDIRECT.DAT"},
+    )

@@ -1,6 +1,7 @@
 """The action-center page in a real browser (Debian's chromium driven by Playwright) over a
 `passerelle serve` with real failures: signing in, filtering, a delivery's detail, retry and
-dismiss with a note, the export, and the refusals (a wrong token, a forged form).
+dismiss with a note, the export, the refusals (a wrong token, a forged form), and the batches
+two uploaded versions of a batch file scheduled.
 
 Set ``PASSERELLE_SCREENSHOTS`` to a folder to keep a screenshot of each page there (the README's
 come from ``PASSERELLE_SCREENSHOTS=docs``)."""
@@ -8,6 +9,7 @@ come from ``PASSERELLE_SCREENSHOTS=docs``)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import os
 import re
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from batch_support import business_day, new_originator, payroll, upload
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from passerelle.backend.client import BackendClient
@@ -25,6 +28,7 @@ from passerelle.backend.problems import explain
 from passerelle.sandbox.server import SandboxServer
 
 from .support import (
+    FILES_STORE,
     FULL_TOKEN,
     READ_TOKEN,
     ConnectorConfig,
@@ -67,7 +71,9 @@ class Failures:
 def failures(plugin_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Failures]:
     folder = tmp_path_factory.mktemp("action-page")
     with SandboxServer() as sandbox, backend(sandbox.url) as client:
-        config = ConnectorConfig(sandbox.url, sqlite_url(folder / "inbox.db"))
+        drop = folder / "drop"
+        drop.mkdir()
+        config = ConnectorConfig(sandbox.url, sqlite_url(folder / "inbox.db"), files_folder=drop)
         with (
             serve(config, folder, plugin_site) as connector,
             httpx.Client() as http,
@@ -340,3 +346,33 @@ def test_a_forged_form_and_a_form_from_another_site_are_refused(
         )
     assert anonymous.status_code == 401
     assert api(failures.url, f"/actions/{target}").json()["status"] == "failed"
+
+
+def test_the_batches_page_lists_a_batch_and_shows_what_each_version_changed(
+    failures: Failures, context: BrowserContext
+) -> None:
+    originator = new_originator()
+    day = business_day(dt.datetime.now(dt.UTC).date(), 7)
+    batch_id = f"{originator}-0001"
+    for version in (
+        payroll(originator, day, "1200.00", "980.50", "75.25"),
+        payroll(originator, day, "1200.00", "1010.50"),
+    ):
+        answer = upload(failures.url, version, FULL_TOKEN, store=FILES_STORE)
+        assert answer.status_code == 202, answer.text
+        wait_for_status(failures.url, answer.json()["delivery"], "done", timeout=30)
+
+    page = sign_in(context, failures.url, READ_TOKEN)
+    page.click("nav.tabs a:has-text('Batches')")
+    expect(page.locator("h1")).to_have_text("Batches")
+    row = page.locator("tbody tr", has_text=batch_id)
+    expect(row).to_contain_text("2210.50 CAD")
+    expect(row).not_to_contain_text("passed")
+    screenshot(page, "batches")
+
+    row.locator("a", has_text=batch_id).click()
+    expect(page.locator("h1")).to_have_text(f"Batch {batch_id}")
+    expect(page.locator("main")).to_contain_text("removed: credit 75.25 CAD Employee 3 ...4503")
+    expect(page.locator("main")).to_contain_text("changed: credit 980.50 CAD")
+    assert "1234501" not in page.content()
+    screenshot(page, "batch")

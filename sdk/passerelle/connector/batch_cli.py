@@ -27,19 +27,19 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from passerelle.backend.errors import BackendError, UnknownBatchError
 from passerelle.backend.models import BatchView
-from passerelle.batches import BatchFile, BatchPastCutoff, Deleted, Rescheduled, diff
+from passerelle.batches import BatchFile, BatchPastCutoff, Deleted, Rescheduled
 from passerelle.connector.actions_cli import ConfigOption, configured_store
 from passerelle.connector.config import Settings
 from passerelle.connector.files import (
     MAX_FILE_BYTES,
     FileTooLargeError,
     accept_file,
-    describe_edit,
+    batch_history,
+    batch_standing,
+    masked_account,
 )
 from passerelle.connector.runtime import backend_client
 from passerelle.connector.store import BatchVersion, DeliveryStatus, DeliveryStore, StoreError
-from passerelle.events import BatchFileEdited
-from passerelle.money import Money
 from passerelle.platforms import FilePlatform
 from passerelle.plugins import default_plugins
 
@@ -209,12 +209,12 @@ def list_batches(
             return
         policy = settings.batches.policy()
         for version in rows:
-            batch = BatchFile.model_validate_json(version.batch)
-            total = Money.sum([entry.amount for entry in batch.entries], batch.currency)
+            standing = batch_standing(version, policy)
+            batch = standing.batch
             typer.echo(
                 f"{batch.batch_id}  {version.platform}/{version.store}  version {version.number}"
-                f"  {batch.processing_date}  {len(batch.entries)} entries  {total}"
-                f"  cutoff {policy.cutoff_for(batch.processing_date).isoformat()}"
+                f"  {batch.processing_date}  {len(batch.entries)} entries  {standing.total}"
+                f"  cutoff {standing.cutoff.isoformat()}"
                 f"  back end: {_describe_view(_at_back_end(settings, batch.batch_id))}"
             )
 
@@ -227,31 +227,24 @@ def show(
     """A batch: entries, versions and what each changed, cutoff, state at the back end."""
     with configured_store(config) as (settings, inbox):
         versions = _versions(settings, inbox, batch_id)
-        batches = [BatchFile.model_validate_json(v.batch) for v in versions]
-        latest = batches[-1]
-        cutoff = settings.batches.policy().cutoff_for(latest.processing_date)
+        latest = batch_standing(versions[-1], settings.batches.policy())
         typer.echo(f"batch {batch_id} ({versions[-1].platform}/{versions[-1].store})")
-        typer.echo(f"  processing date {latest.processing_date}, cutoff {cutoff.isoformat()}")
+        typer.echo(
+            f"  processing date {latest.batch.processing_date}, cutoff {latest.cutoff.isoformat()}"
+        )
         typer.echo(f"  back end: {_describe_view(_at_back_end(settings, batch_id))}")
         typer.echo("  versions:")
-        for n, version in enumerate(versions):
+        for change in batch_history(versions):
+            version = change.version
             when = version.recorded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            if n == 0:
-                what = f"{len(batches[0].entries)} entries for {batches[0].processing_date}"
-            else:
-                changes = diff(batches[n - 1], batches[n])
-                what = (
-                    describe_edit(BatchFileEdited(batch=batch_id, changes=changes))
-                    if changes
-                    else "no change"
-                )
-            typer.echo(f"    {version.number}  {when}  delivery {version.delivery_id}  {what}")
+            typer.echo(
+                f"    {version.number}  {when}  delivery {version.delivery_id}  {change.summary}"
+            )
         typer.echo("  entries:")
-        for entry in latest.entries:
-            account = entry.account or f"profile {entry.profile}"
+        for entry in latest.batch.entries:
             typer.echo(
                 f"    {entry.direction:6}  {entry.amount}  {entry.payee or ''}  "
-                f"...{account[-4:]}  {entry.reference or ''}"
+                f"{masked_account(entry)}  {entry.reference or ''}"
             )
 
 

@@ -30,7 +30,7 @@ from passerelle.batches import (
     Rescheduled,
     diff,
 )
-from passerelle.connector.store import Delivery, DeliveryStore, NewDelivery
+from passerelle.connector.store import BatchVersion, Delivery, DeliveryStore, NewDelivery
 from passerelle.events import BatchFileEdited
 from passerelle.money import Money
 from passerelle.platforms import FilePlatform, Store, Translation, TranslationError
@@ -40,13 +40,18 @@ __all__ = [
     "FILE_LANE",
     "MAX_FILE_BYTES",
     "BatchOverlapError",
+    "BatchStanding",
+    "BatchVersionChange",
     "FileReceipt",
     "FileTooLargeError",
     "accept_file",
     "accept_file_async",
+    "batch_history",
+    "batch_standing",
     "describe_edit",
     "file_delivery",
     "filename_of",
+    "masked_account",
     "translate_file",
 ]
 
@@ -288,3 +293,63 @@ def _describe(change: BatchChange) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else noun[:-1] + 'ies'}"
+
+
+# Reading back the versions the store keeps: one view for `passerelle batch` and the page -------
+
+
+@dataclass(frozen=True)
+class BatchStanding:
+    """A batch as its newest `version` has it: `total` of its entries, and its `cutoff`."""
+
+    version: BatchVersion
+    batch: BatchFile
+    total: Money
+    cutoff: datetime
+
+    def past_cutoff(self, now: datetime) -> bool:
+        """Whether the batch can no longer change at `now` (an aware datetime)."""
+        return now >= self.cutoff
+
+
+@dataclass(frozen=True)
+class BatchVersionChange:
+    """One version of a batch and what it changed against the one before (`changes` is every
+    entry added for the first version); `summary` says it in one line."""
+
+    version: BatchVersion
+    batch: BatchFile
+    changes: tuple[BatchChange, ...]
+    summary: str
+
+
+def batch_standing(version: BatchVersion, policy: CutoffPolicy) -> BatchStanding:
+    """Where the batch of `version` stands: its total and the cutoff `policy` gives it."""
+    batch = BatchFile.model_validate_json(version.batch)
+    total = Money.sum([entry.amount for entry in batch.entries], batch.currency)
+    return BatchStanding(version, batch, total, policy.cutoff_for(batch.processing_date))
+
+
+def batch_history(versions: Iterable[BatchVersion]) -> list[BatchVersionChange]:
+    """Each of `versions` (oldest first, as the store lists them) with what it changed."""
+    history: list[BatchVersionChange] = []
+    before: BatchFile | None = None
+    for version in versions:
+        batch = BatchFile.model_validate_json(version.batch)
+        if before is None:
+            added = (EntriesAdded(entries=batch.entries),) if batch.entries else ()
+            changes: tuple[BatchChange, ...] = added
+            summary = f"{_count(len(batch.entries), 'entry')} for {batch.processing_date}"
+        else:
+            changes = diff(before, batch)
+            edit = BatchFileEdited(batch=batch.batch_id, changes=changes)
+            summary = describe_edit(edit) if changes else "no change"
+        history.append(BatchVersionChange(version, batch, changes, summary))
+        before = batch
+    return history
+
+
+def masked_account(entry: BatchEntry) -> str:
+    """The entry's account (or payment profile) with all but its last four characters hidden."""
+    account = entry.account or f"profile {entry.profile}"
+    return f"...{account[-4:]}"

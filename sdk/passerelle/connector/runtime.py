@@ -127,7 +127,10 @@ class Connector:
             on_append=self.dispatcher.wake if self.dispatcher is not None else None,
         )
         page = create_action_page(
-            self.store, self.settings.admin.tokens, stores=self.settings.stores_by_key()
+            self.store,
+            self.settings.admin.tokens,
+            stores=self.settings.stores_by_key(),
+            cutoff=self.settings.batches.policy(),
         )
         metrics_app = self._metrics_app()
         connector = self

@@ -13,6 +13,10 @@ carries a CSRF token tied to the session, and a post from another origin is refu
                            became, the back end's answer; retry or dismiss it
 ``/codes/{code}``          what an error code means and what to do (``passerelle explain``)
 ``/export.csv``            the failed deliveries of the current filter, as CSV
+``/batches``               per store, each batch file's newest version: date, entries, total,
+                           cutoff and whether it has passed
+``/batches/{p}/{s}/{id}``  one batch: every version and what it changed, its entries with
+                           account numbers masked
 =========================  ==================================================================
 """
 
@@ -41,10 +45,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from passerelle.backend.problems import UnknownProblemCodeError, explain
+from passerelle.batches import CutoffPolicy
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.actions import ActionCenter, ActionEntry, ActionInputError
 from passerelle.connector.api import match_token
 from passerelle.connector.config import AdminToken
+from passerelle.connector.files import batch_history, batch_standing, masked_account
 from passerelle.connector.store import (
     DeliveryNotFoundError,
     DeliveryStateError,
@@ -151,11 +157,14 @@ def create_action_page(
     *,
     stores: Iterable[tuple[str, str]] = (),
     clock: Clock | None = None,
+    cutoff: CutoffPolicy | None = None,
 ) -> ASGIApp:
     """The action-center page over `store`, for the given admin tokens (none: nobody signs in).
-    `stores` are the configured ``(platform, store id)`` pairs the filters offer."""
+    `stores` are the configured ``(platform, store id)`` pairs the filters offer and whose
+    batches are listed; `cutoff` is the batches' (``[batches]``)."""
     admin = tuple(tokens)
     configured = tuple(stores)
+    policy = cutoff or CutoffPolicy()
     clock = clock or SystemClock()
     center = ActionCenter(store, clock=clock)
     templates = _environment()
@@ -368,6 +377,37 @@ def create_action_page(
             session=session,
         )
 
+    async def batches(request: Request, session: _Session) -> Response:
+        rows = await run(
+            lambda: [
+                (pair, [batch_standing(v, policy) for v in store.latest_batch_versions(*pair)])
+                for pair in sorted(set(configured))
+            ]
+        )
+        return render(
+            request,
+            "batches.html",
+            {"stores": [(pair, standings) for pair, standings in rows if standings]},
+            session=session,
+        )
+
+    async def batch(request: Request, session: _Session) -> Response:
+        platform, store_id = request.path_params["platform"], request.path_params["store"]
+        batch_id: str = request.path_params["batch"]
+        versions = await run(lambda: store.batch_versions(platform, store_id, batch_id))
+        if not versions:
+            raise _Refused(404, f"Store {platform}/{store_id} has no batch {batch_id}.")
+        return render(
+            request,
+            "batch.html",
+            {
+                "standing": batch_standing(versions[-1], policy),
+                "history": list(reversed(batch_history(versions))),
+                "masked": masked_account,
+            },
+            session=session,
+        )
+
     async def code(request: Request, session: _Session) -> Response:
         name: str = request.path_params["code"]
         try:
@@ -457,6 +497,8 @@ def create_action_page(
         Route("/", page(failed), methods=["GET"]),
         Route("/waiting", page(waiting), methods=["GET"]),
         Route("/deliveries/{id:int}", page(delivery), methods=["GET"]),
+        Route("/batches", page(batches), methods=["GET"]),
+        Route("/batches/{platform}/{store}/{batch}", page(batch), methods=["GET"]),
         Route("/codes/{code}", page(code), methods=["GET"]),
         Route("/export.csv", page(export), methods=["GET"]),
         Route("/retry", page(retry), methods=["POST"]),
