@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
-from passerelle.connector.config import Settings, store_problems
+from passerelle.connector.config import Settings
+from passerelle.connector.config_checks import store_problems
 from passerelle.formats import FormatError, cpa005
 from passerelle.money import Money
 from passerelle.platforms import Store, TranslationError
