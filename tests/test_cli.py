@@ -31,13 +31,7 @@ EXAMPLE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if name.startswith("passerelle_"):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_plugin_imports")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import sys
 import types
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,13 +47,7 @@ def no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if name.startswith("passerelle_"):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_plugin_imports")
 
 
 @pytest.mark.parametrize("requires", [">=1.0,<2", "~=1.0", ">=0.9", None])
