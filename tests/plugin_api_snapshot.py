@@ -1,5 +1,5 @@
 """The plugin API's shape: every public name of `passerelle.plugin` with its kind and signature,
-compared with the snapshot committed beside the tests (``tests/snapshots/plugin_api.json``).
+and every hook a plugin can implement with its arguments, compared with the snapshot committed beside the tests (``tests/snapshots/plugin_api.json``).
 
 A change to the plugin API is deliberate: bump `PLUGIN_API_VERSION` (the minor version for an
 added name, the major one for a removed or changed name), write an entry in CHANGELOG.md, then
@@ -10,6 +10,7 @@ the version does not account for.
 from __future__ import annotations
 
 import enum
+import importlib
 import inspect
 import json
 import re
@@ -31,11 +32,14 @@ def current() -> dict[str, Any]:
     """The plugin API as it is: its version and every public name's description."""
     import passerelle.plugin as facade
     from passerelle.compatibility import PLUGIN_API_VERSION
+    from passerelle.plugins import Plugins
 
-    return {
-        "plugin_api_version": PLUGIN_API_VERSION,
-        "names": {name: describe(getattr(facade, name)) for name in sorted(facade.__all__)},
-    }
+    names = {name: describe(getattr(facade, name)) for name in sorted(facade.__all__)}
+    # The hooks a plugin implements are promised as much as the names it imports.
+    hookspecs = importlib.import_module("passerelle.hookspecs")
+    for hook in Plugins().hooks:
+        names[f"hook {hook}"] = {"kind": "hook", "signature": signature(getattr(hookspecs, hook))}
+    return {"plugin_api_version": PLUGIN_API_VERSION, "names": names}
 
 
 def recorded() -> dict[str, Any]:
