@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import re
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,11 @@ def test_every_python_block_of_the_page_runs(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(tmp_path))
-    namespace: dict[str, object] = {"__name__": f"docs.{page.stem}"}
+    # A real module, so that dataclasses and pydantic models the blocks define resolve their
+    # annotations as they would in a reader's file.
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     for line, code in python_blocks(page.read_text(encoding="utf-8")):
         where = f"{page.relative_to(ROOT)}, block at line {line}"
         header = _MODULE_FILE.match(code.splitlines()[0]) if code.strip() else None
