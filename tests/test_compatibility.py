@@ -3,8 +3,8 @@ for another is refused before it runs; a deprecated name warns before it goes.""
 
 from __future__ import annotations
 
+import importlib
 import os
-import sys
 import types
 import warnings
 from pathlib import Path
@@ -106,18 +106,18 @@ def test_config_check_refuses_a_plugin_made_for_another_plugin_api(
     assert line.startswith("error: plugin 'future' (passerelle-future 3.0.0) cannot load: ")
 
 
-def test_a_new_plugin_declares_the_range_of_this_plugin_api(tmp_path: Path) -> None:
-    root = write_plugin("acme", tmp_path)
-    sys.path.insert(0, str(root))
-    try:
-        import passerelle_acme  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(root))
+def test_a_new_plugin_declares_the_range_of_this_plugin_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_plugin("zenith", tmp_path)
+    monkeypatch.syspath_prepend(str(root))
 
-    assert passerelle_acme.requires_plugin_api == current_range()
+    written = importlib.import_module("passerelle_zenith")
+
+    assert written.requires_plugin_api == current_range()
     plugins = Plugins()
-    plugins.register(passerelle_acme, "acme")
-    assert plugins.webhook_platform("acme").name == "acme"
+    plugins.register(written, "zenith")
+    assert plugins.webhook_platform("zenith").name == "zenith"
 
 
 def test_the_range_of_this_plugin_api_stops_before_the_next_major_version() -> None:
