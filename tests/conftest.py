@@ -12,6 +12,7 @@ import contextlib
 import os
 import resource
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlsplit
 
@@ -22,6 +23,17 @@ from postgres_support import postgres_missing
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 NewSchema = Callable[[], contextlib.AbstractContextManager[str]]
+
+
+@pytest.fixture
+def isolated_plugin_imports() -> Iterator[None]:
+    """Plugin modules (``passerelle_*``) a test imports from its own folders are forgotten after
+    it, so that the next test imports its own."""
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("passerelle_"):
+            del sys.modules[name]
 
 
 @pytest.fixture

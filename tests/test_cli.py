@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 import typer
+from packaging.specifiers import SpecifierSet
 from typer.testing import CliRunner
 
 from passerelle._version import __version__
 from passerelle.cli import app
+from passerelle.compatibility import PLUGIN_API_VERSION
 
 DISTS = Path(__file__).parent / "fixtures" / "plugin_dist"
 
@@ -25,16 +27,11 @@ EXAMPLE = {
     "version": "1.2.3",
     "platforms": ["example", "example-files"],
     "hooks": ["order_shipped", "register_platforms"],
+    "plugin_api": None,
 }
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if name.startswith("passerelle_"):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_plugin_imports")
 
 
 @pytest.fixture
@@ -110,11 +107,12 @@ def test_plugins_table(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> No
         for line in result.stdout.splitlines()
         if "┃" in line or "│" in line
     )
-    assert header == ["Name", "Distribution", "Version", "Platforms", "Hooks"]
+    assert header == ["Name", "Distribution", "Version", "Plugin API", "Platforms", "Hooks"]
     assert row == [
         "example",
         "passerelle-example",
         "1.2.3",
+        "any",
         "example, example-files",
         "order_shipped, register_platforms",
     ]
@@ -143,6 +141,31 @@ def test_plugins_reports_a_rejected_plugin(
         "error: plugin 'typo' (passerelle-typo 0.1.0) implements unknown hook 'order_shiped'; "
         "did you mean 'order_shipped'?\n"
     )
+
+
+def test_plugins_refuses_a_plugin_made_for_another_plugin_api_in_one_line(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(DISTS / "future"))
+
+    result = runner.invoke(app, ["plugins"])
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: plugin 'future' (passerelle-future 3.0.0) cannot load: it requires plugin API "
+        f">=2.0,<3, and this passerelle has {PLUGIN_API_VERSION}; install a release of it made "
+        f"for plugin API {PLUGIN_API_VERSION}, or disable it with PASSERELLE_DISABLE_PLUGINS\n"
+    )
+
+
+def test_the_shipped_plugins_declare_the_plugin_api_they_work_with(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["plugins", "--json"])
+
+    assert result.exit_code == 0, result.output
+    declared = {entry["name"]: entry["plugin_api"] for entry in json.loads(result.stdout)}
+    for name in ("shopify", "woocommerce", "sage"):
+        assert SpecifierSet(declared[name]).contains(PLUGIN_API_VERSION), (name, declared)
 
 
 @pytest.mark.slow

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,14 +58,7 @@ def effect(kind: EventKind, id: str, amount: str = "10.00") -> Effect:
     )
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    # Plugin modules imported from a test's own folders must not leak into the next test.
-    before = set(sys.modules)
-    yield
-    for name in set(sys.modules) - before:
-        if name.startswith("passerelle_"):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_plugin_imports")
 
 
 @pytest.fixture

@@ -82,7 +82,9 @@ def plugins_command(
     Installed plugins are those of the entry-point group "passerelle" that
     PASSERELLE_LOAD_PLUGINS and PASSERELLE_DISABLE_PLUGINS allow. The back-end
     plugin is not among them: `passerelle serve` registers it with the
-    configured back-end client.
+    configured back-end client. A plugin whose requires_plugin_api range
+    excludes this plugin API version is refused, in one line, with exit
+    status 1.
     """
     try:
         infos = default_plugins().list_plugins()
@@ -101,7 +103,7 @@ def _print_table(infos: list[PluginInfo]) -> None:
         console.print("No plugins.")
         return
     table = Table()
-    for column in ("Name", "Distribution", "Version", "Platforms", "Hooks"):
+    for column in ("Name", "Distribution", "Version", "Plugin API", "Platforms", "Hooks"):
         # A narrow terminal folds a long name rather than cutting it short.
         table.add_column(column, overflow="fold")
     for info in infos:
@@ -109,6 +111,7 @@ def _print_table(infos: list[PluginInfo]) -> None:
             info.name,
             info.distribution,
             info.version,
+            info.plugin_api or "any",
             ", ".join(info.platforms),
             ", ".join(info.hooks),
         )

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["CONNECTOR_CODES", "ErrorCode", "describe", "is_transient_status", "merged"]
+__all__ = [
+    "CONNECTOR_CODES",
+    "ErrorCode",
+    "describe",
+    "is_transient_status",
+    "merged",
+    "retry_note",
+]
 
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -177,17 +184,19 @@ CONNECTOR_CODES: Mapping[str, ErrorCode] = MappingProxyType({c.code: c for c in 
 HTTP call's view, such as ``unknown_order``, is here too)."""
 
 
+def retry_note(code: ErrorCode) -> str:
+    """Whether the dispatcher retries a delivery filed under `code`, in a few words."""
+    if code.retryable:
+        return "retried automatically by the dispatcher"
+    return "not retried: it waits in the action center"
+
+
 def describe(code: ErrorCode) -> str:
     """`code` explained for a merchant, as ``passerelle explain`` prints it."""
-    retry = (
-        "retried automatically by the dispatcher"
-        if code.retryable
-        else "not retried: it waits in the action center"
-    )
     return "\n".join(
         [
             f"{code.code}: {code.title}",
-            f"Delivery code, {retry}.",
+            f"Delivery code, {retry_note(code)}.",
             "",
             f"What it means: {code.meaning}",
             f"What to do: {code.action}",

@@ -4,11 +4,18 @@
 module is the plugin's: the hook marker, the platform base classes and what they receive and
 return, the events, the errors, and the helpers every platform needs (signatures, reading a
 body, money, keys, store options, error codes). A plugin imports from the core only through it.
+
+This module is the plugin API that `PLUGIN_API_VERSION` numbers: a minor version adds names, only a
+major one removes or changes one, and a name goes only after warning for a minor release (see
+`passerelle.compatibility`). A plugin module declares the versions it works with::
+
+    requires_plugin_api = ">=1.0,<2"
 """
 
 from passerelle.amounts import EXACT, amount_in, amount_of, currency_code, fits, known_currency
 from passerelle.backend.models import CartLineItem, OrderCreate
 from passerelle.codes import ErrorCode, is_transient_status
+from passerelle.compatibility import PLUGIN_API_VERSION
 from passerelle.events import (
     CancelReason,
     CartLine,
@@ -73,6 +80,7 @@ __all__ = [
     "JSON_MEDIA_TYPE",
     "LONGEST_DELIVERY_KEY",
     "LONGEST_ID",
+    "PLUGIN_API_VERSION",
     "Amount",
     "BackgroundServer",
     "Body",

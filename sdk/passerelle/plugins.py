@@ -32,6 +32,7 @@ import pluggy
 
 import passerelle.hookspecs as hookspecs
 from passerelle._version import __version__
+from passerelle.compatibility import PLUGIN_API_VERSION, REQUIRES_ATTRIBUTE, plugin_api_problem
 from passerelle.events import AnyEvent, Envelope
 from passerelle.platforms import FilePlatform, Platform, WebhookPlatform
 
@@ -45,6 +46,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "LOAD_ENV",
     "TRACE_ENV",
+    "IncompatiblePluginError",
     "PluginError",
     "PluginInfo",
     "Plugins",
@@ -71,6 +73,10 @@ class PluginError(Exception):
     """A plugin cannot be loaded or broke a rule; the message names the plugin."""
 
 
+class IncompatiblePluginError(PluginError):
+    """A plugin's ``requires_plugin_api`` excludes this plugin API version, or cannot be read."""
+
+
 class UnknownPlatformError(KeyError):
     """No plugin registers a platform of that name and kind; the message lists the known ones."""
 
@@ -93,6 +99,8 @@ class PluginInfo:
     """The distribution's version; for a built-in plugin, the version of passerelle."""
     platforms: tuple[str, ...]
     hooks: tuple[str, ...]
+    plugin_api: str | None = None
+    """The plugin API versions the plugin declares it works with; None if it declares none."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -101,6 +109,7 @@ class PluginInfo:
             "version": self.version,
             "platforms": list(self.platforms),
             "hooks": list(self.hooks),
+            "plugin_api": self.plugin_api,
         }
 
 
@@ -230,6 +239,12 @@ class Plugins:
         return list(selected.values())
 
     def _register(self, plugin: object, name: str) -> None:
+        problem = plugin_api_problem(getattr(plugin, REQUIRES_ATTRIBUTE, None))
+        if problem is not None:
+            raise IncompatiblePluginError(
+                f"{self._describe(name)} cannot load: {problem}; install a release of it made "
+                f"for plugin API {PLUGIN_API_VERSION}, or disable it with {DISABLE_ENV}"
+            )
         try:
             self._pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as exc:
@@ -378,6 +393,7 @@ class Plugins:
                     version=source.version if source else __version__,
                     platforms=tuple(sorted(platforms.get(name, ()))),
                     hooks=tuple(sorted(c.name for c in self._pm.get_hookcallers(plugin) or ())),
+                    plugin_api=_declared_range(plugin),
                 )
             )
         return sorted(infos, key=lambda info: info.name)
@@ -424,6 +440,11 @@ class Plugins:
                 out(f"done {hook} -> {results!r}" if results else f"done {hook}")
 
         return self._pm.add_hookcall_monitoring(before, after)
+
+
+def _declared_range(plugin: object) -> str | None:
+    declared = getattr(plugin, REQUIRES_ATTRIBUTE, None)
+    return declared if isinstance(declared, str) else None
 
 
 class _StderrHandler(logging.Handler):

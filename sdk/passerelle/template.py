@@ -15,6 +15,7 @@ from typing import Annotated, Final
 
 import typer
 
+from passerelle.compatibility import current_range
 from passerelle.events import OrderShipped
 from passerelle.platforms import Translation
 from passerelle.testing.golden import render
@@ -93,6 +94,9 @@ from passerelle.plugin import (
 
 __all__ = ["DELIVERY_HEADER", "SIGNATURE", "{cls}Platform", "register_platforms"]
 
+requires_plugin_api: Final = "{plugin_api}"
+"""The versions of `passerelle.plugin` this plugin works with; Passerelle refuses to load it
+with any other."""
 SIGNATURE: Final = HmacSignature("X-{title}-Signature")
 """How {title} signs a delivery: base64 HMAC-SHA256 of the raw body."""
 DELIVERY_HEADER: Final = "X-{title}-Delivery"
@@ -197,7 +201,12 @@ def write_plugin(name: str, parent: Path) -> Path:
     root = parent / f"passerelle-{name}"
     if root.exists():
         raise FileExistsError(f"{root} already exists: choose another directory")
-    fields = {"name": name, "title": name.capitalize(), "cls": name.capitalize()}
+    fields = {
+        "name": name,
+        "title": name.capitalize(),
+        "cls": name.capitalize(),
+        "plugin_api": current_range(),
+    }
     files = {
         "pyproject.toml": _PYPROJECT,
         "tox.ini": _TOX,

@@ -3,6 +3,7 @@ the port is not, one line naming what and where, exit status 2, and no traceback
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from passerelle.compatibility import PLUGIN_API_VERSION
 from passerelle.sandbox.server import SandboxServer
 
 from .support import ConnectorConfig, ConnectorProcess, free_port, sqlite_url, subprocess_env
@@ -21,6 +23,7 @@ PASSERELLE = str(Path(sys.executable).with_name("passerelle"))
 # Every check gives up after 2 s; this bounds the whole run, interpreter start included, on a
 # busy machine.
 BOUND = 15
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 @pytest.fixture
@@ -110,6 +113,22 @@ def test_an_unreachable_back_end_is_one_line(tmp_path: Path, plugin_site: Path) 
         serve(config.write(tmp_path / "passerelle.toml"), subprocess_env(plugin_site)),
         f"back end: cannot connect to http://127.0.0.1:{port} (127.0.0.1 port {port}):"
         " Connection refused",
+    )
+
+
+def test_a_plugin_made_for_another_plugin_api_is_one_line(
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer
+) -> None:
+    config = ConnectorConfig(sandbox.url, sqlite_url(tmp_path / "inbox.db"))
+    env = subprocess_env(plugin_site)
+    env["PYTHONPATH"] += os.pathsep + str(FIXTURES / "plugin_dist" / "future")
+    env["PASSERELLE_LOAD_PLUGINS"] += ",future"
+
+    refused(
+        serve(config.write(tmp_path / "passerelle.toml"), env),
+        "plugins: plugin 'future' (passerelle-future 3.0.0) cannot load: it requires plugin API "
+        f">=2.0,<3, and this passerelle has {PLUGIN_API_VERSION}; install a release of it made "
+        f"for plugin API {PLUGIN_API_VERSION}, or disable it with PASSERELLE_DISABLE_PLUGINS",
     )
 
 

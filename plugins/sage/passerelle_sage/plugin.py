@@ -9,7 +9,10 @@ from passerelle.hookspecs import hookimpl
 from passerelle.platforms import FilePlatform, WebhookPlatform
 from passerelle_sage.platform import SagePlatform
 
-__all__ = ["register_platforms"]
+__all__ = ["register_platforms", "requires_plugin_api"]
+
+requires_plugin_api = ">=1.0,<2"
+"""The versions of `passerelle.plugin` this plugin works with."""
 
 
 @hookimpl

@@ -8,7 +8,10 @@ from collections.abc import Callable
 from passerelle.plugin import FilePlatform, WebhookPlatform, hookimpl
 from passerelle_woocommerce.platform import WooCommercePlatform
 
-__all__ = ["register_platforms"]
+__all__ = ["register_platforms", "requires_plugin_api"]
+
+requires_plugin_api = ">=1.0,<2"
+"""The versions of `passerelle.plugin` this plugin works with."""
 
 
 @hookimpl

@@ -15,19 +15,22 @@ from passerelle.plugins import PluginError, default_plugins
 _LIST_HINT = "`passerelle explain --list` shows every known code"
 
 
+def platform_codes() -> dict[str, tuple[ErrorCode, ...]]:
+    """The delivery codes each installed webhook platform adds, by platform name."""
+    try:
+        platforms = default_plugins().platforms()
+    except PluginError:
+        platforms = {}
+    return {
+        name: tuple(platform.error_codes)
+        for name, platform in platforms.items()
+        if isinstance(platform, WebhookPlatform) and platform.error_codes
+    }
+
+
 def delivery_codes() -> dict[str, ErrorCode]:
     """The connector's delivery codes and those of every installed platform plugin."""
-    try:
-        platforms = list(default_plugins().platforms().values())
-    except PluginError:
-        platforms = []
-    extra = (
-        code
-        for platform in platforms
-        if isinstance(platform, WebhookPlatform)
-        for code in platform.error_codes
-    )
-    return merged(extra)
+    return merged(code for codes in platform_codes().values() for code in codes)
 
 
 def register(app: typer.Typer) -> None:

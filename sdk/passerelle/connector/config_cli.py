@@ -20,7 +20,7 @@ from passerelle.connector.config import (
 from passerelle.connector.config_checks import secrets_in_file, store_problems
 from passerelle.connector.startup import StartupError, check_backend, probe_store
 from passerelle.platforms import Platform
-from passerelle.plugins import PluginError, default_plugins
+from passerelle.plugins import IncompatiblePluginError, PluginError, default_plugins
 from passerelle.redaction import redact_urls
 from passerelle.store_options import secret_option_names
 
@@ -41,9 +41,15 @@ def register(app: typer.Typer) -> None:
 
 
 def installed_platforms() -> Mapping[str, Platform] | None:
-    """The platforms installed plugins register, by name, or None when they cannot be loaded."""
+    """The platforms installed plugins register, by name, or None when they cannot be loaded.
+
+    A plugin made for another plugin API version is an error (exit 1): `serve` would refuse it.
+    """
     try:
         return default_plugins().platforms()
+    except IncompatiblePluginError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     except PluginError as exc:
         typer.echo(f"warning: platform names not checked: {exc}", err=True)
         return None
