@@ -313,6 +313,11 @@ class FilePlatform(abc.ABC):
     def read(self, data: bytes, *, filename: str) -> BatchFile:
         """Parse `data`; raise `passerelle.formats.FormatError` naming the line and position."""
 
+    def recognises(self, filename: str) -> bool:
+        """Whether `filename` (a bare name, or a path with POSIX or Windows separators) is a name
+        the platform's files go by. True by default: the platform reads files of any name."""
+        return True
+
     def read_for_store(self, data: bytes, *, filename: str, store: Store) -> BatchFile:
         """`read` for a file that came for `store`: a platform whose stores' options say what
         their files must carry (an originator, a currency, a format) checks it here and raises
