@@ -7,14 +7,17 @@ about them.
 ``currency`` (optional)
     ``CAD`` or ``USD``: a file in another currency is refused.
 ``format`` (optional)
-    ``cpa005`` or ``nacha``; by default the format is found from the content.
+    ``cpa005`` (1464-character records, also as RBC takes them), ``nacha`` or ``bambora``
+    (Bambora's batch CSV): a file in another format is refused. By default the format is found
+    from each file's content.
 ``folder`` (optional)
     The folder Sage writes its files into (Sage's "EFT file location"): ``passerelle serve``
-    watches it.
+    watches it. It must exist and be readable.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,8 +26,8 @@ from passerelle.platforms import Store, StoreProblem
 
 __all__ = ["SageOptions"]
 
-Format = Literal["cpa005", "nacha"]
-_FORMATS: tuple[Format, ...] = ("cpa005", "nacha")
+Format = Literal["cpa005", "nacha", "bambora"]
+_FORMATS: tuple[Format, ...] = ("cpa005", "nacha", "bambora")
 _CURRENCIES = ("CAD", "USD")
 
 
@@ -54,11 +57,13 @@ class SageOptions:
         problems: list[StoreProblem] = []
         given = {name: value.strip() for name, value in store.options.items()}
         originator = given.get("originator_id") or None
-        if originator is not None and not (len(originator) <= 10 and originator.isprintable()):
+        if originator is not None and not (
+            len(originator) <= 10 and originator.isascii() and originator.isprintable()
+        ):
             problems.append(
                 StoreProblem(
                     "options.originator_id",
-                    f"{originator!r} is not an originator ID: at most 10 characters, as the bank "
+                    f"{originator!r} is not an originator ID: at most 10 ASCII characters, as the bank "
                     "gave it (CPA-005 positions 11-20, NACHA company ID)",
                 )
             )
@@ -68,19 +73,22 @@ class SageOptions:
         chosen = (given.get("format") or "").lower() or None
         fmt: Format | None = None
         if chosen is not None:
-            if chosen in _FORMATS:
-                fmt = "cpa005" if chosen == "cpa005" else "nacha"
-            else:
+            fmt = next((name for name in _FORMATS if name == chosen), None)
+            if fmt is None:
                 problems.append(
                     StoreProblem(
                         "options.format",
-                        f"{chosen!r} is not a format Sage writes: use cpa005 or nacha, or leave "
-                        "it out to find it from each file",
+                        f"{chosen!r} is not a format the Sage plugin reads: use cpa005, nacha or "
+                        "bambora, or leave it out to find it from each file",
                     )
                 )
         folder = Path(given["folder"]) if given.get("folder") else None
         if folder is not None and not folder.is_dir():
             problems.append(StoreProblem("options.folder", f"{str(folder)!r} is not a folder"))
+        elif folder is not None and not os.access(folder, os.R_OK | os.X_OK):
+            problems.append(
+                StoreProblem("options.folder", f"{str(folder)!r} cannot be read by this user")
+            )
         unknown = sorted(set(given) - {"originator_id", "currency", "format", "folder"})
         problems.extend(
             StoreProblem(
