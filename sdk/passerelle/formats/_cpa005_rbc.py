@@ -25,8 +25,9 @@ import re
 from typing import Literal
 
 from passerelle.batches import BatchFile
-from passerelle.formats import cpa005
 from passerelle.formats._cpa005_layout import RECORD_LENGTH
+from passerelle.formats.cpa005 import read as read_records
+from passerelle.formats.cpa005 import write as write_records
 from passerelle.formats.errors import FormatError
 
 __all__ = ["PIECE", "is_routed", "read", "write"]
@@ -81,7 +82,7 @@ def read(data: bytes, *, filename: str = "<bytes>", default_currency: str = "CAD
         layout = _layout(pieces)
         records = b"\n".join(_records(pieces, layout, filename))
     try:
-        return cpa005.read(records, filename=filename, default_currency=default_currency)
+        return read_records(records, filename=filename, default_currency=default_currency)
     except FormatError as exc:
         raise _in_the_file(exc, layout) from None
 
@@ -197,11 +198,11 @@ def write(
     line_end: str = "\r\n",
     trim: bool = False,
 ) -> bytes:
-    """`batch` as `cpa005.write` writes it, behind a PROD routing record for `service`: the
-    records whole (``records``) or cut in 80-character pieces, each record on its own
+    """`batch` as `passerelle.formats.cpa005.write` writes it, behind a PROD routing record for
+    `service`: the records whole (``records``) or cut in 80-character pieces, each record on its own
     (``per-record``) or running on (``run-on``); `trim` drops each piece's trailing spaces and
     the blank pieces at the end, as some writers do. `read` turns it back into `batch`."""
-    records = cpa005.write(batch, line_end="\n").decode("cp1252").splitlines()
+    records = write_records(batch, line_end="\n").decode("cp1252").splitlines()
     end = line_end
     if layout == "records":
         lines = records
