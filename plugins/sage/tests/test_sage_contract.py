@@ -36,6 +36,19 @@ BAMBORA_CORRECTED = sample(
 MOVED = Rescheduled(previous=dt.date(2026, 12, 15), processing_date=dt.date(2026, 12, 16))
 
 
+def grace_removed(currency: str, **fields: str) -> EntriesRemoved:
+    """Grace Roy, second of three employees, taken out of each corrected payroll: her entry as
+    the file in `currency` has it (`fields` add to or override what every format shares)."""
+    entry = {"account": "744-5678-99", "reference": "EMP0002", **fields}
+    grace = BatchEntry(
+        direction=Direction.CREDIT,
+        amount=Money.of("1899.00", currency),
+        payee="Grace Roy",
+        **entry,
+    )
+    return EntriesRemoved(entries=(grace,), positions=(1,))
+
+
 class TestSageContract(FilePlatformContract):
     platform = SagePlatform()
     samples = (
@@ -59,63 +72,22 @@ class TestSageContract(FilePlatformContract):
             PAYROLL_CORRECTED,
             changes=(
                 MOVED,
-                EntriesRemoved(
-                    entries=(
-                        BatchEntry(
-                            direction=Direction.CREDIT,
-                            amount=Money.of("1899.00", "CAD"),
-                            payee="Grace Roy",
-                            institution="815",
-                            transit="30112",
-                            account="744-5678-99",
-                            reference="EMP0002",
-                            transaction_code="200",
-                        ),
-                    ),
-                    positions=(1,),
-                ),
+                grace_removed("CAD", institution="815", transit="30112", transaction_code="200"),
             ),
         ),
         FileVersion(
             "NACHA payroll: an employee removed, the date moved",
             US_PAYROLL,
             US_PAYROLL_CORRECTED,
-            changes=(
-                MOVED,
-                EntriesRemoved(
-                    entries=(
-                        BatchEntry(
-                            direction=Direction.CREDIT,
-                            amount=Money.of("1899.00", "USD"),
-                            payee="Grace Roy",
-                            routing="011000015",
-                            account="744-5678-99",
-                            reference="EMP0002",
-                            transaction_code="22",
-                        ),
-                    ),
-                    positions=(1,),
-                ),
-            ),
+            changes=(MOVED, grace_removed("USD", routing="011000015", transaction_code="22")),
         ),
         FileVersion(
             "Bambora CSV rewritten under its name: an employee removed",
             BAMBORA,
             BAMBORA_CORRECTED,
             changes=(
-                EntriesRemoved(
-                    entries=(
-                        BatchEntry(
-                            direction=Direction.CREDIT,
-                            amount=Money.of("1899.00", "CAD"),
-                            payee="Grace Roy",
-                            institution="815",
-                            transit="30112",
-                            account="74456789",
-                            reference="10002",
-                        ),
-                    ),
-                    positions=(1,),
+                grace_removed(
+                    "CAD", institution="815", transit="30112", account="74456789", reference="10002"
                 ),
             ),
         ),

@@ -87,10 +87,8 @@ from hypothesis import strategies as st
 
 from passerelle.batches import BatchChange, BatchFile, diff
 from passerelle.formats import FormatError
-from passerelle.hookspecs import hookimpl
-from passerelle.platforms import FilePlatform, Store, StoreProblem, WebhookPlatform
-from passerelle.plugins import PluginError, Plugins
-from passerelle.testing.contract import _no_sockets
+from passerelle.platforms import FilePlatform, Store, StoreProblem
+from passerelle.testing.contract import _check_registers, _fail_unless_configured, _no_sockets
 
 __all__ = ["FilePlatformContract", "FileSample", "FileVersion", "MalformedFile", "byte_edits"]
 
@@ -147,19 +145,6 @@ class MalformedFile:
     filename: str
     line: int
     field: str | None = None
-
-
-class _Registers:
-    """A plugin registering one platform, to check its name as the plugin manager does."""
-
-    def __init__(self, platform: FilePlatform) -> None:
-        self._platform = platform
-
-    @hookimpl
-    def register_platforms(
-        self, register: Callable[[WebhookPlatform | FilePlatform], None]
-    ) -> None:
-        register(self._platform)
 
 
 _Outcome = BatchFile | FormatError
@@ -222,13 +207,7 @@ class FilePlatformContract:
 
     @pytest.fixture(autouse=True)
     def _contract_configured(self) -> None:
-        problems = self.configuration_problems()
-        if problems:
-            pytest.fail(
-                f"{type(self).__name__} is not set up for the file contract suite: "
-                + "; ".join(problems),
-                pytrace=False,
-            )
+        _fail_unless_configured(self, self.configuration_problems(), "file contract suite")
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Run each test taking a `sample`, `version` or `malformed` file once per item, with
@@ -250,13 +229,7 @@ class FilePlatformContract:
     # The platform
 
     def test_name_is_a_platform_path_segment(self) -> None:
-        plugins = Plugins()
-        plugins.register(_Registers(self.platform), "passerelle-file-contract")
-        try:
-            found = plugins.file_platform(self.platform.name)
-        except PluginError as exc:
-            raise AssertionError(str(exc)) from None
-        assert found is self.platform
+        _check_registers(self.platform)
 
     def test_file_names_are_recognised(self) -> None:
         claimed = [*self.file_names, *(sample.filename for sample in self.samples)]
