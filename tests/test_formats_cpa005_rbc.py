@@ -51,16 +51,18 @@ def refused(data: bytes) -> FormatError:
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("line_end", ["\r\n", "\n", "\r"])
 @pytest.mark.parametrize("trim", [False, True])
-def test_each_layout_reads_back_to_its_batch(layout: str, line_end: str, trim: bool) -> None:
-    data = _cpa005_rbc.write(BATCH, layout=layout, line_end=line_end, trim=trim)  # type: ignore[arg-type]
+def test_each_layout_reads_back_to_its_batch(
+    layout: _cpa005_rbc.Layout, line_end: str, trim: bool
+) -> None:
+    data = _cpa005_rbc.write(BATCH, layout=layout, line_end=line_end, trim=trim)
 
     assert formats.detect(data) == "cpa005"
     assert formats.read(data, filename="PRDIRECT.DAT") == BATCH
 
 
 @pytest.mark.parametrize("layout", ["per-record", "run-on"])
-def test_pieces_without_line_ends_are_cut_every_80_characters(layout: str) -> None:
-    with_ends = _cpa005_rbc.write(BATCH, layout=layout, line_end="\r\n")  # type: ignore[arg-type]
+def test_pieces_without_line_ends_are_cut_every_80_characters(layout: _cpa005_rbc.Layout) -> None:
+    with_ends = _cpa005_rbc.write(BATCH, layout=layout, line_end="\r\n")
     routing, _, pieces = with_ends.partition(b"\r\n")
     data = routing + b"\r\n" + pieces.replace(b"\r\n", b"")
 
@@ -75,7 +77,7 @@ def test_a_real_file_cut_in_pieces_reads_as_the_file() -> None:
     assert formats.read(data, filename="PRDIRECT.DAT") == cpa005.read(CRONUS)
 
 
-def test_the_sevice_code_varies_and_the_records_may_follow_whole() -> None:
+def test_the_service_code_varies_and_the_records_may_follow_whole() -> None:
     data = b"$$AAPACPA1464[PROD[NL$$\n" + cpa005.write(BATCH)
 
     assert formats.read(data, filename="PRDIRECT.DAT") == BATCH
@@ -99,8 +101,12 @@ def test_a_garbled_routing_record_is_refused() -> None:
 
 def test_an_error_is_placed_on_the_line_of_the_file_it_is_on() -> None:
     # The first amount of the second record (the first C record), positions 28-37.
-    for layout, line, column in (("per-record", 21, 28), ("run-on", 20, 52)):
-        data = _cpa005_rbc.write(BATCH, layout=layout)  # type: ignore[arg-type]
+    placed: tuple[tuple[_cpa005_rbc.Layout, int, int], ...] = (
+        ("per-record", 21, 28),
+        ("run-on", 20, 52),
+    )
+    for layout, line, column in placed:
+        data = _cpa005_rbc.write(BATCH, layout=layout)
         lines = data.split(b"\r\n")
         lines[line - 1] = lines[line - 1][: column - 1] + b"X" + lines[line - 1][column:]
 
@@ -137,8 +143,8 @@ def test_a_line_longer_than_a_piece_is_refused() -> None:
 
 
 @pytest.mark.parametrize("layout", ["per-record", "run-on"])
-def test_a_file_cut_short_is_refused(layout: str) -> None:
-    data = _cpa005_rbc.write(BATCH, layout=layout)  # type: ignore[arg-type]
+def test_a_file_cut_short_is_refused(layout: _cpa005_rbc.Layout) -> None:
+    data = _cpa005_rbc.write(BATCH, layout=layout)
     for cut in (b"\r\n".join(data.split(b"\r\n")[:40]) + b"\r\n", data[: len(data) // 2]):
         caught = refused(cut)
         assert caught.line is not None

@@ -63,8 +63,8 @@ class SageOptions:
             problems.append(
                 StoreProblem(
                     "options.originator_id",
-                    f"{originator!r} is not an originator ID: at most 10 ASCII characters, as the bank "
-                    "gave it (CPA-005 positions 11-20, NACHA company ID)",
+                    f"{originator!r} is not an originator ID: at most 10 ASCII characters, as "
+                    "the bank gave it (CPA-005 positions 11-20, NACHA company ID)",
                 )
             )
         currency = (given.get("currency") or "").upper() or None

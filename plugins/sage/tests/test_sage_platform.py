@@ -184,8 +184,8 @@ def test_config_check_names_each_bad_option(tmp_path: Path) -> None:
     assert [(p.key, p.message) for p in problems] == [
         (
             "options.originator_id",
-            "'MUCH-TOO-LONG-ID' is not an originator ID: at most 10 ASCII characters, as the bank "
-            "gave it (CPA-005 positions 11-20, NACHA company ID)",
+            "'MUCH-TOO-LONG-ID' is not an originator ID: at most 10 ASCII characters, as "
+            "the bank gave it (CPA-005 positions 11-20, NACHA company ID)",
         ),
         ("options.currency", "'EUR' is not CAD or USD"),
         (

@@ -31,7 +31,7 @@ broken, and the file names it goes by; every test of the suite is inherited::
                 changes=(Rescheduled(...), EntriesRemoved(...)),
             ),
         )
-        malformed = (MalformedFile("bad total", ..., filename="PAYROLL.DAT", line=4, field="total"),)
+        malformed = (MalformedFile("bad total", ..., "PAYROLL.DAT", line=4, field="total"),)
         file_names = ("PAYROLL.DAT",)
         other_names = ("notes.txt",)
         bad_options = ({"currency": "EUR"},)
@@ -44,8 +44,8 @@ What it checks:
 - ``name`` is accepted by the plugin manager (a valid ``{platform}`` path segment).
 - Every sample reads to a `BatchFile` with an identity (``batch_id``, ``originator``), a
   processing date and entries, which survives being stored as JSON and read back (the store
-  keeps every version so). `read_for_store` of the contract's ``store`` (no option restricting
-  its files) gives the same batch.
+  keeps every version so). `read_for_store` for the contract's store (``store_id``, with
+  ``store_options``, none by default) gives the same batch.
 - Reading is deterministic: the same bytes read again, or a copy of them, give an equal batch
   and so the same identity; a stored file is read again after a crash or a fix.
 - Each `FileVersion`: both files have the same identity, and `passerelle.batches.diff` of
@@ -64,8 +64,9 @@ What it checks:
 - `read` opens no file and no socket: it reads the bytes it is given, nothing else.
 - `recognises` is true for each of ``file_names`` and each sample's file name, under a POSIX or
   a Windows folder too, and false for each of ``other_names``.
-- `check_store` finds no problem with ``store``, at least one (under an ``options.`` key, with
-  a message) with each of ``bad_options``, and never raises, whatever the options hold.
+- `check_store` finds no problem with the contract's store, at least one (under an
+  ``options.`` key, with a message) with each of ``bad_options``, and never raises, whatever
+  the options hold.
 
 A test that cannot hold for a platform is turned off as any pytest test is, by overriding it in
 the subclass with a skip that says why.
@@ -171,14 +172,17 @@ class FilePlatformContract:
     bad_options: ClassVar[Sequence[Mapping[str, str]]] = ()
     """Store options `check_store` must find a problem with, one set per store."""
     store_id: ClassVar[str] = "contract"
-    """The id of the store `read_for_store` and `check_store` get; its options are none."""
+    """The id of the store `read_for_store` and `check_store` get."""
+    store_options: ClassVar[Mapping[str, str]] = {}
+    """Its options: none by default. They must be valid and restrict nothing the samples carry
+    (`read_for_store` must give what `read` gives)."""
     max_examples: ClassVar[int] = 30
     """Random byte edits tried per sample, after the enumerated ones."""
 
     @property
     def store(self) -> Store:
-        """A store of the platform without options: it restricts nothing a file may carry."""
-        return Store(platform=self.platform.name, id=self.store_id)
+        """The store files come for: `store_id` with `store_options`."""
+        return Store(platform=self.platform.name, id=self.store_id, options=self.store_options)
 
     # Set-up
 
@@ -247,8 +251,8 @@ class FilePlatformContract:
     def test_store_options_are_checked(self) -> None:
         problems = self._check_store(self.store)
         assert not problems, (
-            f"check_store finds problems with a store without options: {problems}; options "
-            "the platform cannot do without make every file of such a store fail"
+            f"check_store finds problems with the options {dict(self.store_options)!r}: "
+            f"{problems}; set store_options the platform takes"
         )
         for options in self.bad_options:
             problems = self._check_store(Store(self.platform.name, self.store_id, options=options))
@@ -288,8 +292,8 @@ class FilePlatformContract:
             what,
         )
         assert for_store == batch, (
-            f"read_for_store of {what}, for a store without options, gives {for_store!r}, not "
-            "the batch read gives"
+            f"read_for_store of {what}, for the store {self.store_id} (store_options), gives "
+            f"{for_store!r}, not the batch read gives"
         )
 
     def test_the_same_bytes_read_to_the_same_batch(self, sample: FileSample) -> None:
