@@ -4,12 +4,15 @@ readers, the format found from the content."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import ClassVar
+
+from pydantic import BaseModel
 
 from passerelle import formats
 from passerelle.batches import BatchFile, BatchKind
 from passerelle.formats import FormatError
-from passerelle.platforms import FilePlatform, Store, StoreProblem, TranslationError
+from passerelle.platforms import FilePlatform, Store, TranslationError
+from passerelle.store_options import StoreOptionsError
 from passerelle_sage.names import bambora_name, recognised, sage_file
 from passerelle_sage.options import SageOptions
 
@@ -24,6 +27,7 @@ class SagePlatform(FilePlatform):
     Bambora batch CSVs."""
 
     name = "sage"
+    options_model: ClassVar[type[BaseModel] | None] = SageOptions
 
     def recognises(self, filename: str) -> bool:
         """Sage's names, a Bambora CSV naming its processing date (``payroll-20261215.csv``),
@@ -40,9 +44,9 @@ class SagePlatform(FilePlatform):
         """`read`, checked against the store's options; a Bambora CSV, which names no
         originator, is the store's originator's."""
         try:
-            options = SageOptions.of(store)
-        except ValueError as exc:
-            raise TranslationError(f"store {store.id}: {exc}") from None
+            options = store.options_as(SageOptions)
+        except StoreOptionsError as exc:
+            raise TranslationError(str(exc)) from None
         if options.format is not None:
             found = formats.detect(data, filename=filename)
             if found != options.format:
@@ -64,9 +68,6 @@ class SagePlatform(FilePlatform):
                 field="options.currency",
             )
         return batch
-
-    def check_store(self, store: Store) -> Sequence[StoreProblem]:
-        return SageOptions.problems(store)
 
     def _read(self, data: bytes, filename: str, originator: str) -> BatchFile:
         if formats.detect(data, filename=filename) == "bambora":

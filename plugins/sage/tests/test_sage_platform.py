@@ -194,7 +194,7 @@ def test_config_check_names_each_bad_option(tmp_path: Path) -> None:
             "leave it out to find it from each file",
         ),
         ("options.folder", f"'{tmp_path / 'missing'}' is not a folder"),
-        ("options.colour", "is not a Sage option (originator_id, currency, format, folder)"),
+        ("options.colour", "is not an option of this platform"),
     ]
     for fmt in ("cpa005", "nacha", "bambora"):
         good = _store(originator_id="0123456789", currency="CAD", format=fmt, folder=str(tmp_path))
