@@ -64,6 +64,8 @@ class TestSageContract(FilePlatformContract):
         BAMBORA,
         BAMBORA_CORRECTED,
         sample("bambora-eft-example.csv", "bambora-eft-2026-12-15.csv", controls=False),
+        sample("bambora-ach-example.csv", "vendors-20261215.csv", controls=False),
+        sample("bambora-eft-payment-profile-example.csv", "pad-20261215.csv", controls=False),
     )
     versions = (
         FileVersion(
