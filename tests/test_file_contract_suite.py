@@ -231,6 +231,17 @@ class BadlyNamed(TinyPlatform):
     name = "Tiny Files"
 
 
+class DropsTheEntries(TinyPlatform):
+    def read(self, data: bytes, *, filename: str) -> BatchFile:
+        return super().read(data, filename=filename).model_copy(update={"entries": ()})
+
+
+class ReadsForAStoreOtherwise(TinyPlatform):
+    def read_for_store(self, data: bytes, *, filename: str, store: Store) -> BatchFile:
+        batch = self.read(data, filename=filename)
+        return batch.model_copy(update={"batch_id": f"{store.id}-{batch.batch_id}"})
+
+
 def test_the_byte_edits_are_the_same_in_every_run() -> None:
     edits = list(byte_edits(FIRST))
     assert edits == list(byte_edits(FIRST))
@@ -356,3 +367,19 @@ def test_an_incomplete_subclass_is_told_what_is_missing() -> None:
         "platform must be a FilePlatform instance, not None",
         "samples names must be distinct; repeated: payroll",
     ]
+
+
+def test_a_reader_losing_the_entries_fails() -> None:
+    with pytest.raises(
+        AssertionError, match=r"^the sample payroll reads to a batch without entries"
+    ):
+        contract_for(DropsTheEntries()).test_a_sample_reads_to_a_batch(SAMPLE)
+
+
+def test_a_platform_reading_otherwise_for_a_store_fails() -> None:
+    with pytest.raises(
+        AssertionError,
+        match=r"^read_for_store of the sample payroll, for the store contract \(store_options\), "
+        r"gives .*contract-0123456789-0042.*, not the batch read gives",
+    ):
+        contract_for(ReadsForAStoreOtherwise()).test_a_sample_reads_to_a_batch(SAMPLE)
