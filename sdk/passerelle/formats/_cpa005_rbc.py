@@ -16,6 +16,9 @@ refused: its payments are for the bank's test environment, not to be made.
 
 Errors name the line of the file (the routing record is line 1) and the position within that
 line, and say which record and positions of its 1464 they are.
+
+Such a file is read in memory (intake takes files of at most 40 MiB): its records are put back
+together, then read by `passerelle.formats.cpa005.read`.
 """
 
 from __future__ import annotations
