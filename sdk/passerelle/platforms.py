@@ -192,6 +192,14 @@ class PlatformUnavailableError(Exception):
         self.retry_after = retry_after
 
 
+def _model_problems(model: type[BaseModel] | None, store: Store) -> Sequence[StoreProblem]:
+    """Each problem of `store`'s options against a platform's `options_model`; none without
+    one."""
+    if model is None:
+        return ()
+    return [StoreProblem(key, message) for key, message in option_problems(model, store.options)]
+
+
 class WebhookPlatform(abc.ABC):
     """A platform that sends webhooks. Subclasses set `name` (the `{platform}` path segment)."""
 
@@ -296,22 +304,24 @@ class WebhookPlatform(abc.ABC):
 
         The default checks the options against `options_model` when the platform declares one.
         """
-        if self.options_model is None:
-            return ()
-        return [
-            StoreProblem(key, message)
-            for key, message in option_problems(self.options_model, store.options)
-        ]
+        return _model_problems(self.options_model, store)
 
 
 class FilePlatform(abc.ABC):
     """A platform that hands over batch payment files."""
 
     name: ClassVar[str]
+    options_model: ClassVar[type[BaseModel] | None] = None
+    """The store options the platform reads, as for `WebhookPlatform.options_model`."""
 
     @abc.abstractmethod
     def read(self, data: bytes, *, filename: str) -> BatchFile:
         """Parse `data`; raise `passerelle.formats.FormatError` naming the line and position."""
+
+    def recognises(self, filename: str) -> bool:
+        """Whether `filename` (a bare name, or a path with POSIX or Windows separators) is a name
+        the platform's files go by. True by default: the platform reads files of any name."""
+        return True
 
     def read_for_store(self, data: bytes, *, filename: str, store: Store) -> BatchFile:
         """`read` for a file that came for `store`: a platform whose stores' options say what
@@ -320,9 +330,9 @@ class FilePlatform(abc.ABC):
         return self.read(data, filename=filename)
 
     def check_store(self, store: Store) -> Sequence[StoreProblem]:
-        """Every problem with `store`'s options, as `WebhookPlatform.check_store` says; none by
-        default."""
-        return ()
+        """Every problem with `store`'s options, as `WebhookPlatform.check_store` says: by
+        default, against `options_model` when the platform declares one."""
+        return _model_problems(self.options_model, store)
 
 
 Platform = WebhookPlatform | FilePlatform

@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from pydantic import ValidationError
 from sandbox_support import (
     ADMIN_TOKEN,
     AUTH,
@@ -62,6 +63,7 @@ from passerelle.backend.errors import (
 )
 from passerelle.backend.models import (
     AppliedEvent,
+    BatchEntryItem,
     BatchFileUpload,
     BatchFormat,
     BatchStatus,
@@ -77,7 +79,7 @@ from passerelle.backend.models import (
 )
 from passerelle.backend.problems import explain, problem_type
 from passerelle.backend.retry import RetryPolicy
-from passerelle.batches import Direction
+from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
 from passerelle.events import LineType
 from passerelle.money import Money
 from passerelle.sandbox import Faults, SandboxConfig, SandboxServer
@@ -1512,6 +1514,58 @@ async def test_each_sample_batch_file_uploads(api: Api, path: Path) -> None:
     if path.parent.name != "bambora":
         assert view.id == expected.batch_id
     assert await api("get_batch", view.id) == view
+
+
+async def test_alphanumeric_and_masked_accounts_reach_the_back_end(api: Api) -> None:
+    # NACHA DFI account numbers are alphanumeric, and accounting packages write them with
+    # hyphens or masked: the back end takes them as the file has them.
+    accounts = ("744-5678-99", "****5678", "XXXXX1234")
+    entries = tuple(
+        BatchEntry(
+            direction=Direction.CREDIT,
+            amount=Money.of(f"{100 + i}.00", "USD"),
+            payee=f"Payee {i}",
+            routing="021000021",
+            account=account,
+            transaction_code="22",
+        )
+        for i, account in enumerate(accounts)
+    )
+    batch = BatchFile(
+        batch_id="123456789-300315-A",
+        originator="1234567890",
+        kind=BatchKind.CREDIT,
+        processing_date=dt.date(2030, 3, 15),
+        currency="USD",
+        entries=entries,
+    )
+    data = formats.nacha.write(batch)
+
+    uploaded = await api(
+        "create_batch", BatchFileUpload(file=data.decode("ascii"), format=BatchFormat.NACHA)
+    )
+    assert [item.account for item in uploaded.entries] == list(accounts)
+
+    replaced = await api(
+        "replace_batch_entries",
+        uploaded.id,
+        [BatchEntryItem.from_entry(entry) for entry in reversed(entries)],
+    )
+    assert [item.account for item in replaced.entries] == list(reversed(accounts))
+    assert await api("get_batch", uploaded.id) == replaced
+
+
+def test_an_account_with_surrounding_spaces_or_control_characters_is_refused() -> None:
+    for bad in (" 5678", "5678 ", "56\t78", "1" * 18, "caf\u00e9"):
+        with pytest.raises(ValidationError, match="account"):
+            BatchEntryItem(
+                direction=Direction.CREDIT,
+                amount=cad("1.00"),
+                payee="Ada",
+                account=bad,
+                institution="001",
+                transit="12345",
+            )
 
 
 async def test_a_file_can_travel_as_base64_with_its_format(api: Api) -> None:

@@ -19,7 +19,7 @@ from passerelle.connector.dispatcher import Dispatcher
 from passerelle.connector.files import accept_file
 from passerelle.connector.folders import FolderWatcher
 from passerelle.connector.store import DeliveryStatus, DeliveryStore, open_store
-from passerelle.formats import cpa005
+from passerelle.formats import _cpa005_rbc, bambora, cpa005
 from passerelle.money import Money
 from passerelle.platforms import Store
 from passerelle.plugins import Plugins
@@ -158,3 +158,56 @@ def test_a_file_from_another_company_is_filed_and_nothing_is_sent(
     )
     with pytest.raises(Exception, match="unknown_batch"):
         client.get_batch(f"{originator}-0001")
+
+
+def test_rbc_pieces_with_masked_accounts_and_a_bambora_csv_reach_the_back_end(
+    inbox: DeliveryStore, client: BackendClient, clock: FixedClock
+) -> None:
+    originator = f"S{random.randrange(10**9):09d}"
+    store = Store("sage", STORE, options={"originator_id": originator})
+    dispatcher = _dispatcher(inbox, store, client, clock)
+    day = _weekday(clock.now().date(), 7)
+    accounts = ("744-5678-99", "****5678")
+    batch = BatchFile(
+        batch_id=f"{originator}-0002",
+        originator=originator,
+        kind=BatchKind.CREDIT,
+        processing_date=day,
+        currency="CAD",
+        entries=tuple(
+            BatchEntry(
+                direction=Direction.CREDIT,
+                amount=Money.of("1000.00", "CAD"),
+                payee=f"Employee {n}",
+                institution="003",
+                transit="00012",
+                account=account,
+                reference=f"EMP{n:04d}",
+            )
+            for n, account in enumerate(accounts, start=1)
+        ),
+    )
+    rbc = _cpa005_rbc.write(batch, layout="per-record")
+    csv = bambora.write(batch.model_copy(update={"entries": (_bambora_entry(),)}))
+    for data, name in ((rbc, "PRDIRECT.DAT"), (csv, f"payroll-{day:%Y%m%d}.csv")):
+        accept_file(inbox, "sage", STORE, [data], filename=name, received_at=clock.now())
+    dispatcher.drain()
+
+    assert inbox.list_failures() == []
+    at_the_back_end = client.get_batch(f"{originator}-0002")
+    assert [e.account for e in at_the_back_end.entries] == list(accounts)
+    from_csv = client.get_batch(f"PAYROLL-{day:%Y%m%d}")
+    assert (from_csv.originator, from_csv.processing_date) == (originator, day)
+    assert [e.payee for e in from_csv.entries] == ["Grace Roy"]
+
+
+def _bambora_entry() -> BatchEntry:
+    return BatchEntry(
+        direction=Direction.CREDIT,
+        amount=Money.of("1899.00", "CAD"),
+        payee="Grace Roy",
+        institution="815",
+        transit="30112",
+        account="74456789",
+        reference="10002",
+    )

@@ -59,11 +59,68 @@ def test_a_payroll_file_that_draws_money_is_refused() -> None:
     assert platform.read(NACHA_DEBIT, filename="pad-june.ach").kind is BatchKind.DEBIT
 
 
-def test_a_bambora_csv_is_refused_with_a_reason() -> None:
+def test_a_bambora_csv_is_read_with_the_date_its_name_carries() -> None:
     data = (FIXTURES / "bambora-eft-example.csv").read_bytes()
-    with pytest.raises(FormatError, match="carries no batch identity nor processing date") as got:
-        platform.read(data, filename="upload.csv")
-    assert got.value.line == 1
+
+    batch = platform.read(data, filename="C:\\EFT\\bambora-eft-20261215.csv")
+
+    assert (batch.batch_id, batch.originator) == ("BAMBORA-EFT-20261215", "bambora")
+    assert batch.processing_date == dt.date(2026, 12, 15)
+    assert batch.currency == "CAD"
+    assert [(e.payee, e.amount) for e in batch.entries] == [
+        ("ACME Corp", Money.of("100.00", "CAD")),
+        ("John Doe", Money.of("200.00", "CAD")),
+        ("Jane Doe", Money.of("300.00", "CAD")),
+    ]
+    assert platform.read(data, filename="bambora-eft-2026-12-15.csv").processing_date == (
+        dt.date(2026, 12, 15)
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["upload.csv", "payroll-20261301.csv", "from-20261201-to-20261215.csv"]
+)
+def test_a_bambora_csv_whose_name_carries_no_date_is_refused(name: str) -> None:
+    data = (FIXTURES / "bambora-eft-example.csv").read_bytes()
+    with pytest.raises(FormatError, match="name the file after its processing date") as got:
+        platform.read(data, filename=name)
+    assert got.value.field == "file name"
+
+
+def test_a_bambora_csv_for_a_store_is_the_stores_originators() -> None:
+    data = (FIXTURES / "bambora-eft-example.csv").read_bytes()
+    store = _store(originator_id="0123456789", currency="CAD", format="bambora")
+
+    batch = platform.read_for_store(data, filename="payroll-20261215.csv", store=store)
+
+    assert batch.originator == "0123456789"
+    with pytest.raises(TranslationError, match="is bambora, but store payroll takes cpa005"):
+        platform.read_for_store(
+            data, filename="payroll-20261215.csv", store=_store(format="cpa005")
+        )
+
+
+def test_an_rbc_file_in_80_character_pieces_is_the_same_batch() -> None:
+    whole = platform.read(
+        (FIXTURES / "passerelle-prdirect-0042.dat").read_bytes(), filename="PRDIRECT.DAT"
+    )
+    for fixture in (
+        "passerelle-prdirect-0042-rbc80.dat",
+        "passerelle-prdirect-0042-rbc80-run-on.dat",
+    ):
+        data = (FIXTURES / fixture).read_bytes()
+        assert data.startswith(b"$$AA01CPA1464[PROD[80$$")
+        assert platform.read(data, filename="PRDIRECT.DAT") == whole
+    store = _store(originator_id="0123456789", format="cpa005")
+    rbc = (FIXTURES / "passerelle-prdirect-0042-rbc80.dat").read_bytes()
+    assert platform.read_for_store(rbc, filename="PRDIRECT.DAT", store=store) == whole
+
+
+def test_masked_and_hyphenated_accounts_are_kept_as_written() -> None:
+    batch = platform.read(
+        (FIXTURES / "passerelle-prdirect-0042.dat").read_bytes(), filename="PRDIRECT.DAT"
+    )
+    assert [e.account for e in batch.entries] == ["5012345", "744-5678-99", "****5678"]
 
 
 def test_a_malformed_file_names_its_line_and_position() -> None:
@@ -119,7 +176,7 @@ def test_config_check_names_each_bad_option(tmp_path: Path) -> None:
         _store(
             originator_id="MUCH-TOO-LONG-ID",
             currency="EUR",
-            format="bambora",
+            format="xml",
             folder=str(tmp_path / "missing"),
             colour="blue",
         )
@@ -127,20 +184,35 @@ def test_config_check_names_each_bad_option(tmp_path: Path) -> None:
     assert [(p.key, p.message) for p in problems] == [
         (
             "options.originator_id",
-            "'MUCH-TOO-LONG-ID' is not an originator ID: at most 10 characters, as the bank "
-            "gave it (CPA-005 positions 11-20, NACHA company ID)",
+            "'MUCH-TOO-LONG-ID' is not an originator ID: at most 10 ASCII characters, as "
+            "the bank gave it (CPA-005 positions 11-20, NACHA company ID)",
         ),
         ("options.currency", "'EUR' is not CAD or USD"),
         (
             "options.format",
-            "'bambora' is not a format Sage writes: use cpa005 or nacha, or leave it out to "
-            "find it from each file",
+            "'xml' is not a format the Sage plugin reads: use cpa005, nacha or bambora, or "
+            "leave it out to find it from each file",
         ),
         ("options.folder", f"'{tmp_path / 'missing'}' is not a folder"),
-        ("options.colour", "is not a Sage option (originator_id, currency, format, folder)"),
+        ("options.colour", "is not an option of this platform"),
     ]
-    good = _store(originator_id="0123456789", currency="CAD", format="cpa005", folder=str(tmp_path))
-    assert platform.check_store(good) == []
+    for fmt in ("cpa005", "nacha", "bambora"):
+        good = _store(originator_id="0123456789", currency="CAD", format=fmt, folder=str(tmp_path))
+        assert platform.check_store(good) == []
+
+
+def test_config_check_names_a_folder_this_user_cannot_read(tmp_path: Path) -> None:
+    folder = tmp_path / "eft"
+    folder.mkdir(mode=0o000)
+    try:
+        if os.access(folder, os.R_OK):
+            pytest.skip("this user reads every folder (root): nothing to refuse")
+        problems = platform.check_store(_store(folder=str(folder)))
+    finally:
+        folder.chmod(0o700)
+    assert [(p.key, p.message) for p in problems] == [
+        ("options.folder", f"'{folder}' cannot be read by this user")
+    ]
 
 
 def test_what_sage_writes_reads_back_as_the_same_batch() -> None:

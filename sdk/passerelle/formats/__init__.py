@@ -2,7 +2,8 @@
 
 `read(data, filename=...)` recognises the format and returns the `BatchFile`; each format module
 (`cpa005`, `nacha`, `bambora`) also has its own `read` and a `write` that `read` turns back into
-the same batch. Every problem in a file is a `FormatError` naming the file, line, positions and
+the same batch. `read` also takes a CPA-005 file as RBC does: behind its transmission routing
+record (``$$AA01CPA1464[PROD[NL$$``), the records whole or cut in 80-character pieces (``[80$$``). Every problem in a file is a `FormatError` naming the file, line, positions and
 field; nothing is returned half-read.
 
 Large files are read as streams, in bounded memory: `nacha.Reader(file)` and
@@ -20,7 +21,7 @@ import re
 from typing import Literal
 
 from passerelle.batches import BatchFile
-from passerelle.formats import bambora, cpa005, nacha
+from passerelle.formats import _cpa005_rbc, bambora, cpa005, nacha
 from passerelle.formats._records import decode
 from passerelle.formats.errors import FormatError
 
@@ -30,7 +31,7 @@ FormatName = Literal["cpa005", "nacha", "bambora"]
 FORMATS: tuple[FormatName, ...] = ("cpa005", "nacha", "bambora")
 
 _SIGNATURES: tuple[tuple[re.Pattern[str], FormatName], ...] = (
-    (re.compile(r"A[0-9]{9}|\$\$AA01CPA1464"), "cpa005"),
+    (re.compile(r"A[0-9]{9}|\$\$AA[A-Z0-9]{2}CPA1464"), "cpa005"),
     (re.compile(r"1[0-9 ]{2}"), "nacha"),
     (re.compile(r"[EA],"), "bambora"),
 )
@@ -64,6 +65,8 @@ def read(
     """
     name = detect(data, filename=filename)
     if name == "cpa005":
+        if _cpa005_rbc.is_routed(data):
+            return _cpa005_rbc.read(data, filename=filename)
         return cpa005.read(data, filename=filename)
     if name == "nacha":
         return nacha.read(data, filename=filename)

@@ -1,8 +1,9 @@
-"""Testing helpers for plugin authors: fixtures and the platform contract suite.
+"""Testing helpers for plugin authors: fixtures and the platform contract suites.
 
-The contract suite (`WebhookPlatformContract`, see `passerelle.testing.contract`) needs pytest
-and hypothesis (``pip install 'passerelle[test]'``); it is imported on first use, so the pytest
-plugin this package installs loads without hypothesis.
+The contract suites (`WebhookPlatformContract`, see `passerelle.testing.contract`, and
+`FilePlatformContract`, see `passerelle.testing.file_contract`) need pytest and hypothesis
+(``pip install 'passerelle[test]'``); they are imported on first use, so the pytest plugin this
+package installs loads without hypothesis.
 """
 
 from __future__ import annotations
@@ -19,20 +20,37 @@ if TYPE_CHECKING:
         signed_request,
         translation_context,
     )
+    from passerelle.testing.file_contract import (
+        FilePlatformContract,
+        FileSample,
+        FileVersion,
+        MalformedFile,
+        byte_edits,
+    )
 
 __all__ = [
     "AWKWARD_BODIES",
+    "FilePlatformContract",
+    "FileSample",
+    "FileVersion",
+    "MalformedFile",
     "Sample",
     "WebhookPlatformContract",
+    "byte_edits",
     "malformed_bodies",
     "signed_request",
     "translation_context",
 ]
 
-_CONTRACT = frozenset(__all__)
+_FILE_CONTRACT = frozenset(
+    {"FilePlatformContract", "FileSample", "FileVersion", "MalformedFile", "byte_edits"}
+)
+_CONTRACT = frozenset(__all__) - _FILE_CONTRACT
 
 
 def __getattr__(name: str) -> Any:
     if name in _CONTRACT:
         return getattr(importlib.import_module("passerelle.testing.contract"), name)
+    if name in _FILE_CONTRACT:
+        return getattr(importlib.import_module("passerelle.testing.file_contract"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

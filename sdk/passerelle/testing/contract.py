@@ -267,7 +267,7 @@ class _OfflineTransport(httpx.BaseTransport):
 class _Registers:
     """A plugin registering one platform, to check its name as the plugin manager does."""
 
-    def __init__(self, platform: WebhookPlatform) -> None:
+    def __init__(self, platform: WebhookPlatform | FilePlatform) -> None:
         self._platform = platform
 
     @hookimpl
@@ -275,6 +275,30 @@ class _Registers:
         self, register: Callable[[WebhookPlatform | FilePlatform], None]
     ) -> None:
         register(self._platform)
+
+
+def _check_registers(platform: WebhookPlatform | FilePlatform) -> None:
+    """Fail unless the plugin manager takes `platform` under its name (a path segment)."""
+    plugins = Plugins()
+    plugins.register(_Registers(platform), "passerelle-contract")
+    try:
+        found: WebhookPlatform | FilePlatform = (
+            plugins.webhook_platform(platform.name)
+            if isinstance(platform, WebhookPlatform)
+            else plugins.file_platform(platform.name)
+        )
+    except PluginError as exc:
+        raise AssertionError(str(exc)) from None
+    assert found is platform
+
+
+def _fail_unless_configured(contract: object, problems: list[str], suite: str) -> None:
+    """Fail the test, saying what is missing, when the contract class is not set up."""
+    if problems:
+        pytest.fail(
+            f"{type(contract).__name__} is not set up for the {suite}: " + "; ".join(problems),
+            pytrace=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -357,13 +381,7 @@ class WebhookPlatformContract:
 
     @pytest.fixture(autouse=True)
     def _contract_configured(self) -> None:
-        problems = self.configuration_problems()
-        if problems:
-            pytest.fail(
-                f"{type(self).__name__} is not set up for the contract suite: "
-                + "; ".join(problems),
-                pytrace=False,
-            )
+        _fail_unless_configured(self, self.configuration_problems(), "contract suite")
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Run each test taking a `sample` once per sample, with the sample's name as its id."""
@@ -418,13 +436,7 @@ class WebhookPlatformContract:
     # The platform
 
     def test_name_is_a_platform_path_segment(self) -> None:
-        plugins = Plugins()
-        plugins.register(_Registers(self.platform), "passerelle-contract")
-        try:
-            found = plugins.webhook_platform(self.platform.name)
-        except PluginError as exc:
-            raise AssertionError(str(exc)) from None
-        assert found is self.platform
+        _check_registers(self.platform)
 
     def test_a_signed_delivery_is_not_a_ping(self, sample: Sample) -> None:
         request = self.signed_request(sample)
