@@ -415,7 +415,8 @@ async def test_a_read_only_token_may_read_but_not_act(
     ]:
         response = await client.post(path, json=payload, headers=reader)
         assert problem(response, 403, "forbidden")["detail"] == (
-            "this token may only read; retry, dismiss and replay need a token with full access"
+            "this token may only read; retry, dismiss, replay and changing a batch need a token "
+            "with full access"
         )
     assert store.get(delivery_id).status is DeliveryStatus.FAILED
 

@@ -16,7 +16,17 @@ otherwise). Errors are RFC 9457 ``application/problem+json`` with a stable ``cod
 ``POST /replay``         ``{"since", "order", "platform", "store", "note"}``, all optional:
                          dispatch finished deliveries again; answers how many
 ``GET /stats``           how many deliveries are in each status
+``GET /batches``         every batch the stored files scheduled, newest version of each, with
+                         its cutoff and the back end's view; query ``store``
+``GET /batches/{id}``    one batch: the same, every version and what it changed, its entries
+``POST /batches/{id}/reschedule``  ``{"date": "2026-12-18"}``: move it, before its cutoff
+``DELETE /batches/{id}``  withdraw it before its cutoff
 =======================  ==================================================================
+
+The batch calls are those of `passerelle batch` (one implementation, `BatchOffice`); a change
+answers the back end's batch after it. Their refusals: ``batch_not_found`` and
+``unknown_batch`` (404), ``batch_past_cutoff`` and ``batch_deleted`` (409),
+``backend_unavailable`` (502); nothing changed.
 
 Problem codes: ``unauthorized`` (401), ``forbidden`` (403), ``not_found`` (404, no such route),
 ``delivery_not_found`` (404), ``method_not_allowed`` (405), ``delivery_status_conflict`` (409),
@@ -26,6 +36,7 @@ Problem codes: ``unauthorized`` (401), ``forbidden`` (403), ``not_found`` (404, 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hmac
 import io
@@ -47,6 +58,7 @@ from passerelle.backend.models import FieldError, Problem, field_errors
 from passerelle.backend.problems import PROBLEM_CONTENT_TYPE
 from passerelle.clock import Clock
 from passerelle.connector.actions import ActionCenter, ActionInputError
+from passerelle.connector.batch_office import BatchActionError, BatchOffice, back_end_json
 from passerelle.connector.config import AdminSettings, AdminToken
 from passerelle.connector.store import (
     DeliveryNotFoundError,
@@ -58,6 +70,7 @@ from passerelle.connector.store import (
 __all__ = [
     "DismissRequest",
     "ReplayRequest",
+    "RescheduleRequest",
     "RetryRequest",
     "bearer_protected",
     "create_api",
@@ -105,6 +118,12 @@ class ReplayRequest(_Body):
     platform: str | None = None
     store: str | None = None
     note: Note = ""
+
+
+class RescheduleRequest(_Body):
+    """The processing date to move a batch to."""
+
+    date: dt.date
 
 
 class _Refusal(Exception):  # noqa: N818 - it is the answer, not a failure of the code
@@ -189,9 +208,11 @@ def create_api(
     admin_tokens: AdminSettings | Iterable[AdminToken],
     *,
     clock: Clock | None = None,
+    batches: BatchOffice | None = None,
 ) -> ASGIApp:
     """The action-center API over `store`, for the given admin tokens (none: every call is
-    refused). Mount it under a prefix by setting the scope's ``root_path``."""
+    refused), with the batch calls when `batches` is given. Mount it under a prefix by setting
+    the scope's ``root_path``."""
     tokens = tuple(admin_tokens.tokens if isinstance(admin_tokens, AdminSettings) else admin_tokens)
     center = ActionCenter(store, clock=clock)
 
@@ -255,6 +276,39 @@ def create_api(
     async def stats(request: Request) -> Response:
         return JSONResponse(await run(center.stats))
 
+    def office() -> BatchOffice:
+        if batches is None:
+            raise _Refusal(404, "batch_not_found", "this connector has no file platform's store")
+        return batches
+
+    async def list_batches(request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - {"store"})
+        if unknown:
+            raise _invalid(unknown[0], "unknown parameter; expected store")
+        store_id = request.query_params.get("store") or None
+        rows = await run(lambda: office().batches(store_id))
+        return JSONResponse({"batches": [row.as_json() for row in rows]})
+
+    async def show_batch(request: Request) -> Response:
+        batch_id: str = request.path_params["batch"]
+        detail = await run(lambda: office().show(batch_id))
+        return JSONResponse(detail.as_json())
+
+    async def reschedule_batch(request: Request) -> Response:
+        batch_id: str = request.path_params["batch"]
+        body = _parse_body(RescheduleRequest, await request.body())
+        view = await run(lambda: office().reschedule(batch_id, body.date))
+        log.info(
+            "batch %s rescheduled to %s with token %s", batch_id, body.date, _caller(request).name
+        )
+        return JSONResponse({"batch": batch_id, "back_end": back_end_json(view)})
+
+    async def delete_batch(request: Request) -> Response:
+        batch_id: str = request.path_params["batch"]
+        view = await run(lambda: office().delete(batch_id))
+        log.info("batch %s deleted with token %s", batch_id, _caller(request).name)
+        return JSONResponse({"batch": batch_id, "back_end": back_end_json(view)})
+
     routes = [
         ("/actions", list_actions, "GET"),
         ("/actions/export.csv", export_csv, "GET"),
@@ -263,6 +317,10 @@ def create_api(
         ("/actions/{id:int}", show, "GET"),
         ("/replay", replay, "POST"),
         ("/stats", stats, "GET"),
+        ("/batches", list_batches, "GET"),
+        ("/batches/{batch}", show_batch, "GET"),
+        ("/batches/{batch}", delete_batch, "DELETE"),
+        ("/batches/{batch}/reschedule", reschedule_batch, "POST"),
     ]
     app = Starlette(
         routes=[
@@ -275,6 +333,7 @@ def create_api(
 
 
 _CALLER: Final = "passerelle.admin_token"
+_BATCH_STATUS: Final = {"batch_not_found": 404, "unknown_batch": 404, "backend_unavailable": 502}
 
 
 def match_token(tokens: Iterable[AdminToken], presented: str) -> AdminToken | None:
@@ -346,7 +405,8 @@ class _Authenticated:
             raise _Refusal(
                 403,
                 "forbidden",
-                "this token may only read; retry, dismiss and replay need a token with full access",
+                "this token may only read; retry, dismiss, replay and changing a batch need a "
+                "token with full access",
             )
         return token
 
@@ -371,6 +431,8 @@ def _refusal_for(exc: Exception) -> _Refusal:
         return exc
     if isinstance(exc, ActionInputError):
         return _invalid(exc.field, exc.message)
+    if isinstance(exc, BatchActionError):
+        return _Refusal(_BATCH_STATUS.get(exc.code, 409), exc.code, str(exc))
     if isinstance(exc, DeliveryNotFoundError):
         return _Refusal(404, "delivery_not_found", str(exc))
     if isinstance(exc, DeliveryStateError):

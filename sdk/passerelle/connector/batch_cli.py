@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, BinaryIO, NoReturn
@@ -25,21 +25,18 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from passerelle.backend.errors import BackendError, UnknownBatchError
 from passerelle.backend.models import BatchView
-from passerelle.batches import BatchFile, BatchPastCutoff, Deleted, Rescheduled
 from passerelle.connector.actions_cli import ConfigOption, configured_store
+from passerelle.connector.batch_office import BatchActionError, BatchOffice, describe_back_end
 from passerelle.connector.config import Settings
 from passerelle.connector.files import (
     MAX_FILE_BYTES,
     FileTooLargeError,
     accept_file,
-    batch_history,
-    batch_standing,
     masked_account,
 )
 from passerelle.connector.runtime import backend_client
-from passerelle.connector.store import BatchVersion, DeliveryStatus, DeliveryStore, StoreError
+from passerelle.connector.store import DeliveryStatus, DeliveryStore, StoreError
 from passerelle.platforms import FilePlatform
 from passerelle.plugins import default_plugins
 
@@ -161,34 +158,16 @@ def _report(inbox: DeliveryStore, delivery_id: int, name: str, wait: float) -> N
 # The back office ------------------------------------------------------------------------------
 
 
+@contextmanager
+def _office(config: Path | None) -> Iterator[BatchOffice]:
+    with configured_store(config) as (settings, inbox), backend_client(settings) as client:
+        yield BatchOffice(inbox, _file_stores(settings), client, settings.batches.policy())
+
+
 def _file_stores(settings: Settings) -> list[tuple[str, str]]:
     plugins = default_plugins()
     files = {n for n, p in plugins.platforms().items() if isinstance(p, FilePlatform)}
     return [(e.platform, e.id) for e in settings.stores if e.platform in files]
-
-
-def _versions(settings: Settings, inbox: DeliveryStore, batch_id: str) -> list[BatchVersion]:
-    for platform, store in _file_stores(settings):
-        versions = inbox.batch_versions(platform, store, batch_id)
-        if versions:
-            return versions
-    _fail(f"no batch {batch_id!r}: no file of a configured store carried it")
-
-
-def _at_back_end(settings: Settings, batch_id: str) -> BatchView | str:
-    try:
-        with backend_client(settings) as client:
-            return client.get_batch(batch_id)
-    except UnknownBatchError:
-        return "not known to the back end"
-    except BackendError as exc:
-        return f"unreachable ({exc})"
-
-
-def _describe_view(view: BatchView | str) -> str:
-    if isinstance(view, str):
-        return view
-    return f"{view.status} for {view.processing_date}, {len(view.entries)} entries"
 
 
 @batch_app.command("list")
@@ -197,26 +176,20 @@ def list_batches(
     config: ConfigOption = None,
 ) -> None:
     """Every batch the files of the configured stores scheduled, newest version of each."""
-    with configured_store(config) as (settings, inbox):
-        rows = [
-            version
-            for platform, store_id in _file_stores(settings)
-            if store in (None, store_id)
-            for version in inbox.latest_batch_versions(platform, store_id)
-        ]
-        if not rows:
-            typer.echo("no batches")
-            return
-        policy = settings.batches.policy()
-        for version in rows:
-            standing = batch_standing(version, policy)
-            batch = standing.batch
-            typer.echo(
-                f"{batch.batch_id}  {version.platform}/{version.store}  version {version.number}"
-                f"  {batch.processing_date}  {len(batch.entries)} entries  {standing.total}"
-                f"  cutoff {standing.cutoff.isoformat()}"
-                f"  back end: {_describe_view(_at_back_end(settings, batch.batch_id))}"
-            )
+    with _office(config) as office:
+        rows = office.batches(store)
+    if not rows:
+        typer.echo("no batches")
+        return
+    for row in rows:
+        standing, version = row.standing, row.standing.version
+        batch = standing.batch
+        typer.echo(
+            f"{batch.batch_id}  {version.platform}/{version.store}  version {version.number}"
+            f"  {batch.processing_date}  {len(batch.entries)} entries  {standing.total}"
+            f"  cutoff {standing.cutoff.isoformat()}"
+            f"  back end: {describe_back_end(row.back_end)}"
+        )
 
 
 @batch_app.command("show")
@@ -225,51 +198,38 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """A batch: entries, versions and what each changed, cutoff, state at the back end."""
-    with configured_store(config) as (settings, inbox):
-        versions = _versions(settings, inbox, batch_id)
-        latest = batch_standing(versions[-1], settings.batches.policy())
-        typer.echo(f"batch {batch_id} ({versions[-1].platform}/{versions[-1].store})")
+    with _office(config) as office:
+        try:
+            detail = office.show(batch_id)
+        except BatchActionError as exc:
+            _fail(str(exc))
+    latest = detail.standing
+    typer.echo(f"batch {batch_id} ({latest.version.platform}/{latest.version.store})")
+    typer.echo(
+        f"  processing date {latest.batch.processing_date}, cutoff {latest.cutoff.isoformat()}"
+    )
+    typer.echo(f"  back end: {describe_back_end(detail.back_end)}")
+    typer.echo("  versions:")
+    for change in detail.history:
+        version = change.version
+        when = version.recorded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
         typer.echo(
-            f"  processing date {latest.batch.processing_date}, cutoff {latest.cutoff.isoformat()}"
+            f"    {version.number}  {when}  delivery {version.delivery_id}  {change.summary}"
         )
-        typer.echo(f"  back end: {_describe_view(_at_back_end(settings, batch_id))}")
-        typer.echo("  versions:")
-        for change in batch_history(versions):
-            version = change.version
-            when = version.recorded_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            typer.echo(
-                f"    {version.number}  {when}  delivery {version.delivery_id}  {change.summary}"
-            )
-        typer.echo("  entries:")
-        for entry in latest.batch.entries:
-            typer.echo(
-                f"    {entry.direction:6}  {entry.amount}  {entry.payee or ''}  "
-                f"{masked_account(entry)}  {entry.reference or ''}"
-            )
+    typer.echo("  entries:")
+    for entry in latest.batch.entries:
+        typer.echo(
+            f"    {entry.direction:6}  {entry.amount}  {entry.payee or ''}  "
+            f"{masked_account(entry)}  {entry.reference or ''}"
+        )
 
 
-def _change(settings: Settings, batch_id: str, asked: str, change: Rescheduled | Deleted) -> None:
-    view = _at_back_end(settings, batch_id)
-    if isinstance(view, str):
-        _fail(f"batch {batch_id}: {view}")
+def _done(asked: str, action: Callable[[], BatchView]) -> None:
     try:
-        settings.batches.policy().ensure_changeable(
-            batch_id, view.processing_date, (change,), datetime.now(UTC)
-        )
-    except BatchPastCutoff as exc:
+        view = action()
+    except BatchActionError as exc:
         _fail(f"{asked} refused: {exc}")
-    key = f"cli-{uuid.uuid4().hex}"
-    try:
-        with backend_client(settings) as client:
-            if isinstance(change, Rescheduled):
-                done = client.reschedule_batch(
-                    batch_id, change.processing_date, idempotency_key=key
-                )
-            else:
-                done = client.delete_batch(batch_id, idempotency_key=key)
-    except BackendError as exc:
-        _fail(f"{asked} refused by the back end: {exc}")
-    typer.echo(f"batch {batch_id}: {_describe_view(done)}")
+    typer.echo(f"batch {view.id}: {describe_back_end(view)}")
 
 
 @batch_app.command("reschedule")
@@ -281,11 +241,9 @@ def reschedule(
     config: ConfigOption = None,
 ) -> None:
     """Move a batch to another processing date, before its cutoff."""
-    with configured_store(config) as (settings, inbox):
-        versions = _versions(settings, inbox, batch_id)
-        current = BatchFile.model_validate_json(versions[-1].batch).processing_date
-        change = Rescheduled(previous=current, processing_date=day.date())
-        _change(settings, batch_id, f"rescheduling batch {batch_id} to {day.date()}", change)
+    with _office(config) as office:
+        asked = f"rescheduling batch {batch_id} to {day.date()}"
+        _done(asked, lambda: office.reschedule(batch_id, day.date()))
 
 
 @batch_app.command("delete")
@@ -294,6 +252,5 @@ def delete(
     config: ConfigOption = None,
 ) -> None:
     """Delete a batch before its cutoff: none of its payments are made."""
-    with configured_store(config) as (settings, inbox):
-        _versions(settings, inbox, batch_id)
-        _change(settings, batch_id, f"deleting batch {batch_id}", Deleted())
+    with _office(config) as office:
+        _done(f"deleting batch {batch_id}", lambda: office.delete(batch_id))

@@ -327,10 +327,12 @@ class ReceiverSettings(_Section):
 
 
 class BatchSettings(_Section):
-    """`[batches]`: the daily cutoff after which a batch can no longer change, in `zone`."""
+    """`[batches]`: the daily cutoff after which a batch can no longer change, in `zone`; and
+    how many seconds a file in a watched folder must stay unchanged before it is read."""
 
     cutoff: time = DEFAULT_CUTOFF.time
     zone: ZoneInfo = ZoneInfo(DEFAULT_CUTOFF.zone)
+    settle: float = Field(default=2.0, gt=0, le=3600)
 
     def policy(self) -> CutoffPolicy:
         """The cutoff as the batch rules use it."""

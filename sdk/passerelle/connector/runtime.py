@@ -24,6 +24,7 @@ from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
 from passerelle.connector.alerts import Alerter
 from passerelle.connector.api import bearer_protected, create_api
+from passerelle.connector.batch_office import BatchOffice
 from passerelle.connector.config import ConfigError, Settings
 from passerelle.connector.config_checks import store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
@@ -73,6 +74,8 @@ class Connector:
     alerter: Alerter | None = None
     folders: FolderWatcher | None = None
     """The stores' watched folders (option ``folder`` of a file platform's store)."""
+    clock: Clock = field(default_factory=SystemClock)
+    """What the cutoff of the back office's batch changes is read on."""
     _closed: bool = field(default=False, repr=False)
 
     def start(self) -> None:
@@ -118,10 +121,18 @@ class Connector:
             on_append=self.dispatcher.wake if self.dispatcher is not None else None,
             ready=self.readiness,
         )
-        api = create_api(self.store, self.settings.admin)
+        file_platforms = _file_platforms(self.plugins)
+        office = BatchOffice(
+            self.store,
+            [key for key in self.settings.stores_by_key() if key[0] in file_platforms],
+            self.client,
+            self.settings.batches.policy(),
+            self.clock,
+        )
+        api = create_api(self.store, self.settings.admin, batches=office)
         files = create_file_upload(
             self.store,
-            _file_platforms(self.plugins),
+            file_platforms,
             self.settings.stores_by_key(),
             self.settings.admin.tokens,
             on_append=self.dispatcher.wake if self.dispatcher is not None else None,
@@ -267,6 +278,7 @@ def build_connector(
         watcher = FolderWatcher(
             store,
             folders,
+            settle=settings.batches.settle,
             clock=clock,
             on_append=dispatcher.wake if dispatcher is not None else None,
         )
@@ -280,6 +292,7 @@ def build_connector(
         backend_http=backend_http,
         alerter=_alerter(settings, store, clock) if dispatcher is not None else None,
         folders=watcher,
+        clock=clock,
     )
 
 
