@@ -33,9 +33,11 @@ from passerelle.connector.files import (
     translate_file,
 )
 from passerelle.connector.store import DeliveryStatus, DeliveryStore
-from passerelle.events import BatchFileEdited
+from passerelle.events import BatchFileEdited, Envelope
 from passerelle.formats import FormatError, cpa005
+from passerelle.hookspecs import hookimpl
 from passerelle.platforms import Store
+from passerelle.sandbox.server import SandboxServer
 
 
 @pytest.fixture
@@ -318,3 +320,59 @@ def test_payments_of_a_batch_past_its_cutoff_or_of_other_amounts_are_no_overlap(
     assert translate_file(
         platform, there, store.get(third), store, cutoff=CutoffPolicy(), now=clock.now()
     ).events
+
+
+class BackEndWitness:
+    """An observer noting, as each batch edit reaches it, the back end's batch at that moment."""
+
+    def __init__(self, client: BackendClient) -> None:
+        self.client = client
+        self.seen: list[tuple[str, dt.date, int]] = []
+
+    @hookimpl
+    def batch_file_edited(self, envelope: Envelope, event: BatchFileEdited) -> None:
+        view = self.client.get_batch(event.batch)
+        self.seen.append((event.batch, view.processing_date, len(view.entries)))
+
+
+def test_observers_see_a_batch_edit_only_once_the_back_end_accepted_it(
+    store: DeliveryStore, client: BackendClient, clock: FixedClock, sandbox: SandboxServer
+) -> None:
+    witness = BackEndWitness(client)
+    dispatcher = _dispatcher(store, client, clock, witness)
+    originator, day = new_originator(), business_day(clock.now().date(), 7)
+    v1 = payroll(originator, day, "10.00", "20.00", "30.00")
+    v2 = payroll(originator, business_day(day, 1), "10.00", "30.00")
+    _submit(store, clock, cpa005.write(v1))
+    _submit(store, clock, cpa005.write(v2))
+    dispatcher.drain()
+    # Each call came after the back end had the version: its date and entries, not the old ones.
+    assert witness.seen == [(v1.batch_id, day, 3), (v1.batch_id, v2.processing_date, 2)]
+
+    # Refused by the back end's own clock: past the cutoff there, not yet here.
+    v3 = payroll(originator, business_day(day, 1), "10.00")
+    sandbox.state.set_clock(CutoffPolicy().cutoff_for(v2.processing_date))
+    try:
+        refused = _submit(store, clock, cpa005.write(v3)).delivery_id
+        dispatcher.drain()
+    finally:
+        sandbox.state.release_clock()
+    # Refused here, past the connector's cutoff: nothing is sent.
+    clock.set(CutoffPolicy().cutoff_for(v2.processing_date))
+    late = _submit(store, clock, cpa005.write(v3), "PRDI0003.DAT").delivery_id
+    dispatcher.drain()
+    # A new batch repeating the first one's payments waits for a person.
+    overlap = payroll(new_originator(), business_day(day, 9), "10.00")
+    overlap = overlap.model_copy(update={"entries": v2.entries})
+    clock.set(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    held = _submit(store, clock, cpa005.write(overlap)).delivery_id
+    dispatcher.drain()
+
+    codes = [store.get(i).last_error for i in (refused, late, held)]
+    assert [error.code if error else None for error in codes] == [
+        "batch_past_cutoff",
+        "batch_past_cutoff",
+        "batch_overlap",
+    ]
+    assert witness.seen == [(v1.batch_id, day, 3), (v1.batch_id, v2.processing_date, 2)]
+    assert len(client.get_batch(v1.batch_id).entries) == 2
