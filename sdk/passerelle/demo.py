@@ -1,10 +1,11 @@
 """`passerelle demo`: the whole pipeline on this machine, with the installed platforms' scenarios.
 
-For each `passerelle.scenarios.DemoScenario` a platform contributes, it starts the sandbox back
-end and a connector (receiver, dispatcher, SQLite inbox) in this process on temporary files,
-creates the scenario's orders at the back end as a checkout would, sends the platform's signed
-deliveries over HTTP, and prints what each delivery became, then each order's ledger and
-disbursement. It checks every outcome and fails when one is not the expected one.
+For each `passerelle.scenarios.DemoScenario` a webhook platform contributes, it starts the
+sandbox back end and a connector (receiver, dispatcher, SQLite inbox) in this process on
+temporary files, creates the scenario's orders at the back end as a checkout would, sends the
+platform's signed deliveries over HTTP, and prints what each delivery became, then each order's
+ledger and disbursement. A file platform's `passerelle.scenarios.FileDemoScenario` runs through
+`passerelle.file_demo`. It checks every outcome and fails when one is not the expected one.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,78 +24,31 @@ from rich.table import Table
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import OrderView
-from passerelle.connector.config import Settings
-from passerelle.connector.runtime import Connector, build_connector
+from passerelle.connector.runtime import Connector
 from passerelle.connector.store import DeliveryStatus
+from passerelle.demo_stack import DemoFailedError, running, settle
+from passerelle.file_demo import run_file_scenario
 from passerelle.money import Money
-from passerelle.platforms import WebhookPlatform
-from passerelle.plugins import Plugins, UnknownPlatformError, default_plugins
-from passerelle.sandbox.server import SandboxServer
-from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN, SandboxConfig
-from passerelle.scenarios import DemoDelivery, DemoScenario
-from passerelle.serving import BackgroundServer
+from passerelle.plugins import Plugins, default_plugins
+from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
+from passerelle.scenarios import DemoDelivery, DemoScenario, FileDemoScenario
 
 __all__ = ["DemoFailedError", "run_demo", "run_scenario", "scenarios"]
 
 
-class DemoFailedError(Exception):
-    """An outcome was not the expected one; the message lists each."""
-
-
-@contextmanager
-def _running(
-    directory: Path, plugins: Plugins, scenario: DemoScenario
-) -> Iterator[tuple[SandboxServer, Connector, str]]:
-    store = scenario.store
-    with ExitStack() as stack:
-        sandbox = stack.enter_context(SandboxServer(SandboxConfig(db=directory / "sandbox.db")))
-        settings = Settings.model_validate(
-            {
-                "backend": {
-                    "url": sandbox.url,
-                    "token": DEFAULT_TOKEN,
-                    "merchant": DEFAULT_MERCHANT,
-                },
-                "store": {"url": f"sqlite:///{directory / 'inbox.db'}"},
-                "stores": [
-                    {
-                        "platform": store.platform,
-                        "id": store.id,
-                        "secrets": [secret.get_secret_value() for secret in store.secrets],
-                        "options": dict(store.options),
-                    }
-                ],
-                "dispatcher": {"workers": 2, "backoff_base": 0.2, "backoff_cap": 2.0},
-            }
-        )
-        connector = build_connector(settings, plugins=plugins)
-        stack.callback(connector.close)
-        server = stack.enter_context(BackgroundServer(connector.asgi(), lifespan="on"))
-        yield sandbox, connector, server.url
-
-
-def _settle(connector: Connector, ids: list[int], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    unsettled = (DeliveryStatus.PENDING, DeliveryStatus.PROCESSING)
-    while time.monotonic() < deadline:
-        if all(connector.store.get(i).status not in unsettled for i in ids):
-            return
-        time.sleep(0.05)
-    raise DemoFailedError(f"deliveries still in progress after {timeout:g} s")
-
-
 def scenarios(
     plugins: Plugins, platform: str | None = None, stack: ExitStack | None = None
-) -> list[DemoScenario]:
-    """The scenarios of the installed webhook platforms (of `platform` only, when named); what
-    they need while they run is started on `stack` (closed at once without one)."""
+) -> list[DemoScenario | FileDemoScenario]:
+    """The scenarios of the installed platforms, webhook and file (of `platform` only, when
+    named); what they need while they run is started on `stack` (closed at once without one)."""
+    installed = plugins.platforms()
     if platform is not None:
-        try:
-            chosen = [plugins.webhook_platform(platform)]
-        except UnknownPlatformError as exc:
-            raise DemoFailedError(str(exc)) from None
+        if platform not in installed:
+            known = ", ".join(sorted(installed)) or "none"
+            raise DemoFailedError(f"unknown platform {platform!r} (installed: {known})")
+        chosen = [installed[platform]]
     else:
-        chosen = [p for p in plugins.platforms().values() if isinstance(p, WebhookPlatform)]
+        chosen = list(installed.values())
     with ExitStack() as own:
         found = [scenario for p in chosen for scenario in p.demo_scenarios(stack or own)]
     if not found:
@@ -117,7 +69,10 @@ def run_demo(
     plugins = plugins or default_plugins()
     with ExitStack() as stack:
         for scenario in scenarios(plugins, platform, stack):
-            run_scenario(scenario, console, plugins=plugins)
+            if isinstance(scenario, FileDemoScenario):
+                run_file_scenario(scenario, console, plugins=plugins)
+            else:
+                run_scenario(scenario, console, plugins=plugins)
 
 
 def run_scenario(
@@ -131,9 +86,9 @@ def run_scenario(
     problems: list[str] = []
     with (
         tempfile.TemporaryDirectory(prefix="passerelle-demo-") as tmp,
-        _running(Path(tmp), plugins, scenario) as running,
+        running(Path(tmp), plugins, scenario.store) as started,
     ):
-        sandbox, connector, url = running
+        sandbox, connector, url = started
         console.print(f"[bold]Sandbox back end[/] {sandbox.url}   [bold]Connector[/] {url}")
         with BackendClient(sandbox.url, DEFAULT_TOKEN, DEFAULT_MERCHANT) as backend:
             for checkout in scenario.orders:
@@ -155,7 +110,7 @@ def run_scenario(
                             f"delivery {n} ({delivery.act}) got HTTP {response.status_code}"
                         )
             ids = [answer["id"] for _, _, answer in sent if "id" in answer]
-            _settle(connector, ids)
+            settle(connector, ids)
 
             console.print(_deliveries_table(scenario, connector, sent, problems))
             views = {order: backend.get_order(order) for order in scenario.expected}

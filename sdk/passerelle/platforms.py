@@ -26,7 +26,7 @@ from passerelle.store_options import option_problems, validate_options
 
 if TYPE_CHECKING:
     from passerelle.backend.models import OrderCreate
-    from passerelle.scenarios import DemoScenario
+    from passerelle.scenarios import DemoScenario, FileDemoScenario
 
 __all__ = [
     "JSON_MEDIA_TYPE",
@@ -333,6 +333,12 @@ class FilePlatform(abc.ABC):
         """Every problem with `store`'s options, as `WebhookPlatform.check_store` says: by
         default, against `options_model` when the platform declares one."""
         return _model_problems(self.options_model, store)
+
+    def demo_scenarios(self, stack: ExitStack) -> Sequence[FileDemoScenario]:
+        """The scenarios `passerelle demo` runs for this platform; none by default (see
+        `WebhookPlatform.demo_scenarios`). The demo gives the scenario's store its watched
+        folder."""
+        return ()
 
 
 Platform = WebhookPlatform | FilePlatform

@@ -64,7 +64,14 @@ from passerelle.platforms import (
     WebhookRequest,
 )
 from passerelle.refund_caps import cap_refunds
-from passerelle.scenarios import DemoDelivery, DemoScenario, ExpectedLedger
+from passerelle.scenarios import (
+    BatchAction,
+    DemoDelivery,
+    DemoScenario,
+    ExpectedLedger,
+    FileDemoScenario,
+    FileDrop,
+)
 from passerelle.serving import BackgroundServer
 from passerelle.signatures import HmacSignature, hmac_sha256
 from passerelle.store_options import (
@@ -83,6 +90,7 @@ __all__ = [
     "PLUGIN_API_VERSION",
     "Amount",
     "BackgroundServer",
+    "BatchAction",
     "Body",
     "CancelReason",
     "CartLine",
@@ -93,6 +101,8 @@ __all__ = [
     "DemoScenario",
     "ErrorCode",
     "ExpectedLedger",
+    "FileDemoScenario",
+    "FileDrop",
     "FilePlatform",
     "HmacSignature",
     "Id",

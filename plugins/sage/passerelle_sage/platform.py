@@ -4,6 +4,8 @@ readers, the format found from the content."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import ClassVar
 
 from pydantic import BaseModel
@@ -12,7 +14,9 @@ from passerelle import formats
 from passerelle.batches import BatchFile, BatchKind
 from passerelle.formats import FormatError
 from passerelle.platforms import FilePlatform, Store, TranslationError
+from passerelle.scenarios import FileDemoScenario
 from passerelle.store_options import StoreOptionsError
+from passerelle_sage import demo
 from passerelle_sage.names import bambora_name, recognised, sage_file
 from passerelle_sage.options import SageOptions
 
@@ -96,3 +100,6 @@ class SagePlatform(FilePlatform):
                 filename=filename,
             )
         return batch
+
+    def demo_scenarios(self, stack: ExitStack) -> Sequence[FileDemoScenario]:
+        return [demo.scenario()]
