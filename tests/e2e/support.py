@@ -24,7 +24,9 @@ from testplatform import body as delivery_body
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import CartLineItem, OrderCreate, OrderView
 from passerelle.money import Money
+from passerelle.sandbox.app import create_app, sandbox_of
 from passerelle.sandbox.state import DEFAULT_MERCHANT, DEFAULT_TOKEN
+from passerelle.serving import BackgroundServer
 
 T = TypeVar("T")
 
@@ -421,6 +423,26 @@ def ledger(view: OrderView) -> dict[str, Any]:
         "voided": str(view.voided),
         "applied": sorted((event.kind, event.id) for event in view.applied),
     }
+
+
+class RecordingBackend(BackgroundServer):
+    """The sandbox on a real port, recording the method and path of every request it gets."""
+
+    def __init__(self) -> None:
+        app = create_app()
+        self.state = sandbox_of(app)
+        self.requests: list[tuple[str, str]] = []
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                self.requests.append((scope["method"], scope["path"]))
+            await app(scope, receive, send)
+
+        super().__init__(recording, lifespan="off")
+
+    def stop(self) -> None:
+        super().stop()
+        self.state.close()
 
 
 # The connector's view ------------------------------------------------------------------------

@@ -9,14 +9,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from testplatform import DELIVERY_HEADER, PLATFORM, SIGNATURE_HEADER, signed_headers
-
-from passerelle.sandbox.app import create_app, sandbox_of
-from passerelle.serving import BackgroundServer
 
 from .support import (
     FULL_TOKEN,
@@ -25,6 +21,7 @@ from .support import (
     ConnectorConfig,
     ConnectorProcess,
     Delivery,
+    RecordingBackend,
     api,
     deliver,
     ship,
@@ -40,26 +37,6 @@ pytestmark = pytest.mark.slow
 
 LIMIT = 1024 * 1024  # [receiver] max_body_bytes by default
 BODY = b'{"order": "o-1", "events": []}'
-
-
-class RecordingBackend(BackgroundServer):
-    """The sandbox on a real port, recording the method and path of every request it gets."""
-
-    def __init__(self) -> None:
-        app = create_app()
-        self.state = sandbox_of(app)
-        self.requests: list[tuple[str, str]] = []
-
-        async def recording(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] == "http":
-                self.requests.append((scope["method"], scope["path"]))
-            await app(scope, receive, send)
-
-        super().__init__(recording, lifespan="off")
-
-    def stop(self) -> None:
-        super().stop()
-        self.state.close()
 
 
 @pytest.fixture
