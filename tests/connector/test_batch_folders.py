@@ -134,3 +134,80 @@ def test_the_watch_thread_takes_a_file_dropped_into_the_folder(
 
     assert _pending(store) == [data]
     assert store.stats()[DeliveryStatus.PENDING] == 1
+
+
+def test_a_file_past_the_limit_is_one_line_stored_never_and_not_read_again(
+    store: DeliveryStore, folder: Path, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    (folder / "PRDIRECT.DAT").write_bytes(b"X" * 101)
+    (folder / "APDIRECT.DAT").write_bytes(b"Y" * 100)
+    watcher = FolderWatcher(store, {(PLATFORM, STORE): folder}, settle=1.0, limit=100, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="passerelle.folders"):
+        for _ in range(4):
+            watcher.poll()
+            clock.advance(dt.timedelta(seconds=2))
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{folder / 'PRDIRECT.DAT'} is not taken: PRDIRECT.DAT: the file is larger than the "
+        "limit of 100 bytes"
+    ]
+    assert _pending(store) == [b"Y" * 100]
+
+
+def test_a_folder_that_is_a_file_is_one_line_until_it_is_a_folder(
+    store: DeliveryStore, tmp_path: Path, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The tests may run as root, whom no permission stops: a file where the folder should be
+    # cannot be listed by anyone.
+    folder = tmp_path / "eft"
+    folder.write_bytes(b"not a folder")
+    watcher = FolderWatcher(store, {(PLATFORM, STORE): folder}, settle=1.0, clock=clock)
+    with caplog.at_level(logging.INFO, logger="passerelle.folders"):
+        for _ in range(3):
+            watcher.poll()
+            clock.advance(dt.timedelta(seconds=2))
+        folder.unlink()
+        folder.mkdir()
+        (folder / "PRDIRECT.DAT").write_bytes(b"payroll")
+        for _ in range(2):
+            watcher.poll()
+            clock.advance(dt.timedelta(seconds=2))
+
+    assert [r.getMessage() for r in caplog.records][:2] == [
+        f"cannot read watched folder {folder}: Not a directory",
+        f"watched folder {folder} can be read again",
+    ]
+    assert _pending(store) == [b"payroll"]
+
+
+def test_a_file_removed_while_read_is_one_line_and_nothing_is_stored(
+    store: DeliveryStore,
+    folder: Path,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = folder / "PRDIRECT.DAT"
+    target.write_bytes(_file(clock, "10.00"))
+    watcher = _watcher(store, folder, clock)
+    watcher.poll()
+    clock.advance(dt.timedelta(seconds=3))
+    read = Path.read_bytes
+
+    def removed_first(path: Path) -> bytes:
+        # Sage (or a person) deletes the file between the look that saw it settled and the read.
+        path.unlink()
+        return read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", removed_first)
+    with caplog.at_level(logging.WARNING, logger="passerelle.folders"):
+        assert watcher.poll() == []
+        monkeypatch.undo()
+        clock.advance(dt.timedelta(seconds=3))
+        assert watcher.poll() == []
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{target} was removed before it could be read: nothing stored"
+    ]
+    assert _pending(store) == []
+    assert store.stats().get(DeliveryStatus.PENDING, 0) == 0

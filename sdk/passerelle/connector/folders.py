@@ -119,6 +119,10 @@ class FolderWatcher:
             return None
         try:
             data = path.read_bytes()
+        except FileNotFoundError:
+            log.warning("%s was removed before it could be read: nothing stored", path)
+            self._seen.pop(path, None)
+            return None
         except OSError as exc:
             log.warning("%s could not be read (%s): it is looked at again", path, exc.strerror)
             self._seen.pop(path, None)
