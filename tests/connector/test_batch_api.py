@@ -112,7 +112,7 @@ def test_list_and_show_give_versions_diffs_cutoff_and_the_back_ends_state(
             f"batch {v1.batch_id}: rescheduled {day} -> {v2.processing_date}; 1 entry removed",
         ),
     ]
-    assert detail["entry_list"] == [
+    assert detail["payments"] == [
         {
             "direction": "credit",
             "amount": {"amount": "100.00", "currency": "CAD"},

@@ -103,7 +103,7 @@ class BatchDetail:
                 }
                 for change in self.history
             ],
-            "entry_list": [
+            "payments": [
                 {
                     "direction": str(entry.direction),
                     "amount": _money(entry.amount),
