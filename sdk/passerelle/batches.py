@@ -52,6 +52,7 @@ __all__ = [
     "apply",
     "diff",
     "kind_of",
+    "next_weekday",
 ]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -496,9 +497,7 @@ class CutoffPolicy(_Frozen):
 
         A Saturday or a Sunday means the Monday after, as the payment standards read a date that
         is not a business day (bank holidays are not known here)."""
-        weekday = processing_date.weekday()
-        day = processing_date + dt.timedelta(days=7 - weekday if weekday >= 5 else 0)
-        return dt.datetime.combine(day, self.time, tzinfo=self.tz)
+        return dt.datetime.combine(next_weekday(processing_date), self.time, tzinfo=self.tz)
 
     def check_changeable(self, batch: BatchFile, now: dt.datetime) -> None:
         """Raise `BatchPastCutoff` if `batch` is past its cutoff at `now` (an aware datetime)."""
@@ -555,6 +554,13 @@ class CutoffPolicy(_Frozen):
         if seconds:
             return local.strftime("%Y-%m-%d %H:%M:%S %Z")
         return local.strftime(f"%Y-%m-%d %H:%M %Z ({self.zone})")
+
+
+def next_weekday(day: dt.date) -> dt.date:
+    """`day`, or the Monday after it for a Saturday or a Sunday: the business day the payment
+    standards read a processing date as (bank holidays are not known here)."""
+    weekday = day.weekday()
+    return day + dt.timedelta(days=7 - weekday if weekday >= 5 else 0)
 
 
 def _aware(now: dt.datetime) -> dt.datetime:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import httpx
 
-from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
+from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, next_weekday
 from passerelle.events import BatchFileEdited, Envelope
 from passerelle.formats import cpa005
 from passerelle.hookspecs import hookimpl
@@ -43,10 +43,7 @@ class Seen:
 
 
 def business_day(start: dt.date, days: int) -> dt.date:
-    day = start + dt.timedelta(days=days)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
+    return next_weekday(start + dt.timedelta(days=days))
 
 
 def payroll(originator: str, day: dt.date, *amounts: str) -> BatchFile:

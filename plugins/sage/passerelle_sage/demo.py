@@ -14,7 +14,14 @@ from typing import Final
 
 from pydantic import SecretStr
 
-from passerelle.batches import DEFAULT_CUTOFF, BatchEntry, BatchFile, BatchKind, Direction
+from passerelle.batches import (
+    DEFAULT_CUTOFF,
+    BatchEntry,
+    BatchFile,
+    BatchKind,
+    Direction,
+    next_weekday,
+)
 from passerelle.formats import cpa005
 from passerelle.plugin import BatchAction, FileDemoScenario, FileDrop, Money, Store
 
@@ -71,10 +78,7 @@ def _file(number: int, day: dt.date, payees: dict[str, tuple[str, str, str, str]
 
 
 def _business_day(start: dt.date, days: int) -> dt.date:
-    day = start + dt.timedelta(days=days)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
+    return next_weekday(start + dt.timedelta(days=days))
 
 
 def scenario(today: dt.date | None = None) -> FileDemoScenario:

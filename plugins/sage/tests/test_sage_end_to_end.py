@@ -13,7 +13,7 @@ import pytest
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.retry import RetryPolicy
-from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction
+from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, next_weekday
 from passerelle.clock import FixedClock
 from passerelle.connector.dispatcher import Dispatcher
 from passerelle.connector.files import accept_file
@@ -94,10 +94,7 @@ def _dispatcher(
 
 
 def _weekday(start: dt.date, days: int) -> dt.date:
-    day = start + dt.timedelta(days=days)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
+    return next_weekday(start + dt.timedelta(days=days))
 
 
 def test_a_payroll_file_then_its_correction_reach_the_back_end(
