@@ -109,9 +109,10 @@ class Registers:
 def test_the_sage_demo_runs_end_to_end_and_exits_0() -> None:
     pytest.importorskip("passerelle_sage", reason="the Sage demo needs the Sage plugin installed")
     stdout = run_demo_command("sage")
-    assert "All 4 files and 2 back-office actions had the expected outcome." in stdout
+    assert "All 4 files and 3 back-office actions had the expected outcome." in stdout
     assert "1 entry removed" in stdout
     assert "failed (batch_overlap): batch ACMELUMBR1-0002 repeats 1 entry of batch" in stdout
+    assert "200 scheduled" in stdout
     assert "200 deleted" in stdout
     assert "409 batch_past_cutoff: the back end answered" in stdout
 
@@ -123,10 +124,10 @@ def test_the_sage_demo_fails_when_the_back_end_does_not_end_as_expected() -> Non
     from passerelle_sage.demo import scenario
 
     sage = scenario()
-    corrected, refused = sage.drops[1], sage.actions[1]
+    corrected, refused = sage.drops[1], sage.actions[2]
     drops = list(sage.drops)
     drops[1] = dataclasses.replace(corrected, payees=("Ada Tremblay", "Li Wei"))
-    actions = [dataclasses.replace(refused, expect="done", status="deleted")]
+    actions = [sage.actions[0], dataclasses.replace(refused, expect="done", status="deleted")]
     with pytest.raises(demo.DemoFailedError) as failed:
         run_file_scenario(
             dataclasses.replace(sage, drops=drops, actions=actions),
@@ -137,7 +138,7 @@ def test_the_sage_demo_fails_when_the_back_end_does_not_end_as_expected() -> Non
         f"file 2: the back end has batch {batch} for {corrected.processing_date} paying "
         f"['Ada Tremblay', 'Omar Haddad'], expected {corrected.processing_date} paying "
         "['Ada Tremblay', 'Li Wei']; "
-        f"action 1 (DELETE /api/batches/{refused.batch}) answered batch_past_cutoff, "
-        f"expected done; action 1: batch {refused.batch} is processing for "
-        f"{sage.drops[3].processing_date}: Papeterie Laval, Nordic Courier, expected deleted"
+        f"action 2 (DELETE /api/batches/{refused.batch}) answered batch_past_cutoff, "
+        f"expected done; action 2: batch {refused.batch} is processing for "
+        f"{sage.actions[0].to}: Papeterie Laval, Nordic Courier, expected deleted"
     )

@@ -2,9 +2,9 @@
 
 A payroll file is scheduled; Sage writes a corrected version (one employee removed, the date
 moved) and the back end's batch follows; a second payroll file paying an employee again lands in
-the action center as an overlap; a vendor payments file is scheduled. Then the merchant deletes
-the payroll batch before its cutoff, and tries to delete the vendor batch once the back end's
-clock is past its cutoff: refused.
+the action center as an overlap; a vendor payments file is scheduled. Then the merchant moves the
+vendor batch a day, deletes the payroll batch before its cutoff, and tries to delete the vendor
+batch once the back end's clock is past its cutoff: refused.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def scenario(today: dt.date | None = None) -> FileDemoScenario:
     payday = _business_day(today, 7)
     moved = _business_day(payday, 1)
     vendors_day = _business_day(today, 2)
+    vendors_later = _business_day(vendors_day, 1)
     staff = dict(_STAFF)
     first = {name: staff[name] for name in ("Ada Tremblay", "Li Wei", "Omar Haddad")}
     corrected = {name: staff[name] for name in ("Ada Tremblay", "Omar Haddad")}
@@ -128,6 +129,14 @@ def scenario(today: dt.date | None = None) -> FileDemoScenario:
         ],
         actions=[
             BatchAction(
+                "Pay the vendors a business day later",
+                "reschedule",
+                vendors,
+                expect="done",
+                status="scheduled",
+                to=vendors_later,
+            ),
+            BatchAction(
                 "Delete the payroll batch before its cutoff",
                 "delete",
                 payroll,
@@ -136,12 +145,12 @@ def scenario(today: dt.date | None = None) -> FileDemoScenario:
             ),
             BatchAction(
                 f"Delete the vendor batch once the back end's clock is past its cutoff "
-                f"({vendors_day} 11:00 America/Vancouver)",
+                f"({vendors_later} 11:00 America/Vancouver)",
                 "delete",
                 vendors,
                 expect="batch_past_cutoff",
                 status="processing",
-                clock_at=DEFAULT_CUTOFF.cutoff_for(vendors_day) + dt.timedelta(minutes=1),
+                clock_at=DEFAULT_CUTOFF.cutoff_for(vendors_later) + dt.timedelta(minutes=1),
             ),
         ],
     )
