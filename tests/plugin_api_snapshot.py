@@ -159,12 +159,40 @@ def _repr(value: object) -> str:
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The names added, and the names removed or changed, from `old` to `new`."""
+    """The names added, and the names removed or changed, from `old` to `new`. A class that
+    only gained methods with a body (a base class's new hook with its default) counts as added
+    to: a plugin written before needs nothing of it."""
     added = sorted(set(new["names"]) - set(old["names"]))
-    broken = sorted(
-        name for name in old["names"] if new["names"].get(name, None) != old["names"][name]
+    broken = []
+    for name, was in old["names"].items():
+        now = new["names"].get(name)
+        # The version's own value moves with every change: it is compared apart.
+        if now == was or (name == "PLUGIN_API_VERSION" and now is not None):
+            continue
+        if now is not None and _only_gained_methods(name, was, now):
+            added.append(name)
+        else:
+            broken.append(name)
+    return sorted(added), sorted(broken)
+
+
+def _only_gained_methods(name: str, was: dict[str, Any], now: dict[str, Any]) -> bool:
+    if was.get("kind") != "class" or now.get("kind") != "class":
+        return False
+    old_members, new_members = was.get("members", {}), now.get("members", {})
+    if {k: v for k, v in now.items() if k != "members"} != {
+        k: v for k, v in was.items() if k != "members"
+    }:
+        return False
+    if any(new_members.get(k) != v for k, v in old_members.items()):
+        return False
+    # The snapshot does not say which methods are abstract: the class as it is now does.
+    cls = getattr(importlib.import_module("passerelle.plugin"), name, None)
+    return all(
+        new_members[k].startswith("method ")
+        and not getattr(getattr(cls, k, None), "__isabstractmethod__", False)
+        for k in set(new_members) - set(old_members)
     )
-    return added, broken
 
 
 def versioning_problem(old: dict[str, Any], new: dict[str, Any]) -> str | None:
