@@ -33,7 +33,7 @@ __all__ = [
     "plugin_api_problem",
 ]
 
-PLUGIN_API_VERSION: Final = "1.1"
+PLUGIN_API_VERSION: Final = "1.0"
 """The version of `passerelle.plugin`: MAJOR.MINOR, a new MAJOR for a removed or changed name."""
 
 REQUIRES_ATTRIBUTE: Final = "requires_plugin_api"

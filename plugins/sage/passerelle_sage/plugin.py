@@ -11,7 +11,7 @@ from passerelle_sage.platform import SagePlatform
 
 __all__ = ["register_platforms", "requires_plugin_api"]
 
-requires_plugin_api = ">=1.1,<2"
+requires_plugin_api = ">=1.0,<2"
 """The versions of `passerelle.plugin` this plugin works with."""
 
 
