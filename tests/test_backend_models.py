@@ -693,3 +693,39 @@ def test_redaction_blanks_card_numbers_and_keeps_long_platform_ids() -> None:
     assert redact(text) == (
         "card [redacted card number] (also [redacted card number]) on order 5208471902318455003"
     )
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "378282246310005",
+        "3782 822463 10005",
+        "3056 930902 5904",
+        "6011000990139424",
+        "2223003122003222",
+        "4000 0566 5566 5556 007",
+    ],
+)
+def test_redaction_blanks_every_card_scheme_s_layout(card: str) -> None:
+    from passerelle.backend.errors import redact
+
+    assert redact(f"card {card}, refused") == "card [redacted card number], refused"
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "0123456789-0003",  # a batch: originator and creation number, Luhn-valid
+        "1234567812345670",  # Luhn-valid, but no card starts with 1
+        "4111111111111111-2",  # a longer id that merely starts like a card
+        "ref-4111111111111111",
+        "41111 11111 111111",  # not a card scheme's grouping
+    ],
+)
+def test_redaction_keeps_ids_that_only_look_like_card_numbers(kept: str) -> None:
+    from passerelle.backend.errors import redact
+
+    assert redact(f"batch {kept} refused") == f"batch {kept} refused"

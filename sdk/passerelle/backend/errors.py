@@ -95,16 +95,25 @@ __all__ = [
 REQUEST_ID_HEADER = "Request-Id"
 """Response header carrying the back end's id for the request; quote it to support."""
 
-# 13 to 19 digits, optionally grouped by single spaces or dashes, not part of a longer token.
-_CARD_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
+# A payment card's number starts with 2 to 6 (ISO/IEC 7812's industries for cards) and is 13 to
+# 19 digits, written whole or in the groups card schemes print (4-4-4-4[-3], Amex's 4-6-5, Diners'
+# 4-6-4). Ids made of other groups (a batch's "0123456789-0003") are not card-like.
+_CARD_LIKE = re.compile(
+    r"(?<![0-9A-Za-z-])(?:"
+    r"[2-6][0-9]{12,18}"
+    r"|[2-6][0-9]{3}(?P<sep>[ -])[0-9]{4}(?P=sep)[0-9]{4}(?P=sep)[0-9]{4}(?:(?P=sep)[0-9]{3})?"
+    r"|3[0-9]{3}(?P<amex>[ -])[0-9]{6}(?P=amex)[0-9]{4,5}"
+    r")(?![0-9A-Za-z]|-[0-9A-Za-z])"
+)
 _MAX_TEXT = 300
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with each secret and anything that looks like a card number blanked out.
 
-    A card number is 13 to 19 digits (maybe grouped) passing the Luhn check, so the long order
-    and line ids platforms use stay readable while any real card number is caught.
+    A card number is 13 to 19 digits starting with 2 to 6, whole or in a card scheme's groups,
+    passing the Luhn check, so the long order, line and batch ids platforms use mostly stay
+    readable while any real card number is caught.
     """
     for secret in secrets:
         if secret:
