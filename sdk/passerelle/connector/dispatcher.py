@@ -1,7 +1,10 @@
 """The dispatcher: applies stored deliveries to the payment back end, once, in order per order.
 
-Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel). For
-each, the platform translates the raw delivery into events; the mirrored ledger checks each event
+Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel), as many
+at a time as they have free slots, and dispatch each on a slot's thread: `DispatchPolicy`'s
+`concurrency` deliveries are in hand at once, each waiting on its own back-end call. The store
+never hands out a delivery while an earlier one of its lane is in hand, so however many are in
+flight, a later delivery for an order is never applied before an earlier one. For each, the platform translates the raw delivery into events; the mirrored ledger checks each event
 and computes its effect; the dispatcher calls the payment back end with the event's idempotency
 key (`passerelle.backend.calls`), and then the observers' lifecycle hooks, which so see only what
 the back end accepted. Then the claim is settled:
@@ -24,8 +27,10 @@ nothing for those already applied (ledger ids and idempotency keys).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,7 +58,7 @@ from passerelle.connector.store import (
     StoreError,
     StoreUnavailableError,
 )
-from passerelle.connector.workers import LeaseKeeper, WorkerPool
+from passerelle.connector.workers import DEFAULT_CONCURRENCY, LeaseKeeper, Slots, WorkerPool
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
@@ -85,6 +90,10 @@ class DispatchPolicy:
     """How the dispatcher works and how patient it is."""
 
     workers: int = 4
+    """Threads that claim deliveries; each keeps its share of `concurrency` in flight."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    """Deliveries in hand at once, over all workers: as many back-end calls may wait on their
+    answers together. The back end's latency divided into it bounds the deliveries per second."""
     lease: timedelta = timedelta(minutes=2)
     """How long a claim is held before another worker may take the delivery over. A worker
     renews it every third of it while it works, so only a worker that stopped (crashed, hung)
@@ -126,9 +135,19 @@ class DispatchPolicy:
         left = max(timedelta(0), self.defer_for - waited)
         return min(timedelta(seconds=grown), left)
 
+    @property
+    def slots_per_worker(self) -> int:
+        """Deliveries each worker keeps in hand at most: its share of `concurrency`."""
+        return math.ceil(self.concurrency / self.workers)
+
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.concurrency < self.workers:
+            raise ValueError(
+                f"concurrency must be at least workers ({self.workers}): each worker keeps one"
+                f" delivery in hand at least, got {self.concurrency}"
+            )
         if self.quarantine_after < 1:
             raise ValueError(f"quarantine_after must be at least 1, got {self.quarantine_after}")
 
@@ -215,7 +234,7 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
-        """How many workers are claiming or working on a delivery right now."""
+        """How many claims are being made and deliveries worked on right now."""
         return self._workers.busy.count
 
     def wake(self) -> None:
@@ -227,7 +246,7 @@ class Dispatcher:
         return self._workers.running()
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Let every worker finish the delivery in hand, then stop them."""
+        """Let every worker finish the deliveries in hand, then stop them."""
         self._wake.set()
         self._workers.stop(timeout)
         self._leases.stop()
@@ -257,20 +276,34 @@ class Dispatcher:
         # Nothing that happens to one delivery, nor the store going away, may end this loop:
         # a worker that stopped would leave every order it would have served waiting.
         store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
-        while not self._stopping.is_set():
-            with self._workers.busy:
-                found = self._claim_and_dispatch(worker_id, store_wait)
-            if found is None:
-                self._stopping.wait(store_wait.next())
-            elif not found:
-                self._wake.wait(self.policy.idle_wait)
-                self._wake.clear()
-
-    def _claim_and_dispatch(self, worker_id: str, store_wait: StoreWait) -> bool | None:
-        """Claim a delivery and dispatch it: whether there was one; None if the store could
-        not be asked."""
+        # A settled delivery may let the next one of its lane be claimed: look again at once.
+        slots = Slots(self.policy.slots_per_worker, name=worker_id, on_free=self._wake.set)
         try:
-            claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
+            while not self._stopping.is_set():
+                free = slots.wait_free(self._stopping)
+                if free == 0:
+                    continue
+                with self._workers.busy:
+                    found = self._claim_and_dispatch(worker_id, store_wait, slots, free)
+                if found is None:
+                    self._stopping.wait(store_wait.next())
+                elif found < free:
+                    # All that is claimable now is in hand: wait for a settled delivery, an
+                    # append, or the idle wait (a retry's time may have come).
+                    self._wake.wait(self.policy.idle_wait)
+                    self._wake.clear()
+        except BaseException:
+            slots.close(wait=False)  # the other deliveries in hand settle on their own
+            raise
+        slots.close(wait=True)
+
+    def _claim_and_dispatch(
+        self, worker_id: str, store_wait: StoreWait, slots: Slots, limit: int
+    ) -> int | None:
+        """Claim up to `limit` deliveries and dispatch each on a slot: how many there were;
+        None if the store could not be asked."""
+        try:
+            claims = self._store.claim(worker_id, limit=limit, lease=self.policy.lease)
         except StoreUnavailableError:
             return None  # the store logs the outage; the worker only waits for its end
         except Exception:
@@ -278,15 +311,25 @@ class Dispatcher:
             return None
         store_wait.reset()
         for claim in claims:
+            self._workers.busy.enter()
             try:
-                self.dispatch(claim)
-            except Exception:
-                log.exception(
-                    "%s left delivery %s unsettled: its lease runs out and it is tried again",
-                    worker_id,
-                    claim.id,
-                )
-        return bool(claims)
+                slots.submit(functools.partial(self._dispatch_in_slot, worker_id, claim))
+            except BaseException:
+                self._workers.busy.leave()
+                raise
+        return len(claims)
+
+    def _dispatch_in_slot(self, worker_id: str, claim: Claim) -> None:
+        try:
+            self.dispatch(claim)
+        except Exception:
+            log.exception(
+                "%s left delivery %s unsettled: its lease runs out and it is tried again",
+                worker_id,
+                claim.id,
+            )
+        finally:
+            self._workers.busy.leave()
 
     # One delivery ----------------------------------------------------------------------------
 

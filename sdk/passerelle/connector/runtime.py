@@ -241,7 +241,13 @@ def build_connector(
         raise ConfigError(problems)
     if store is None:
         store = open_store(settings.store.url, clock=clock)
-    backend_http = httpx.Client(transport=metrics.MeteredTransport())
+    # A connection for each delivery in flight: a smaller pool would queue the calls, and one
+    # that keeps fewer alive would open a new connection for many of them.
+    in_flight = settings.dispatcher.in_flight
+    pool = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    backend_http = httpx.Client(
+        transport=metrics.MeteredTransport(httpx.HTTPTransport(limits=pool))
+    )
     client = backend_client(settings, backend_http)
     dispatcher = None
     if role is not Role.RECEIVER:
@@ -254,6 +260,7 @@ def build_connector(
             backend=client,
             policy=DispatchPolicy(
                 workers=d.workers,
+                concurrency=d.in_flight,
                 lease=timedelta(seconds=d.lease),
                 max_attempts=d.max_attempts,
                 backoff=RetryPolicy(initial_delay=d.backoff_base, max_delay=d.backoff_cap),
