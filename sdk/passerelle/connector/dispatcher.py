@@ -206,7 +206,9 @@ class Dispatcher:
         self.policy = policy or DispatchPolicy()
         self._clock = clock or SystemClock()
         self._name = name
-        self._wake = threading.Event()
+        self._wakes: dict[str, threading.Event] = {}
+        """Each worker's: set when there may be work for it."""
+        self._wakes_lock = threading.Lock()
         self._workers = WorkerPool(
             self._work,
             workers=self.policy.workers,
@@ -239,7 +241,10 @@ class Dispatcher:
 
     def wake(self) -> None:
         """Tell idle workers there may be new work (the receiver calls it after an append)."""
-        self._wake.set()
+        with self._wakes_lock:
+            wakes = list(self._wakes.values())
+        for wake in wakes:
+            wake.set()
 
     def workers_running(self) -> int:
         """How many worker threads are running: none before `start` or once `stop` is called."""
@@ -247,7 +252,7 @@ class Dispatcher:
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Let every worker finish the deliveries in hand, then stop them."""
-        self._wake.set()
+        self.wake()
         self._workers.stop(timeout)
         self._leases.stop()
         if self._owns_http:
@@ -276,8 +281,12 @@ class Dispatcher:
         # Nothing that happens to one delivery, nor the store going away, may end this loop:
         # a worker that stopped would leave every order it would have served waiting.
         store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
-        # A settled delivery may let the next one of its lane be claimed: look again at once.
-        slots = Slots(self.policy.slots_per_worker, name=worker_id, on_free=self._wake.set)
+        wake = threading.Event()
+        with self._wakes_lock:
+            self._wakes[worker_id] = wake
+        # A settled delivery may let the next one of its lane be claimed: its worker looks
+        # again at once (the others would only claim in its place, each paying for a claim).
+        slots = Slots(self.policy.slots_per_worker, name=worker_id, on_free=wake.set)
         try:
             while not self._stopping.is_set():
                 free = slots.wait_free(self._stopping)
@@ -290,8 +299,8 @@ class Dispatcher:
                 elif found < free:
                     # All that is claimable now is in hand: wait for a settled delivery, an
                     # append, or the idle wait (a retry's time may have come).
-                    self._wake.wait(self.policy.idle_wait)
-                    self._wake.clear()
+                    wake.wait(self.policy.idle_wait)
+                    wake.clear()
         except BaseException:
             slots.close(wait=False)  # the other deliveries in hand settle on their own
             raise
