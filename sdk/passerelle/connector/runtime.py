@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from passerelle.backend.client import BackendClient
+from passerelle.backend.pools import ShardedTransport
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
@@ -241,13 +242,9 @@ def build_connector(
         raise ConfigError(problems)
     if store is None:
         store = open_store(settings.store.url, clock=clock)
-    # A connection for each delivery in flight: a smaller pool would queue the calls, and one
-    # that keeps fewer alive would open a new connection for many of them.
-    in_flight = settings.dispatcher.in_flight
-    pool = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    backend_http = httpx.Client(
-        transport=metrics.MeteredTransport(httpx.HTTPTransport(limits=pool))
-    )
+    # A connection for each delivery in flight: fewer would queue the calls.
+    pools = ShardedTransport(settings.dispatcher.in_flight)
+    backend_http = httpx.Client(transport=metrics.MeteredTransport(pools))
     client = backend_client(settings, backend_http)
     dispatcher = None
     if role is not Role.RECEIVER:
