@@ -285,7 +285,8 @@ def measure(backend: str, concurrency: int, options: argparse.Namespace, latency
     orders = max(1, math.ceil(min(ceiling * options.seconds, options.most) / per_order))
     total = orders * per_order
     references = [f"bench-{n}" for n in range(orders)]
-    transport = _TimedTransport(concurrency)
+    policy = DispatchPolicy(workers=min(options.workers, concurrency), concurrency=concurrency)
+    transport = _TimedTransport(policy.in_hand)
     with (
         _backend(backend, latency_ms, per_order) as (url, backend_pid),
         tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder,
@@ -310,9 +311,7 @@ def measure(backend: str, concurrency: int, options: argparse.Namespace, latency
                 stores={(PLATFORM, STORE_ID): Store(PLATFORM, STORE_ID, (SecretStr("unused"),))},
                 plugins=Plugins(),
                 backend=client,
-                policy=DispatchPolicy(
-                    workers=min(options.workers, concurrency), concurrency=concurrency
-                ),
+                policy=policy,
             )
             began = time.perf_counter()
             cpu = (time.process_time(), _cpu_seconds(backend_pid))

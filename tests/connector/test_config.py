@@ -525,7 +525,7 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
         "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
         "clients     headers within 10 s, bodies within 20 s + 1 s per 500 bytes,"
         " connections as many as the open-file limit allows",
-        "dispatcher  8 workers, 64 deliveries in flight, lease 30 s, 5 attempts, backoff 0.5 s to 60 s,"
+        "dispatcher  8 workers, 64 calls in flight, lease 30 s, 5 attempts, backoff 0.5 s to 60 s,"
         " health checks on http://10.1.2.4:9001",
         "batches     cutoff 15:30 America/Toronto",
         "stores      2",

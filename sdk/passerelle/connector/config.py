@@ -280,8 +280,8 @@ class DispatcherSettings(_Section):
     """`[dispatcher]`: workers, the deliveries in flight, the lease a worker holds a delivery
     for, retries with backoff.
 
-    `concurrency` is how many deliveries are in hand at once, each waiting on its own back-end
-    call (default: 32, or one per worker when there are more). Durations are in seconds. `health_host` and `health_port` are where a ``--role dispatcher``
+    `concurrency` is how many back-end calls may be in flight at once (default: 32, or one per
+    worker when there are more). Durations are in seconds. `health_host` and `health_port` are where a ``--role dispatcher``
     process answers ``/healthz`` and ``/readyz`` (two dispatchers on one host need two ports).
     """
 

@@ -132,7 +132,7 @@ def summary(settings: Settings, platforms: Mapping[str, Platform] | None = None)
             if receiver.max_connections is not None
             else "connections as many as the open-file limit allows"
         ),
-        f"dispatcher  {dispatcher.workers} workers, {dispatcher.in_flight} deliveries in flight,"
+        f"dispatcher  {dispatcher.workers} workers, {dispatcher.in_flight} calls in flight,"
         f" lease {dispatcher.lease:g} s, "
         f"{dispatcher.max_attempts} attempts, backoff {dispatcher.backoff_base:g} s "
         f"to {dispatcher.backoff_cap:g} s, "

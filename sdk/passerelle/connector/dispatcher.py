@@ -1,8 +1,9 @@
 """The dispatcher: applies stored deliveries to the payment back end, once, in order per order.
 
 Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel), as many
-at a time as they have free slots, and dispatch each on a slot's thread: `DispatchPolicy`'s
-`concurrency` deliveries are in hand at once, each waiting on its own back-end call. The store
+at a time as they have free slots, and dispatch each on a slot's thread: up to `DispatchPolicy`'s
+`concurrency` back-end calls are in flight at once, and twice as many deliveries in hand, so that
+claiming and settling them (a commit each) overlap the calls instead of holding them up. The store
 never hands out a delivery while an earlier one of its lane is in hand, so however many are in
 flight, a later delivery for an order is never applied before an earlier one. For each, the platform translates the raw delivery into events; the mirrored ledger checks each event
 and computes its effect; the dispatcher calls the payment back end with the event's idempotency
@@ -90,10 +91,10 @@ class DispatchPolicy:
     """How the dispatcher works and how patient it is."""
 
     workers: int = 4
-    """Threads that claim deliveries; each keeps its share of `concurrency` in flight."""
+    """Threads that claim deliveries; each keeps its share of `in_hand` deliveries."""
     concurrency: int = DEFAULT_CONCURRENCY
-    """Deliveries in hand at once, over all workers: as many back-end calls may wait on their
-    answers together. The back end's latency divided into it bounds the deliveries per second."""
+    """Back-end calls in flight at most, over all workers. The back end's latency divided into
+    it bounds the deliveries per second."""
     lease: timedelta = timedelta(minutes=2)
     """How long a claim is held before another worker may take the delivery over. A worker
     renews it every third of it while it works, so only a worker that stopped (crashed, hung)
@@ -136,9 +137,15 @@ class DispatchPolicy:
         return min(timedelta(seconds=grown), left)
 
     @property
+    def in_hand(self) -> int:
+        """Deliveries in hand at most: twice `concurrency`, so that while some wait on their
+        claim or settle, others keep every call in flight."""
+        return 2 * self.concurrency
+
+    @property
     def slots_per_worker(self) -> int:
-        """Deliveries each worker keeps in hand at most: its share of `concurrency`."""
-        return math.ceil(self.concurrency / self.workers)
+        """Deliveries each worker keeps in hand at most: its share of `in_hand`."""
+        return math.ceil(self.in_hand / self.workers)
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -217,6 +224,7 @@ class Dispatcher:
         )
         self._stopping = self._workers.stopping
         self._leases = LeaseKeeper(store)
+        self._calls = threading.BoundedSemaphore(self.policy.concurrency)
 
     # Running ---------------------------------------------------------------------------------
 
@@ -548,16 +556,16 @@ class Dispatcher:
         event = envelope.event
         if isinstance(event, BatchFileEdited):
             self._check_cutoff(event)
-            self._call(lambda: call_backend(self._backend, envelope))
+            self._call_backend(lambda: call_backend(self._backend, envelope))
             self._call(lambda: self._plugins.observe(envelope=envelope, event=event))
             return describe_edit(event)
-        before = self._call(lambda: self._mirror.get(event.order))
+        before = self._call_backend(lambda: self._mirror.get(event.order))
         try:
             after, effect = before.apply(event)
         except LedgerError:
             # The mirror may be behind the back end (another process, a change by hand): look
             # again before calling it a violation or a wait.
-            before = self._call(lambda: self._mirror.refresh(event.order))
+            before = self._call_backend(lambda: self._mirror.refresh(event.order))
             try:
                 after, effect = before.apply(event)
             except EventNotYetApplicable as exc:
@@ -568,7 +576,7 @@ class Dispatcher:
             why = "already applied" if before.has_applied(event.kind, event.id) else "no change"
             return f"{event.kind} {event.id} of order {event.order}: {why}"
         # The back end first, then the observers: they see only what it accepted.
-        view = self._call(lambda: call_backend(self._backend, envelope))
+        view = self._call_backend(lambda: call_backend(self._backend, envelope))
         self._mirror.put(after if view is None else view.to_ledger())
         try:
             self._call(lambda: self._plugins.observe(envelope=envelope, event=event, effect=effect))
@@ -584,7 +592,7 @@ class Dispatcher:
         """File the delivery as ``money_held`` when the back end still holds money of `order`
         that nothing will now capture or release."""
         try:
-            ledger = self._call(lambda: self._mirror.refresh(order))
+            ledger = self._call_backend(lambda: self._mirror.refresh(order))
         except _DeferError:
             return  # the back end does not know the order: it holds nothing of it
         held = ledger.remaining_authorization
@@ -612,6 +620,11 @@ class Dispatcher:
             )
         except BatchPastCutoff as exc:
             raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
+
+    def _call_backend(self, work: Callable[[], T]) -> T:
+        """`_call` for work that calls the back end: within `concurrency` calls at once."""
+        with self._calls:
+            return self._call(work)
 
     def _call(self, work: Callable[[], T]) -> T:
         """Run `work`, sorting back-end failures into transient, deferred and permanent."""
