@@ -217,6 +217,15 @@ def _backend(kind: str, latency_ms: int, per_order: int) -> Iterator[tuple[str, 
             server.wait()
 
 
+def _client(url: str, transport: _TimedTransport) -> tuple[httpx.Client, BackendClient]:
+    """The back-end client over `transport`, one attempt per call: a failure is the bench's."""
+    http = httpx.Client(transport=transport)
+    client = BackendClient(
+        url, DEFAULT_TOKEN, DEFAULT_MERCHANT, http_client=http, retry=RetryPolicy(max_attempts=1)
+    )
+    return http, client
+
+
 def _set_latency(url: str, milliseconds: int) -> None:
     response = httpx.post(
         f"{url}/_sandbox/faults",
@@ -297,14 +306,7 @@ def measure(backend: str, concurrency: int, options: argparse.Namespace, latency
             _append(store, references, per_order)
             if backend == "sandbox":
                 _set_latency(url, latency_ms)
-            http = httpx.Client(transport=transport)
-            client = BackendClient(
-                url,
-                DEFAULT_TOKEN,
-                DEFAULT_MERCHANT,
-                http_client=http,
-                retry=RetryPolicy(max_attempts=1),
-            )
+            http, client = _client(url, transport)
             dispatcher = Dispatcher(
                 store=store,
                 platforms={PLATFORM: DispatchPlatform()},
@@ -364,14 +366,7 @@ def measure_client(
         if backend == "sandbox":
             _create_orders(url, [reference], per_order)
             _set_latency(url, latency_ms)
-        http = httpx.Client(transport=transport)
-        client = BackendClient(
-            url,
-            DEFAULT_TOKEN,
-            DEFAULT_MERCHANT,
-            http_client=http,
-            retry=RetryPolicy(max_attempts=1),
-        )
+        http, client = _client(url, transport)
         stop = threading.Event()
 
         def call() -> None:

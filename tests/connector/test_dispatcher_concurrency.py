@@ -17,7 +17,7 @@ from test_dispatcher_resilience import Exits, wait_for
 
 from passerelle.backend.client import BackendClient
 from passerelle.clock import FixedClock
-from passerelle.connector.dispatcher import DispatchPolicy
+from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.store import AttemptResult, DeliveryStatus, DeliveryStore
 from passerelle.events import Envelope, OrderShipped
 from passerelle.hookspecs import hookimpl
@@ -61,6 +61,20 @@ def ship_each(
     return ids
 
 
+def all_done(store: DeliveryStore, ids: dict[str, list[int]]) -> bool:
+    return all(store.get(i).status is DeliveryStatus.DONE for lane in ids.values() for i in lane)
+
+
+def run_until_done(dispatcher: Dispatcher, store: DeliveryStore, ids: dict[str, list[int]]) -> None:
+    """Run the dispatcher's workers until every delivery of `ids` is done, then stop them."""
+    dispatcher.start()
+    try:
+        dispatcher.wake()
+        wait_for(lambda: all_done(store, ids), timeout=60)
+    finally:
+        dispatcher.stop()
+
+
 def test_many_deliveries_in_flight_keep_each_order_in_arrival_order(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
@@ -69,17 +83,7 @@ def test_many_deliveries_in_flight_keep_each_order_in_arrival_order(
     dispatcher = make_dispatcher(store, client, clock, recorder, policy=policy)
     orders = [new_order(client, quantity=5) for _ in range(12)]
     ids = ship_each(store, clock, orders, per_order=5)
-    dispatcher.start()
-    try:
-        dispatcher.wake()
-        wait_for(
-            lambda: all(
-                store.get(i).status is DeliveryStatus.DONE for lane in ids.values() for i in lane
-            ),
-            timeout=60,
-        )
-    finally:
-        dispatcher.stop()
+    run_until_done(dispatcher, store, ids)
 
     assert recorder.peak > 1  # deliveries of different orders were in hand together
     expected = ["F1", "F2", "F3", "F4", "F5"]
@@ -107,12 +111,7 @@ def test_a_worker_that_dies_with_deliveries_in_hand_doubles_none_of_them(
     try:
         dispatcher.wake()
         wait_for(lambda: exits.calls == 1 and dispatcher.restarts == 1)
-        wait_for(
-            lambda: all(
-                store.get(i).status is DeliveryStatus.DONE for lane in ids.values() for i in lane
-            ),
-            timeout=60,
-        )
+        wait_for(lambda: all_done(store, ids), timeout=60)
         # The delivery the worker died on comes round once its lease runs out; the plugin is
         # fixed by then.
         exits.orders = {"no such order"}
@@ -172,17 +171,7 @@ def test_any_interleaving_keeps_every_order_in_arrival_order_and_applies_each_on
                 ids[order].append(
                     deliver(store, clock, f"F{n}", order, events=[ship(order, f"F{n}", 1)])
                 )
-    dispatcher.start()
-    try:
-        dispatcher.wake()
-        wait_for(
-            lambda: all(
-                store.get(i).status is DeliveryStatus.DONE for lane in ids.values() for i in lane
-            ),
-            timeout=60,
-        )
-    finally:
-        dispatcher.stop()
+    run_until_done(dispatcher, store, ids)
 
     for order, count in zip(orders, lanes, strict=True):
         expected = [f"F{n}" for n in range(1, count + 1)]
