@@ -177,3 +177,9 @@ def test_any_interleaving_keeps_every_order_in_arrival_order_and_applies_each_on
         expected = [f"F{n}" for n in range(1, count + 1)]
         assert recorder.seen[order] == expected
         assert [a.id for a in order_view(client, order).applied] == expected
+
+
+def test_fewer_calls_in_flight_than_workers_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"concurrency must be at least workers \(4\)"):
+        DispatchPolicy(workers=4, concurrency=3)
+    assert DispatchPolicy(workers=4, concurrency=10).slots_per_worker == 5
