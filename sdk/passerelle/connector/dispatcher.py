@@ -5,10 +5,12 @@ at a time as they have free slots, and dispatch each on a slot's thread: up to `
 `concurrency` back-end calls are in flight at once, and twice as many deliveries in hand, so that
 claiming and settling them (a commit each) overlap the calls instead of holding them up. The store
 never hands out a delivery while an earlier one of its lane is in hand, so however many are in
-flight, a later delivery for an order is never applied before an earlier one. For each, the platform translates the raw delivery into events; the mirrored ledger checks each event
-and computes its effect; the dispatcher calls the payment back end with the event's idempotency
-key (`passerelle.backend.calls`), and then the observers' lifecycle hooks, which so see only what
-the back end accepted. Then the claim is settled:
+flight, a later delivery for an order is never applied before an earlier one.
+
+For each delivery, the platform translates the raw delivery into events; the mirrored ledger
+checks each event and computes its effect; the dispatcher calls the payment back end with the
+event's idempotency key (`passerelle.backend.calls`), and then the observers' lifecycle hooks,
+which so see only what the back end accepted. Then the claim is settled:
 
 - done: every event applied (or was a no-op, such as a fulfillment already shipped);
 - ignored: the platform said the delivery means nothing for the back end, or the delivery is
