@@ -53,6 +53,7 @@ secrets = ["whsec-woo"]
 
 [dispatcher]
 workers = 8
+concurrency = 64
 lease = 30
 max_attempts = 5
 backoff_base = 0.5
@@ -103,6 +104,7 @@ def test_file_is_read_with_every_section(tmp_path: Path) -> None:
     assert settings.backend.token.get_secret_value() == "backend-token-0001"
     assert settings.store.url == "postgresql://passerelle:dbpassword@db.internal:5432/inbox"
     assert settings.dispatcher.workers == 8
+    assert settings.dispatcher.in_flight == 64
     assert settings.dispatcher.backoff_base == 0.5
     assert (settings.dispatcher.health_host, settings.dispatcher.health_port) == ("10.1.2.4", 9001)
     assert (settings.receiver.host, settings.receiver.port) == ("10.1.2.3", 9000)
@@ -168,7 +170,18 @@ def test_defaults_when_only_the_backend_is_given(tmp_path: Path) -> None:
     assert settings.receiver.max_body_bytes == 1024 * 1024
     assert settings.receiver.port == 8080
     assert settings.dispatcher.health_port == 8081
+    assert settings.dispatcher.in_flight == 32
     assert settings.admin.tokens == []
+
+
+def test_without_concurrency_each_of_many_workers_keeps_one_delivery_in_flight(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.load(
+        write(tmp_path, VALID.replace("workers = 8\nconcurrency = 64", "workers = 100"))
+    )
+
+    assert settings.dispatcher.in_flight == 100
 
 
 def test_environment_overrides_file_keys_and_list_entries(
@@ -311,6 +324,17 @@ def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
             "workers = 8",
             "workers = 0",
             "dispatcher.workers: input should be greater than or equal to 1",
+        ),
+        (
+            "concurrency = 64",
+            "concurrency = 4",
+            "dispatcher: concurrency (4) must not be below workers (8): each worker keeps one"
+            " delivery in hand at least",
+        ),
+        (
+            "concurrency = 64",
+            "concurrency = 5000",
+            "dispatcher.concurrency: input should be less than or equal to 1024",
         ),
         (
             "backoff_cap = 60",
@@ -501,7 +525,7 @@ def test_check_prints_a_redacted_summary(tmp_path: Path) -> None:
         "receiver    http://10.1.2.3:9000, bodies up to 2097152 bytes",
         "clients     headers within 10 s, bodies within 20 s + 1 s per 500 bytes,"
         " connections as many as the open-file limit allows",
-        "dispatcher  8 workers, lease 30 s, 5 attempts, backoff 0.5 s to 60 s,"
+        "dispatcher  8 workers, 64 calls in flight, lease 30 s, 5 attempts, backoff 0.5 s to 60 s,"
         " health checks on http://10.1.2.4:9001",
         "batches     cutoff 15:30 America/Toronto",
         "stores      2",

@@ -59,6 +59,7 @@ from passerelle.backend.client import (
 )
 from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
 from passerelle.connector.store import store_url_problem
+from passerelle.connector.workers import DEFAULT_CONCURRENCY
 from passerelle.platforms import Store
 from passerelle.redaction import looks_secret, redact_url
 from passerelle.serving import ClientLimits
@@ -276,13 +277,16 @@ _DAY = 86_400.0
 
 
 class DispatcherSettings(_Section):
-    """`[dispatcher]`: workers, the lease a worker holds a delivery for, retries with backoff.
+    """`[dispatcher]`: workers, the deliveries in flight, the lease a worker holds a delivery
+    for, retries with backoff.
 
-    Durations are in seconds. `health_host` and `health_port` are where a ``--role dispatcher``
+    `concurrency` is how many back-end calls may be in flight at once (default: 32, or one per
+    worker when there are more). Durations are in seconds. `health_host` and `health_port` are where a ``--role dispatcher``
     process answers ``/healthz`` and ``/readyz`` (two dispatchers on one host need two ports).
     """
 
     workers: int = Field(default=4, ge=1, le=256)
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
     health_host: Text = "127.0.0.1"
     health_port: int = Field(default=8081, ge=1, le=65535)
     # Bounded, so that every time computed from them stays a date that can exist.
@@ -290,6 +294,22 @@ class DispatcherSettings(_Section):
     max_attempts: int = Field(default=10, ge=1, le=1_000_000)
     backoff_base: float = Field(default=1.0, gt=0, le=_DAY, allow_inf_nan=False)
     backoff_cap: float = Field(default=300.0, gt=0, le=_DAY, allow_inf_nan=False)
+
+    @property
+    def in_flight(self) -> int:
+        """`concurrency`, or its default when unset."""
+        if self.concurrency is None:
+            return max(DEFAULT_CONCURRENCY, self.workers)
+        return self.concurrency
+
+    @model_validator(mode="after")
+    def _concurrency_covers_workers(self) -> DispatcherSettings:
+        if self.concurrency is not None and self.concurrency < self.workers:
+            raise ValueError(
+                f"concurrency ({self.concurrency}) must not be below workers ({self.workers}):"
+                " each worker keeps one delivery in hand at least"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> DispatcherSettings:

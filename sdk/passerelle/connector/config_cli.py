@@ -138,7 +138,8 @@ def summary(settings: Settings, platforms: Mapping[str, Platform] | None = None)
             if receiver.max_connections is not None
             else "connections as many as the open-file limit allows"
         ),
-        f"dispatcher  {dispatcher.workers} workers, lease {dispatcher.lease:g} s, "
+        f"dispatcher  {dispatcher.workers} workers, {dispatcher.in_flight} calls in flight,"
+        f" lease {dispatcher.lease:g} s, "
         f"{dispatcher.max_attempts} attempts, backoff {dispatcher.backoff_base:g} s "
         f"to {dispatcher.backoff_cap:g} s, "
         f"health checks on http://{dispatcher.health_host}:{dispatcher.health_port}",

@@ -1,10 +1,16 @@
 """The dispatcher: applies stored deliveries to the payment back end, once, in order per order.
 
-Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel). For
-each, the platform translates the raw delivery into events; the mirrored ledger checks each event
-and computes its effect; the dispatcher calls the payment back end with the event's idempotency
-key (`passerelle.backend.calls`), and then the observers' lifecycle hooks, which so see only what
-the back end accepted. Then the claim is settled:
+Workers claim deliveries from the store (FIFO within an order's lane, lanes in parallel), as many
+at a time as they have free slots, and dispatch each on a slot's thread: up to `DispatchPolicy`'s
+`concurrency` back-end calls are in flight at once, and twice as many deliveries in hand, so that
+claiming and settling them (a commit each) overlap the calls instead of holding them up. The store
+never hands out a delivery while an earlier one of its lane is in hand, so however many are in
+flight, a later delivery for an order is never applied before an earlier one.
+
+For each delivery, the platform translates the raw delivery into events; the mirrored ledger
+checks each event and computes its effect; the dispatcher calls the payment back end with the
+event's idempotency key (`passerelle.backend.calls`), and then the observers' lifecycle hooks,
+which so see only what the back end accepted. Then the claim is settled:
 
 - done: every event applied (or was a no-op, such as a fulfillment already shipped);
 - ignored: the platform said the delivery means nothing for the back end, or the delivery is
@@ -24,8 +30,10 @@ nothing for those already applied (ledger ids and idempotency keys).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,7 +61,7 @@ from passerelle.connector.store import (
     StoreError,
     StoreUnavailableError,
 )
-from passerelle.connector.workers import LeaseKeeper, WorkerPool
+from passerelle.connector.workers import DEFAULT_CONCURRENCY, LeaseKeeper, Slots, WorkerPool
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
@@ -85,6 +93,10 @@ class DispatchPolicy:
     """How the dispatcher works and how patient it is."""
 
     workers: int = 4
+    """Threads that claim deliveries; each keeps its share of `in_hand` deliveries."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    """Back-end calls in flight at most, over all workers. The back end's latency divided into
+    it bounds the deliveries per second."""
     lease: timedelta = timedelta(minutes=2)
     """How long a claim is held before another worker may take the delivery over. A worker
     renews it every third of it while it works, so only a worker that stopped (crashed, hung)
@@ -126,9 +138,25 @@ class DispatchPolicy:
         left = max(timedelta(0), self.defer_for - waited)
         return min(timedelta(seconds=grown), left)
 
+    @property
+    def in_hand(self) -> int:
+        """Deliveries in hand at most: twice `concurrency`, so that while some wait on their
+        claim or settle, others keep every call in flight."""
+        return 2 * self.concurrency
+
+    @property
+    def slots_per_worker(self) -> int:
+        """Deliveries each worker keeps in hand at most: its share of `in_hand`."""
+        return math.ceil(self.in_hand / self.workers)
+
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.concurrency < self.workers:
+            raise ValueError(
+                f"concurrency must be at least workers ({self.workers}): each worker keeps one"
+                f" delivery in hand at least, got {self.concurrency}"
+            )
         if self.quarantine_after < 1:
             raise ValueError(f"quarantine_after must be at least 1, got {self.quarantine_after}")
 
@@ -187,7 +215,9 @@ class Dispatcher:
         self.policy = policy or DispatchPolicy()
         self._clock = clock or SystemClock()
         self._name = name
-        self._wake = threading.Event()
+        self._wakes: dict[str, threading.Event] = {}
+        """Each worker's: set when there may be work for it."""
+        self._wakes_lock = threading.Lock()
         self._workers = WorkerPool(
             self._work,
             workers=self.policy.workers,
@@ -196,6 +226,7 @@ class Dispatcher:
         )
         self._stopping = self._workers.stopping
         self._leases = LeaseKeeper(store)
+        self._calls = threading.BoundedSemaphore(self.policy.concurrency)
 
     # Running ---------------------------------------------------------------------------------
 
@@ -215,20 +246,23 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
-        """How many workers are claiming or working on a delivery right now."""
+        """How many claims are being made and deliveries worked on right now."""
         return self._workers.busy.count
 
     def wake(self) -> None:
         """Tell idle workers there may be new work (the receiver calls it after an append)."""
-        self._wake.set()
+        with self._wakes_lock:
+            wakes = list(self._wakes.values())
+        for wake in wakes:
+            wake.set()
 
     def workers_running(self) -> int:
         """How many worker threads are running: none before `start` or once `stop` is called."""
         return self._workers.running()
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Let every worker finish the delivery in hand, then stop them."""
-        self._wake.set()
+        """Let every worker finish the deliveries in hand, then stop them."""
+        self.wake()
         self._workers.stop(timeout)
         self._leases.stop()
         if self._owns_http:
@@ -257,20 +291,38 @@ class Dispatcher:
         # Nothing that happens to one delivery, nor the store going away, may end this loop:
         # a worker that stopped would leave every order it would have served waiting.
         store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
-        while not self._stopping.is_set():
-            with self._workers.busy:
-                found = self._claim_and_dispatch(worker_id, store_wait)
-            if found is None:
-                self._stopping.wait(store_wait.next())
-            elif not found:
-                self._wake.wait(self.policy.idle_wait)
-                self._wake.clear()
-
-    def _claim_and_dispatch(self, worker_id: str, store_wait: StoreWait) -> bool | None:
-        """Claim a delivery and dispatch it: whether there was one; None if the store could
-        not be asked."""
+        wake = threading.Event()
+        with self._wakes_lock:
+            self._wakes[worker_id] = wake
+        # A settled delivery may let the next one of its lane be claimed: its worker looks
+        # again at once (the others would only claim in its place, each paying for a claim).
+        slots = Slots(self.policy.slots_per_worker, name=worker_id, on_free=wake.set)
         try:
-            claims = self._store.claim(worker_id, limit=1, lease=self.policy.lease)
+            while not self._stopping.is_set():
+                free = slots.wait_free(self._stopping)
+                if free == 0:
+                    continue
+                with self._workers.busy:
+                    found = self._claim_and_dispatch(worker_id, store_wait, slots, free)
+                if found is None:
+                    self._stopping.wait(store_wait.next())
+                elif found < free:
+                    # All that is claimable now is in hand: wait for a settled delivery, an
+                    # append, or the idle wait (a retry's time may have come).
+                    wake.wait(self.policy.idle_wait)
+                    wake.clear()
+        except BaseException:
+            slots.close(wait=False)  # the other deliveries in hand settle on their own
+            raise
+        slots.close(wait=True)
+
+    def _claim_and_dispatch(
+        self, worker_id: str, store_wait: StoreWait, slots: Slots, limit: int
+    ) -> int | None:
+        """Claim up to `limit` deliveries and dispatch each on a slot: how many there were;
+        None if the store could not be asked."""
+        try:
+            claims = self._store.claim(worker_id, limit=limit, lease=self.policy.lease)
         except StoreUnavailableError:
             return None  # the store logs the outage; the worker only waits for its end
         except Exception:
@@ -278,15 +330,25 @@ class Dispatcher:
             return None
         store_wait.reset()
         for claim in claims:
+            self._workers.busy.enter()
             try:
-                self.dispatch(claim)
-            except Exception:
-                log.exception(
-                    "%s left delivery %s unsettled: its lease runs out and it is tried again",
-                    worker_id,
-                    claim.id,
-                )
-        return bool(claims)
+                slots.submit(functools.partial(self._dispatch_in_slot, worker_id, claim))
+            except BaseException:
+                self._workers.busy.leave()
+                raise
+        return len(claims)
+
+    def _dispatch_in_slot(self, worker_id: str, claim: Claim) -> None:
+        try:
+            self.dispatch(claim)
+        except Exception:
+            log.exception(
+                "%s left delivery %s unsettled: its lease runs out and it is tried again",
+                worker_id,
+                claim.id,
+            )
+        finally:
+            self._workers.busy.leave()
 
     # One delivery ----------------------------------------------------------------------------
 
@@ -496,16 +558,16 @@ class Dispatcher:
         event = envelope.event
         if isinstance(event, BatchFileEdited):
             self._check_cutoff(event)
-            self._call(lambda: call_backend(self._backend, envelope))
+            self._call_backend(lambda: call_backend(self._backend, envelope))
             self._call(lambda: self._plugins.observe(envelope=envelope, event=event))
             return describe_edit(event)
-        before = self._call(lambda: self._mirror.get(event.order))
+        before = self._call_backend(lambda: self._mirror.get(event.order))
         try:
             after, effect = before.apply(event)
         except LedgerError:
             # The mirror may be behind the back end (another process, a change by hand): look
             # again before calling it a violation or a wait.
-            before = self._call(lambda: self._mirror.refresh(event.order))
+            before = self._call_backend(lambda: self._mirror.refresh(event.order))
             try:
                 after, effect = before.apply(event)
             except EventNotYetApplicable as exc:
@@ -516,7 +578,7 @@ class Dispatcher:
             why = "already applied" if before.has_applied(event.kind, event.id) else "no change"
             return f"{event.kind} {event.id} of order {event.order}: {why}"
         # The back end first, then the observers: they see only what it accepted.
-        view = self._call(lambda: call_backend(self._backend, envelope))
+        view = self._call_backend(lambda: call_backend(self._backend, envelope))
         self._mirror.put(after if view is None else view.to_ledger())
         try:
             self._call(lambda: self._plugins.observe(envelope=envelope, event=event, effect=effect))
@@ -532,7 +594,7 @@ class Dispatcher:
         """File the delivery as ``money_held`` when the back end still holds money of `order`
         that nothing will now capture or release."""
         try:
-            ledger = self._call(lambda: self._mirror.refresh(order))
+            ledger = self._call_backend(lambda: self._mirror.refresh(order))
         except _DeferError:
             return  # the back end does not know the order: it holds nothing of it
         held = ledger.remaining_authorization
@@ -560,6 +622,11 @@ class Dispatcher:
             )
         except BatchPastCutoff as exc:
             raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
+
+    def _call_backend(self, work: Callable[[], T]) -> T:
+        """`_call` for work that calls the back end: within `concurrency` calls at once."""
+        with self._calls:
+            return self._call(work)
 
     def _call(self, work: Callable[[], T]) -> T:
         """Run `work`, sorting back-end failures into transient, deferred and permanent."""

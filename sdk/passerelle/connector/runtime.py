@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from passerelle.backend.client import BackendClient
+from passerelle.backend.pools import ShardedTransport
 from passerelle.backend.retry import RetryPolicy
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector import metrics
@@ -252,24 +253,29 @@ def build_connector(
         raise ConfigError(problems)
     if store is None:
         store = open_store(settings.store.url, clock=clock)
-    backend_http = httpx.Client(transport=metrics.MeteredTransport())
+    d = settings.dispatcher
+    policy = DispatchPolicy(
+        workers=d.workers,
+        concurrency=d.in_flight,
+        lease=timedelta(seconds=d.lease),
+        max_attempts=d.max_attempts,
+        backoff=RetryPolicy(initial_delay=d.backoff_base, max_delay=d.backoff_cap),
+        cutoff=settings.batches.policy(),
+    )
+    # A connection for each delivery in hand: each thread keeps to its pool, and fewer would
+    # queue some calls while other pools idle.
+    pools = ShardedTransport(policy.in_hand)
+    backend_http = httpx.Client(transport=metrics.MeteredTransport(pools))
     client = backend_client(settings, backend_http)
     dispatcher = None
     if role is not Role.RECEIVER:
-        d = settings.dispatcher
         dispatcher = Dispatcher(
             store=store,
             platforms=plugins.platforms(),
             stores=settings.stores_by_key(),
             plugins=plugins,
             backend=client,
-            policy=DispatchPolicy(
-                workers=d.workers,
-                lease=timedelta(seconds=d.lease),
-                max_attempts=d.max_attempts,
-                backoff=RetryPolicy(initial_delay=d.backoff_base, max_delay=d.backoff_cap),
-                cutoff=settings.batches.policy(),
-            ),
+            policy=policy,
             clock=clock,
         )
     folders = _watched_folders(settings, plugins)
