@@ -182,13 +182,14 @@ def order_body(number: int, size: int) -> bytes:
 # The servers
 
 
-def _config(folder: Path, db: str) -> Path:
+def _config(folder: Path, db: str, backend_port: int) -> Path:
     path = folder / "passerelle.toml"
     path.write_text(
         f"""\
 [backend]
-# Never called: every delivery is of a topic the connector acknowledges and ignores.
-url = "http://127.0.0.1:9"
+# Never called: every delivery is of a topic the connector acknowledges and ignores. `serve`
+# only checks at start that it accepts a connection.
+url = "http://{HOST}:{backend_port}"
 token = "bench-back-end-token"
 merchant = "bench-merchant"
 
@@ -411,6 +412,15 @@ def _free_port() -> int:
         return port
 
 
+def _backend_listener() -> socket.socket:
+    """A socket that accepts connections (the kernel does, on its own) and never answers: the
+    back end `serve` checks at start and never calls."""
+    listener = socket.socket()
+    listener.bind((HOST, 0))
+    listener.listen(64)
+    return listener
+
+
 def _wait_listening(port: int, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -470,7 +480,7 @@ def _measure(kind: str, options: argparse.Namespace, folder: Path) -> Measuremen
         return _run_part(["--floor", "--db", db], options)
     port = _free_port()
     env = _environment()
-    config = _config(folder, db)
+    config = _config(folder, db, options.backend_port)
     # The server logs as in production, into a file (a terminal would slow it down unfairly).
     with (folder / f"{kind}.log").open("ab") as log:
         server = subprocess.Popen(
@@ -618,7 +628,11 @@ def main(argv: list[str]) -> int:
         return 0
 
     results: dict[str, list[Measurement]] = {kind: [] for kind in MEASURED}
-    with tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="passerelle-bench-") as folder,
+        _backend_listener() as backend,
+    ):
+        options.backend_port = backend.getsockname()[1]
         for _ in range(options.rounds):
             for kind in MEASURED:
                 results[kind].append(_measure(kind, options, Path(folder)))
