@@ -369,3 +369,24 @@ async def test_when_appending_together_fails_each_append_is_tried_alone(
         assert store.stats()[DeliveryStatus.PENDING] == 50
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.anyio
+async def test_a_delivery_postgres_refuses_fails_alone_in_its_group(
+    postgres_store_url: str, clock: FixedClock
+) -> None:
+    from passerelle.connector.store import StoreError
+
+    with open_store(postgres_store_url, clock=clock) as store:
+        keys = [f"key-{n}" for n in range(40)]
+        keys[17] = "key-with-a-\x00"  # PostgreSQL text cannot hold NUL
+        results = await asyncio.gather(
+            *(store.append_async(new(key)) for key in keys), return_exceptions=True
+        )
+
+        assert isinstance(results[17], StoreError)
+        stored = [r for r in results if isinstance(r, AppendResult)]
+        assert len(stored) == 39
+        assert len({r.id for r in stored}) == 39
+        assert store.stats()[DeliveryStatus.PENDING] == 39
