@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +18,9 @@ import typer
 import uvicorn
 
 from passerelle.connector.config import ConfigError, Settings
+from passerelle.connector.dispatcher_process import watch_parent
 from passerelle.connector.logs import LogFormat, LogLevel, configure_logging
+from passerelle.connector.metrics import MULTIPROCESS_ENV
 from passerelle.connector.runtime import Connector, Role, build_connector
 from passerelle.connector.startup import (
     StartupError,
@@ -26,6 +33,8 @@ from passerelle.plugins import PluginError, default_plugins
 from passerelle.serving import ClientLimits, raise_file_limit, socket_url, uvicorn_config
 
 _SWITCH_INTERVAL = 0.0005
+_OWN_METRICS_ENV = "PASSERELLE_SERVE_METRICS_DIR"
+"""Names the metrics folder `serve` made for itself and its dispatcher, to remove at exit."""
 
 
 def register(app: typer.Typer) -> None:
@@ -69,13 +78,41 @@ def serve_command(
         LogFormat,
         typer.Option(help="text: a line for people; json: an object a line, for a log collector."),
     ] = LogFormat.TEXT,
+    supervised: Annotated[
+        bool,
+        typer.Option(
+            "--supervised",
+            hidden=True,
+            help="A dispatcher started by `serve`: woken through standard input, and stopped"
+            " when it ends.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the connector until interrupted; SIGTERM or Ctrl-C finishes in-flight work first."""
+    """Run the connector until interrupted; SIGTERM or Ctrl-C finishes in-flight work first.
+
+    With role all, the dispatcher runs in a process of its own, which this one restarts if it
+    exits and stops when it stops; their log lines go to the same output."""
     try:
         settings = Settings.load(config)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    if role is Role.ALL and not os.environ.get(MULTIPROCESS_ENV):
+        _restart_with_shared_metrics()
+    with _own_metrics_folder():
+        _serve(settings, config, role, host, port, log_level, log_format, supervised)
+
+
+def _serve(
+    settings: Settings,
+    config: Path | None,
+    role: Role,
+    host: str | None,
+    port: int | None,
+    log_level: LogLevel,
+    log_format: LogFormat,
+    supervised: bool,
+) -> None:
     configure_logging(log_level, log_format)
     # The store's writer thread and the dispatcher's workers need the GIL for moments at a time,
     # between commits and back-end calls, while the event loop holds it for long stretches.
@@ -86,15 +123,21 @@ def serve_command(
     # Raised before the store opens its files; told once the start-up checks have passed, so
     # that a refusal stays one line.
     raised = raise_file_limit()
-    if role is Role.DISPATCHER:
+    if supervised:
+        # Its supervisor watches the process itself; its probe is for nobody, on any free port.
+        host, port = "127.0.0.1", 0
+    elif role is Role.DISPATCHER:
         # A dispatcher without a probe could lose its workers unseen: it always answers one.
         host = host or settings.dispatcher.health_host
         port = port or settings.dispatcher.health_port
     else:
         host = host or settings.receiver.host
         port = port or settings.receiver.port
+    dispatcher = None
+    if role is Role.ALL:
+        dispatcher = _dispatcher_command(config, log_level, log_format)
     try:
-        connector, sock = _start_checked(settings, role, host, port)
+        connector, sock = _start_checked(settings, role, host, port, dispatcher)
     except StartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -110,6 +153,8 @@ def serve_command(
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if supervised and connector.dispatcher is not None:
+        watch_parent(connector.dispatcher.wake)
     bound = sock.getsockname()[1]
     server = uvicorn.Server(
         server_config(
@@ -123,8 +168,48 @@ def serve_command(
     server.run(sockets=[sock])
 
 
+def _dispatcher_command(
+    config: Path | None, log_level: LogLevel, log_format: LogFormat
+) -> list[str]:
+    """How `serve` (role all) starts its dispatcher: this command's own, role dispatcher."""
+    command = [sys.executable, "-c", "from passerelle.cli import main; main()", "serve"]
+    command += ["--role", "dispatcher", "--supervised"]
+    command += ["--log-level", log_level.value, "--log-format", log_format.value]
+    return command + ([] if config is None else ["--config", str(config.resolve())])
+
+
+def _restart_with_shared_metrics() -> None:
+    """Run this command again with a metrics folder shared with its dispatcher's process, so
+    that ``/metrics`` counts what both did: prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR``
+    once, when a process starts."""
+    folder = tempfile.mkdtemp(prefix="passerelle-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder
+    os.environ[_OWN_METRICS_ENV] = folder
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - this very command, again
+
+
+@contextmanager
+def _own_metrics_folder() -> Iterator[None]:
+    """Remove, when `serve` ends, the metrics folder it made for itself."""
+    folder = os.environ.get(_OWN_METRICS_ENV)
+    if folder is None or folder != os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    del os.environ[_OWN_METRICS_ENV]  # not the dispatcher's to remove
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _start_checked(
-    settings: Settings, role: Role, host: str, port: int
+    settings: Settings,
+    role: Role,
+    host: str,
+    port: int,
+    dispatcher_command: list[str] | None = None,
 ) -> tuple[Connector, socket.socket]:
     """The connector and the socket it is to serve on, once the port is free, the store opens
     and (for the roles that dispatch) the back end answers; `StartupError` otherwise."""
@@ -139,7 +224,14 @@ def _start_checked(
                 plugins = default_plugins()
             except PluginError as exc:
                 raise StartupError(f"plugins: {exc}") from None
-            return build_connector(settings, role=role, plugins=plugins, store=store), sock
+            connector = build_connector(
+                settings,
+                role=role,
+                plugins=plugins,
+                store=store,
+                dispatcher_command=dispatcher_command,
+            )
+            return connector, sock
         except BaseException:
             store.close()
             raise
