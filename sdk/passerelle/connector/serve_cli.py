@@ -20,7 +20,7 @@ import uvicorn
 from passerelle.connector.config import ConfigError, Settings
 from passerelle.connector.dispatcher_process import watch_parent
 from passerelle.connector.logs import LogFormat, LogLevel, configure_logging
-from passerelle.connector.metrics import MULTIPROCESS_ENV
+from passerelle.connector.metrics import MULTIPROCESS_ENV, count_across_processes
 from passerelle.connector.runtime import Connector, Role, build_connector
 from passerelle.connector.startup import (
     StartupError,
@@ -33,8 +33,6 @@ from passerelle.plugins import PluginError, default_plugins
 from passerelle.serving import ClientLimits, raise_file_limit, socket_url, uvicorn_config
 
 _SWITCH_INTERVAL = 0.0005
-_OWN_METRICS_ENV = "PASSERELLE_SERVE_METRICS_DIR"
-"""Names the metrics folder `serve` made for itself and its dispatcher, to remove at exit."""
 
 
 def register(app: typer.Typer) -> None:
@@ -97,9 +95,7 @@ def serve_command(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    if role is Role.ALL and not os.environ.get(MULTIPROCESS_ENV):
-        _restart_with_shared_metrics()
-    with _own_metrics_folder():
+    with _metrics_shared_with_dispatcher(role):
         _serve(settings, config, role, host, port, log_level, log_format, supervised)
 
 
@@ -178,26 +174,16 @@ def _dispatcher_command(
     return command + ([] if config is None else ["--config", str(config.resolve())])
 
 
-def _restart_with_shared_metrics() -> None:
-    """Run this command again with a metrics folder shared with its dispatcher's process, so
-    that ``/metrics`` counts what both did: prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR``
-    once, when a process starts."""
-    folder = tempfile.mkdtemp(prefix="passerelle-metrics-")
-    os.environ[MULTIPROCESS_ENV] = folder
-    os.environ[_OWN_METRICS_ENV] = folder
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, sys.orig_argv)  # noqa: S606 - this very command, again
-
-
 @contextmanager
-def _own_metrics_folder() -> Iterator[None]:
-    """Remove, when `serve` ends, the metrics folder it made for itself."""
-    folder = os.environ.get(_OWN_METRICS_ENV)
-    if folder is None or folder != os.environ.get(MULTIPROCESS_ENV):
+def _metrics_shared_with_dispatcher(role: Role) -> Iterator[None]:
+    """With role all, and no ``PROMETHEUS_MULTIPROC_DIR`` set, count in a folder of this
+    command's own, which its dispatcher's process shares: ``/metrics`` then tells what both did.
+    The folder is removed when the command ends."""
+    if role is not Role.ALL or os.environ.get(MULTIPROCESS_ENV):
         yield
         return
-    del os.environ[_OWN_METRICS_ENV]  # not the dispatcher's to remove
+    folder = tempfile.mkdtemp(prefix="passerelle-metrics-")
+    count_across_processes(folder)
     try:
         yield
     finally:
