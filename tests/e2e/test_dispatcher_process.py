@@ -117,7 +117,7 @@ def test_the_dispatcher_process_stops_when_serve_is_killed(connector: ConnectorP
     connector.kill()  # SIGKILL: serve cannot stop its child itself
 
     wait_until(lambda: not alive(dispatcher), timeout=30, what="the dispatcher process to stop")
-    assert "the supervising process is gone: stopping" in connector.output()
+    assert "the supervising process is gone: this dispatcher stops at once" in connector.output()
 
 
 def test_sigterm_stops_serve_and_its_dispatcher_process(connector: ConnectorProcess) -> None:

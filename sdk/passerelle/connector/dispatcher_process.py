@@ -7,9 +7,13 @@ with the parent's configuration, environment and output (one log), and:
 
 - restarts it, after a pause that grows while it keeps failing, whenever it exits unasked;
 - wakes it after each new delivery, through its standard input: a byte per wake-up;
+- counts it as running once it says its workers run, through a pipe of its own
+  (`READY_FD_ENV` names it in the child);
 - stops it with the parent: SIGTERM, which lets its in-flight deliveries finish, then SIGKILL
   if it takes longer than `stop_timeout`. A parent that dies unasked closes the pipe, and the
-  child stops by itself when it sees its standard input end (`watch_parent`).
+  child dies too when it sees its standard input end (`watch_parent`), as its threads would
+  have died with it in one process: the leases of what it held run out and the next `serve`
+  takes those deliveries over.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ __all__ = ["DispatcherProcess", "watch_parent"]
 
 log = logging.getLogger("passerelle.server")
 
+READY_FD_ENV: Final = "PASSERELLE_DISPATCHER_READY_FD"
+"""In a supervised dispatcher: the file descriptor to write one byte to once its workers run."""
 RESTART_PAUSE: Final = 0.5
 """Seconds before the first restart; the pause doubles while the process keeps failing."""
 RESTART_PAUSE_CAP: Final = 30.0
@@ -51,6 +57,8 @@ class DispatcherProcess:
         self._restart_pause = restart_pause
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
+        self._ready_pipe: int | None = None
+        self._said_ready = False
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self.restarts = 0
@@ -64,7 +72,17 @@ class DispatcherProcess:
         return None if process is None or process.poll() is not None else process.pid
 
     def running(self) -> bool:
-        return self.pid is not None
+        """Whether the process runs and has said that its workers run."""
+        with self._lock:
+            process, pipe = self._process, self._ready_pipe
+            if process is None or process.poll() is not None or pipe is None:
+                return False
+            if not self._said_ready:
+                try:
+                    self._said_ready = os.read(pipe, 1) == b"r"
+                except BlockingIOError:
+                    return False
+            return self._said_ready
 
     def start(self) -> None:
         """Start the process, and the thread that restarts it."""
@@ -96,14 +114,33 @@ class DispatcherProcess:
         if self._supervisor is not None:
             self._supervisor.join()
             self._supervisor = None
+        with self._lock:
+            if self._ready_pipe is not None:
+                os.close(self._ready_pipe)
+            self._ready_pipe, self._said_ready = None, False
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         # The command is `serve`'s own, built from its arguments (`serve_cli`).
         # A session of its own: a Ctrl-C at the terminal reaches the parent alone, which stops
         # the child in turn (a second signal would make it stop without finishing its work).
-        process = subprocess.Popen(  # noqa: S603
-            self._command, stdin=subprocess.PIPE, start_new_session=True
-        )
+        ready, said = os.pipe()
+        try:
+            process = subprocess.Popen(  # noqa: S603
+                self._command,
+                stdin=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(said,),
+                env={**os.environ, READY_FD_ENV: str(said)},
+            )
+        except BaseException:
+            os.close(ready)
+            raise
+        finally:
+            os.close(said)
+        os.set_blocking(ready, False)
+        if self._ready_pipe is not None:
+            os.close(self._ready_pipe)
+        self._ready_pipe, self._said_ready = ready, False
         if process.stdin is not None:
             os.set_blocking(process.stdin.fileno(), False)
         log.info("dispatcher process %d started", process.pid)
@@ -165,11 +202,19 @@ def _close(stream: IO[bytes] | None) -> None:
             stream.close()
 
 
-def watch_parent(wake: Callable[[], None], *, stream: IO[bytes] | None = None) -> threading.Thread:
-    """In a supervised dispatcher: call `wake` whenever the parent writes to standard input, and
-    stop this process (SIGTERM, so that in-flight deliveries finish) once the parent is gone and
-    the input ends."""
+def watch_parent(
+    wake: Callable[[], None], ready: Callable[[], bool], *, stream: IO[bytes] | None = None
+) -> threading.Thread:
+    """In a supervised dispatcher: tell the parent once `ready` says the workers run; call
+    `wake` whenever the parent writes to standard input, and kill this process once the parent
+    is gone and the input ends: a parent that died unasked was killed or crashed, and a
+    connector's processes share its fate."""
     source = stream if stream is not None else sys.stdin.buffer
+    said = os.environ.get(READY_FD_ENV)
+    if said is not None:
+        threading.Thread(
+            target=_say_ready, args=(int(said), ready), name="passerelle-ready", daemon=True
+        ).start()
 
     def run() -> None:
         while True:
@@ -178,11 +223,21 @@ def watch_parent(wake: Callable[[], None], *, stream: IO[bytes] | None = None) -
             except OSError:
                 chunk = b""
             if not chunk:
-                log.warning("the supervising process is gone: stopping")
-                os.kill(os.getpid(), signal.SIGTERM)
+                log.error("the supervising process is gone: this dispatcher stops at once")
+                for handler in logging.getLogger().handlers:
+                    handler.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
                 return
             wake()
 
     thread = threading.Thread(target=run, name="passerelle-parent-watch", daemon=True)
     thread.start()
     return thread
+
+
+def _say_ready(fd: int, ready: Callable[[], bool]) -> None:
+    while not ready():
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.write(fd, b"r")
+    os.close(fd)

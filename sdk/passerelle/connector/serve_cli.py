@@ -149,8 +149,8 @@ def _serve(
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    if supervised and connector.dispatcher is not None:
-        watch_parent(connector.dispatcher.wake)
+    if supervised and (workers := connector.dispatcher) is not None:
+        watch_parent(workers.wake, lambda: workers.workers_running() >= workers.policy.workers)
     bound = sock.getsockname()[1]
     server = uvicorn.Server(
         server_config(
