@@ -1,5 +1,5 @@
-"""`passerelle serve` runs its dispatcher in a process of its own: restarted when it dies,
-stopped when `serve` stops or dies, logging to the same output."""
+"""`passerelle serve` on PostgreSQL runs its dispatcher in a process of its own: restarted when
+it dies, stopped when `serve` stops or dies, logging to the same output."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from .support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 @pytest.fixture
@@ -41,9 +41,9 @@ def client(sandbox: SandboxServer) -> Iterator[BackendClient]:
 
 @pytest.fixture
 def connector(
-    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer, postgres_store_url: str
 ) -> Iterator[ConnectorProcess]:
-    config = ConnectorConfig(sandbox.url, sqlite_url(tmp_path / "inbox.db"))
+    config = ConnectorConfig(sandbox.url, postgres_store_url)
     with ConnectorProcess(
         config.write(tmp_path / "passerelle.toml"),
         subprocess_env(plugin_site, tmp_path / "journal.jsonl"),
@@ -128,3 +128,24 @@ def test_sigterm_stops_serve_and_its_dispatcher_process(connector: ConnectorProc
     assert connector.wait(60) == 0, connector.output()
     assert not alive(dispatcher)
     assert "exited with status" not in connector.output()
+
+
+def test_on_sqlite_serve_dispatches_in_its_own_process(
+    tmp_path: Path, plugin_site: Path, sandbox: SandboxServer, client: BackendClient
+) -> None:
+    order = create_order(client, "sqlite-one-process", [("SKU-1", "5.00", 1)])
+    config = ConnectorConfig(sandbox.url, sqlite_url(tmp_path / "inbox.db"))
+    with (
+        ConnectorProcess(
+            config.write(tmp_path / "passerelle.toml"),
+            subprocess_env(plugin_site),
+            tmp_path / "connector.log",
+            port=config.port,
+        ) as connector,
+        httpx.Client() as http,
+    ):
+        connector.start().wait_ready()
+        delivered = deliver(http, connector.url, Delivery("s-1", order, (ship(order, "F1"),)))
+        wait_for_status(connector.url, delivered["id"], "done", timeout=30)
+
+        assert children(connector.pid) == []

@@ -3,8 +3,8 @@
 `passerelle serve` runs `Connector.asgi()` under uvicorn. Roles split the work for scale-out on
 PostgreSQL: ``receiver`` only takes webhooks (and serves the action center's API and page, and
 the metrics), ``dispatcher`` only dispatches (its app answers the health checks and the metrics
-alone), ``all`` does both: `passerelle serve` runs its dispatcher in a supervised process of its
-own (`DispatcherProcess`), `build_connector` alone in worker threads.
+alone), ``all`` does both: in worker threads of the same process, or (`passerelle serve` on
+PostgreSQL) in a supervised process of its own (`DispatcherProcess`).
 """
 
 from __future__ import annotations

@@ -88,15 +88,16 @@ def serve_command(
 ) -> None:
     """Run the connector until interrupted; SIGTERM or Ctrl-C finishes in-flight work first.
 
-    With role all, the dispatcher runs in a process of its own, which this one restarts if it
-    exits and stops when it stops; their log lines go to the same output."""
+    With role all on PostgreSQL, the dispatcher runs in a process of its own, which this one
+    restarts if it exits and stops when it stops; their log lines go to the same output."""
     try:
         settings = Settings.load(config)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    with _metrics_shared_with_dispatcher(role):
-        _serve(settings, config, role, host, port, log_level, log_format, supervised)
+    own_process = role is Role.ALL and _dispatches_apart(settings)
+    with _metrics_shared_with_dispatcher(own_process):
+        _serve(settings, config, role, host, port, log_level, log_format, supervised, own_process)
 
 
 def _serve(
@@ -108,6 +109,7 @@ def _serve(
     log_level: LogLevel,
     log_format: LogFormat,
     supervised: bool,
+    own_process: bool,
 ) -> None:
     configure_logging(log_level, log_format)
     # The store's writer thread and the dispatcher's workers need the GIL for moments at a time,
@@ -129,9 +131,7 @@ def _serve(
     else:
         host = host or settings.receiver.host
         port = port or settings.receiver.port
-    dispatcher = None
-    if role is Role.ALL:
-        dispatcher = _dispatcher_command(config, log_level, log_format)
+    dispatcher = _dispatcher_command(config, log_level, log_format) if own_process else None
     try:
         connector, sock = _start_checked(settings, role, host, port, dispatcher)
     except StartupError as exc:
@@ -174,12 +174,20 @@ def _dispatcher_command(
     return command + ([] if config is None else ["--config", str(config.resolve())])
 
 
+def _dispatches_apart(settings: Settings) -> bool:
+    """Whether role all runs its dispatcher in a process of its own: on PostgreSQL. A SQLite
+    file has one writer at a time: in one process the receiver's and the dispatcher's writes
+    share each commit (group commit), where two processes would take turns at the file's lock,
+    each waiting in SQLite's busy handler (a millisecond and more a turn)."""
+    return settings.store.url.partition(":")[0] in ("postgresql", "postgres")
+
+
 @contextmanager
-def _metrics_shared_with_dispatcher(role: Role) -> Iterator[None]:
-    """With role all, and no ``PROMETHEUS_MULTIPROC_DIR`` set, count in a folder of this
-    command's own, which its dispatcher's process shares: ``/metrics`` then tells what both did.
-    The folder is removed when the command ends."""
-    if role is not Role.ALL or os.environ.get(MULTIPROCESS_ENV):
+def _metrics_shared_with_dispatcher(own_process: bool) -> Iterator[None]:
+    """With a dispatcher process, and no ``PROMETHEUS_MULTIPROC_DIR`` set, count in a folder of
+    this command's own, which the dispatcher's process shares: ``/metrics`` then tells what both
+    did. The folder is removed when the command ends."""
+    if not own_process or os.environ.get(MULTIPROCESS_ENV):
         yield
         return
     folder = tempfile.mkdtemp(prefix="passerelle-metrics-")
