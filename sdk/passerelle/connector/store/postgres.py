@@ -190,17 +190,7 @@ class PostgresStore(SQLDeliveryStore):
         """`append`, committed together with the other appends waiting at the same time."""
         if self._closed:
             raise StoreClosedError(f"the PostgreSQL store {self._where} is closed")
-        return await self._appends.submit(
-            (
-                delivery.platform,
-                delivery.store,
-                delivery.delivery_key,
-                delivery.ordering_key,
-                self.to_db_headers(delivery.headers),
-                self.to_db_body(delivery.body),
-                delivery.received_at,
-            )
-        )
+        return await self._appends.submit(self.to_db_row(delivery))
 
     def _append_group(self, rows: Sequence[Row]) -> list[Outcome[AppendResult]]:
         try:

@@ -204,15 +204,7 @@ class SQLiteStore(SQLDeliveryStore):
         result: asyncio.Future[AppendResult] = loop.create_future()
         # Encoded here, on the event loop, so that the writer thread runs as little Python as
         # possible: each bit it runs makes the loop wait for the GIL.
-        row = (
-            delivery.platform,
-            delivery.store,
-            delivery.delivery_key,
-            delivery.ordering_key,
-            self.to_db_headers(delivery.headers),
-            self.to_db_body(delivery.body),
-            self.to_db_time(delivery.received_at),
-        )
+        row = self.to_db_row(delivery)
 
         def settle(value: AppendResult | None, error: BaseException | None) -> None:
             _resolve(result, value, error)
