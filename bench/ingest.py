@@ -471,11 +471,24 @@ def _wait_listening(port: int, server: subprocess.Popen[bytes], timeout: float =
 
 
 def _cpu_seconds(pid: int) -> float | None:
+    """The CPU time of process `pid` and of its children that run (serve's dispatcher)."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    used = int(fields[11]) + int(fields[12])
+    for entry in os.listdir("/proc"):
+        child = _stat(int(entry)) if entry.isdigit() else None
+        if child is not None and int(child[1]) == pid:
+            used += int(child[11]) + int(child[12])
+    return used / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command's name (the state first)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _server_command(kind: str, port: int, config: Path) -> list[str]:
