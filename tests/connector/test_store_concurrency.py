@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import subprocess
 import sys
@@ -369,3 +370,78 @@ async def test_when_appending_together_fails_each_append_is_tried_alone(
         assert store.stats()[DeliveryStatus.PENDING] == 50
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.anyio
+async def test_a_delivery_postgres_refuses_fails_alone_in_its_group(
+    postgres_store_url: str, clock: FixedClock
+) -> None:
+    from passerelle.connector.store import StoreError
+
+    with open_store(postgres_store_url, clock=clock) as store:
+        keys = [f"key-{n}" for n in range(40)]
+        keys[17] = "key-with-a-\x00"  # PostgreSQL text cannot hold NUL
+        results = await asyncio.gather(
+            *(store.append_async(new(key)) for key in keys), return_exceptions=True
+        )
+
+        assert isinstance(results[17], StoreError)
+        stored = [r for r in results if isinstance(r, AppendResult)]
+        assert len(stored) == 39
+        assert len({r.id for r in stored}) == 39
+        assert store.stats()[DeliveryStatus.PENDING] == 39
+
+
+_APPENDER = """
+import asyncio, os, sys
+from datetime import UTC, datetime
+from passerelle.connector.store import NewDelivery, open_store
+
+store = open_store(sys.argv[1])
+out = int(sys.argv[2])
+
+async def append(number: int) -> None:
+    n = number
+    while True:
+        delivery = NewDelivery(
+            platform="shopify", store="shop-1", delivery_key=f"key-{n}", ordering_key=None,
+            headers=(), body=b"x" * 2048, received_at=datetime.now(UTC),
+        )
+        result = await store.append_async(delivery)
+        # Written once the store said it is stored: what a receiver acknowledges.
+        os.write(out, f"key-{n} {result.id}\\n".encode())
+        n += 50
+
+async def main() -> None:
+    await asyncio.gather(*(append(n) for n in range(50)))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_every_append_acknowledged_before_a_kill_is_stored(store_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "appender.py"
+    script.write_text(_APPENDER)
+    acknowledged = tmp_path / "acknowledged"
+    out = os.open(acknowledged, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        appender = subprocess.Popen(
+            [sys.executable, str(script), store_url, str(out)], pass_fds=(out,)
+        )
+        deadline = time.monotonic() + 120  # a hang guard, not a measurement
+        while acknowledged.stat().st_size < 60_000 and time.monotonic() < deadline:
+            assert appender.poll() is None, "the appender stopped by itself"
+            time.sleep(0.01)
+        appender.kill()  # SIGKILL, in the middle of the groups being committed
+        appender.wait()
+    finally:
+        os.close(out)
+
+    lines = acknowledged.read_text().splitlines()
+    acked = dict(line.split() for line in lines if line.endswith(tuple("0123456789")))
+    assert len(acked) > 1000
+    with open_store(store_url) as store:
+        for key, delivery_id in acked.items():
+            assert store.get(int(delivery_id)).delivery_key == key

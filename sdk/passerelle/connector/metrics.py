@@ -107,6 +107,19 @@ _BACKEND_ERRORS = Counter(
 _UNKNOWN_PLATFORM: Final = "unknown"
 
 
+def count_across_processes(folder: str) -> None:
+    """Count from now on in `folder` (an empty one), as ``PROMETHEUS_MULTIPROC_DIR`` does, and
+    set that variable for the processes started after, so that every one answers the sum over
+    them all. Call it before anything is counted.
+
+    prometheus_client reads the variable when it is imported; every metric here has labels,
+    and a labelled metric makes its values when first counted, so they are made in `folder`."""
+    from prometheus_client import values
+
+    os.environ[MULTIPROCESS_ENV] = folder
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
 def environment_problems() -> list[Problem]:
     """What is wrong with the metrics' environment: a ``PROMETHEUS_MULTIPROC_DIR`` that names
     no folder would fail the first delivery counted."""

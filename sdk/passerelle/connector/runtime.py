@@ -3,13 +3,14 @@
 `passerelle serve` runs `Connector.asgi()` under uvicorn. Roles split the work for scale-out on
 PostgreSQL: ``receiver`` only takes webhooks (and serves the action center's API and page, and
 the metrics), ``dispatcher`` only dispatches (its app answers the health checks and the metrics
-alone), ``all`` does both in one process.
+alone), ``all`` does both: in worker threads of the same process, or (`passerelle serve` on
+PostgreSQL) in a supervised process of its own (`DispatcherProcess`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -29,6 +30,7 @@ from passerelle.connector.batch_office import BatchOffice
 from passerelle.connector.config import ConfigError, Settings
 from passerelle.connector.config_checks import store_problems
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.dispatcher_process import DispatcherProcess
 from passerelle.connector.file_upload import create_file_upload
 from passerelle.connector.folders import FolderWatcher
 from passerelle.connector.receiver import (
@@ -77,13 +79,17 @@ class Connector:
     """The stores' watched folders (option ``folder`` of a file platform's store)."""
     clock: Clock = field(default_factory=SystemClock)
     """What the cutoff of the back office's batch changes is read on."""
+    dispatcher_process: DispatcherProcess | None = None
+    """The dispatcher when it runs in a process of its own (role ``all`` under `serve`)."""
     _closed: bool = field(default=False, repr=False)
 
     def start(self) -> None:
-        """Start the dispatcher's workers and the alerts (for the roles that dispatch) and the
-        folder watch (for the roles that receive)."""
+        """Start the dispatcher (its workers, or its process) and the alerts (for the roles
+        that dispatch) and the folder watch (for the roles that receive)."""
         if self.dispatcher is not None:
             self.dispatcher.start()
+        if self.dispatcher_process is not None:
+            self.dispatcher_process.start()
         if self.alerter is not None:
             self.alerter.start()
         if self.folders is not None:
@@ -100,6 +106,8 @@ class Connector:
             self.folders.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
+        if self.dispatcher_process is not None:
+            self.dispatcher_process.stop()
         self.client.close()
         if self.backend_http is not None:
             self.backend_http.close()
@@ -119,7 +127,7 @@ class Connector:
             self.settings.stores_by_key(),
             self.store,
             max_body_bytes=self.settings.receiver.max_body_bytes,
-            on_append=self.dispatcher.wake if self.dispatcher is not None else None,
+            on_append=self.wake_dispatcher(),
             ready=self.readiness,
         )
         file_platforms = _file_platforms(self.plugins)
@@ -136,7 +144,7 @@ class Connector:
             file_platforms,
             self.settings.stores_by_key(),
             self.settings.admin.tokens,
-            on_append=self.dispatcher.wake if self.dispatcher is not None else None,
+            on_append=self.wake_dispatcher(),
         )
         page = create_action_page(
             self.store,
@@ -175,6 +183,15 @@ class Connector:
 
         return app
 
+    def wake_dispatcher(self) -> Callable[[], None] | None:
+        """What wakes this process's dispatcher, wherever it runs, after an append; None
+        without one."""
+        if self.dispatcher is not None:
+            return self.dispatcher.wake
+        if self.dispatcher_process is not None:
+            return self.dispatcher_process.wake
+        return None
+
     async def readiness(self) -> tuple[bool, str]:
         """Whether this process may be counted on, and why not: the store must answer and, in
         the roles that dispatch, every dispatcher worker run."""
@@ -185,6 +202,8 @@ class Connector:
             running, wanted = self.dispatcher.workers_running(), self.dispatcher.policy.workers
             if running < wanted:
                 return False, f"{running} of {wanted} dispatcher workers are running"
+        if self.dispatcher_process is not None and not self.dispatcher_process.running():
+            return False, "the dispatcher process is not running (it is being restarted)"
         return True, "ready"
 
     def _metrics_app(self) -> ASGIApp:
@@ -238,9 +257,13 @@ def build_connector(
     plugins: Plugins | None = None,
     clock: Clock | None = None,
     store: DeliveryStore | None = None,
+    dispatcher_command: Sequence[str] | None = None,
 ) -> Connector:
     """Open the store (unless it is given, opened on `clock`), load the plugins, build the
     dispatcher with the back-end client.
+
+    With `dispatcher_command` (role ``all`` only), the dispatcher is that command, run and
+    supervised as a process of its own, instead of worker threads in this one.
 
     Raises `ConfigError` when the environment cannot serve the metrics."""
     clock = clock or SystemClock()
@@ -268,7 +291,12 @@ def build_connector(
     backend_http = httpx.Client(transport=metrics.MeteredTransport(pools))
     client = backend_client(settings, backend_http)
     dispatcher = None
-    if role is not Role.RECEIVER:
+    process = None
+    if dispatcher_command is not None:
+        if role is not Role.ALL:
+            raise ValueError(f"a dispatcher process is for role all, not {role.value}")
+        process = DispatcherProcess(dispatcher_command)
+    elif role is not Role.RECEIVER:
         dispatcher = Dispatcher(
             store=store,
             platforms=plugins.platforms(),
@@ -281,12 +309,13 @@ def build_connector(
     folders = _watched_folders(settings, plugins)
     watcher = None
     if folders and role is not Role.DISPATCHER:
+        wake = dispatcher.wake if dispatcher is not None else None
         watcher = FolderWatcher(
             store,
             folders,
             settle=settings.batches.settle,
             clock=clock,
-            on_append=dispatcher.wake if dispatcher is not None else None,
+            on_append=process.wake if process is not None else wake,
         )
     return Connector(
         settings=settings,
@@ -299,6 +328,7 @@ def build_connector(
         alerter=_alerter(settings, store, clock) if dispatcher is not None else None,
         folders=watcher,
         clock=clock,
+        dispatcher_process=process,
     )
 
 

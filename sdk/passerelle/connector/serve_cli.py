@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +18,9 @@ import typer
 import uvicorn
 
 from passerelle.connector.config import ConfigError, Settings
+from passerelle.connector.dispatcher_process import watch_parent
 from passerelle.connector.logs import LogFormat, LogLevel, configure_logging
+from passerelle.connector.metrics import MULTIPROCESS_ENV, count_across_processes
 from passerelle.connector.runtime import Connector, Role, build_connector
 from passerelle.connector.startup import (
     StartupError,
@@ -69,13 +76,41 @@ def serve_command(
         LogFormat,
         typer.Option(help="text: a line for people; json: an object a line, for a log collector."),
     ] = LogFormat.TEXT,
+    supervised: Annotated[
+        bool,
+        typer.Option(
+            "--supervised",
+            hidden=True,
+            help="A dispatcher started by `serve`: woken through standard input, and stopped"
+            " when it ends.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the connector until interrupted; SIGTERM or Ctrl-C finishes in-flight work first."""
+    """Run the connector until interrupted; SIGTERM or Ctrl-C finishes in-flight work first.
+
+    With role all on PostgreSQL, the dispatcher runs in a process of its own, which this one
+    restarts if it exits and stops when it stops; their log lines go to the same output."""
     try:
         settings = Settings.load(config)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    own_process = role is Role.ALL and _dispatches_apart(settings)
+    with _metrics_shared_with_dispatcher(own_process):
+        _serve(settings, config, role, host, port, log_level, log_format, supervised, own_process)
+
+
+def _serve(
+    settings: Settings,
+    config: Path | None,
+    role: Role,
+    host: str | None,
+    port: int | None,
+    log_level: LogLevel,
+    log_format: LogFormat,
+    supervised: bool,
+    own_process: bool,
+) -> None:
     configure_logging(log_level, log_format)
     # The store's writer thread and the dispatcher's workers need the GIL for moments at a time,
     # between commits and back-end calls, while the event loop holds it for long stretches.
@@ -86,15 +121,19 @@ def serve_command(
     # Raised before the store opens its files; told once the start-up checks have passed, so
     # that a refusal stays one line.
     raised = raise_file_limit()
-    if role is Role.DISPATCHER:
+    if supervised:
+        # Its supervisor watches the process itself; its probe is for nobody, on any free port.
+        host, port = "127.0.0.1", 0
+    elif role is Role.DISPATCHER:
         # A dispatcher without a probe could lose its workers unseen: it always answers one.
         host = host or settings.dispatcher.health_host
         port = port or settings.dispatcher.health_port
     else:
         host = host or settings.receiver.host
         port = port or settings.receiver.port
+    dispatcher = _dispatcher_command(config, log_level, log_format) if own_process else None
     try:
-        connector, sock = _start_checked(settings, role, host, port)
+        connector, sock = _start_checked(settings, role, host, port, dispatcher)
     except StartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -110,6 +149,8 @@ def serve_command(
     # uvicorn raises the signal that stopped it again once its graceful shutdown is over; without
     # a handler of ours that SIGTERM would kill the process (status -15) after a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if supervised and (workers := connector.dispatcher) is not None:
+        watch_parent(workers.wake, lambda: workers.workers_running() >= workers.policy.workers)
     bound = sock.getsockname()[1]
     server = uvicorn.Server(
         server_config(
@@ -123,8 +164,46 @@ def serve_command(
     server.run(sockets=[sock])
 
 
+def _dispatcher_command(
+    config: Path | None, log_level: LogLevel, log_format: LogFormat
+) -> list[str]:
+    """How `serve` (role all) starts its dispatcher: this command's own, role dispatcher."""
+    command = [sys.executable, "-c", "from passerelle.cli import main; main()", "serve"]
+    command += ["--role", "dispatcher", "--supervised"]
+    command += ["--log-level", log_level.value, "--log-format", log_format.value]
+    return command + ([] if config is None else ["--config", str(config.resolve())])
+
+
+def _dispatches_apart(settings: Settings) -> bool:
+    """Whether role all runs its dispatcher in a process of its own: on PostgreSQL. A SQLite
+    file has one writer at a time: in one process the receiver's and the dispatcher's writes
+    share each commit (group commit), where two processes would take turns at the file's lock,
+    each waiting in SQLite's busy handler (a millisecond and more a turn)."""
+    return settings.store.url.partition(":")[0] in ("postgresql", "postgres")
+
+
+@contextmanager
+def _metrics_shared_with_dispatcher(own_process: bool) -> Iterator[None]:
+    """With a dispatcher process, and no ``PROMETHEUS_MULTIPROC_DIR`` set, count in a folder of
+    this command's own, which the dispatcher's process shares: ``/metrics`` then tells what both
+    did. The folder is removed when the command ends."""
+    if not own_process or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="passerelle-metrics-")
+    count_across_processes(folder)
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _start_checked(
-    settings: Settings, role: Role, host: str, port: int
+    settings: Settings,
+    role: Role,
+    host: str,
+    port: int,
+    dispatcher_command: list[str] | None = None,
 ) -> tuple[Connector, socket.socket]:
     """The connector and the socket it is to serve on, once the port is free, the store opens
     and (for the roles that dispatch) the back end answers; `StartupError` otherwise."""
@@ -139,7 +218,14 @@ def _start_checked(
                 plugins = default_plugins()
             except PluginError as exc:
                 raise StartupError(f"plugins: {exc}") from None
-            return build_connector(settings, role=role, plugins=plugins, store=store), sock
+            connector = build_connector(
+                settings,
+                role=role,
+                plugins=plugins,
+                store=store,
+                dispatcher_command=dispatcher_command,
+            )
+            return connector, sock
         except BaseException:
             store.close()
             raise

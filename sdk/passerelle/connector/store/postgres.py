@@ -17,6 +17,9 @@ at once. A hash collision between two keys only makes their claims take turns. `
 replay do not take the locks: a delivery they put back while a later delivery of its lane is
 being claimed may run after that one, as if it had been put back a moment later.
 
+The receiver's appends are committed in groups (`append_async`): the deliveries that arrive
+while one group commits go together in the next, one multi-row INSERT and one commit for all.
+
 Needs PostgreSQL 13 or later (`gen_random_uuid`).
 """
 
@@ -41,8 +44,9 @@ from passerelle.connector.store.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from passerelle.connector.store.group_commit import GroupCommit, Outcome
 from passerelle.connector.store.migrations import migrations
-from passerelle.connector.store.records import Headers
+from passerelle.connector.store.records import AppendResult, Headers, NewDelivery
 from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
 from passerelle.redaction import redact_url
 
@@ -109,6 +113,9 @@ class PostgresStore(SQLDeliveryStore):
             # store away for 20 s more): give up quickly instead, and let the next operation
             # that needs a connection try again at once.
             reconnect_timeout=_RECONNECT_WITHIN,
+        )
+        self._appends: GroupCommit[Row, AppendResult] = GroupCommit(
+            self._append_group, name="passerelle-postgres-appends", max_group=_ROWS_PER_INSERT
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout.total_seconds())
@@ -179,6 +186,29 @@ class PostgresStore(SQLDeliveryStore):
             self.outage.succeeded()  # a full disk lets reads through: only a write tells
         return result
 
+    async def append_async(self, delivery: NewDelivery) -> AppendResult:
+        """`append`, committed together with the other appends waiting at the same time."""
+        if self._closed:
+            raise StoreClosedError(f"the PostgreSQL store {self._where} is closed")
+        return await self._appends.submit(self.to_db_row(delivery))
+
+    def _append_group(self, rows: Sequence[Row]) -> list[Outcome[AppendResult]]:
+        try:
+            appended = self._transaction(lambda tx: insert_rows(tx, rows), read_only=False)
+        except StoreUnavailableError as exc:
+            return [(None, exc)] * len(rows)
+        except StoreError:
+            # One delivery the database refuses must not fail the others: each alone, so that
+            # only the one at fault fails.
+            return [self._append_alone(row) for row in rows]
+        return [(result, None) for result in appended]
+
+    def _append_alone(self, row: Row) -> Outcome[AppendResult]:
+        try:
+            return self._transaction(lambda tx: insert_rows(tx, [row]), read_only=False)[0], None
+        except StoreError as exc:
+            return None, exc
+
     def candidates(self, tx: Tx, *, limit: int, now: datetime) -> list[int]:
         found = tx.rows(
             "SELECT d.id, d.platform, d.store, d.ordering_key FROM deliveries AS d"  # noqa: S608
@@ -227,7 +257,65 @@ class PostgresStore(SQLDeliveryStore):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._appends.stop()  # the appends already submitted are committed first
             self._pool.close()
+
+
+Row = tuple[str, str, str, str | None, Jsonb, bytes, datetime]
+"""A delivery as the deliveries table keeps it: platform, store, delivery key, ordering key,
+headers, body, received_at."""
+_ROWS_PER_INSERT = 500
+"""8 parameters a row: well below PostgreSQL's limit of 65,535 per statement."""
+
+
+def insert_rows(tx: Tx, rows: Sequence[Row]) -> list[AppendResult]:
+    """Append `rows` in order in one statement, inside the transaction `tx`; of several rows
+    with the same key the first is new, the others its duplicates."""
+    params = {
+        f"{name}{n}": value
+        for n, row in enumerate(rows)
+        for name, value in zip(_ROW_NAMES, (*row, row[6]), strict=True)
+    }
+    values = ", ".join(
+        "(" + ", ".join(f":{name}{n}" for name in _ROW_NAMES) + ")" for n in range(len(rows))
+    )
+    inserted = tx.rows(
+        "INSERT INTO deliveries (platform, store, delivery_key, ordering_key, headers, body,"  # noqa: S608
+        f" received_at, next_attempt_at) VALUES {values}"
+        " ON CONFLICT (platform, store, delivery_key) DO NOTHING"
+        " RETURNING id, platform, store, delivery_key",
+        params,
+    )
+    new = {(p, s, k): int(i) for i, p, s, k in inserted}
+    keys = [row[:3] for row in rows]
+    old: dict[tuple[str, str, str], int] = {}
+    if missing := sorted(set(keys) - new.keys()):
+        platforms, stores, delivery_keys = (list(column) for column in zip(*missing, strict=True))
+        old = {
+            (p, s, k): int(i)
+            for i, p, s, k in tx.rows(
+                "SELECT d.id, d.platform, d.store, d.delivery_key FROM deliveries AS d"
+                " JOIN unnest(CAST(:platforms AS text[]), CAST(:stores AS text[]),"
+                " CAST(:keys AS text[])) AS k (platform, store, delivery_key)"
+                " ON d.platform = k.platform AND d.store = k.store"
+                " AND d.delivery_key = k.delivery_key",
+                {"platforms": platforms, "stores": stores, "keys": delivery_keys},
+            )
+        }
+    results = []
+    for key in keys:
+        if key in new:
+            results.append(AppendResult(id=new.pop(key), duplicate=False))
+            old[key] = results[-1].id
+        else:
+            results.append(AppendResult(id=old[key], duplicate=True))
+    return results
+
+
+_ROW_NAMES = (
+    "platform", "store", "delivery_key", "ordering_key", "headers", "body", "received_at",
+    "next_attempt_at",
+)  # fmt: skip
 
 
 class _PostgresTx:

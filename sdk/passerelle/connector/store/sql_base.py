@@ -17,6 +17,7 @@ from passerelle.connector.store.records import (
     DeliveryStatus,
     ErrorInfo,
     Headers,
+    NewDelivery,
     _require_aware,
 )
 
@@ -149,6 +150,19 @@ class SQLStoreBase(DeliveryStore):
     def to_db_body(self, body: bytes) -> Any:
         """The body as the backend keeps it (as is unless the backend encodes it)."""
         return body
+
+    def to_db_row(self, delivery: NewDelivery) -> tuple[Any, Any, Any, Any, Any, Any, Any]:
+        """`delivery` as the deliveries table keeps it: platform, store, delivery key, ordering
+        key, headers, body, received_at."""
+        return (
+            delivery.platform,
+            delivery.store,
+            delivery.delivery_key,
+            delivery.ordering_key,
+            self.to_db_headers(delivery.headers),
+            self.to_db_body(delivery.body),
+            self.to_db_time(delivery.received_at),
+        )
 
     def from_db_body(self, value: Any) -> bytes:
         """The body exactly as it was received, from what `to_db_body` made of it."""
