@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import NoReturn, Protocol
@@ -14,7 +14,6 @@ from passerelle.batches import ACCOUNT_PATTERN
 from passerelle.formats.errors import FormatError
 
 _NUMBER = re.compile(r"[0-9]+")
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def decode(data: bytes) -> str:
@@ -116,23 +115,47 @@ def record_runs(lines: Sequence[bytes], kinds: re.Pattern[bytes]) -> dict[int, i
     return {m.start(): m.end() for m in kinds.finditer(firsts)}
 
 
-def column_sum(joined: bytes, count: int, length: int, start: int, width: int) -> int:
+def column_sum(
+    joined: bytes, count: int, length: int, start: int, width: int, mask: bytes | None = None
+) -> int:
     """The sum of the `width`-digit numbers at 0-based `start` of `count` records of `length`
     characters joined by LF: a digit column at a time, the column being one slice of the
-    joined records, summed in one pass over its bytes."""
+    joined records, summed in one pass over its bytes. With `mask` (a byte per record, 255 or
+    0), only the records it marks with 255 count."""
     total = 0
+    if mask is None:
+        for column in range(start, start + width):
+            total = total * 10 + sum(joined[column :: length + 1]) - 48 * count
+        return total
+    keep = int.from_bytes(mask)
     for column in range(start, start + width):
-        total = total * 10 + sum(joined[column :: length + 1]) - 48 * count
+        digits = int.from_bytes(joined[column :: length + 1].translate(_DIGIT_VALUES)) & keep
+        total = total * 10 + sum(digits.to_bytes(count))
     return total
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines ended by LF, CRLF or CR; the last line may lack its end, and a DOS end-of-file
-    marker after it is ignored."""
-    lines = _LINE_END.split(text.rstrip("\x1a"))
-    while lines and lines[-1] == "":
-        lines.pop()
-    return lines
+_DIGIT_VALUES = bytes((b - 48) % 256 for b in range(256))
+"""Digits to their values (what else is not looked at)."""
+
+
+def per_record(
+    joined: bytes, count: int, length: int, columns: Iterable[tuple[int, bytes]]
+) -> bytes:
+    """One byte per record of `count` records of `length` characters joined by LF: the sum over
+    `columns` (0-based column, `bytes.translate` table) of the table applied to the record's
+    character in that column.
+
+    Each column (one slice of the joined records) is read as a big integer of a byte per record
+    and the columns are added as such, so a sum must stay below 256 (no byte carries over)."""
+    total = 0
+    for column, table in columns:
+        total += int.from_bytes(joined[column :: length + 1].translate(table))
+    return total.to_bytes(count)
+
+
+def byte_table(values: Mapping[int, int], default: int = 0) -> bytes:
+    """A `bytes.translate` table: `values[b]` for the bytes it names, `default` for the rest."""
+    return bytes(values.get(b, default) for b in range(256))
 
 
 def is_number(value: str) -> bool:
