@@ -101,15 +101,20 @@ _PRINTABLE = bytes(range(32, 127))
 _FIRST = itemgetter(slice(0, 1))
 
 
-def printable_ascii(data: bytes) -> bool:
-    """Whether `data` holds only printable ASCII characters (space to tilde)."""
-    return not data.translate(None, _PRINTABLE)
+def printable_ascii(data: bytes, also: bytes = b"") -> bool:
+    """Whether `data` holds only printable ASCII characters (space to tilde) and those in
+    `also`."""
+    return not data.translate(None, _PRINTABLE + also)
 
 
-def record_runs(lines: Sequence[bytes], kinds: re.Pattern[bytes]) -> dict[int, int]:
+def record_runs(
+    lines: Sequence[bytes], kinds: re.Pattern[bytes], firsts: bytes | None = None
+) -> dict[int, int]:
     """Where the runs of records whose record types (first characters) match `kinds` begin
-    in `lines`, and where they end; none when a line is empty."""
-    firsts = b"".join(map(_FIRST, lines))
+    in `lines`, and where they end; none when a line is empty. `firsts`, if given, are the
+    lines' first characters."""
+    if firsts is None:
+        firsts = b"".join(map(_FIRST, lines))
     if len(firsts) != len(lines):
         return {}
     return {m.start(): m.end() for m in kinds.finditer(firsts)}

@@ -229,14 +229,23 @@ class Reader:
         while True:
             # One search over the chunk spares each entry its own: a chunk with a control
             # character takes every line through the slow path, which names it.
-            clean = printable_ascii(b"".join(lines))
-            runs = record_runs(lines, _RUN) if clean else {}
+            joined = b"\n".join(lines)
+            clean = printable_ascii(joined, also=b"\n")
+            # every line 94 long: record i is joined[i * 95 : i * 95 + 94]
+            fixed = joined[RECORD_LENGTH::_STRIDE] == b"\n" * (len(lines) - 1) and (
+                len(joined) == _STRIDE * len(lines) - 1
+            )
+            runs = {}
+            if clean:
+                firsts = joined[::_STRIDE] if fixed else None
+                runs = record_runs(lines, _RUN, firsts)
             i, count = 0, len(lines)
             while i < count:
                 end = runs.get(i, 0)
                 if end and batch is not None and pending is None:
                     run = lines[i:end]
-                    found = _plain_entries(run, number + 1, batch, plain, trace)
+                    run_joined = joined[i * _STRIDE : end * _STRIDE - 1] if fixed else None
+                    found = _plain_entries(run, number + 1, batch, plain, trace, run_joined)
                     if found is not None:
                         entries, entry_hash, credits, debits = found
                         trace = run[-1][79:94]
@@ -501,10 +510,15 @@ class _Plain:
 
 
 def _plain_entries(
-    run: Sequence[bytes], line: int, batch: BatchHeader, plain: _Plain, after: bytes
+    run: Sequence[bytes],
+    line: int,
+    batch: BatchHeader,
+    plain: _Plain,
+    after: bytes,
+    joined: bytes | None = None,
 ) -> tuple[tuple[Entry, ...], int, int, int] | None:
     """The entries of `run` (entry records from `line` on, whose trace numbers must follow
-    `after`) when every one is a plain payment that passes every check: with their entry hash,
+    `after`; `joined`, if given, is `run` joined by LF) when every one is a plain payment that passes every check: with their entry hash,
     credits and debits. None otherwise, and the records are read one by one, which finds and
     names the problem.
 
@@ -512,7 +526,8 @@ def _plain_entries(
     characters at one position of every record are one slice of the joined records, and
     `per_record` gives what a record's columns add up to, a byte per record."""
     count = len(run)
-    joined = b"\n".join(run)
+    if joined is None:
+        joined = b"\n".join(run)
     if not (
         len(joined) == _STRIDE * count - 1
         and joined.count(b"\n") == count - 1
