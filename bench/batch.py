@@ -23,10 +23,12 @@ Times are CPU time of this process (``time.process_time``: the readers run in on
 other processes' load, which comes and goes on a shared machine, does not count), the best of
 ``--repeat`` rounds in which the readers take turns (two rounds at 1M entries and over); the
 garbage collector runs as usual. Rate is entries (NACHA) or transactions (CPA-005) per second;
-the ratio is passerelle's rate over the fastest peer's, against ``--target``. Memory is measured per size in
+the ratio is passerelle's rate over the fastest peer's, against ``--target`` from 100,000
+entries on (a smaller file is shown, not held to it). Memory is measured per size in
 a fresh process reading the file with the streaming reader: tracemalloc peak, and max RSS
 (``VmHWM``) beside the RSS the process had before reading; the streaming target is a peak at
-the largest size within 1.2x of the smallest's.
+the largest size within 1.2x of the smallest's. Bambora CSV (EFT rows) is measured for memory
+only: ``bambora.Reader`` streams it the same way.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from passerelle.formats import cpa005, nacha
+from passerelle.formats import bambora, cpa005, nacha
 from passerelle.formats._records import routing_check_digit
 
 BANKS = 2000
 BATCH = 10_000
 STREAM_TARGET = 1.2
+TARGET_FROM = 100_000
+"""The smallest size the speed target holds for."""
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -126,6 +130,17 @@ def write_cpa005(path: Path, transactions: int, seed: int = 1) -> None:
         out.write((trailer + "0" * 44).ljust(1464) + "\n")
 
 
+def write_bambora(path: Path, rows: int, seed: int = 1) -> None:
+    """A Bambora EFT file of `rows` credits."""
+    rnd = random.Random(seed)
+    with path.open("w", encoding="ascii", newline="\r\n") as out:
+        for i in range(rows):
+            out.write(
+                f"E,C,{rnd.randrange(1, 1000):03d},{rnd.randrange(10**5):05d},"
+                f"{rnd.randrange(10**7, 10**9)},{rnd.randrange(1, 10**6)},{i + 1},EMPLOYEE {i}\n"
+            )
+
+
 # --- readers ----------------------------------------------------------------------------------
 
 
@@ -152,6 +167,11 @@ def nacha_batch(path: Path) -> int:
 def cpa005_stream(path: Path) -> int:
     with path.open("rb") as file:
         return count(cpa005.Reader(file, filename=path.name))
+
+
+def bambora_stream(path: Path) -> int:
+    with path.open("rb") as file:
+        return count(bambora.Reader(file, filename=path.name))
 
 
 def cpa005_batch(path: Path) -> int:
@@ -263,7 +283,7 @@ def status_kb(field: str) -> int:
 
 
 def measure_memory(kind: str, path: Path) -> None:
-    reader = nacha_stream if kind == "nacha" else cpa005_stream
+    reader = {"nacha": nacha_stream, "cpa005": cpa005_stream, "bambora": bambora_stream}[kind]
     before = status_kb("VmHWM")
     tracemalloc.start()
     items = reader(path)
@@ -337,7 +357,7 @@ def main(argv: list[str]) -> int:
                         ratio = f"{row.rate / fastest.rate:6.2f}x"
                         if kind != "nacha":
                             ratio += " (vs NACHA peer)"
-                        if row.rate / fastest.rate < args.target:
+                        if size >= TARGET_FROM and row.rate / fastest.rate < args.target:
                             ratio += " < target"
                             status = 1
                     print(
@@ -347,21 +367,35 @@ def main(argv: list[str]) -> int:
                     )
                 memories[size] = memory(kind, path)
                 path.unlink()
-            print(f"\n{kind} streaming memory (fresh process per size)")
-            print(f"{'size':>9} {'tracemalloc peak':>17} {'max RSS':>10} {'RSS before':>11}")
-            for size, found in memories.items():
-                print(
-                    f"{size:>9,} {human(found['peak']):>17} {human(found['rss_max'] * 1024):>10} "
-                    f"{human(found['rss_before'] * 1024):>11}"
-                )
-            small, large = memories[sizes[0]], memories[sizes[-1]]
-            growth = large["peak"] / small["peak"]
-            rss_growth = large["rss_max"] / small["rss_max"]
-            verdict = "ok" if growth <= STREAM_TARGET else "over target"
-            print(
-                f"peak at {sizes[-1]:,} / at {sizes[0]:,}: tracemalloc {growth:.2f}x, "
-                f"max RSS {rss_growth:.2f}x (target <= {STREAM_TARGET}x: {verdict})"
-            )
-            if growth > STREAM_TARGET:
+            if not print_memory(kind, memories):
                 status = 1
+        memories = {}
+        for size in sizes:
+            path = Path(tmp) / f"bambora-{size}.csv"
+            write_bambora(path, size)
+            memories[size] = memory("bambora", path)
+            path.unlink()
+        if not print_memory("bambora", memories):
+            status = 1
     return status
+
+
+def print_memory(kind: str, memories: dict[int, dict[str, int]]) -> bool:
+    """Prints the memory streaming took at each size; whether the peak stayed flat."""
+    print(f"\n{kind} streaming memory (fresh process per size)")
+    print(f"{'size':>9} {'tracemalloc peak':>17} {'max RSS':>10} {'RSS before':>11}")
+    for size, found in memories.items():
+        print(
+            f"{size:>9,} {human(found['peak']):>17} {human(found['rss_max'] * 1024):>10} "
+            f"{human(found['rss_before'] * 1024):>11}"
+        )
+    sizes = list(memories)
+    small, large = memories[sizes[0]], memories[sizes[-1]]
+    growth = large["peak"] / small["peak"]
+    rss_growth = large["rss_max"] / small["rss_max"]
+    verdict = "ok" if growth <= STREAM_TARGET else "over target"
+    print(
+        f"peak at {sizes[-1]:,} / at {sizes[0]:,}: tracemalloc {growth:.2f}x, "
+        f"max RSS {rss_growth:.2f}x (target <= {STREAM_TARGET}x: {verdict})"
+    )
+    return growth <= STREAM_TARGET
