@@ -49,9 +49,8 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from itertools import chain, islice, repeat
 from operator import itemgetter, lt
 
@@ -205,7 +204,7 @@ class Reader:
                 )
         return Record(raw.decode("ascii").ljust(RECORD_LENGTH), line, self.filename)
 
-    def _read(self) -> Iterator[Sequence[Entry]]:
+    def _read(self) -> Iterator[Iterable[Entry]]:
         """The entries in groups: a run of plain entries checked at once, or one entry."""
         filename = self.filename
         check_digits = _CHECK_DIGITS
@@ -249,11 +248,11 @@ class Reader:
                     if found is not None:
                         entries, entry_hash, credits, debits = found
                         trace = run[-1][79:94]
-                        b_records += len(entries)
+                        b_records += len(run)
                         b_hash += entry_hash
                         b_credits += credits
                         b_debits += debits
-                        number += len(entries)
+                        number += len(run)
                         i = end
                         yield entries
                         continue
@@ -445,8 +444,6 @@ class Reader:
 
 _RUN = re.compile(rb"6{16,}")
 """Runs of entry records worth checking at once."""
-_new_entry = partial(tuple.__new__, Entry)
-"""Entry._make without its Python-level length check: zip gives every field."""
 _TRACE = itemgetter(slice(79, 94))
 _STRIDE = RECORD_LENGTH + 1
 _DIGIT_COLUMNS = (*range(1, 12), *range(29, 39), *range(79, 94))
@@ -516,11 +513,11 @@ def _plain_entries(
     plain: _Plain,
     after: bytes,
     joined: bytes | None = None,
-) -> tuple[tuple[Entry, ...], int, int, int] | None:
+) -> tuple[Iterator[Entry], int, int, int] | None:
     """The entries of `run` (entry records from `line` on, whose trace numbers must follow
-    `after`; `joined`, if given, is `run` joined by LF) when every one is a plain payment that passes every check: with their entry hash,
-    credits and debits. None otherwise, and the records are read one by one, which finds and
-    names the problem.
+    `after`; `joined`, if given, is `run` joined by LF) when every one is a plain payment that
+    passes every check: with their entry hash, credits and debits. None otherwise, and the
+    records are read one by one, which finds and names the problem.
 
     The records, joined by LF, are checked a column of characters at a time: the `count`
     characters at one position of every record are one slice of the joined records, and
@@ -569,7 +566,9 @@ def _plain_entries(
     else:
         credits = total if plain.direction else 0
     lines = range(line, line + count)
-    entries = tuple(map(_new_entry, zip(run, lines, repeat(batch), repeat(None))))
+    # Made as the caller takes them (Entry._make without its length check: zip gives every
+    # field), so that one entry's memory serves the next.
+    entries = map(tuple.__new__, repeat(Entry), zip(run, lines, repeat(batch), repeat(None)))
     return entries, column_sum(joined, count, RECORD_LENGTH, 3, 8), credits, total - credits
 
 
