@@ -7,6 +7,7 @@ import codecs
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import NoReturn, Protocol
 
@@ -161,6 +162,18 @@ def per_record(
 def byte_table(values: Mapping[int, int], default: int = 0) -> bytes:
     """A `bytes.translate` table: `values[b]` for the bytes it names, `default` for the rest."""
     return bytes(values.get(b, default) for b in range(256))
+
+
+NOT_SPACE = byte_table({ord(" "): 0}, 1)
+"""1 for a character that is not a space, 0 for a space."""
+NOT_ZERO = byte_table({ord("0"): 0}, 1)
+"""1 for a character that is not the digit 0."""
+
+
+def columns(start: int, width: int, table: bytes) -> Iterator[tuple[int, bytes]]:
+    """`per_record`'s columns for a field: `width` columns from 0-based `start`, each read
+    with `table`."""
+    return zip(range(start, start + width), repeat(table))
 
 
 def is_number(value: str) -> bool:

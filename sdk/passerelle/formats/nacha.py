@@ -95,10 +95,13 @@ from passerelle.formats._nacha_model import (
 )
 from passerelle.formats._nacha_write import write
 from passerelle.formats._records import (
+    NOT_SPACE,
+    NOT_ZERO,
     Readable,
     Record,
     byte_table,
     column_sum,
+    columns,
     per_record,
     printable_ascii,
     record_runs,
@@ -454,7 +457,7 @@ _CODE_COLUMNS = (
     (2, byte_table({d: i for i, d in enumerate(_DIGITS)})),
 )
 """The transaction code as one byte value (22 is 22)."""
-_AMOUNT_COLUMNS = tuple((column, byte_table({ord("0"): 0}, 1)) for column in range(29, 39))
+_AMOUNT_COLUMNS = tuple(columns(29, 10, NOT_ZERO))
 """How many digits of the amount are not 0: none for a zero amount."""
 _ROUTING_COLUMNS = tuple(
     (column, byte_table({d: i * weight % 10 for i, d in enumerate(_DIGITS)}))
@@ -463,7 +466,6 @@ _ROUTING_COLUMNS = tuple(
 """Each digit of the routing number (RDFI and check digit) times its ABA weight, mod 10: the
 nine add up to a multiple of 10 (at most 80) when the check digit is right."""
 _TENS = bytes(range(0, 90, 10))
-_NOT_SPACE = byte_table({ord(" "): 0}, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,7 +548,9 @@ def _plain_entries(
         or (  # a blank name: most runs have no name starting with a space
             b" " in joined[name_columns[0] :: _STRIDE]
             and b"\0"
-            in per_record(joined, count, RECORD_LENGTH, zip(name_columns, repeat(_NOT_SPACE)))
+            in per_record(
+                joined, count, RECORD_LENGTH, columns(name_columns[0], len(name_columns), NOT_SPACE)
+            )
         )
         or (
             plain.payment_types is not None
