@@ -448,7 +448,9 @@ def width(at: tuple[int, int]) -> int:
 
 
 @st.composite
-def sec_files(draw: st.DrawFn) -> tuple[BatchFile, str, dict[int, list[str]]]:
+def sec_files(
+    draw: st.DrawFn, entries_from: int = 0, entries_to: int = 8
+) -> tuple[BatchFile, str, dict[int, list[str]]]:
     sec = draw(st.sampled_from(list(nacha.SEC_CODES)))
     rule = nacha.SEC_CODES[sec]
     directions = [
@@ -456,7 +458,7 @@ def sec_files(draw: st.DrawFn) -> tuple[BatchFile, str, dict[int, list[str]]]:
     ]
     entries = []
     addenda: dict[int, list[str]] = {}
-    for i in range(draw(st.integers(0, 8))):
+    for i in range(draw(st.integers(entries_from, entries_to))):
         direction = draw(st.sampled_from(directions))
         entries.append(
             BatchEntry(
@@ -504,6 +506,18 @@ def test_write_then_read_gives_back_the_batch_sec_code_and_addenda(
     ]
     carried = payment_type if sec in ("WEB", "TEL") else None
     assert [e.payment_type for e in streamed] == [carried] * len(batch.entries)
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=sec_files(entries_from=16, entries_to=40), payment_type=st.sampled_from(["R", "S"]))
+def test_long_batches_of_every_sec_code_read_in_runs_give_back_what_was_written(
+    case: tuple[BatchFile, str, dict[int, list[str]]], payment_type: Literal["R", "S"]
+) -> None:
+    batch, sec, addenda = case
+    data = nacha.write(batch, sec_code=sec, addenda=addenda, payment_type=payment_type)
+
+    assert nacha.read(data) == batch
+    assert outcome(data) == one_by_one(data)
 
 
 def test_write_refuses_what_the_sec_code_forbids() -> None:
