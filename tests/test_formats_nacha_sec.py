@@ -169,23 +169,7 @@ def test_web_and_tel_payment_type_code(line: int, code: str, reason: str) -> Non
 
 
 def test_web_credits_may_leave_the_payment_type_code_blank() -> None:
-    batch = BatchFile(
-        batch_id="091000019-261207-A",
-        originator="1234567890",
-        kind=BatchKind.CREDIT,
-        processing_date=dt.date(2026, 12, 7),
-        currency="USD",
-        entries=(
-            BatchEntry(
-                direction=Direction.CREDIT,
-                amount=Money.of("25.00", "USD"),
-                payee="ALEX P2P",
-                account="12-34",
-                routing="091000019",
-                transaction_code="22",
-            ),
-        ),
-    )
+    batch = nacha.read(CREDIT)
     data = put(nacha.write(batch, sec_code="WEB", payment_type="R"), 3, 77, "  ")
 
     assert nacha.read(data) == batch
