@@ -384,14 +384,21 @@ class Reader:
         lines = self._first[1:]
         closed = False
         while True:
-            joined = b"".join(lines)
-            runs = record_runs(lines, _RUN) if printable_ascii(joined) and not closed else {}
+            joined = b"\n".join(lines)
+            # every line 1464 long: record i is joined[i * 1465 : i * 1465 + 1464]
+            fixed = joined[RECORD_LENGTH::_STRIDE] == b"\n" * (len(lines) - 1) and (
+                len(joined) == _STRIDE * len(lines) - 1
+            )
+            runs = {}
+            if printable_ascii(joined, also=b"\n") and not closed:
+                runs = record_runs(lines, _RUN, joined[::_STRIDE] if fixed else None)
             i, size = 0, len(lines)
             while i < size:
                 end = runs.get(i, 0)
                 if end:
                     run = lines[i:end]
-                    found = _full_records(run, number + 1, header)
+                    run_joined = joined[i * _STRIDE : end * _STRIDE - 1] if fixed else None
+                    found = _full_records(run, number + 1, header, run_joined)
                     if found is not None:
                         transactions, value = found
                         total = totals[_DIRECTIONS[run[0][:1].decode()]]
@@ -466,16 +473,18 @@ _COUNT = itemgetter(slice(1, 10))
 
 
 def _full_records(
-    run: Sequence[bytes], line: int, header: Header
+    run: Sequence[bytes], line: int, header: Header, joined: bytes | None = None
 ) -> tuple[Iterator[Transaction], int] | None:
-    """The transactions of `run` (C or D records of printable ASCII from `line` on) when every
-    record holds six transactions that pass every check, with their total value; None
-    otherwise, and the records are read one by one, which finds and names the problem.
+    """The transactions of `run` (C or D records of printable ASCII from `line` on; `joined`,
+    if given, is `run` joined by LF) when every record holds six transactions that pass every
+    check, with their total value; None otherwise, and the records are read one by one, which
+    finds and names the problem.
 
     The records, joined by LF, are checked a column of characters at a time: the characters at
     one position of every record are one slice of the joined records."""
     count = len(run)
-    joined = b"\n".join(run)
+    if joined is None:
+        joined = b"\n".join(run)
     control = header.control.encode("ascii")
     expected = b"".join(b"%09d" % n for n in range(line, line + count))
     if not (
