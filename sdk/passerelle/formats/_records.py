@@ -80,20 +80,26 @@ def stream_lines(stream: Readable, fixed_length: int | None = None) -> Iterator[
             assert fixed_length is not None
             cut = len(data) - len(data) % fixed_length
             yield [data[i : i + fixed_length] for i in range(0, cut, fixed_length)]
+            data = data[cut:]
         else:
             cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
             if not cut and len(data) > CHUNK_SIZE:
                 cut = len(data)
             if cut:
                 lines = data[:cut].splitlines()
+                data = data[cut:]
                 ended = len(lines)
                 while ended and not lines[ended - 1]:
                     ended -= 1
-                if ended:  # empty lines count only once a line follows them
-                    yield [b""] * empty + lines[:ended]
+                trailing = len(lines) - ended
+                del lines[ended:]
+                if lines:  # empty lines count only once a line follows them
+                    lines[:0] = [b""] * empty
                     empty = 0
-                empty += len(lines) - ended
-        data = data[cut:]
+                    yield lines
+                    # the caller is done with them: let them go before the next chunk comes
+                    lines = []
+                empty += trailing
         chunk = stream.read(CHUNK_SIZE)
         data += chunk
 

@@ -157,6 +157,7 @@ class Reader:
                 method = this
                 self.currency = _CURRENCY[method]
                 yield _entry(row, method)
+            del lines  # before the next chunk is read
         if not number:
             raise FormatError("the file is empty", filename=self.filename)
 
