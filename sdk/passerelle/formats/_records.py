@@ -62,8 +62,10 @@ def stream_lines(stream: Readable, fixed_length: int | None = None) -> Iterator[
         head = data[: fixed_length + 1]
         fixed = b"\n" not in head and b"\r" not in head and head[-1:] not in b" \x1a"
     empty = 0
+    more = bool(chunk)
+    del chunk  # `data` holds its bytes; a second reference would double a chunk's footprint
     while True:
-        if not chunk:
+        if not more:
             data = data.rstrip(b"\x1a")
             if fixed:
                 assert fixed_length is not None
@@ -101,7 +103,9 @@ def stream_lines(stream: Readable, fixed_length: int | None = None) -> Iterator[
                     lines = []
                 empty += trailing
         chunk = stream.read(CHUNK_SIZE)
+        more = bool(chunk)
         data += chunk
+        del chunk
 
 
 _PRINTABLE = bytes(range(32, 127))
