@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,65 @@ def test_write_refuses_a_transaction_code_on_an_eft_row() -> None:
     assert write_error(with_entry(read(EFT), transaction_code="450")) == (
         "entries[0].transaction_code: '450': EFT rows carry no transaction code"
     )
+
+
+# --- streaming --------------------------------------------------------------------------------
+
+
+class CountingStream(io.BytesIO):
+    """A file that counts how much of it was read."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.taken = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        chunk = super().read(size)
+        self.taken += len(chunk)
+        return chunk
+
+
+def big_eft(rows: int) -> bytes:
+    return b"".join(
+        f"E,C,001,99001,{10_000_000 + i},{100 + i},{i + 1},PAYEE {i}\r\n".encode()
+        for i in range(rows)
+    )
+
+
+def test_the_reader_yields_rows_before_it_has_read_the_whole_file() -> None:
+    data = big_eft(40_000)
+    stream = CountingStream(data)
+    reader = bambora.Reader(stream, filename="big.csv")
+
+    first = next(iter(reader))
+
+    assert first == credit(
+        "1.00", "CAD", "PAYEE 0", institution="001", transit="99001", account="10000000",
+        reference="1",
+    )  # fmt: skip
+    assert reader.currency == "CAD"
+    assert stream.taken < len(data) // 2
+
+
+def test_a_file_that_fails_on_its_last_row_yields_first_then_read_gives_nothing() -> None:
+    data = big_eft(3_000) + b"E,C,001,99001,12345678,0,9,LAST\r\n"
+    reader = bambora.Reader(io.BytesIO(data), filename="big.csv")
+    seen = []
+
+    with pytest.raises(FormatError, match=r"big.csv line 3001, column 6 \(amount\)"):
+        seen.extend(reader)
+    assert len(seen) == 3_000
+    with pytest.raises(FormatError, match="line 3001"):
+        bambora.read(data, filename="big.csv", processing_date=DAY, batch_id="B-1")
+
+
+def test_the_stream_and_read_give_the_same_entries() -> None:
+    assert tuple(bambora.Reader(io.BytesIO(ACH_DEBITS))) == read(ACH_DEBITS).entries
+
+
+def test_a_reader_reads_once() -> None:
+    reader = bambora.Reader(io.BytesIO(EFT))
+    list(reader)
+
+    with pytest.raises(RuntimeError, match="once"):
+        iter(reader)

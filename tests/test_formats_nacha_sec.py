@@ -8,6 +8,7 @@ import io
 import logging
 import re
 from pathlib import Path
+from typing import Literal
 from unittest.mock import patch
 
 import pytest
@@ -138,6 +139,49 @@ def test_tel_batches_carry_only_debits() -> None:
         "RV.ACH line 15, positions 2-3 (transaction code): "
         "'22' is a credit, and TEL batches carry only debits"
     )
+
+
+@pytest.mark.parametrize("code", ["R ", "S ", "  "])
+def test_tel_payment_type_code_is_r_s_or_blank(code: str) -> None:
+    entries = list(nacha.Reader(io.BytesIO(put(VARIANTS, 15, 77, code))))
+
+    assert entries[5].batch.sec_code == "TEL"
+    assert entries[5].payment_type == (code.strip() or None)
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "reason"),
+    [
+        (10, "  ", "'  ': the payment type code of a WEB debit is 'R ' (recurring) or "
+         "'S ' (single entry)"),
+        (11, "X ", "'X ': the payment type code of a WEB debit is 'R ' (recurring) or "
+         "'S ' (single entry)"),
+        (10, "SS", "'SS': the payment type code of a WEB debit is 'R ' (recurring) or "
+         "'S ' (single entry)"),
+        (15, "X ", "'X ': the payment type code of a TEL debit is 'R ' (recurring) or "
+         "'S ' (single entry), or blanks"),
+    ],
+)  # fmt: skip
+def test_web_and_tel_payment_type_code(line: int, code: str, reason: str) -> None:
+    assert error(put(VARIANTS, line, 77, code)) == (
+        f"RV.ACH line {line}, positions 77-78 (payment type code): {reason}"
+    )
+
+
+def test_web_credits_may_leave_the_payment_type_code_blank() -> None:
+    batch = nacha.read(CREDIT)
+    data = put(nacha.write(batch, sec_code="WEB", payment_type="R"), 3, 77, "  ")
+
+    assert nacha.read(data) == batch
+    assert [e.payment_type for e in nacha.Reader(io.BytesIO(data))] == [None]
+
+
+def test_the_payment_type_code_is_discretionary_data_elsewhere() -> None:
+    data = put(VARIANTS, 3, 77, "X9")
+
+    first = next(iter(nacha.Reader(io.BytesIO(data))))
+
+    assert (first.batch.sec_code, first.payment_type) == ("CCD", None)
 
 
 def test_cie_batches_carry_only_credits() -> None:
@@ -292,6 +336,49 @@ def test_trace_number_must_begin_with_the_odfi() -> None:
     )
 
 
+def test_trace_numbers_ascend_within_a_batch() -> None:
+    assert error(put(VARIANTS, 11, 80, "091000010020001")) == (
+        "RV.ACH line 11, positions 80-94 (trace number): '091000010020001' does not follow the "
+        "trace number before it in the batch, '091000010020001': trace numbers ascend within "
+        "a batch"
+    )
+    assert error(put(VARIANTS, 5, 80, "091000010009999")) == (
+        "RV.ACH line 5, positions 80-94 (trace number): '091000010009999' does not follow the "
+        "trace number before it in the batch, '091000010010001': trace numbers ascend within "
+        "a batch"
+    )
+
+
+def test_trace_numbers_need_not_be_consecutive_and_start_again_in_each_batch() -> None:
+    data = put(put(VARIANTS, 15, 80, "091000010000001"), 16, 80, "091000010000009")
+
+    assert [e.trace_number for e in nacha.Reader(io.BytesIO(data))][5:7] == [
+        "091000010000001",
+        "091000010000009",
+    ]
+
+
+def test_batch_numbers_ascend_within_a_file() -> None:
+    data = put(put(VARIANTS, 9, 88, "0000001"), 13, 88, "0000001")
+
+    assert error(data) == (
+        "RV.ACH line 9, positions 88-94 (batch number): '0000001' does not follow batch "
+        "0000001 (line 2): batch numbers ascend within a file"
+    )
+
+
+def test_batch_numbers_need_not_be_consecutive() -> None:
+    data = put(put(VARIANTS, 14, 88, "0000007"), 17, 88, "0000007")
+    data = put(put(data, 18, 88, "0000042"), 23, 88, "0000042")
+
+    assert [b.batch_id[-7:] for b in nacha.read_batches(data)] == [
+        "0000001",
+        "0000002",
+        "0000007",
+        "0000042",
+    ]
+
+
 def test_trace_number_must_be_digits() -> None:
     assert error(put(VARIANTS, 5, 90, "X")) == (
         "RV.ACH line 5, positions 80-94 (trace number): '0910000100X0002' is not a number"
@@ -345,7 +432,9 @@ def width(at: tuple[int, int]) -> int:
 
 
 @st.composite
-def sec_files(draw: st.DrawFn) -> tuple[BatchFile, str, dict[int, list[str]]]:
+def sec_files(
+    draw: st.DrawFn, entries_from: int = 0, entries_to: int = 8
+) -> tuple[BatchFile, str, dict[int, list[str]]]:
     sec = draw(st.sampled_from(list(nacha.SEC_CODES)))
     rule = nacha.SEC_CODES[sec]
     directions = [
@@ -353,7 +442,7 @@ def sec_files(draw: st.DrawFn) -> tuple[BatchFile, str, dict[int, list[str]]]:
     ]
     entries = []
     addenda: dict[int, list[str]] = {}
-    for i in range(draw(st.integers(0, 8))):
+    for i in range(draw(st.integers(entries_from, entries_to))):
         direction = draw(st.sampled_from(directions))
         entries.append(
             BatchEntry(
@@ -386,12 +475,12 @@ def sec_files(draw: st.DrawFn) -> tuple[BatchFile, str, dict[int, list[str]]]:
 
 
 @settings(max_examples=80, deadline=None)
-@given(case=sec_files())
+@given(case=sec_files(), payment_type=st.sampled_from(["R", "S"]))
 def test_write_then_read_gives_back_the_batch_sec_code_and_addenda(
-    case: tuple[BatchFile, str, dict[int, list[str]]],
+    case: tuple[BatchFile, str, dict[int, list[str]]], payment_type: Literal["R", "S"]
 ) -> None:
     batch, sec, addenda = case
-    data = nacha.write(batch, sec_code=sec, addenda=addenda)
+    data = nacha.write(batch, sec_code=sec, addenda=addenda, payment_type=payment_type)
 
     assert nacha.read(data) == batch
     streamed = list(nacha.Reader(io.BytesIO(data)))
@@ -399,6 +488,20 @@ def test_write_then_read_gives_back_the_batch_sec_code_and_addenda(
     assert [list(e.addenda) for e in streamed] == [
         addenda.get(i, []) for i in range(len(batch.entries))
     ]
+    carried = payment_type if sec in ("WEB", "TEL") else None
+    assert [e.payment_type for e in streamed] == [carried] * len(batch.entries)
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=sec_files(entries_from=16, entries_to=40), payment_type=st.sampled_from(["R", "S"]))
+def test_long_batches_of_every_sec_code_read_in_runs_give_back_what_was_written(
+    case: tuple[BatchFile, str, dict[int, list[str]]], payment_type: Literal["R", "S"]
+) -> None:
+    batch, sec, addenda = case
+    data = nacha.write(batch, sec_code=sec, addenda=addenda, payment_type=payment_type)
+
+    assert nacha.read(data) == batch
+    assert outcome(data) == one_by_one(data)
 
 
 def test_write_refuses_what_the_sec_code_forbids() -> None:
@@ -419,8 +522,8 @@ def test_write_refuses_what_the_sec_code_forbids() -> None:
 # --- entries checked in runs agree with entries checked one by one ----------------------------
 
 
-def long_file() -> bytes:
-    """One mixed PPD batch of 40 entries: long enough for the reader's run-at-once path."""
+def long_file(sec_code: str = "PPD") -> bytes:
+    """One mixed batch of 40 entries: long enough for the reader's run-at-once path."""
     routing = "091000019"
     entries = tuple(
         BatchEntry(
@@ -442,10 +545,11 @@ def long_file() -> bytes:
         currency="USD",
         entries=entries,
     )
-    return nacha.write(batch)
+    return nacha.write(batch, sec_code=sec_code)
 
 
 LONG = long_file()
+LONG_WEB = long_file("WEB")
 
 
 def outcome(data: bytes) -> object:
@@ -462,12 +566,13 @@ def one_by_one(data: bytes) -> object:
         return outcome(data)
 
 
-def test_a_long_batch_is_read_in_runs_and_gives_what_one_by_one_gives() -> None:
+@pytest.mark.parametrize("data", [LONG, LONG_WEB], ids=["PPD", "WEB"])
+def test_a_long_batch_is_read_in_runs_and_gives_what_one_by_one_gives(data: bytes) -> None:
     with patch.object(nacha, "_plain_entries", wraps=nacha._plain_entries) as runs:
-        found = outcome(LONG)
+        found = outcome(data)
 
     assert [call for call in runs.call_args_list if call.args[0]]  # the run path was taken
-    assert found == one_by_one(LONG)
+    assert found == one_by_one(data)
     assert isinstance(found, tuple)
     assert len(found[0]) == 40
 
@@ -476,12 +581,13 @@ def test_a_long_batch_is_read_in_runs_and_gives_what_one_by_one_gives() -> None:
 @given(
     line=st.integers(3, 42),
     position=st.integers(1, 94),
-    char=st.sampled_from(list("0159 AZ-\x00\t\x81")),
+    char=st.sampled_from(list("0159 AZ-RSX\x00\t\x81")),
+    file=st.sampled_from([LONG, LONG_WEB]),
 )
 def test_a_changed_character_gives_the_same_result_in_runs_and_one_by_one(
-    line: int, position: int, char: str
+    line: int, position: int, char: str, file: bytes
 ) -> None:
-    data = put(LONG, line, position, char)
+    data = put(file, line, position, char)
 
     assert outcome(data) == one_by_one(data)
 
@@ -515,3 +621,17 @@ def test_records_of_other_lengths_give_the_same_result_in_runs_and_one_by_one(
     data = b"\n".join(lines)
 
     assert outcome(data) == one_by_one(data)
+
+
+def test_a_trace_number_out_of_order_in_a_run_is_named_as_one_by_one_names_it() -> None:
+    data = put(LONG, 20, 88, "0000017")
+
+    assert (
+        outcome(data)
+        == one_by_one(data)
+        == (
+            "LONG.ACH line 20, positions 80-94 (trace number): '091000010000017' does not follow "
+            "the trace number before it in the batch, '091000010000017': trace numbers ascend "
+            "within a batch"
+        )
+    )

@@ -63,7 +63,7 @@ alphanumeric, and real files hold hyphens and masked digits (744-5678-99, XXXXX1
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", cache_strings=False)
 
 
 class Direction(StrEnum):

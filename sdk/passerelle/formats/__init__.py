@@ -8,9 +8,10 @@ field; nothing is returned half-read.
 
 Large files are read as streams, in bounded memory: `nacha.Reader(file)` and
 `cpa005.Reader(file)` take a binary file object, have the file's header at once and yield its
-entries (`nacha.Entry`, `cpa005.Transaction`, each with `batch_entry()`) as they go; the file's
-controls are checked at the end, so a caller that acts on entries holds its changes until the
-iteration ends normally (it raises `FormatError` otherwise). `nacha.read_batches` gives one
+entries (`nacha.Entry`, `cpa005.Transaction`, each with `batch_entry()`) as they go, and
+`bambora.Reader(file)` yields each row's `BatchEntry`; the file's controls are checked at the
+end, so a caller that acts on entries holds its changes until the iteration ends normally (it
+raises `FormatError` otherwise). `nacha.read_batches` gives one
 `BatchFile` per batch of a NACHA file whose batches differ in company or effective date.
 """
 

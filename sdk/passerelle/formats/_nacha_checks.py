@@ -448,3 +448,43 @@ def _file_control(
         debits=_usd(debits),
         credits=_usd(credits),
     )
+
+
+def _bad_payment_type(
+    filename: str, line: int, batch: BatchHeader, credit: bool, found: bytes
+) -> NoReturn:
+    types = SEC_CODES[batch.sec_code].payment_types
+    assert types is not None
+    what = "credit" if credit else "debit"
+    blank = ", or blanks" if " " in types[credit] else ""
+    _fail(
+        filename,
+        line,
+        f"{found.decode()!r}: the payment type code of a {batch.sec_code} {what} is 'R ' "
+        f"(recurring) or 'S ' (single entry){blank}",
+        77,
+        78,
+        "payment type code",
+    )
+
+
+def _trace_not_ascending(filename: str, line: int, trace: bytes, before: bytes) -> NoReturn:
+    _fail(
+        filename,
+        line,
+        f"{trace.decode()!r} does not follow the trace number before it in the batch, "
+        f"{before.decode()!r}: trace numbers ascend within a batch",
+        80,
+        94,
+        "trace number",
+    )
+
+
+def _batch_not_ascending(record: Record, before: BatchHeader) -> NoReturn:
+    record.fail(
+        f"{record.raw(88, 94)!r} does not follow batch {before.number} (line {before.line}): "
+        "batch numbers ascend within a file",
+        88,
+        94,
+        "batch number",
+    )

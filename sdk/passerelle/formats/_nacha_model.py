@@ -49,6 +49,10 @@ class SecRule:
     """Positions of the receiver's name in the entry."""
     reference: tuple[int, int]
     """Positions of the identification / check serial number kept as `reference`."""
+    payment_types: tuple[str, str] | None = None
+    """What position 77 of a debit, then of a credit, may hold when positions 77-78 are the
+    payment type code (R recurring, S single entry; position 78 blank); None where they are
+    discretionary data."""
 
 
 _PPD = SecRule(True, True, 1, True, False, (55, 76), (40, 54))
@@ -57,8 +61,12 @@ SEC_CODES: Mapping[str, SecRule] = {
     "PPD": _PPD,
     "CCD": SecRule(True, True, 1, True, True, (55, 76), (40, 54)),
     "CTX": SecRule(True, True, 9999, True, True, (59, 74), (40, 54)),
-    "WEB": _PPD,
-    "TEL": SecRule(False, True, 0, True, False, (55, 76), (40, 54)),
+    # A WEB debit says whether it is recurring (R) or single (S); a WEB credit (person to
+    # person) may leave the code blank.
+    "WEB": SecRule(True, True, 1, True, False, (55, 76), (40, 54), ("RS", "RS ")),
+    # TEL: debits to a consumer's account on an oral authorization over the telephone, never
+    # credits; the payment type code (R or S) is optional.
+    "TEL": SecRule(False, True, 0, True, False, (55, 76), (40, 54), ("RS ", "")),
     "CIE": SecRule(True, False, 1, True, False, (40, 54), (55, 76)),
     "ARC": _CHECK,
     "BOC": _CHECK,
@@ -198,6 +206,14 @@ class Entry(NamedTuple):
     def reference(self) -> str | None:
         start, end = SEC_CODES[self.batch.sec_code].reference
         return self._stripped(start, end)
+
+    @property
+    def payment_type(self) -> str | None:
+        """WEB and TEL: R (recurring) or S (single entry), None when left blank; None for
+        other SEC codes, whose positions 77-78 are discretionary data."""
+        if SEC_CODES[self.batch.sec_code].payment_types is None:
+            return None
+        return self._stripped(77, 78)
 
     @property
     def trace_number(self) -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from passerelle.batches import BatchEntry, BatchFile, Direction
 from passerelle.formats._nacha_model import (
@@ -37,6 +38,7 @@ def write(
     pad_blocks: bool = True,
     line_end: str = "\n",
     addenda: Mapping[int, Sequence[str]] | None = None,
+    payment_type: Literal["R", "S"] = "S",
 ) -> bytes:
     """`batch` as a one-batch NACHA file that `read` turns back into `batch`.
 
@@ -45,7 +47,8 @@ def write(
     follow. `odfi` (8 digits) defaults to the immediate origin's first 8 digits when that is a
     9-digit routing number. Entries without a `transaction_code` get 22 (credit) or 27 (debit).
     `addenda` maps an entry's index to the payment related information of its addenda records
-    (up to 80 printable ASCII characters each). Files are ASCII. Raises `FormatError` (naming
+    (up to 80 printable ASCII characters each). WEB and TEL entries carry `payment_type` in
+    their payment type code: R (recurring) or S (single entry). Files are ASCII. Raises `FormatError` (naming
     the entry) for what NACHA cannot carry.
     """
     match = re.fullmatch(r"([0-9]{1,10})-([0-9]{6})-([A-Z0-9])", batch.batch_id)
@@ -67,6 +70,8 @@ def write(
     if sec_code not in SEC_CODES:
         raise ValueError(f"sec_code must be one of {', '.join(SEC_CODES)}, not {sec_code!r}")
     addenda = addenda or {}
+    if payment_type not in ("R", "S"):
+        raise ValueError(f"payment_type must be R or S, not {payment_type!r}")
     if odfi is None:
         odfi = origin[:8] if re.fullmatch(r"[0-9]{9}", origin) else "0" * 8
     if not re.fullmatch(r"[0-9]{8}", odfi):
@@ -107,7 +112,7 @@ def write(
     entry_hash = debits = credits = 0
     for i, entry in enumerate(batch.entries):
         notes = addenda.get(i, ())
-        records.append(_entry_text(entry, i, odfi, sec_code, len(notes)))
+        records.append(_entry_text(entry, i, odfi, sec_code, len(notes), payment_type))
         for n, note in enumerate(notes, start=1):
             info = fit(note, 80, f"entries[{i}].addenda[{n - 1}]", what=what)
             records.append(f"705{info.ljust(80)}{n:04d}{i + 1:07d}")
@@ -142,7 +147,9 @@ def write(
         ) from None
 
 
-def _entry_text(entry: BatchEntry, i: int, odfi: str, sec_code: str, addenda: int) -> str:
+def _entry_text(
+    entry: BatchEntry, i: int, odfi: str, sec_code: str, addenda: int, payment_type: str
+) -> str:
     where = f"entries[{i}]"
     what = "the NACHA field"
     if entry.routing is None or entry.account is None:
@@ -194,6 +201,8 @@ def _entry_text(entry: BatchEntry, i: int, odfi: str, sec_code: str, addenda: in
     put(rule.reference, entry.reference or "", f"{where}.reference")
     if sec_code == "CTX":
         put((55, 58), f"{addenda:04d}", f"{where}.addenda")
+    if rule.payment_types is not None:
+        put((77, 78), payment_type, "payment_type")
     return (
         f"6{code}{entry.routing}{account.ljust(17)}{entry.amount.minor:010d}"
         f"{''.join(middle)}{1 if addenda else 0}{odfi}{i + 1:07d}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import NoReturn, Protocol
 
@@ -14,7 +15,6 @@ from passerelle.batches import ACCOUNT_PATTERN
 from passerelle.formats.errors import FormatError
 
 _NUMBER = re.compile(r"[0-9]+")
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def decode(data: bytes) -> str:
@@ -62,8 +62,10 @@ def stream_lines(stream: Readable, fixed_length: int | None = None) -> Iterator[
         head = data[: fixed_length + 1]
         fixed = b"\n" not in head and b"\r" not in head and head[-1:] not in b" \x1a"
     empty = 0
+    more = bool(chunk)
+    del chunk  # `data` holds its bytes; a second reference would double a chunk's footprint
     while True:
-        if not chunk:
+        if not more:
             data = data.rstrip(b"\x1a")
             if fixed:
                 assert fixed_length is not None
@@ -80,59 +82,108 @@ def stream_lines(stream: Readable, fixed_length: int | None = None) -> Iterator[
             assert fixed_length is not None
             cut = len(data) - len(data) % fixed_length
             yield [data[i : i + fixed_length] for i in range(0, cut, fixed_length)]
+            data = data[cut:]
         else:
             cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
             if not cut and len(data) > CHUNK_SIZE:
                 cut = len(data)
             if cut:
                 lines = data[:cut].splitlines()
+                data = data[cut:]
                 ended = len(lines)
                 while ended and not lines[ended - 1]:
                     ended -= 1
-                if ended:  # empty lines count only once a line follows them
-                    yield [b""] * empty + lines[:ended]
+                trailing = len(lines) - ended
+                del lines[ended:]
+                if lines:  # empty lines count only once a line follows them
+                    lines[:0] = [b""] * empty
                     empty = 0
-                empty += len(lines) - ended
-        data = data[cut:]
+                    yield lines
+                    # the caller is done with them: let them go before the next chunk comes
+                    lines = []
+                empty += trailing
         chunk = stream.read(CHUNK_SIZE)
+        more = bool(chunk)
         data += chunk
+        del chunk
 
 
 _PRINTABLE = bytes(range(32, 127))
 _FIRST = itemgetter(slice(0, 1))
 
 
-def printable_ascii(data: bytes) -> bool:
-    """Whether `data` holds only printable ASCII characters (space to tilde)."""
-    return not data.translate(None, _PRINTABLE)
+def printable_ascii(data: bytes, also: bytes = b"") -> bool:
+    """Whether `data` holds only printable ASCII characters (space to tilde) and those in
+    `also`."""
+    return not data.translate(None, _PRINTABLE + also)
 
 
-def record_runs(lines: Sequence[bytes], kinds: re.Pattern[bytes]) -> dict[int, int]:
+def record_runs(
+    lines: Sequence[bytes], kinds: re.Pattern[bytes], firsts: bytes | None = None
+) -> dict[int, int]:
     """Where the runs of records whose record types (first characters) match `kinds` begin
-    in `lines`, and where they end; none when a line is empty."""
-    firsts = b"".join(map(_FIRST, lines))
+    in `lines`, and where they end; none when a line is empty. `firsts`, if given, are the
+    lines' first characters."""
+    if firsts is None:
+        firsts = b"".join(map(_FIRST, lines))
     if len(firsts) != len(lines):
         return {}
     return {m.start(): m.end() for m in kinds.finditer(firsts)}
 
 
-def column_sum(joined: bytes, count: int, length: int, start: int, width: int) -> int:
+def column_sum(
+    joined: bytes, count: int, length: int, start: int, width: int, mask: bytes | None = None
+) -> int:
     """The sum of the `width`-digit numbers at 0-based `start` of `count` records of `length`
     characters joined by LF: a digit column at a time, the column being one slice of the
-    joined records, summed in one pass over its bytes."""
+    joined records, summed in one pass over its bytes. With `mask` (a byte per record, 255 or
+    0), only the records it marks with 255 count."""
     total = 0
+    if mask is None:
+        for column in range(start, start + width):
+            total = total * 10 + sum(joined[column :: length + 1]) - 48 * count
+        return total
+    keep = int.from_bytes(mask)
     for column in range(start, start + width):
-        total = total * 10 + sum(joined[column :: length + 1]) - 48 * count
+        digits = int.from_bytes(joined[column :: length + 1].translate(_DIGIT_VALUES)) & keep
+        total = total * 10 + sum(digits.to_bytes(count))
     return total
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines ended by LF, CRLF or CR; the last line may lack its end, and a DOS end-of-file
-    marker after it is ignored."""
-    lines = _LINE_END.split(text.rstrip("\x1a"))
-    while lines and lines[-1] == "":
-        lines.pop()
-    return lines
+_DIGIT_VALUES = bytes((b - 48) % 256 for b in range(256))
+"""Digits to their values (what else is not looked at)."""
+
+
+def per_record(
+    joined: bytes, count: int, length: int, columns: Iterable[tuple[int, bytes]]
+) -> bytes:
+    """One byte per record of `count` records of `length` characters joined by LF: the sum over
+    `columns` (0-based column, `bytes.translate` table) of the table applied to the record's
+    character in that column.
+
+    Each column (one slice of the joined records) is read as a big integer of a byte per record
+    and the columns are added as such, so a sum must stay below 256 (no byte carries over)."""
+    total = 0
+    for column, table in columns:
+        total += int.from_bytes(joined[column :: length + 1].translate(table))
+    return total.to_bytes(count)
+
+
+def byte_table(values: Mapping[int, int], default: int = 0) -> bytes:
+    """A `bytes.translate` table: `values[b]` for the bytes it names, `default` for the rest."""
+    return bytes(values.get(b, default) for b in range(256))
+
+
+NOT_SPACE = byte_table({ord(" "): 0}, 1)
+"""1 for a character that is not a space, 0 for a space."""
+NOT_ZERO = byte_table({ord("0"): 0}, 1)
+"""1 for a character that is not the digit 0."""
+
+
+def columns(start: int, width: int, table: bytes) -> Iterator[tuple[int, bytes]]:
+    """`per_record`'s columns for a field: `width` columns from 0-based `start`, each read
+    with `table`."""
+    return zip(range(start, start + width), repeat(table))
 
 
 def is_number(value: str) -> bool:

@@ -11,23 +11,37 @@ customer code instead; the entry then has `profile` and no account. Reference "0
 dynamic descriptor and address fields are not kept. A file holds one payment method (so one
 currency). The file says neither when to process it nor which batch it is: `read` takes
 `processing_date` and `batch_id` (and optionally `originator`, the merchant) from the caller.
+
+Reading streams: `Reader(stream, filename=...)` takes a binary file object and yields each row's
+`BatchEntry` as it reads it, holding only the current chunk of the file (`reader.currency` is
+set once the first row is read). The iteration raises `FormatError` at the first bad row, so a
+caller that acts on entries holds its changes until the iteration ends normally; `read` builds
+its `BatchFile` that way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
 from pydantic import ValidationError
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, Direction, kind_of
-from passerelle.formats._records import decode, is_number, routing_check_digit, split_lines
+from passerelle.formats._records import (
+    Readable,
+    decode,
+    is_number,
+    routing_check_digit,
+    stream_lines,
+)
 from passerelle.formats.errors import FormatError
 from passerelle.money import Money
 
-__all__ = ["read", "write"]
+__all__ = ["Reader", "read", "write"]
 
 _CURRENCY = {"E": "CAD", "A": "USD"}
 _METHOD = {"E": "EFT", "A": "ACH"}
@@ -81,42 +95,71 @@ def read(
             f"pass {' and '.join(missing)}",
             filename=filename,
         )
-    lines = split_lines(decode(data))
-    if not lines:
-        raise FormatError("the file is empty", filename=filename)
-    method = ""
-    entries = []
-    for number, line in enumerate(lines, start=1):
-        row = _Row(line.split(","), number, filename)
-        if not line.strip():
-            row.fail(None, None, "an empty line")
-        if len(row.fields) < _MIN_FIELDS:
-            row.fail(
-                None,
-                None,
-                f"{len(row.fields)} fields; a row has at least {_MIN_FIELDS} "
-                "(payment method to recipient name)",
-            )
-        this = row.get(1)
-        if this not in _METHOD:
-            row.fail(1, "payment method", f"{this!r} is not E (EFT) or A (ACH)")
-        if method and this != method:
-            row.fail(
-                1,
-                "payment method",
-                f"an {_METHOD[this]} row in a file of {_METHOD[method]} rows (line 1); "
-                "a file holds one payment method",
-            )
-        method = this
-        entries.append(_entry(row, method))
+    reader = Reader(io.BytesIO(data), filename=filename)
+    entries = tuple(reader)
+    assert reader.currency is not None  # a Reader yields at least one row
     return BatchFile(
         batch_id=batch_id,
         originator=originator,
         kind=kind_of(entries) or BatchKind.CREDIT,
         processing_date=processing_date,
-        currency=_CURRENCY[method],
-        entries=tuple(entries),
+        currency=reader.currency,
+        entries=entries,
     )
+
+
+class Reader:
+    """Reads a Bambora CSV file from a binary stream, a row's `BatchEntry` at a time.
+
+    Iterate once; the iteration raises `FormatError` at the first bad row (an empty file is
+    one). `currency` (CAD for EFT rows, USD for ACH rows) is set once the first row is read.
+    """
+
+    def __init__(self, stream: Readable, *, filename: str = "<stream>") -> None:
+        self.filename = filename
+        self.currency: str | None = None
+        self._chunks = stream_lines(stream)
+        self._started = False
+
+    def __iter__(self) -> Iterator[BatchEntry]:
+        if self._started:
+            raise RuntimeError("a Reader reads its stream once")
+        self._started = True
+        return self._read()
+
+    def _read(self) -> Iterator[BatchEntry]:
+        method = ""
+        number = 0
+        for lines in self._chunks:
+            for raw in lines:
+                number += 1
+                line = decode(raw)
+                row = _Row(line.split(","), number, self.filename)
+                if not line.strip():
+                    row.fail(None, None, "an empty line")
+                if len(row.fields) < _MIN_FIELDS:
+                    row.fail(
+                        None,
+                        None,
+                        f"{len(row.fields)} fields; a row has at least {_MIN_FIELDS} "
+                        "(payment method to recipient name)",
+                    )
+                this = row.get(1)
+                if this not in _METHOD:
+                    row.fail(1, "payment method", f"{this!r} is not E (EFT) or A (ACH)")
+                if method and this != method:
+                    row.fail(
+                        1,
+                        "payment method",
+                        f"an {_METHOD[this]} row in a file of {_METHOD[method]} rows (line 1); "
+                        "a file holds one payment method",
+                    )
+                method = this
+                self.currency = _CURRENCY[method]
+                yield _entry(row, method)
+            del lines  # before the next chunk is read
+        if not number:
+            raise FormatError("the file is empty", filename=self.filename)
 
 
 def _entry(row: _Row, method: str) -> BatchEntry:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain, repeat
@@ -61,10 +61,14 @@ from passerelle.formats._cpa005_layout import (
 from passerelle.formats._cpa005_write import write
 from passerelle.formats._records import (
     ACCOUNT,
+    NOT_SPACE,
+    NOT_ZERO,
     Readable,
     Record,
     column_sum,
+    columns,
     decode,
+    per_record,
     printable_ascii,
     record_runs,
     stream_lines,
@@ -372,7 +376,7 @@ class Reader:
         self._started = True
         return chain.from_iterable(self._read())
 
-    def _read(self) -> Iterator[Sequence[Transaction]]:
+    def _read(self) -> Iterator[Iterable[Transaction]]:
         """The transactions in groups: the records of a run checked at once, or one."""
         filename, header = self.filename, self.header
         totals = {Direction.CREDIT: [0, 0], Direction.DEBIT: [0, 0]}
@@ -380,19 +384,26 @@ class Reader:
         lines = self._first[1:]
         closed = False
         while True:
-            joined = b"".join(lines)
-            runs = record_runs(lines, _RUN) if printable_ascii(joined) and not closed else {}
+            joined = b"\n".join(lines)
+            # every line 1464 long: record i is joined[i * 1465 : i * 1465 + 1464]
+            fixed = joined[RECORD_LENGTH::_STRIDE] == b"\n" * (len(lines) - 1) and (
+                len(joined) == _STRIDE * len(lines) - 1
+            )
+            runs = {}
+            if printable_ascii(joined, also=b"\n") and not closed:
+                runs = record_runs(lines, _RUN, joined[::_STRIDE] if fixed else None)
             i, size = 0, len(lines)
             while i < size:
                 end = runs.get(i, 0)
                 if end:
                     run = lines[i:end]
-                    found = _full_records(run, number + 1, header)
+                    run_joined = joined[i * _STRIDE : end * _STRIDE - 1] if fixed else None
+                    found = _full_records(run, number + 1, header, run_joined)
                     if found is not None:
                         transactions, value = found
-                        total = totals[transactions[0].direction]
+                        total = totals[_DIRECTIONS[run[0][:1].decode()]]
                         total[0] += value
-                        total[1] += len(transactions)
+                        total[1] += len(run) * _SEGMENTS
                         number += len(run)
                         i = end
                         yield transactions
@@ -462,16 +473,18 @@ _COUNT = itemgetter(slice(1, 10))
 
 
 def _full_records(
-    run: Sequence[bytes], line: int, header: Header
-) -> tuple[tuple[Transaction, ...], int] | None:
-    """The transactions of `run` (C or D records of printable ASCII from `line` on) when every
-    record holds six transactions that pass every check, with their total value; None
-    otherwise, and the records are read one by one, which finds and names the problem.
+    run: Sequence[bytes], line: int, header: Header, joined: bytes | None = None
+) -> tuple[Iterator[Transaction], int] | None:
+    """The transactions of `run` (C or D records of printable ASCII from `line` on; `joined`,
+    if given, is `run` joined by LF) when every record holds six transactions that pass every
+    check, with their total value; None otherwise, and the records are read one by one, which
+    finds and names the problem.
 
     The records, joined by LF, are checked a column of characters at a time: the characters at
     one position of every record are one slice of the joined records."""
     count = len(run)
-    joined = b"\n".join(run)
+    if joined is None:
+        joined = b"\n".join(run)
     control = header.control.encode("ascii")
     expected = b"".join(b"%09d" % n for n in range(line, line + count))
     if not (
@@ -485,14 +498,15 @@ def _full_records(
     value = 0
     dates: list[Iterator[dt.date]] = []
     for start in range(24, RECORD_LENGTH, _SEGMENT):
-        amount = itemgetter(slice(start + 3, start + 13))
         date = itemgetter(slice(start + 13, start + 19))
         if not (
             all(joined[c::_STRIDE].isdigit() for c in range(start, start + 28))
             and joined[start + 19 :: _STRIDE] == b"0" * count  # institution 0IIITTTTT
             and b" " not in joined[start + 28 :: _STRIDE]  # account, left-justified
-            and b" " * 30 not in map(itemgetter(slice(start + 80, start + 110)), run)  # payee
-            and b"0" * 10 not in map(amount, run)
+            and b"\0"
+            not in per_record(joined, count, RECORD_LENGTH, columns(start + 80, 30, NOT_SPACE))
+            and b"\0"
+            not in per_record(joined, count, RECORD_LENGTH, columns(start + 3, 10, NOT_ZERO))
         ):
             return None
         found = set(map(date, run))
@@ -509,7 +523,8 @@ def _full_records(
     direction = _DIRECTIONS[run[0][:1].decode()]
     segments = [
         map(
-            _new_transaction,
+            tuple.__new__,
+            repeat(Transaction),
             zip(
                 texts,
                 repeat(start),
@@ -522,7 +537,8 @@ def _full_records(
         )
         for k, start in enumerate(range(24, RECORD_LENGTH, _SEGMENT))
     ]
-    return tuple(chain.from_iterable(zip(*segments, strict=True))), value
+    # Made as the caller takes them, so that one transaction's memory serves the next.
+    return chain.from_iterable(zip(*segments, strict=True)), value
 
 
 def _segment(

@@ -14,14 +14,20 @@ What is checked (every refusal is one `FormatError` naming line, positions, fiel
   short entry is an error); a longer line is accepted when the extra characters are spaces.
 - SEC codes and what each may carry (`SEC_CODES`): PPD, CCD, WEB (credits and debits, one
   addenda), CTX (credits and debits, as many addenda as the entry announces), CIE (credits),
-  TEL, ARC, BOC, POP, RCK (debits, no addenda). Prenotes (23, 28, 33, 38, 43, 48, 53) carry
+  TEL, ARC, BOC, POP, RCK (debits, no addenda). TEL is for debits only: the NACHA rules define
+  it as a debit to a consumer's account on the consumer's oral authorization over the
+  telephone, so a credit in a TEL batch is refused. WEB and TEL entries carry a payment type
+  code in positions 77-78: R (recurring) or S (single entry), then a blank; a WEB debit must
+  have one, a WEB credit (person to person) and a TEL entry may leave it blank (`Entry.
+  payment_type`). Other SEC codes keep those positions as discretionary data. Prenotes (23, 28, 33, 38, 43, 48, 53) carry
   no amount; zero-dollar entries with remittance data (24, 29, 34, 39) only in CCD and CTX, with
   an addenda. Service class 220 holds credits only, 225 debits only. Out of scope and refused
   as such: IAT, ADV and COR batches, return and NOC transaction codes (21, 26, ...) and addenda
   98 and 99.
 - Routing check digits; account numbers are alphanumeric (e.g. 744-5678-99), left-justified;
-  trace numbers begin with the batch's ODFI; addenda sequence numbers count 1, 2, ... and name
-  their entry's trace sequence number.
+  trace numbers begin with the batch's ODFI and ascend within a batch (not necessarily
+  consecutive; each batch may start again); batch numbers ascend within the file; addenda
+  sequence numbers count 1, 2, ... and name their entry's trace sequence number.
 - The immediate origin is a routing number or a 10-digit identification (digits, leading
   blanks allowed).
 - Batch and file controls: entry/addenda counts, entry hashes (sum of the 8-digit RDFI numbers,
@@ -43,11 +49,10 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
-from itertools import chain, compress, repeat
-from operator import itemgetter
+from itertools import chain, islice, repeat
+from operator import itemgetter, lt
 
 from passerelle.batches import BatchEntry, BatchFile, BatchKind, kind_of
 from passerelle.formats._nacha_checks import (
@@ -58,8 +63,10 @@ from passerelle.formats._nacha_checks import (
     _bad_account,
     _bad_amount,
     _bad_check_digit,
+    _bad_payment_type,
     _batch_control,
     _batch_header,
+    _batch_not_ascending,
     _check_digit,
     _close_addenda,
     _diagnose_entry,
@@ -69,6 +76,7 @@ from passerelle.formats._nacha_checks import (
     _file_header,
     _outside,
     _refuse_code,
+    _trace_not_ascending,
     _unclosed,
 )
 from passerelle.formats._nacha_model import (
@@ -87,12 +95,16 @@ from passerelle.formats._nacha_model import (
 )
 from passerelle.formats._nacha_write import write
 from passerelle.formats._records import (
+    NOT_SPACE,
+    NOT_ZERO,
     Readable,
     Record,
+    byte_table,
     column_sum,
+    columns,
+    per_record,
     printable_ascii,
     record_runs,
-    routing_check_digit,
     stream_lines,
 )
 from passerelle.formats.errors import FormatError
@@ -195,7 +207,7 @@ class Reader:
                 )
         return Record(raw.decode("ascii").ljust(RECORD_LENGTH), line, self.filename)
 
-    def _read(self) -> Iterator[Sequence[Entry]]:
+    def _read(self) -> Iterator[Iterable[Entry]]:
         """The entries in groups: a run of plain entries checked at once, or one entry."""
         filename = self.filename
         check_digits = _CHECK_DIGITS
@@ -207,6 +219,9 @@ class Reader:
         plain = _Plain.of(None, {})
         odfi = b""
         name_start = name_end = 0
+        payment_types: tuple[bytes, bytes] | None = None
+        trace = b""  # the last trace number of the batch
+        previous: BatchHeader | None = None  # the batch before
         b_records = b_hash = b_debits = b_credits = 0
         f_batches = f_records = f_hash = f_debits = f_credits = 0
         pending: Entry | None = None  # an entry whose addenda are being read
@@ -216,21 +231,31 @@ class Reader:
         while True:
             # One search over the chunk spares each entry its own: a chunk with a control
             # character takes every line through the slow path, which names it.
-            clean = printable_ascii(b"".join(lines))
-            runs = record_runs(lines, _RUN) if clean else {}
+            joined = b"\n".join(lines)
+            clean = printable_ascii(joined, also=b"\n")
+            # every line 94 long: record i is joined[i * 95 : i * 95 + 94]
+            fixed = joined[RECORD_LENGTH::_STRIDE] == b"\n" * (len(lines) - 1) and (
+                len(joined) == _STRIDE * len(lines) - 1
+            )
+            runs = {}
+            if clean:
+                firsts = joined[::_STRIDE] if fixed else None
+                runs = record_runs(lines, _RUN, firsts)
             i, count = 0, len(lines)
             while i < count:
                 end = runs.get(i, 0)
                 if end and batch is not None and pending is None:
                     run = lines[i:end]
-                    found = _plain_entries(run, number + 1, batch, plain)
+                    run_joined = joined[i * _STRIDE : end * _STRIDE - 1] if fixed else None
+                    found = _plain_entries(run, number + 1, batch, plain, trace, run_joined)
                     if found is not None:
                         entries, entry_hash, credits, debits = found
-                        b_records += len(entries)
+                        trace = run[-1][79:94]
+                        b_records += len(run)
                         b_hash += entry_hash
                         b_credits += credits
                         b_debits += debits
-                        number += len(entries)
+                        number += len(run)
                         i = end
                         yield entries
                         continue
@@ -292,11 +317,19 @@ class Reader:
                         if batch is not None:
                             _unclosed(record, "batch header (5)", batch)
                         batch = _batch_header(record)
+                        if previous is not None and int(batch.number) <= int(previous.number):
+                            _batch_not_ascending(record, previous)
+                        previous = batch
                         rule = SEC_CODES[batch.sec_code]
                         allowed = _allowed(batch)
                         plain = _Plain.of(batch, allowed)
                         odfi = batch.odfi.encode("ascii")
                         name_start, name_end = rule.name[0] - 1, rule.name[1]
+                        payment_types = None
+                        if rule.payment_types is not None:
+                            debit_types, credit_types = rule.payment_types
+                            payment_types = (debit_types.encode(), credit_types.encode())
+                        trace = b""
                         b_records = b_hash = b_debits = b_credits = 0
                         if self._on_batch is not None:
                             self._on_batch(batch)
@@ -348,6 +381,9 @@ class Reader:
                         94,
                         "trace number",
                     )
+                if raw[79:94] <= trace:
+                    _trace_not_ascending(filename, number, raw[79:94], trace)
+                trace = raw[79:94]
                 if raw[12] == 32:  # 32: " "
                     _bad_account(filename, number, raw[12:29])
                 cents = int(raw[29:39])
@@ -362,6 +398,10 @@ class Reader:
                         name_end,
                         "name",
                     )
+                if payment_types is not None and (
+                    raw[76] not in payment_types[credit] or raw[77] != 32
+                ):
+                    _bad_payment_type(filename, number, batch, credit, raw[76:78])
                 b_records += 1
                 b_hash += int(rdfi)
                 if credit:
@@ -407,59 +447,86 @@ class Reader:
 
 _RUN = re.compile(rb"6{16,}")
 """Runs of entry records worth checking at once."""
-_CODE, _ROUTING, _RDFI = itemgetter(slice(1, 3)), itemgetter(slice(3, 12)), itemgetter(slice(3, 11))
-_AMOUNT = itemgetter(slice(29, 39))
-_new_entry = partial(tuple.__new__, Entry)
-"""Entry._make without its Python-level length check: zip gives every field."""
-_ROUTINGS: set[bytes] = set()
-"""Routing numbers (with check digit) found right."""
+_TRACE = itemgetter(slice(79, 94))
+_STRIDE = RECORD_LENGTH + 1
+_DIGIT_COLUMNS = (*range(1, 12), *range(29, 39), *range(79, 94))
+"""0-based: transaction code, RDFI, check digit; amount; trace number."""
+_DIGITS = b"0123456789"
+_CODE_COLUMNS = (
+    (1, byte_table({d: 10 * i for i, d in enumerate(_DIGITS)})),
+    (2, byte_table({d: i for i, d in enumerate(_DIGITS)})),
+)
+"""The transaction code as one byte value (22 is 22)."""
+_AMOUNT_COLUMNS = tuple(columns(29, 10, NOT_ZERO))
+"""How many digits of the amount are not 0: none for a zero amount."""
+_ROUTING_COLUMNS = tuple(
+    (column, byte_table({d: i * weight % 10 for i, d in enumerate(_DIGITS)}))
+    for column, weight in zip(range(3, 12), (3, 7, 1, 3, 7, 1, 3, 7, 1), strict=True)
+)
+"""Each digit of the routing number (RDFI and check digit) times its ABA weight, mod 10: the
+nine add up to a multiple of 10 (at most 80) when the check digit is right."""
+_TENS = bytes(range(0, 90, 10))
 
 
 @dataclass(frozen=True, slots=True)
 class _Plain:
     """How the entries of a batch look when they are plain payments, to check them at once."""
 
-    codes: frozenset[bytes]
-    """The payment codes the batch allows."""
-    credits: frozenset[bytes]
-    """Those that are credits."""
-    mixed: bool
-    """Whether the batch may hold payments of both directions."""
-    name: Callable[[bytes], bytes]
-    blank_name: bytes
+    codes: bytes
+    """The payment codes the batch allows, as byte values (22 is b"\x16")."""
+    credits: bytes
+    """A translate table giving 255 for the codes that are credits, 0 for the others."""
+    direction: bool | None
+    """Whether the batch's payments are credits (True) or debits, None when it holds both."""
+    name: range
+    """The 0-based columns of the receiver's name."""
     odfi: bytes
+    payment_types: bytes | None
+    """What position 77 holds in every entry (WEB, TEL), when a run is checked at once."""
 
     @classmethod
     def of(cls, batch: BatchHeader | None, allowed: dict[bytes, tuple[bool, Purpose]]) -> _Plain:
-        payments = {code: credit for code, (credit, p) in allowed.items() if p == "payment"}
-        start, end = SEC_CODES[batch.sec_code].name if batch else (1, 1)
-        credits = frozenset(code for code, credit in payments.items() if credit)
+        payments = {int(code): credit for code, (credit, p) in allowed.items() if p == "payment"}
+        rule = SEC_CODES[batch.sec_code] if batch else None
+        start, end = rule.name if rule else (1, 1)
+        types = None
+        if rule is not None and rule.payment_types is not None:
+            # what every entry may hold, whatever its direction; the rest is read one by one
+            held = [
+                t
+                for t, ok in zip(rule.payment_types, (rule.debits, rule.credits), strict=True)
+                if ok
+            ]
+            types = bytes(set.intersection(*map(set, map(str.encode, held))) - {32})
         return cls(
-            frozenset(payments),
-            credits,
-            0 < len(credits) < len(payments),
-            itemgetter(slice(start - 1, end)),
-            b" " * (end - start + 1),
+            bytes(payments),
+            byte_table({code: 255 for code, credit in payments.items() if credit}),
+            None if 0 < sum(payments.values()) < len(payments) else any(payments.values()),
+            range(start - 1, end),
             batch.odfi.encode() if batch else b"",
+            types,
         )
 
 
-_STRIDE = RECORD_LENGTH + 1
-_DIGIT_COLUMNS = (*range(1, 12), *range(29, 39), *range(79, 94))
-"""0-based: transaction code, RDFI, check digit; amount; trace number."""
-
-
 def _plain_entries(
-    run: Sequence[bytes], line: int, batch: BatchHeader, plain: _Plain
-) -> tuple[tuple[Entry, ...], int, int, int] | None:
-    """The entries of `run` (entry records from `line` on) when every one is a plain payment
-    that passes every check: with their entry hash, credits and debits. None otherwise, and the
+    run: Sequence[bytes],
+    line: int,
+    batch: BatchHeader,
+    plain: _Plain,
+    after: bytes,
+    joined: bytes | None = None,
+) -> tuple[Iterator[Entry], int, int, int] | None:
+    """The entries of `run` (entry records from `line` on, whose trace numbers must follow
+    `after`; `joined`, if given, is `run` joined by LF) when every one is a plain payment that
+    passes every check: with their entry hash, credits and debits. None otherwise, and the
     records are read one by one, which finds and names the problem.
 
     The records, joined by LF, are checked a column of characters at a time: the `count`
-    characters at one position of every record are one slice of the joined records."""
+    characters at one position of every record are one slice of the joined records, and
+    `per_record` gives what a record's columns add up to, a byte per record."""
     count = len(run)
-    joined = b"\n".join(run)
+    if joined is None:
+        joined = b"\n".join(run)
     if not (
         len(joined) == _STRIDE * count - 1
         and joined.count(b"\n") == count - 1
@@ -470,24 +537,42 @@ def _plain_entries(
         and all(
             joined[79 + i :: _STRIDE] == plain.odfi[i : i + 1] * count for i in range(8)
         )  # trace numbers of the batch's ODFI
-        and set(map(_CODE, run)) <= plain.codes
-        and plain.blank_name not in map(plain.name, run)
-        and b"0" * 10 not in map(_AMOUNT, run)
     ):
         return None
-    for routing in set(map(_ROUTING, run)) - _ROUTINGS:
-        if routing_check_digit(routing[:8].decode()) != routing[8:].decode():
-            return None
-        if len(_ROUTINGS) < 100_000:
-            _ROUTINGS.add(routing)
+    codes = per_record(joined, count, RECORD_LENGTH, _CODE_COLUMNS)
+    name_columns = plain.name
+    if (
+        codes.translate(None, plain.codes)  # a code the batch does not allow
+        or b"\0" in per_record(joined, count, RECORD_LENGTH, _AMOUNT_COLUMNS)  # no amount
+        or per_record(joined, count, RECORD_LENGTH, _ROUTING_COLUMNS).translate(None, _TENS)
+        or (  # a blank name: most runs have no name starting with a space
+            b" " in joined[name_columns[0] :: _STRIDE]
+            and b"\0"
+            in per_record(
+                joined, count, RECORD_LENGTH, columns(name_columns[0], len(name_columns), NOT_SPACE)
+            )
+        )
+        or (
+            plain.payment_types is not None
+            and (
+                joined[76::_STRIDE].translate(None, plain.payment_types)
+                or joined[77::_STRIDE].strip(b" ")
+            )
+        )
+    ):
+        return None
+    traces = list(map(_TRACE, run))
+    if traces[0] <= after or not all(map(lt, traces, islice(traces, 1, None))):
+        return None
     total = column_sum(joined, count, RECORD_LENGTH, 29, 10)
-    if plain.mixed:
-        cents = map(int, map(_AMOUNT, run))
-        credits = sum(compress(cents, map(plain.credits.__contains__, map(_CODE, run))))
+    if plain.direction is None:
+        credits = column_sum(joined, count, RECORD_LENGTH, 29, 10, codes.translate(plain.credits))
     else:
-        credits = total if plain.credits else 0
+        credits = total if plain.direction else 0
     lines = range(line, line + count)
-    entries = tuple(map(_new_entry, zip(run, lines, repeat(batch), repeat(None))))
+    # Made as the caller takes them (Entry._make without its length check: zip gives every
+    # field), so that one entry's memory serves the next.
+    entries = map(tuple.__new__, repeat(Entry), zip(run, lines, repeat(batch), repeat(None)))
     return entries, column_sum(joined, count, RECORD_LENGTH, 3, 8), credits, total - credits
 
 
