@@ -1,7 +1,7 @@
 """Testing helpers for plugin authors: fixtures and the platform contract suite.
 
-The contract suite (`WebhookPlatformContract`, see `passerelle.testing.contract`) needs pytest
-and hypothesis (``pip install 'passerelle[test]'``); it is imported on first use, so the pytest
+The contract suite (`WebhookPlatformContract`, see `passerelle.testing.contract`) needs pytest,
+hypothesis and freezegun (``pip install 'passerelle[test]'``); it is imported on first use, so the pytest
 plugin this package installs loads without hypothesis.
 """
 
