@@ -100,9 +100,13 @@ What it checks, on every sample:
   module and its ``passerelle`` entry points open no connection at import.
 - A header value outside Latin-1 (UTF-8 bytes of ``€``) in any header: `verify` raises only
   `VerificationError`, the keys and `version` never raise.
-- The malformed bodies include the sample with each value, at every depth (up to 500 paths),
-  removed, made null and replaced by values of the wrong shape (another type, an empty one, a
-  number too large, text that is not ASCII): enumerated, so a mistake is caught in every run.
+- The malformed bodies include the sample with each value, at every depth (up to 500 paths;
+  in a list, each path in the first item that has it), removed, made null and replaced by
+  values of the wrong shape (another type, an empty one, a number too large, text that is not
+  ASCII): enumerated, so a mistake is caught in every run.
+- A `TranslationError` has a message; on a body that is a JSON object it names its field
+  (unless it is about the platform's answer to a request through ``context.http``), and its
+  code is the core's or one of the platform's ``error_codes``.
 - A sample carrying its `order`: the events it translates to name that order's reference and
   apply to it through the ledger (`OrderLedger`), after the sample's `before` events: a return
   of more than shipped, a line the order does not have, an act repeated with other content

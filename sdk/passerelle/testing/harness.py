@@ -5,6 +5,7 @@ opt-outs it honours (`passerelle.testing.opt_outs`) and the helpers its tests sh
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from pydantic import SecretStr
 
+from passerelle.codes import CONNECTOR_CODES
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
@@ -338,15 +340,15 @@ class ContractHarness:
     def _translate_once(
         self, request: WebhookRequest, context: TranslationContext, opened: list[str]
     ) -> Outcome:
+        asked: list[httpx.Request] = []
+        hooks = context.http.event_hooks
+        context.http.event_hooks = {**hooks, "request": [*hooks["request"], asked.append]}
         try:
             translation = self.platform.translate(request, context)
         except TranslationError as exc:
-            raised = Raised(type(exc), str(exc))
-            assert raised.message.strip(), (
-                f"translate raised TranslationError without a message for the body "
-                f"{request.body[:60]!r}: the action center shows it"
-            )
-            return raised
+            # An error about the platform's answer may name no field of the body.
+            self._check_translation_error(exc, request.body, about_the_body=not asked)
+            return Raised(type(exc), str(exc))
         except (httpx.TransportError, httpx.HTTPStatusError, PlatformUnavailableError) as exc:
             offline = isinstance(exc, OfflineError) or isinstance(exc.__cause__, OfflineError)
             return Raised(type(exc), str(exc), offline=offline)
@@ -357,10 +359,36 @@ class ContractHarness:
                 f"translate raised {type(exc).__name__} for the body {request.body[:60]!r}: "
                 "raise TranslationError naming the field and the rule"
             ) from exc
+        finally:
+            context.http.event_hooks = hooks
         assert isinstance(translation, Translation), (
             f"translate returned {type(translation).__name__}, not a Translation"
         )
         return translation
+
+    def _check_translation_error(
+        self, exc: TranslationError, body: bytes, *, about_the_body: bool
+    ) -> None:
+        """A `TranslationError` as the action center shows it: a message, the field of a JSON
+        object's body it is about, and a code the core or the platform declares."""
+        what = f"for the body {body[:60]!r}"
+        field = exc.field
+        message = str(exc).removeprefix(f"{field}: ") if field else str(exc)
+        assert message.strip() not in {"", "None"}, (
+            f"translate raised TranslationError without a message ({str(exc)!r}) {what}: the "
+            "action center shows it"
+        )
+        if about_the_body and _is_json_object(body):
+            assert (field or "").strip() not in {"", "None"}, (
+                f"translate raised TranslationError naming no field ({str(exc)!r}) {what}: name "
+                "the field path, so a person can find what to fix"
+            )
+        codes = {*CONNECTOR_CODES, *(c.code for c in self.platform.error_codes)}
+        assert exc.code in codes, (
+            f"translate filed the body {body[:60]!r} under the code {exc.code!r}, which neither "
+            "the core nor the platform's error_codes declares: passerelle explain cannot say "
+            "what to do"
+        )
 
     def _check_translation(self, translation: Translation, what: str) -> None:
         ignored, events = translation.ignored, translation.events
@@ -470,3 +498,15 @@ def another_attempt(value: str) -> str:
     if value.strip().isdigit():
         return str(int(value) + 1)
     return f"{value}-2"
+
+
+def _is_json_object(body: bytes) -> bool:
+    """Whether `body` is a JSON object, by the standard (no NaN nor Infinity)."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        return isinstance(json.loads(body, parse_constant=refuse), dict)
+    except (ValueError, RecursionError):
+        return False
