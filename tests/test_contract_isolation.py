@@ -87,7 +87,7 @@ def test_a_plugin_calling_its_api_at_import_fails(
     assert contract.plugin_modules() == ["acme_calls_at_import"]
     with pytest.raises(
         AssertionError,
-        match=r"^importing acme_calls_at_import opened a connection to \('127\.0\.0\.1', 9\)",
+        match=r"^importing acme_calls_at_import opened a connection to 127\.0\.0\.1: ",
     ):
         contract.test_the_plugin_imports_without_a_connection()
     sys.modules.pop("acme_calls_at_import")

@@ -46,24 +46,19 @@ def no_sockets(opened: list[str]) -> Iterator[None]:
         socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = saved  # type: ignore[method-assign]
 
 
-# Run by a fresh interpreter: blocks sockets as `no_sockets` does, imports the modules named in
-# argv[1] (JSON) and prints, as JSON, each connection tried (even one the module caught).
+# Run by a fresh interpreter: imports the modules named in argv[1] (JSON) under `no_sockets` and
+# prints, as JSON, each connection tried (even one the module caught) and what failed.
 _IMPORTER: Final = """
-import importlib, json, socket, sys
-opened = []
-def refuse(*args, **kwargs):
-    target = next((a for a in args if isinstance(a, (tuple, str))), "?")
-    opened.append(str(target))
-    raise ConnectionRefusedError(f"the contract suite blocks sockets: {target}")
-socket.socket.connect = socket.socket.connect_ex = refuse
-socket.getaddrinfo = socket.create_connection = refuse
-failed = None
-for name in json.loads(sys.argv[1]):
-    try:
-        importlib.import_module(name)
-    except Exception as exc:
-        failed = f"{name}: {type(exc).__name__}: {exc}"
-        break
+import importlib, json, sys
+from passerelle.testing.isolation import no_sockets
+opened, failed = [], None
+with no_sockets(opened):
+    for name in json.loads(sys.argv[1]):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failed = f"{name}: {type(exc).__name__}: {exc}"
+            break
 print(json.dumps({"opened": opened, "failed": failed}))
 """
 
