@@ -104,6 +104,9 @@ What it checks, on every sample:
   in a list, each path in the first item that has it), removed, made null and replaced by
   values of the wrong shape (another type, an empty one, a number too large, text that is not
   ASCII): enumerated, so a mistake is caught in every run.
+- A sample whose translation reads the platform's API through ``context.http``: each JSON
+  answer swept as the bodies are, `translate` still returns a well-formed `Translation` or one
+  of the errors above.
 - A `TranslationError` has a message; on a body that is a JSON object it names its field
   (unless it is about the platform's answer to a request through ``context.http``), and its
   code is the core's or one of the platform's ``error_codes``.

@@ -1,5 +1,5 @@
 """The contract suite's checks of `translate`: well-formed and deterministic, faithful to the
-golden expectations and the ledger, unbroken by malformed bodies, and pure."""
+golden expectations and the ledger, unbroken by malformed bodies or API answers, and pure."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ import importlib.metadata
 import httpx
 import pytest
 
-from passerelle.platforms import Translation
+from passerelle.platforms import Translation, WebhookRequest
 from passerelle.testing.golden import UPDATE_OPTION, Coverage, render
 from passerelle.testing.harness import ContractHarness, Raised
 from passerelle.testing.isolation import connections_at_import
+from passerelle.testing.malformed import swept
 from passerelle.testing.opt_outs import check
 from passerelle.testing.samples import Sample
 
 __all__ = ["TranslateChecks"]
+
+_Asked = tuple[str, str]
+"""A request to the platform's API: its method and URL."""
 
 
 class TranslateChecks(ContractHarness):
@@ -113,6 +117,51 @@ class TranslateChecks(ContractHarness):
             )
 
         self._for_malformed_bodies(sample, check)
+
+    @check("structure")
+    def test_translate_reads_a_malformed_api_answer_or_raises_translation_error(
+        self, sample: Sample, contract_http: httpx.Client
+    ) -> None:
+        request = self.signed_request(sample)
+        answers = self._answers(request, contract_http)
+        for asked, answer in answers.items():
+            for content in swept(answer.content):
+
+                def serve(
+                    call: httpx.Request, asked: _Asked = asked, content: bytes = content
+                ) -> httpx.Response:
+                    known = answers.get((call.method, str(call.url)))
+                    if known is None:
+                        return httpx.Response(404, json={"errors": "Not Found"})
+                    headers = {
+                        k: v
+                        for k, v in known.headers.items()
+                        if k.lower() not in {"content-length", "content-encoding"}
+                    }
+                    body = content if (call.method, str(call.url)) == asked else known.content
+                    return httpx.Response(known.status_code, headers=headers, content=body)
+
+                with httpx.Client(transport=httpx.MockTransport(serve)) as http:
+                    outcome = self._translate(request, self.translation_context(http))
+                if isinstance(outcome, Translation):
+                    what = f"{sample.name} with {asked[0]} {asked[1]} answering {content[:60]!r}"
+                    self._check_translation(outcome, what)
+
+    def _answers(self, request: WebhookRequest, http: httpx.Client) -> dict[_Asked, httpx.Response]:
+        """What the platform's API answered `translate` of `request`, by method and URL."""
+        answers: dict[_Asked, httpx.Response] = {}
+
+        def keep(response: httpx.Response) -> None:
+            response.read()
+            answers[(response.request.method, str(response.request.url))] = response
+
+        hooks = http.event_hooks
+        http.event_hooks = {**hooks, "response": [*hooks["response"], keep]}
+        try:
+            self._translate(request, self.translation_context(http))
+        finally:
+            http.event_hooks = hooks
+        return answers
 
     @check("purity")
     def test_the_plugin_imports_without_a_connection(self) -> None:
