@@ -39,6 +39,7 @@ from passerelle.platforms import (
     WebhookPlatform,
     WebhookRequest,
 )
+from passerelle.plugins import PluginError, Plugins
 from passerelle.testing.isolation import no_sockets
 from passerelle.testing.malformed import AWKWARD_BODIES, malformed_bodies, swept
 from passerelle.testing.opt_outs import OptOuts, check_of, opt_out_problems
@@ -51,7 +52,15 @@ from passerelle.testing.samples import (
     translation_context,
 )
 
-__all__ = ["ContractHarness", "Outcome", "Raised", "Registers", "another_attempt"]
+__all__ = [
+    "ContractHarness",
+    "Outcome",
+    "Raised",
+    "Registers",
+    "another_attempt",
+    "check_registers",
+    "fail_unless_configured",
+]
 
 _SDK_EVENTS: Final = (OrderShipped, OrderCancelled, OrderReturned, OrderEdited, BatchFileEdited)
 _LONGEST_DELIVERY_KEY: Final = 255
@@ -61,7 +70,7 @@ _LONGEST_DELIVERY_KEY: Final = 255
 class Registers:
     """A plugin registering one platform, to check its name as the plugin manager does."""
 
-    def __init__(self, platform: WebhookPlatform) -> None:
+    def __init__(self, platform: WebhookPlatform | FilePlatform) -> None:
         self._platform = platform
 
     @hookimpl
@@ -69,6 +78,30 @@ class Registers:
         self, register: Callable[[WebhookPlatform | FilePlatform], None]
     ) -> None:
         register(self._platform)
+
+
+def check_registers(platform: WebhookPlatform | FilePlatform) -> None:
+    """Fail unless the plugin manager takes `platform` under its name (a path segment)."""
+    plugins = Plugins()
+    plugins.register(Registers(platform), "passerelle-contract")
+    try:
+        found: WebhookPlatform | FilePlatform = (
+            plugins.webhook_platform(platform.name)
+            if isinstance(platform, WebhookPlatform)
+            else plugins.file_platform(platform.name)
+        )
+    except PluginError as exc:
+        raise AssertionError(str(exc)) from None
+    assert found is platform
+
+
+def fail_unless_configured(contract: object, problems: list[str], suite: str) -> None:
+    """Fail the test, saying what is missing, when the contract class is not set up."""
+    if problems:
+        pytest.fail(
+            f"{type(contract).__name__} is not set up for the {suite}: " + "; ".join(problems),
+            pytrace=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -155,13 +188,7 @@ class ContractHarness:
 
     @pytest.fixture(autouse=True)
     def _contract_configured(self, request: pytest.FixtureRequest) -> None:
-        problems = self.configuration_problems()
-        if problems:
-            pytest.fail(
-                f"{type(self).__name__} is not set up for the contract suite: "
-                + "; ".join(problems),
-                pytrace=False,
-            )
+        fail_unless_configured(self, self.configuration_problems(), "contract suite")
         self.skip_if_opted_out(check_of(request.function))
 
     def skip_if_opted_out(self, name: str | None) -> None:
