@@ -34,6 +34,7 @@ from passerelle.platforms import (
     Store,
     Translation,
     TranslationContext,
+    TranslationError,
     VerificationError,
     Version,
     WebhookPlatform,
@@ -628,3 +629,50 @@ def test_a_platform_opening_its_own_connections_fails(http: httpx.Client) -> Non
         AssertionError, match=r"^translate opened a connection to 127\.0\.0\.1 for the body"
     ):
         contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, http)
+
+
+class RefusesWithoutAField(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        if request.body != SHIPPED.body:
+            raise TranslationError("the body is not a shipment")
+        return super().translate(request, context)
+
+
+class FilesUnderAnUndeclaredCode(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        if request.body != SHIPPED.body:
+            raise TranslationError("not a shipment", field="events", code="not_a_shipment")
+        return super().translate(request, context)
+
+
+def test_a_translation_error_naming_no_field_or_an_undeclared_code_fails(
+    http: httpx.Client,
+) -> None:
+    with pytest.raises(AssertionError, match=r"^translate raised TranslationError naming no field"):
+        contract_for(
+            RefusesWithoutAField()
+        ).test_translate_reads_a_malformed_body_or_raises_translation_error(SHIPPED, http)
+    with pytest.raises(AssertionError, match=r"under the code 'not_a_shipment', which neither"):
+        contract_for(
+            FilesUnderAnUndeclaredCode()
+        ).test_translate_reads_a_malformed_body_or_raises_translation_error(SHIPPED, http)
+
+
+class ReadsItsApiAnswerCarelessly(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        answer = context.http.get("https://platform.example/orders/1001").json()
+        order = str(answer["order"]["id"])
+        return Translation(events=(OrderShipped(order=order, id="f-1"),))
+
+
+def test_a_platform_crashing_on_a_malformed_api_answer_fails() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"order": {"id": 1001}})
+
+    contract = contract_for(ReadsItsApiAnswerCarelessly())
+    with httpx.Client(transport=httpx.MockTransport(api)) as answering:
+        contract.test_translate_of_a_sample_is_deterministic_and_well_formed(SHIPPED, answering)
+        with pytest.raises(AssertionError, match=r"^translate raised KeyError for the body"):
+            contract.test_translate_reads_a_malformed_api_answer_or_raises_translation_error(
+                SHIPPED, answering
+            )

@@ -13,7 +13,7 @@ from decimal import Decimal
 from passerelle.plugin import Currency, Money, TranslationError, amount_in, fits
 from passerelle_shopify.payloads import MoneyBag, ShopMoney
 
-__all__ = ["presentment", "presentment_amount"]
+__all__ = ["bare", "presentment", "presentment_amount"]
 
 
 def presentment(bag: MoneyBag, code: str, field: str) -> Money:
@@ -29,6 +29,21 @@ def presentment_amount(bag: MoneyBag, cur: Currency, field: str) -> Decimal:
     if fits(amount, cur):
         return amount
     return amount_in(amount, cur, f"{field}.presentment_money.amount").amount
+
+
+def bare(amount: Decimal, cur: Currency | str, shop: str | None, field: str, names: str) -> Money:
+    """The bare amount `amount` at `field` (`names`: its name, then its ``*_set``'s), which is in
+    the shop's currency `shop`, as a presentment amount in `cur`: only when the two currencies
+    are one (or the shop's is not given), never a relabelled amount."""
+    bare_name, set_name = names.split()
+    code = cur.code if isinstance(cur, Currency) else cur
+    if shop is not None and shop.upper() != code.upper():
+        raise TranslationError(
+            f"has no {set_name}, and {bare_name} is in the shop currency {shop}, not the "
+            f"presentment currency {code}",
+            field=f"{field}.{set_name}",
+        )
+    return amount_in(amount, cur, f"{field}.{bare_name}")
 
 
 def _presentment_money(bag: MoneyBag, code: str, field: str) -> ShopMoney:

@@ -32,7 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from passerelle.plugin import CartLine, LineType, Money, TranslationError, amount_in, currency_code
+from passerelle.plugin import CartLine, LineType, Money, TranslationError, currency_code
+from passerelle_shopify.amounts import bare as bare_amount
 from passerelle_shopify.amounts import presentment
 from passerelle_shopify.payloads import (
     DiscountAllocation,
@@ -144,7 +145,7 @@ def cart_of(order: Order, *, at: str = "order.") -> tuple[CartLine, ...]:
 @dataclass(frozen=True)
 class Pricing:
     """How an order's amounts are read: in `currency` (the presentment one), bare amounts only
-    when `bare_allowed`, tax added when `adds_tax`."""
+    when the shop's currency is that one (`amounts.bare`), tax added when `adds_tax`."""
 
     currency: str
     shop_currency: str | None
@@ -156,26 +157,17 @@ class Pricing:
         shop = currency_code(order.currency, f"{at}currency") if order.currency else None
         return cls(currency, shop, adds_tax=order.taxes_included is False)
 
-    @property
-    def bare_allowed(self) -> bool:
-        """Whether a bare (shop-currency) amount is also a presentment amount."""
-        return self.shop_currency is None or self.shop_currency == self.currency
-
     def amount(self, bag: MoneyBag | None, bare: Decimal | None, field: str, names: str) -> Money:
         """The amount at `field` from its ``*_set`` (`names`: set name, bare name), else its
-        bare amount when `bare_allowed`; zero when it has neither."""
+        bare amount (`amounts.bare`); zero when it has neither."""
         set_name, bare_name = names.split()
         if bag is not None:
             return presentment(bag, self.currency, f"{field}.{set_name}")
         if bare is None:
             return Money.zero(self.currency)
-        if not self.bare_allowed:
-            raise TranslationError(
-                f"has no {set_name}, and {bare_name} is in the shop currency "
-                f"{self.shop_currency}, not the presentment currency {self.currency}",
-                field=f"{field}.{set_name}",
-            )
-        return amount_in(bare, self.currency, f"{field}.{bare_name}")
+        return bare_amount(
+            bare, self.currency, self.shop_currency, field, f"{bare_name} {set_name}"
+        )
 
     def unit_price(self, item: LineItem, field: str) -> Money:
         """The presentment unit price of the line item at `field`; never negative."""

@@ -38,7 +38,6 @@ from pydantic import TypeAdapter
 
 from passerelle.plugin import (
     EXACT,
-    Amount,
     CancelReason,
     Currency,
     LineQuantity,
@@ -51,7 +50,7 @@ from passerelle.plugin import (
     fits,
     known_currency,
 )
-from passerelle_shopify.amounts import presentment_amount
+from passerelle_shopify.amounts import bare, presentment_amount
 from passerelle_shopify.payloads import Refund, RefundLineItem
 
 __all__ = [
@@ -371,20 +370,6 @@ def _shop_currency(refund: Refund) -> str | None:
     )
 
 
-def _bare(amount: Amount, cur: Currency, shop: str | None, at: str, names: str) -> Decimal:
-    """The bare amount at `at` (`names`: its name, then its ``*_set``'s), which is in the
-    shop's currency, as a presentment amount: only when the two currencies are one, never a
-    relabelled amount."""
-    bare_name, set_name = names.split()
-    if shop is not None and shop.upper() != cur.code:
-        raise TranslationError(
-            f"is missing, and {bare_name} is in the shop currency {shop}, not the presentment "
-            f"currency {cur.code}",
-            field=f"{at}.{set_name}",
-        )
-    return amount_of(amount, cur, f"{at}.{bare_name}")
-
-
 def _line_value(item: RefundLineItem, cur: Currency, field: str, shop: str | None) -> Decimal:
     """Subtotal plus tax of a refunded line, in the presentment currency."""
     if item.subtotal_set is not None:
@@ -394,9 +379,9 @@ def _line_value(item: RefundLineItem, cur: Currency, field: str, shop: str | Non
             value = EXACT.add(value, tax)
         return value
     if item.subtotal is not None:
-        value = _bare(item.subtotal, cur, shop, field, "subtotal subtotal_set")
+        value = bare(item.subtotal, cur, shop, field, "subtotal subtotal_set").amount
         if item.total_tax is not None:
-            tax = _bare(item.total_tax, cur, shop, field, "total_tax total_tax_set")
+            tax = bare(item.total_tax, cur, shop, field, "total_tax total_tax_set").amount
             value = EXACT.add(value, tax)
         return value
     line = item.line_item
@@ -404,7 +389,7 @@ def _line_value(item: RefundLineItem, cur: Currency, field: str, shop: str | Non
         price = presentment_amount(line.price_set, cur, f"{field}.line_item.price_set")
         return EXACT.multiply(price, item.quantity)
     if line is not None and line.price is not None:
-        price = _bare(line.price, cur, shop, f"{field}.line_item", "price price_set")
+        price = bare(line.price, cur, shop, f"{field}.line_item", "price price_set").amount
         return EXACT.multiply(price, item.quantity)
     raise TranslationError(
         f"refunded line {item.line_item_id} has no amount (subtotal_set, subtotal or price)",
@@ -447,9 +432,11 @@ def _shipping(refund: Refund, cur: Currency, at: str, shop: str | None) -> Decim
                 )
         elif adjustment.amount is not None:
             total = EXACT.add(
-                total, _bare(adjustment.amount, cur, shop, field, "amount amount_set")
+                total, bare(adjustment.amount, cur, shop, field, "amount amount_set").amount
             )
             if adjustment.tax_amount is not None:
-                tax = _bare(adjustment.tax_amount, cur, shop, field, "tax_amount tax_amount_set")
+                tax = bare(
+                    adjustment.tax_amount, cur, shop, field, "tax_amount tax_amount_set"
+                ).amount
                 total = EXACT.add(total, tax)
     return abs(total)

@@ -633,6 +633,6 @@ def test_a_bare_amount_in_another_shop_currency_is_refused_naming_its_missing_se
 
     assert refused.value.field == "refund_line_items[0].subtotal_set"
     assert str(refused.value) == (
-        "refund_line_items[0].subtotal_set: is missing, and subtotal is in the shop currency"
+        "refund_line_items[0].subtotal_set: has no subtotal_set, and subtotal is in the shop currency"
         " CAD, not the presentment currency USD"
     )

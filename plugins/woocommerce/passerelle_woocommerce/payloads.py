@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
-from passerelle.plugin import Amount, Body, Count, Id, Items
+from passerelle.plugin import LONGEST_ID, Amount, Body, Count, Id, Items
 
 __all__ = [
     "Charge",
@@ -97,8 +97,10 @@ class RefundLine(Body):
     def refunded_item(self) -> str | None:
         """The id of the order line this line refunds (``_refunded_item_id``)."""
         for meta in self.meta_data:
-            if meta.key == "_refunded_item_id" and str(meta.value).strip().isdigit():
-                return str(int(str(meta.value).strip()))
+            value = str(meta.value).strip()
+            # An id longer than any line's names no line (and int() refuses 4,300 digits).
+            if meta.key == "_refunded_item_id" and value.isdigit() and len(value) <= LONGEST_ID:
+                return str(int(value))
         return None
 
 

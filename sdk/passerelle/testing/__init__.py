@@ -1,9 +1,9 @@
 """Testing helpers for plugin authors: fixtures and the platform contract suites.
 
 The contract suites (`WebhookPlatformContract`, see `passerelle.testing.contract`, and
-`FilePlatformContract`, see `passerelle.testing.file_contract`) need pytest and hypothesis
-(``pip install 'passerelle[test]'``); they are imported on first use, so the pytest plugin this
-package installs loads without hypothesis.
+`FilePlatformContract`, see `passerelle.testing.file_contract`) need pytest, hypothesis and
+freezegun (``pip install -e '.[test]'`` in a clone); they are imported on first use, so the
+pytest plugin this package installs loads without hypothesis.
 """
 
 from __future__ import annotations

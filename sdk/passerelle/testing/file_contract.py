@@ -89,7 +89,8 @@ from hypothesis import strategies as st
 from passerelle.batches import BatchChange, BatchFile, diff
 from passerelle.formats import FormatError
 from passerelle.platforms import FilePlatform, Store, StoreProblem
-from passerelle.testing.contract import _check_registers, _fail_unless_configured, _no_sockets
+from passerelle.testing.harness import check_registers, fail_unless_configured
+from passerelle.testing.isolation import no_sockets
 
 __all__ = ["FilePlatformContract", "FileSample", "FileVersion", "MalformedFile", "byte_edits"]
 
@@ -211,7 +212,7 @@ class FilePlatformContract:
 
     @pytest.fixture(autouse=True)
     def _contract_configured(self) -> None:
-        _fail_unless_configured(self, self.configuration_problems(), "file contract suite")
+        fail_unless_configured(self, self.configuration_problems(), "file contract suite")
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         """Run each test taking a `sample`, `version` or `malformed` file once per item, with
@@ -233,7 +234,7 @@ class FilePlatformContract:
     # The platform
 
     def test_name_is_a_platform_path_segment(self) -> None:
-        _check_registers(self.platform)
+        check_registers(self.platform)
 
     def test_file_names_are_recognised(self) -> None:
         claimed = [*self.file_names, *(sample.filename for sample in self.samples)]
@@ -405,7 +406,7 @@ class FilePlatformContract:
 
     def _outcome(self, read: Callable[[], BatchFile], what: str) -> _Outcome:
         opened: list[str] = []
-        with _no_sockets(opened), _no_files(opened):
+        with no_sockets(opened), _no_files(opened):
             try:
                 batch = read()
             except FormatError as exc:

@@ -8,6 +8,7 @@ import pytest
 
 from passerelle.clock import FixedClock
 from passerelle.testing.golden import UPDATE_OPTION, Coverage
+from passerelle.testing.opt_outs import OptOuts
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,6 +23,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     summary = Coverage.summary()
     if summary is not None:
         terminalreporter.write_line(summary)
+    for line in OptOuts.summary():
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture
