@@ -23,6 +23,7 @@ from passerelle.platforms import (
     VerificationError,
     WebhookRequest,
 )
+from passerelle.testing.samples import OfflineTransport
 from test_contract_suite import SHIPPED, SIGNATURE_HEADER, contract_for, sign
 
 
@@ -115,3 +116,29 @@ class ImportsCompareDigest(TestPlatform):
 def test_a_platform_comparing_with_an_imported_compare_digest_passes() -> None:
     contract_for(ImportsCompareDigest()).test_verify_compares_in_constant_time(SHIPPED)
     assert sys.modules[__name__].compare_digest is hmac.compare_digest  # bound back after
+
+
+class ReadsItsApi(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        order = context.http.get("https://acme.example/api/orders/1001").json()
+        return Translation(events=(OrderShipped(order=str(order["id"]), id="ship-1"),))
+
+
+def test_a_sample_whose_api_answers_are_not_served_fails_rather_than_skips() -> None:
+    with (
+        httpx.Client(transport=OfflineTransport()) as offline,
+        pytest.raises(AssertionError, match=r"^shipped: translation reads the platform's API"),
+    ):
+        contract_for(ReadsItsApi()).test_translate_of_a_sample_is_deterministic_and_well_formed(
+            SHIPPED, offline
+        )
+
+
+def test_a_sample_whose_api_answers_are_served_passes() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": 1001})
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as served:
+        contract_for(ReadsItsApi()).test_translate_of_a_sample_is_deterministic_and_well_formed(
+            SHIPPED, served
+        )

@@ -116,8 +116,9 @@ What it checks, on every sample:
   fail.
 
 `translate` gets an HTTP client that is offline: a request through it raises
-`httpx.ConnectError`. A sample whose translation reads the platform's API is then skipped,
-saying so; to cover it, override the ``contract_http`` fixture with a client that answers::
+`httpx.ConnectError`. A sample whose translation reads the platform's API then fails, saying
+so (never a skip, which would pass it untranslated): override the ``contract_http`` fixture with
+a client that answers from fixtures::
 
     @pytest.fixture
     def contract_http(self) -> Iterator[httpx.Client]:
