@@ -49,6 +49,7 @@ __all__ = [
     "EntriesRemoved",
     "EntryChanged",
     "Rescheduled",
+    "StoreCutoffs",
     "apply",
     "diff",
     "kind_of",
@@ -571,3 +572,15 @@ def _aware(now: dt.datetime) -> dt.datetime:
 
 DEFAULT_CUTOFF = CutoffPolicy()
 """11:00 America/Vancouver."""
+
+
+class StoreCutoffs(_Frozen):
+    """Each store's cutoff: `default`, unless `stores` gives the store, keyed (platform, store
+    id), a cutoff of its own (a processor with another cutoff, a merchant in another zone)."""
+
+    default: CutoffPolicy = DEFAULT_CUTOFF
+    stores: dict[tuple[str, str], CutoffPolicy] = Field(default_factory=dict)
+
+    def of(self, platform: str, store: str) -> CutoffPolicy:
+        """The cutoff of the batches of `store` on `platform`."""
+        return self.stores.get((platform, store), self.default)

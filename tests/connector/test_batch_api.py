@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from passerelle.backend.client import BackendClient
 from passerelle.backend.models import BatchStatus
-from passerelle.batches import BatchFile, CutoffPolicy
+from passerelle.batches import BatchFile, CutoffPolicy, StoreCutoffs
 from passerelle.clock import FixedClock
 from passerelle.connector.api import create_api
 from passerelle.connector.batch_office import BatchOffice
@@ -43,7 +43,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def api(store: DeliveryStore, client: BackendClient, clock: FixedClock) -> Iterator[str]:
-    office = BatchOffice(store, [(PLATFORM, STORE)], client, CUTOFF, clock)
+    office = BatchOffice(store, [(PLATFORM, STORE)], client, StoreCutoffs(default=CUTOFF), clock)
     with BackgroundServer(create_api(store, TOKENS, batches=office)) as server:
         yield server.url
 

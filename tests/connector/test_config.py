@@ -611,6 +611,36 @@ def test_the_batch_cutoff_defaults_to_11_vancouver_and_becomes_a_policy(
     assert settings.batches.policy() == DEFAULT_CUTOFF
 
 
+def test_a_store_may_set_its_own_batch_cutoff_and_zone(tmp_path: Path) -> None:
+    from passerelle.batches import CutoffPolicy
+
+    config = tmp_path / "passerelle.toml"
+    config.write_text(
+        '[backend]\nurl = "http://127.0.0.1:1"\ntoken = "t"\nmerchant = "m"\n'
+        '[batches]\ncutoff = "10:30"\n'
+        '[[stores]]\nplatform = "sage"\nid = "payroll"\nsecrets = ["s"]\ncutoff = "09:00"\n'
+        '[[stores]]\nplatform = "sage"\nid = "vendors"\nsecrets = ["s"]\n'
+        'cutoff_zone = "America/Toronto"\n'
+        '[[stores]]\nplatform = "sage"\nid = "plain"\nsecrets = ["s"]\n'
+    )
+    cutoffs = Settings.load(config).cutoffs()
+
+    assert cutoffs.of("sage", "payroll") == CutoffPolicy(time=time(9, 0))
+    assert cutoffs.of("sage", "vendors") == CutoffPolicy(time=time(10, 30), zone="America/Toronto")
+    assert cutoffs.of("sage", "plain") == CutoffPolicy(time=time(10, 30))
+
+
+def test_a_store_s_cutoff_zone_must_be_a_known_zone(tmp_path: Path) -> None:
+    config = tmp_path / "passerelle.toml"
+    config.write_text(
+        '[backend]\nurl = "http://127.0.0.1:1"\ntoken = "t"\nmerchant = "m"\n'
+        '[[stores]]\nplatform = "sage"\nid = "payroll"\nsecrets = ["s"]\n'
+        'cutoff_zone = "Mars/Olympus"\n'
+    )
+    (problem,) = problems(config)
+    assert problem.startswith("stores[0].cutoff_zone: ")
+
+
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
@@ -989,6 +1019,21 @@ def test_an_option_the_platform_declares_secret_is_masked_whatever_its_name(
 
     assert "  acme s1: 1 secret; options consumer_ref=********, site_label=north" in lines
     assert [str(p) for p in problems] == ["stores[0].options.site_label: is odd next to ********"]
+
+
+def test_a_batch_cutoff_on_a_webhook_platform_s_store_is_a_problem(tmp_path: Path) -> None:
+    path = tmp_path / "passerelle.toml"
+    path.write_text(
+        '[backend]\nurl = "https://api.example.com"\ntoken = "tok-0123456789"\nmerchant = "m"\n'
+        '[[stores]]\nplatform = "acme"\nid = "s1"\nsecrets = ["whsec-123"]\ncutoff = "09:00"\n'
+    )
+
+    problems = config_checks.store_problems(Settings.load(path), {"acme": TestPlatform()})
+
+    assert [str(p) for p in problems] == [
+        "stores[0].cutoff: a batch cutoff is for a file platform's store; acme sends webhooks,"
+        " which have none"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,8 @@ import httpx
 import pytest
 import respx
 from dispatch_support import (
+    PLATFORM,
+    STORE,
     Observer,
     deliver,
     make_dispatcher,
@@ -34,7 +36,7 @@ from passerelle.backend.models import (
     OrderCreate,
 )
 from passerelle.backend.retry import RetryPolicy
-from passerelle.batches import CutoffPolicy
+from passerelle.batches import CutoffPolicy, StoreCutoffs
 from passerelle.clock import FixedClock
 from passerelle.connector.store import DeliveryStatus, DeliveryStore, open_store
 from passerelle.events import BatchFileEdited, Envelope, OrderShipped
@@ -689,7 +691,7 @@ def test_a_batch_edit_past_the_configured_cutoff_goes_to_the_action_center_befor
 ) -> None:
     observer = BatchObserver()
     dispatcher = make_dispatcher(store, client, clock, observer)
-    dispatcher.policy = replace(dispatcher.policy, cutoff=cutoff)
+    dispatcher.policy = replace(dispatcher.policy, cutoffs=StoreCutoffs(default=cutoff))
     delivery = deliver(store, clock, "b1", "batch-B-7", events=[batch_edit("B-7", changes, on)])
     dispatcher.drain()
 
@@ -704,12 +706,46 @@ def test_a_batch_edit_past_the_configured_cutoff_goes_to_the_action_center_befor
     assert observer.batches == []
 
 
+@pytest.mark.parametrize(
+    ("own", "outcome"),
+    [
+        (CutoffPolicy(time=time_of_day(8, 0)), "failed"),
+        (CutoffPolicy(time=time_of_day(10, 0)), "done"),
+    ],
+)
+def test_a_store_s_own_cutoff_stands_in_place_of_the_default(
+    store: DeliveryStore,
+    client: BackendClient,
+    clock: FixedClock,
+    own: CutoffPolicy,
+    outcome: str,
+) -> None:
+    # 09:00 in Vancouver: the default (11:00) allows the edit; the store's own cutoff decides.
+    observer = BatchObserver()
+    dispatcher = make_dispatcher(store, client, clock, observer)
+    cutoffs = StoreCutoffs(stores={(PLATFORM, STORE): own, (PLATFORM, "other"): CutoffPolicy()})
+    dispatcher.policy = replace(dispatcher.policy, cutoffs=cutoffs)
+    delivery = deliver(
+        store,
+        clock,
+        "b1",
+        "batch-B-9",
+        events=[batch_edit("B-9", [{"change": "deleted"}], "2026-03-02")],
+    )
+    dispatcher.drain()
+
+    assert store.get(delivery).status.value == outcome
+    assert observer.batches == ([] if outcome == "failed" else ["B-9"])
+
+
 def test_a_batch_edit_that_names_no_date_is_left_to_the_back_end(
     store: DeliveryStore, client: BackendClient, clock: FixedClock
 ) -> None:
     observer = BatchObserver()
     dispatcher = make_dispatcher(store, client, clock, observer)
-    dispatcher.policy = replace(dispatcher.policy, cutoff=CutoffPolicy(time=time_of_day(0, 0)))
+    dispatcher.policy = replace(
+        dispatcher.policy, cutoffs=StoreCutoffs(default=CutoffPolicy(time=time_of_day(0, 0)))
+    )
     delivery = deliver(
         store, clock, "b1", "batch-B-8", events=[batch_edit("B-8", [{"change": "deleted"}], None)]
     )

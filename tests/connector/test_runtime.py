@@ -60,7 +60,7 @@ def test_the_batches_section_is_the_dispatchers_cutoff(tmp_path: Path) -> None:
     connector = build(tmp_path, '[batches]\ncutoff = "15:30"\nzone = "America/Toronto"\n')
     try:
         assert connector.dispatcher is not None
-        assert connector.dispatcher.policy.cutoff == CutoffPolicy(
+        assert connector.dispatcher.policy.cutoffs.default == CutoffPolicy(
             time=time_of_day(15, 30), zone="America/Toronto"
         )
     finally:

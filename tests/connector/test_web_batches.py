@@ -23,7 +23,7 @@ from dispatch_support import make_dispatcher
 from pydantic import SecretStr
 
 from passerelle.backend.client import BackendClient
-from passerelle.batches import BatchFile, CutoffPolicy
+from passerelle.batches import BatchFile, CutoffPolicy, StoreCutoffs
 from passerelle.clock import Clock, FixedClock, SystemClock
 from passerelle.connector.config import AdminToken
 from passerelle.connector.file_upload import create_file_upload
@@ -58,7 +58,9 @@ def connector(store: DeliveryStore, clock: Clock) -> Iterator[Connector]:
     }
     files = create_file_upload(store, {PLATFORM: CpaFiles()}, stores, [FULL], clock=clock)
     page_clock = FixedClock(clock.now())
-    page = create_action_page(store, [FULL, READ], stores=stores, clock=page_clock, cutoff=POLICY)
+    page = create_action_page(
+        store, [FULL, READ], stores=stores, clock=page_clock, cutoffs=StoreCutoffs(default=POLICY)
+    )
     with BackgroundServer(files) as intake, BackgroundServer(page) as served:
         yield Connector(intake.url, served.url, page_clock)
 

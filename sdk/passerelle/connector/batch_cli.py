@@ -161,7 +161,7 @@ def _report(inbox: DeliveryStore, delivery_id: int, name: str, wait: float) -> N
 @contextmanager
 def _office(config: Path | None) -> Iterator[BatchOffice]:
     with configured_store(config) as (settings, inbox), backend_client(settings) as client:
-        yield BatchOffice(inbox, _file_stores(settings), client, settings.batches.policy())
+        yield BatchOffice(inbox, _file_stores(settings), client, settings.cutoffs())
 
 
 def _file_stores(settings: Settings) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from typing import Any
 from passerelle.backend.client import BackendClient
 from passerelle.backend.errors import BackendError, UnknownBatchError
 from passerelle.backend.models import BatchView
-from passerelle.batches import BatchFile, BatchPastCutoff, CutoffPolicy, Deleted, Rescheduled
+from passerelle.batches import BatchFile, BatchPastCutoff, Deleted, Rescheduled, StoreCutoffs
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.files import (
     BatchStanding,
@@ -142,12 +142,12 @@ def describe_back_end(state: BackEndState) -> str:
 @dataclass(frozen=True)
 class BatchOffice:
     """The back-office actions over `inbox` for the file platforms' `stores` ((platform, id)
-    pairs), asking `backend`, with `policy`'s cutoff read on `clock`."""
+    pairs), asking `backend`, with each store's cutoff in `cutoffs` read on `clock`."""
 
     inbox: DeliveryStore
     stores: Sequence[tuple[str, str]]
     backend: BackendClient
-    policy: CutoffPolicy
+    cutoffs: StoreCutoffs
     clock: Clock = field(default_factory=SystemClock)
 
     def batches(self, store: str | None = None) -> list[BatchSummary]:
@@ -157,14 +157,14 @@ class BatchOffice:
             for platform, store_id in self.stores
             if store in (None, store_id)
             for version in self.inbox.latest_batch_versions(platform, store_id)
-            for standing in (batch_standing(version, self.policy),)
+            for standing in (batch_standing(version, self.cutoffs),)
         ]
 
     def show(self, batch_id: str) -> BatchDetail:
         """The batch `batch_id`; `BatchActionError` ``batch_not_found`` when no file carried it."""
         versions = self._versions(batch_id)
         return BatchDetail(
-            batch_standing(versions[-1], self.policy),
+            batch_standing(versions[-1], self.cutoffs),
             batch_history(versions),
             self._at_back_end(batch_id),
         )
@@ -173,14 +173,14 @@ class BatchOffice:
         self, batch_id: str, day: dt.date, *, idempotency_key: str | None = None
     ) -> BatchView:
         """Move the batch to `day`, before both dates' cutoffs; the back end's batch after."""
-        current = BatchFile.model_validate_json(self._versions(batch_id)[-1].batch)
+        latest = self._versions(batch_id)[-1]
+        current = BatchFile.model_validate_json(latest.batch)
         change = Rescheduled(previous=current.processing_date, processing_date=day)
-        return self._change(batch_id, change, idempotency_key)
+        return self._change(latest, change, idempotency_key)
 
     def delete(self, batch_id: str, *, idempotency_key: str | None = None) -> BatchView:
         """Delete the batch before its cutoff: none of its payments are made."""
-        self._versions(batch_id)
-        return self._change(batch_id, Deleted(), idempotency_key)
+        return self._change(self._versions(batch_id)[-1], Deleted(), idempotency_key)
 
     def _versions(self, batch_id: str) -> list[BatchVersion]:
         for platform, store in self.stores:
@@ -200,14 +200,15 @@ class BatchOffice:
             return f"unreachable ({exc})"
 
     def _change(
-        self, batch_id: str, change: Rescheduled | Deleted, idempotency_key: str | None
+        self, latest: BatchVersion, change: Rescheduled | Deleted, idempotency_key: str | None
     ) -> BatchView:
+        batch_id = latest.batch_id
         view = self._at_back_end(batch_id)
         if isinstance(view, str):
             code = "unknown_batch" if view.startswith("not known") else "backend_unavailable"
             raise BatchActionError(code, f"batch {batch_id}: {view}")
         try:
-            self.policy.ensure_changeable(
+            self.cutoffs.of(latest.platform, latest.store).ensure_changeable(
                 batch_id, view.processing_date, (change,), self.clock.now()
             )
         except BatchPastCutoff as exc:

@@ -57,7 +57,7 @@ from passerelle.backend.client import (
     merchant_problem,
     token_problem,
 )
-from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy
+from passerelle.batches import DEFAULT_CUTOFF, CutoffPolicy, StoreCutoffs
 from passerelle.connector.store import store_url_problem
 from passerelle.connector.workers import DEFAULT_CONCURRENCY
 from passerelle.platforms import Store
@@ -225,6 +225,10 @@ class StoreSettings(_Section):
     id: StoreId
     secrets: list[Secret] = Field(default_factory=list, validate_default=True)
     options: dict[str, str | SecretStr] = Field(default_factory=dict)
+    cutoff: time | None = None
+    """A file platform's store: the cutoff of its batches, in place of ``[batches]``'s."""
+    cutoff_zone: ZoneInfo | None = None
+    """A file platform's store: the time zone of its `cutoff`, in place of ``[batches]``'s."""
 
     @field_validator("secrets")
     @classmethod
@@ -550,6 +554,21 @@ class Settings(BaseSettings):
     def stores_by_key(self) -> dict[tuple[str, str], Store]:
         """Every declared store as `{(platform, store id): Store}`."""
         return {(entry.platform, entry.id): entry.to_store() for entry in self.stores}
+
+    def cutoffs(self) -> StoreCutoffs:
+        """Each store's batch cutoff: ``[batches]``'s, or the store's own where it sets one."""
+        default = self.batches.policy()
+        return StoreCutoffs(
+            default=default,
+            stores={
+                (entry.platform, entry.id): CutoffPolicy(
+                    time=entry.cutoff or default.time,
+                    zone=entry.cutoff_zone.key if entry.cutoff_zone else default.zone,
+                )
+                for entry in self.stores
+                if entry.cutoff is not None or entry.cutoff_zone is not None
+            },
+        )
 
 
 @dataclass

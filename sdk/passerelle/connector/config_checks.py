@@ -51,6 +51,15 @@ def store_problems(settings: Settings, platforms: Mapping[str, object]) -> list[
             continue
         if not isinstance(platform, WebhookPlatform | FilePlatform):
             continue
+        if isinstance(platform, WebhookPlatform) and (entry.cutoff or entry.cutoff_zone):
+            key = "cutoff" if entry.cutoff else "cutoff_zone"
+            problems.append(
+                Problem(
+                    f"{here}.{key}",
+                    f"a batch cutoff is for a file platform's store; {entry.platform} sends "
+                    "webhooks, which have none",
+                )
+            )
         store = entry.to_store()
         try:
             found = [

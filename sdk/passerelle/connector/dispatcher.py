@@ -46,7 +46,7 @@ from passerelle.backend.calls import call_backend
 from passerelle.backend.client import BackendClient
 from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
 from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_retry_after
-from passerelle.batches import DEFAULT_CUTOFF, BatchPastCutoff, CutoffPolicy, Rescheduled
+from passerelle.batches import BatchPastCutoff, Rescheduled, StoreCutoffs
 from passerelle.clock import Clock, SystemClock
 from passerelle.codes import is_transient_status
 from passerelle.connector import metrics
@@ -115,9 +115,9 @@ class DispatchPolicy:
     """First wait of a deferred delivery; it doubles up to the backoff's cap."""
     idle_wait: float = 0.5
     """Seconds an idle worker waits before looking for work again (a wake-up cuts it short)."""
-    cutoff: CutoffPolicy = DEFAULT_CUTOFF
-    """Until when a batch may change: a batch file edit past it goes to the action center
-    (``batch_past_cutoff``) before any hook runs."""
+    cutoffs: StoreCutoffs = field(default_factory=StoreCutoffs)
+    """Until when each store's batches may change: a batch file edit past its cutoff goes to the
+    action center (``batch_past_cutoff``) before any hook runs."""
     quarantine_after: int = 3
     """Attempts in a row that ended abnormally (the worker died, hung or was killed while it
     held the delivery, so its lease ran out) before the delivery is quarantined: filed to the
@@ -498,7 +498,7 @@ class Dispatcher:
                 store,
                 claim.delivery,
                 self._store,
-                cutoff=self.policy.cutoff if checked else None,
+                cutoff=self.policy.cutoffs.of(store.platform, store.id) if checked else None,
                 now=self._clock.now(),
             )
         except (FormatError, TranslationError) as exc:
@@ -557,7 +557,7 @@ class Dispatcher:
     def _apply(self, envelope: Envelope) -> str:
         event = envelope.event
         if isinstance(event, BatchFileEdited):
-            self._check_cutoff(event)
+            self._check_cutoff(envelope)
             self._call_backend(lambda: call_backend(self._backend, envelope))
             self._call(lambda: self._plugins.observe(envelope=envelope, event=event))
             return describe_edit(event)
@@ -607,9 +607,11 @@ class Dispatcher:
                 )
             )
 
-    def _check_cutoff(self, event: BatchFileEdited) -> None:
-        """Refuse a batch edit that the cutoff no longer allows: the back end would refuse it,
-        and observers must not see an edit that cannot happen."""
+    def _check_cutoff(self, envelope: Envelope) -> None:
+        """Refuse a batch edit that its store's cutoff no longer allows: the back end would
+        refuse it, and observers must not see an edit that cannot happen."""
+        event = envelope.event
+        assert isinstance(event, BatchFileEdited)
         date = event.processing_date or next(
             (change.previous for change in event.changes if isinstance(change, Rescheduled)),
             None if event.after is None else event.after.processing_date,
@@ -617,7 +619,7 @@ class Dispatcher:
         if date is None:
             return  # the event does not say which date the batch is on: the back end checks
         try:
-            self.policy.cutoff.ensure_changeable(
+            self.policy.cutoffs.of(envelope.platform, envelope.store).ensure_changeable(
                 event.batch, date, event.changes, self._clock.now()
             )
         except BatchPastCutoff as exc:

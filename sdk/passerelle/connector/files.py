@@ -28,6 +28,7 @@ from passerelle.batches import (
     EntriesRemoved,
     EntryChanged,
     Rescheduled,
+    StoreCutoffs,
     diff,
 )
 from passerelle.connector.store import BatchVersion, Delivery, DeliveryStore, NewDelivery
@@ -323,10 +324,11 @@ class BatchVersionChange:
     summary: str
 
 
-def batch_standing(version: BatchVersion, policy: CutoffPolicy) -> BatchStanding:
-    """Where the batch of `version` stands: its total and the cutoff `policy` gives it."""
+def batch_standing(version: BatchVersion, cutoffs: StoreCutoffs) -> BatchStanding:
+    """Where the batch of `version` stands: its total and the cutoff its store has."""
     batch = BatchFile.model_validate_json(version.batch)
     total = Money.sum([entry.amount for entry in batch.entries], batch.currency)
+    policy = cutoffs.of(version.platform, version.store)
     return BatchStanding(version, batch, total, policy.cutoff_for(batch.processing_date))
 
 

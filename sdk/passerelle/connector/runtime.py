@@ -135,7 +135,7 @@ class Connector:
             self.store,
             [key for key in self.settings.stores_by_key() if key[0] in file_platforms],
             self.client,
-            self.settings.batches.policy(),
+            self.settings.cutoffs(),
             self.clock,
         )
         api = create_api(self.store, self.settings.admin, batches=office)
@@ -150,7 +150,7 @@ class Connector:
             self.store,
             self.settings.admin.tokens,
             stores=self.settings.stores_by_key(),
-            cutoff=self.settings.batches.policy(),
+            cutoffs=self.settings.cutoffs(),
         )
         metrics_app = self._metrics_app()
         connector = self
@@ -283,7 +283,7 @@ def build_connector(
         lease=timedelta(seconds=d.lease),
         max_attempts=d.max_attempts,
         backoff=RetryPolicy(initial_delay=d.backoff_base, max_delay=d.backoff_cap),
-        cutoff=settings.batches.policy(),
+        cutoffs=settings.cutoffs(),
     )
     # A connection for each delivery in hand: each thread keeps to its pool, and fewer would
     # queue some calls while other pools idle.

@@ -45,7 +45,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from passerelle.backend.problems import UnknownProblemCodeError, explain
-from passerelle.batches import CutoffPolicy
+from passerelle.batches import StoreCutoffs
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.actions import ActionCenter, ActionEntry, ActionInputError
 from passerelle.connector.api import match_token
@@ -157,14 +157,14 @@ def create_action_page(
     *,
     stores: Iterable[tuple[str, str]] = (),
     clock: Clock | None = None,
-    cutoff: CutoffPolicy | None = None,
+    cutoffs: StoreCutoffs | None = None,
 ) -> ASGIApp:
     """The action-center page over `store`, for the given admin tokens (none: nobody signs in).
     `stores` are the configured ``(platform, store id)`` pairs the filters offer and whose
-    batches are listed; `cutoff` is the batches' (``[batches]``)."""
+    batches are listed; `cutoffs` are the stores' batch cutoffs."""
     admin = tuple(tokens)
     configured = tuple(stores)
-    policy = cutoff or CutoffPolicy()
+    policy = cutoffs or StoreCutoffs()
     clock = clock or SystemClock()
     center = ActionCenter(store, clock=clock)
     templates = _environment()
