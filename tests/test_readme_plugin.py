@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -17,10 +19,13 @@ def _block(first_line: str) -> str:
 
 
 def _load_acme() -> types.ModuleType:
-    module = types.ModuleType("passerelle_acme")
-    exec(compile(_block("# passerelle_acme/__init__.py"), "README.md", "exec"), module.__dict__)  # noqa: S102
-    sys.modules["passerelle_acme"] = module
-    return module
+    # A file on the path, as an installed plugin is: the contract suite imports it afresh.
+    site = Path(tempfile.mkdtemp(prefix="readme-plugin-"))
+    package = site / "passerelle_acme"
+    package.mkdir()
+    (package / "__init__.py").write_text(_block("# passerelle_acme/__init__.py"))
+    sys.path.insert(0, str(site))
+    return importlib.import_module("passerelle_acme")
 
 
 _load_acme()
