@@ -49,8 +49,8 @@ from passerelle.formats import FormatError
 from passerelle.hookspecs import hookimpl
 from passerelle.json_fields import top_level_fields
 from passerelle.money import Currency, CurrencyMismatchError, Money, MoneyError
+from passerelle.order_effects import Effect
 from passerelle.orders import (
-    Effect,
     EventNotYetApplicable,
     LedgerError,
     Line,
