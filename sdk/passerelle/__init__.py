@@ -48,16 +48,10 @@ from passerelle.events import (
 from passerelle.formats import FormatError
 from passerelle.hookspecs import hookimpl
 from passerelle.json_fields import top_level_fields
+from passerelle.ledger_errors import EventNotYetApplicable, LedgerError
 from passerelle.money import Currency, CurrencyMismatchError, Money, MoneyError
 from passerelle.order_effects import Effect
-from passerelle.orders import (
-    EventNotYetApplicable,
-    LedgerError,
-    Line,
-    LineState,
-    Order,
-    OrderLedger,
-)
+from passerelle.orders import Line, LineState, Order, OrderLedger
 from passerelle.platforms import (
     FilePlatform,
     Store,

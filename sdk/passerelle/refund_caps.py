@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from passerelle.events import CartLine, OrderCancelled, OrderEdited, OrderReturned, OrderShipped
-from passerelle.orders import LedgerError, Order, OrderLedger
+from passerelle.ledger_errors import LedgerError
+from passerelle.orders import Order, OrderLedger
 
 __all__ = ["cap_refunds"]
 

@@ -48,16 +48,10 @@ from passerelle.events import (
     OrderShipped,
     Tracking,
 )
+from passerelle.ledger_errors import EventNotYetApplicable, LedgerError
 from passerelle.money import Money
-from passerelle.orders import (
-    CartStart,
-    Effect,
-    EventNotYetApplicable,
-    LedgerError,
-    LineState,
-    Order,
-    OrderLedger,
-)
+from passerelle.order_effects import Effect
+from passerelle.orders import CartStart, LineState, Order, OrderLedger
 from passerelle.sandbox.db import Movement, Transaction
 from passerelle.sandbox.deps import Merchant, Reply, SandboxDep, Write, WriteDep
 from passerelle.sandbox.errors import SandboxProblem, problem_responses

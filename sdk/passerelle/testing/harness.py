@@ -26,7 +26,8 @@ from passerelle.events import (
     OrderShipped,
 )
 from passerelle.hookspecs import hookimpl
-from passerelle.orders import LedgerError, Order, OrderLedger
+from passerelle.ledger_errors import LedgerError
+from passerelle.orders import Order, OrderLedger
 from passerelle.platforms import (
     FilePlatform,
     PlatformUnavailableError,
