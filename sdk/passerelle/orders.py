@@ -44,12 +44,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal, NamedTuple, Self
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
+from passerelle.checkout import Line, Order, cart_issue, cart_total
 from passerelle.events import (
-    CartLine,
     LineQuantity,
     LineType,
     OrderCancelled,
@@ -57,7 +55,6 @@ from passerelle.events import (
     OrderEvent,
     OrderReturned,
     OrderShipped,
-    Text,
 )
 from passerelle.ledger_errors import (
     CancelExceedsOrderedError,
@@ -103,83 +100,6 @@ __all__ = [
     "ShipExceedsOrderedError",
     "UnknownLineError",
 ]
-
-Line = CartLine
-"""A line of an order: the same thing as a line of a cart (a discount has a negative price)."""
-
-
-# Orders ------------------------------------------------------------------------------------------
-
-
-class _Issue(NamedTuple):
-    error: type[LedgerError]
-    line: str
-    reason: str
-
-
-def _cart_issue(lines: Iterable[Line], currency_code: str) -> _Issue | None:
-    """The first problem of a list of lines in an order of `currency_code`, if any."""
-    seen: set[str] = set()
-    for line in lines:
-        price = line.unit_price
-        if line.reference in seen:
-            return _Issue(DuplicateLineError, line.reference, "it is named more than once")
-        seen.add(line.reference)
-        if price.currency != currency_code:
-            return _Issue(
-                OrderCurrencyMismatchError,
-                line.reference,
-                f"its price {price} is not in the order's currency {currency_code}",
-            )
-        if line.type is LineType.DISCOUNT and price.amount > 0:
-            return _Issue(
-                InvalidCartError,
-                line.reference,
-                f"a discount line needs a unit price of zero or less, not {price}",
-            )
-        if line.type is not LineType.DISCOUNT and price.amount < 0:
-            return _Issue(
-                InvalidCartError,
-                line.reference,
-                f"a {line.type} line needs a unit price of zero or more, not {price}",
-            )
-    return None
-
-
-def _total(lines: Iterable[Line], currency_code: str) -> Money:
-    return Money.sum((line.total for line in lines), currency_code)
-
-
-class Order(BaseModel):
-    """An order as created at checkout: its lines, all in the order's currency."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    reference: Text
-    """The store's order reference."""
-    currency: str
-    lines: tuple[Line, ...] = Field(min_length=1)
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        return currency(value).code
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        issue = _cart_issue(self.lines, self.currency)
-        if issue is not None:
-            raise ValueError(f"line {issue.line}: {issue.reason}")
-        if not any(line.type is LineType.PRODUCT for line in self.lines):
-            raise ValueError("an order needs at least one product line")
-        if self.total.amount < 0:
-            raise ValueError(f"the order total {self.total} must not be negative")
-        return self
-
-    @property
-    def total(self) -> Money:
-        return _total(self.lines, self.currency)
-
 
 # The ledger --------------------------------------------------------------------------------------
 
@@ -292,7 +212,7 @@ class OrderLedger:
     def __post_init__(self) -> None:
         code = currency(self.currency).code
         lines = [state.line for state in self.lines]
-        issue = _cart_issue(lines, code)
+        issue = cart_issue(lines, code)
         if issue is not None:
             raise ValueError(f"line {issue.line} of order {self.reference}: {issue.reason}")
         if not any(state.is_product for state in self.lines):
@@ -316,7 +236,7 @@ class OrderLedger:
             self._check_start(self.cart_start)
 
     def _derived_start(self) -> CartStart:
-        total = _total((state.line for state in self.lines), self.currency)
+        total = cart_total((state.line for state in self.lines), self.currency)
         checkout = CartStart(captured=Money.zero(self.currency), total=total)
         if self._amounts(self.lines, checkout) == (self.captured, self.authorized):
             return checkout
@@ -665,7 +585,7 @@ class OrderLedger:
 
     def _edit(self, event: OrderEdited) -> tuple[OrderLedger, Effect]:
         cart = event.cart
-        issue = _cart_issue(cart, self.currency)
+        issue = cart_issue(cart, self.currency)
         if issue is not None:
             raise issue.error(
                 f"cannot edit line {issue.line} of order {self.reference}: {issue.reason}",
@@ -687,7 +607,7 @@ class OrderLedger:
         states.extend(LineState(line) for line in new_lines.values())
 
         where = f"cannot edit order {self.reference}"
-        total = _total(cart, self.currency)
+        total = cart_total(cart, self.currency)
         if total.amount < 0:
             raise InvalidCartError(
                 f"{where}: the new cart totals {total}; it must not be negative",

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from passerelle.checkout import Order
 from passerelle.events import CartLine, OrderCancelled, OrderEdited, OrderReturned, OrderShipped
 from passerelle.ledger_errors import LedgerError
-from passerelle.orders import Order, OrderLedger
+from passerelle.orders import OrderLedger
 
 __all__ = ["cap_refunds"]
 

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from pydantic import SecretStr
 
+from passerelle.checkout import Order
 from passerelle.codes import CONNECTOR_CODES
 from passerelle.events import (
     BatchFileEdited,
@@ -27,7 +28,7 @@ from passerelle.events import (
 )
 from passerelle.hookspecs import hookimpl
 from passerelle.ledger_errors import LedgerError
-from passerelle.orders import Order, OrderLedger
+from passerelle.orders import OrderLedger
 from passerelle.platforms import (
     FilePlatform,
     PlatformUnavailableError,
