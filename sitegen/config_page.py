@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
-from passerelle.connector.config import ENV_DELIMITER, ENV_PREFIX, Settings
+from passerelle.connector.config import Settings
+from passerelle.connector.config_sources import ENV_DELIMITER, ENV_PREFIX
 from sitegen.markdown import cell, code, prose, table
 
 PATH = "reference/configuration.md"

@@ -29,6 +29,7 @@ from passerelle.batches import (
     apply,
     diff,
 )
+from passerelle.checkout import Line, Order
 from passerelle.clock import Clock, FixedClock, SystemClock
 from passerelle.events import (
     BatchFileEdited,
@@ -48,16 +49,10 @@ from passerelle.events import (
 from passerelle.formats import FormatError
 from passerelle.hookspecs import hookimpl
 from passerelle.json_fields import top_level_fields
+from passerelle.ledger_errors import EventNotYetApplicable, LedgerError
 from passerelle.money import Currency, CurrencyMismatchError, Money, MoneyError
-from passerelle.orders import (
-    Effect,
-    EventNotYetApplicable,
-    LedgerError,
-    Line,
-    LineState,
-    Order,
-    OrderLedger,
-)
+from passerelle.order_effects import Effect
+from passerelle.orders import LineState, OrderLedger
 from passerelle.platforms import (
     FilePlatform,
     Store,

@@ -40,7 +40,7 @@ from passerelle.events import (
 from passerelle.platforms import FilePlatform, WebhookPlatform
 
 if TYPE_CHECKING:
-    from passerelle.orders import Effect
+    from passerelle.order_effects import Effect
 
 __all__ = [
     "PROJECT",

@@ -44,12 +44,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import ClassVar, Literal, NamedTuple, Self
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
+from passerelle.checkout import Line, Order, cart_issue, cart_total
 from passerelle.events import (
-    CartLine,
     LineQuantity,
     LineType,
     OrderCancelled,
@@ -57,9 +55,26 @@ from passerelle.events import (
     OrderEvent,
     OrderReturned,
     OrderShipped,
-    Text,
+)
+from passerelle.ledger_errors import (
+    CancelExceedsOrderedError,
+    DuplicateLineError,
+    EventNotYetApplicable,
+    InvalidCartError,
+    InvalidRefundError,
+    LedgerError,
+    LineAlreadyShippedError,
+    NotAProductLineError,
+    OrderAlreadyShippedError,
+    OrderCurrencyMismatchError,
+    OrderMismatchError,
+    RefundExceedsCapturedError,
+    ReturnExceedsShippedError,
+    ShipExceedsOrderedError,
+    UnknownLineError,
 )
 from passerelle.money import Money, currency
+from passerelle.order_effects import Effect, EventKind
 
 __all__ = [
     "CancelExceedsOrderedError",
@@ -85,184 +100,6 @@ __all__ = [
     "ShipExceedsOrderedError",
     "UnknownLineError",
 ]
-
-Line = CartLine
-"""A line of an order: the same thing as a line of a cart (a discount has a negative price)."""
-
-EventKind = Literal["order_shipped", "order_cancelled", "order_returned", "order_edited"]
-
-
-# Errors ------------------------------------------------------------------------------------------
-
-
-class LedgerError(Exception):
-    """An order event that breaks a ledger rule. `code` is the back end's problem code."""
-
-    code: ClassVar[str] = "ledger_error"
-
-    def __init__(self, message: str, *, order: str, line: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.order = order
-        self.line = line
-
-
-class EventNotYetApplicable(LedgerError):  # noqa: N818 - it is a deferral, not a failure
-    """The event depends on one not seen yet (a return before its shipment): defer and retry."""
-
-    code = "not_yet_applicable"
-
-
-class OrderMismatchError(LedgerError):
-    """The event is for another order."""
-
-    code = "order_mismatch"
-
-
-class UnknownLineError(LedgerError):
-    """The order has no line with that reference."""
-
-    code = "unknown_line"
-
-
-class NotAProductLineError(LedgerError):
-    """A handling, fee or discount line was named where only product lines count."""
-
-    code = "not_a_product_line"
-
-
-class DuplicateLineError(LedgerError):
-    """The same line is named twice in one event or cart."""
-
-    code = "duplicate_line"
-
-
-class OrderCurrencyMismatchError(LedgerError):
-    """An amount or a price is not in the order's currency."""
-
-    code = "currency_mismatch"
-
-
-class ShipExceedsOrderedError(LedgerError):
-    """More units shipped than are ordered and neither shipped nor cancelled."""
-
-    code = "ship_exceeds_ordered"
-
-
-class OrderAlreadyShippedError(LedgerError):
-    """A cancellation of units that have shipped: those are handled as a return."""
-
-    code = "order_already_shipped"
-
-
-class CancelExceedsOrderedError(LedgerError):
-    """More units cancelled than are ordered and not yet cancelled."""
-
-    code = "cancel_exceeds_ordered"
-
-
-class ReturnExceedsShippedError(LedgerError):
-    """More units returned than shipped, and the order has no more of them to ship."""
-
-    code = "return_exceeds_shipped"
-
-
-class RefundExceedsCapturedError(LedgerError):
-    """A refund above captured minus refunded that no pending shipment can cover."""
-
-    code = "refund_exceeds_captured"
-
-
-class InvalidRefundError(LedgerError):
-    """A negative refund."""
-
-    code = "invalid_refund"
-
-
-class LineAlreadyShippedError(LedgerError):
-    """An edit that changes the name, type or price of a line with shipped units."""
-
-    code = "line_already_shipped"
-
-
-class InvalidCartError(LedgerError):
-    """A cart that cannot be an order's unshipped part (price signs, totals, no product)."""
-
-    code = "invalid_cart"
-
-
-# Orders ------------------------------------------------------------------------------------------
-
-
-class _Issue(NamedTuple):
-    error: type[LedgerError]
-    line: str
-    reason: str
-
-
-def _cart_issue(lines: Iterable[Line], currency_code: str) -> _Issue | None:
-    """The first problem of a list of lines in an order of `currency_code`, if any."""
-    seen: set[str] = set()
-    for line in lines:
-        price = line.unit_price
-        if line.reference in seen:
-            return _Issue(DuplicateLineError, line.reference, "it is named more than once")
-        seen.add(line.reference)
-        if price.currency != currency_code:
-            return _Issue(
-                OrderCurrencyMismatchError,
-                line.reference,
-                f"its price {price} is not in the order's currency {currency_code}",
-            )
-        if line.type is LineType.DISCOUNT and price.amount > 0:
-            return _Issue(
-                InvalidCartError,
-                line.reference,
-                f"a discount line needs a unit price of zero or less, not {price}",
-            )
-        if line.type is not LineType.DISCOUNT and price.amount < 0:
-            return _Issue(
-                InvalidCartError,
-                line.reference,
-                f"a {line.type} line needs a unit price of zero or more, not {price}",
-            )
-    return None
-
-
-def _total(lines: Iterable[Line], currency_code: str) -> Money:
-    return Money.sum((line.total for line in lines), currency_code)
-
-
-class Order(BaseModel):
-    """An order as created at checkout: its lines, all in the order's currency."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    reference: Text
-    """The store's order reference."""
-    currency: str
-    lines: tuple[Line, ...] = Field(min_length=1)
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, value: str) -> str:
-        return currency(value).code
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        issue = _cart_issue(self.lines, self.currency)
-        if issue is not None:
-            raise ValueError(f"line {issue.line}: {issue.reason}")
-        if not any(line.type is LineType.PRODUCT for line in self.lines):
-            raise ValueError("an order needs at least one product line")
-        if self.total.amount < 0:
-            raise ValueError(f"the order total {self.total} must not be negative")
-        return self
-
-    @property
-    def total(self) -> Money:
-        return _total(self.lines, self.currency)
-
 
 # The ledger --------------------------------------------------------------------------------------
 
@@ -327,42 +164,6 @@ class LineState:
 
 
 @dataclass(frozen=True, slots=True)
-class Effect:
-    """What applying an event changed.
-
-    `amount` is, by `kind`: captured by a shipment, released from the authorization by a
-    cancellation, refunded by a return, the change of authorization (possibly negative) by an
-    edit. `lines` are the quantities shipped, cancelled or returned, or for an edit the new
-    unshipped quantities of the cart. `void` marks a cancellation that left nothing to ship and so
-    released the whole remaining authorization.
-    """
-
-    order: str
-    id: str
-    kind: EventKind
-    lines: tuple[LineQuantity, ...]
-    amount: Money
-    void: bool = False
-    is_noop: bool = False
-
-    def describe(self) -> str:
-        """What the effect did, in a few words: ``captured 30.00 CAD; SKU-1 x2``."""
-        text = f"{_EFFECT_VERBS[self.kind]} {self.amount}"
-        if self.void:
-            text += " (void)"
-        lines = ", ".join(f"{lq.line} x{lq.quantity}" for lq in self.lines)
-        return f"{text}; {lines}" if lines else text
-
-
-_EFFECT_VERBS: dict[EventKind, str] = {
-    "order_shipped": "captured",
-    "order_cancelled": "released",
-    "order_returned": "refunded",
-    "order_edited": "authorization changed by",
-}
-
-
-@dataclass(frozen=True, slots=True)
 class CartStart:
     """Where the order's current cart began: at checkout, or at the last edit that changed it.
 
@@ -411,7 +212,7 @@ class OrderLedger:
     def __post_init__(self) -> None:
         code = currency(self.currency).code
         lines = [state.line for state in self.lines]
-        issue = _cart_issue(lines, code)
+        issue = cart_issue(lines, code)
         if issue is not None:
             raise ValueError(f"line {issue.line} of order {self.reference}: {issue.reason}")
         if not any(state.is_product for state in self.lines):
@@ -435,7 +236,7 @@ class OrderLedger:
             self._check_start(self.cart_start)
 
     def _derived_start(self) -> CartStart:
-        total = _total((state.line for state in self.lines), self.currency)
+        total = cart_total((state.line for state in self.lines), self.currency)
         checkout = CartStart(captured=Money.zero(self.currency), total=total)
         if self._amounts(self.lines, checkout) == (self.captured, self.authorized):
             return checkout
@@ -784,7 +585,7 @@ class OrderLedger:
 
     def _edit(self, event: OrderEdited) -> tuple[OrderLedger, Effect]:
         cart = event.cart
-        issue = _cart_issue(cart, self.currency)
+        issue = cart_issue(cart, self.currency)
         if issue is not None:
             raise issue.error(
                 f"cannot edit line {issue.line} of order {self.reference}: {issue.reason}",
@@ -806,7 +607,7 @@ class OrderLedger:
         states.extend(LineState(line) for line in new_lines.values())
 
         where = f"cannot edit order {self.reference}"
-        total = _total(cart, self.currency)
+        total = cart_total(cart, self.currency)
         if total.amount < 0:
             raise InvalidCartError(
                 f"{where}: the new cart totals {total}; it must not be negative",

@@ -37,7 +37,7 @@ from passerelle.events import AnyEvent, Envelope
 from passerelle.platforms import FilePlatform, Platform, WebhookPlatform
 
 if TYPE_CHECKING:
-    from passerelle.orders import Effect
+    from passerelle.order_effects import Effect
 
 __all__ = [
     "BUILTIN",

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from passerelle.checkout import Order
 from passerelle.events import CartLine, OrderCancelled, OrderEdited, OrderReturned, OrderShipped
-from passerelle.orders import LedgerError, Order, OrderLedger
+from passerelle.ledger_errors import LedgerError
+from passerelle.orders import OrderLedger
 
 __all__ = ["cap_refunds"]
 

@@ -77,7 +77,8 @@ from passerelle.events import (
     OrderShipped,
 )
 from passerelle.money import CurrencyCode, Money
-from passerelle.orders import CartStart, EventKind, LineState, OrderLedger
+from passerelle.order_effects import EventKind
+from passerelle.orders import CartStart, LineState, OrderLedger
 
 __all__ = [
     "Amount",

@@ -34,7 +34,8 @@ from passerelle.connector.actions import (
     WaitingEntry,
     parse_since,
 )
-from passerelle.connector.config import ConfigError, Settings, config_path
+from passerelle.connector.config import Settings
+from passerelle.connector.config_sources import ConfigError, config_path
 from passerelle.connector.store import DeliveryStore, StoreError, open_store
 from passerelle.redaction import redact_url, redact_urls
 

@@ -14,12 +14,11 @@ from typing import Annotated, Any, Union
 
 from pydantic import SecretStr
 
-from passerelle.connector.config import (
+from passerelle.connector.config import MASK, Settings
+from passerelle.connector.config_sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
-    MASK,
     Problem,
-    Settings,
     child_type,
     key_of,
 )

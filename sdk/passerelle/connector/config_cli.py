@@ -9,15 +9,9 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import SecretStr
 
-from passerelle.connector.config import (
-    MASK,
-    ConfigError,
-    Problem,
-    Settings,
-    config_path,
-    redact_url,
-)
+from passerelle.connector.config import MASK, Settings, redact_url
 from passerelle.connector.config_checks import secrets_in_file, store_problems
+from passerelle.connector.config_sources import ConfigError, Problem, config_path
 from passerelle.connector.startup import StartupError, check_backend, probe_store
 from passerelle.platforms import Platform
 from passerelle.plugins import IncompatiblePluginError, PluginError, default_plugins

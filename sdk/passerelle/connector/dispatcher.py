@@ -67,7 +67,7 @@ from passerelle.events import (
     Envelope,
 )
 from passerelle.formats import FormatError
-from passerelle.orders import EventNotYetApplicable, LedgerError
+from passerelle.ledger_errors import EventNotYetApplicable, LedgerError
 from passerelle.platforms import (
     FilePlatform,
     Platform,

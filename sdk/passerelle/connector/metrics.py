@@ -45,7 +45,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from passerelle.clock import Clock, SystemClock
-from passerelle.connector.config import Problem
+from passerelle.connector.config_sources import Problem
 from passerelle.connector.store import DeliveryStatus, DeliveryStore
 
 __all__ = [

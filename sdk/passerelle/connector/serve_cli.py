@@ -17,7 +17,8 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from passerelle.connector.config import ConfigError, Settings
+from passerelle.connector.config import Settings
+from passerelle.connector.config_sources import ConfigError
 from passerelle.connector.dispatcher_process import watch_parent
 from passerelle.connector.logs import LogFormat, LogLevel, configure_logging
 from passerelle.connector.metrics import MULTIPROCESS_ENV, count_across_processes

@@ -38,6 +38,7 @@ from passerelle.backend.models import (
     ShipmentResult,
 )
 from passerelle.backend.problems import DECLINES, PROBLEMS
+from passerelle.checkout import Order
 from passerelle.events import (
     CartLine,
     LineQuantity,
@@ -48,16 +49,10 @@ from passerelle.events import (
     OrderShipped,
     Tracking,
 )
+from passerelle.ledger_errors import EventNotYetApplicable, LedgerError
 from passerelle.money import Money
-from passerelle.orders import (
-    CartStart,
-    Effect,
-    EventNotYetApplicable,
-    LedgerError,
-    LineState,
-    Order,
-    OrderLedger,
-)
+from passerelle.order_effects import Effect
+from passerelle.orders import CartStart, LineState, OrderLedger
 from passerelle.sandbox.db import Movement, Transaction
 from passerelle.sandbox.deps import Merchant, Reply, SandboxDep, Write, WriteDep
 from passerelle.sandbox.errors import SandboxProblem, problem_responses

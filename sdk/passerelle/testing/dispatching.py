@@ -18,11 +18,12 @@ from types import SimpleNamespace
 
 import httpx
 
+from passerelle.checkout import Order
 from passerelle.clock import FixedClock
 from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import Delivery, DeliveryStatus, NewDelivery, open_store
-from passerelle.orders import Order, OrderLedger
+from passerelle.orders import OrderLedger
 from passerelle.platforms import Store, WebhookPlatform, WebhookRequest
 from passerelle.plugins import Plugins
 

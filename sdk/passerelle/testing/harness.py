@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from pydantic import SecretStr
 
+from passerelle.checkout import Order
 from passerelle.codes import CONNECTOR_CODES
 from passerelle.events import (
     BatchFileEdited,
@@ -26,7 +27,8 @@ from passerelle.events import (
     OrderShipped,
 )
 from passerelle.hookspecs import hookimpl
-from passerelle.orders import LedgerError, Order, OrderLedger
+from passerelle.ledger_errors import LedgerError
+from passerelle.orders import OrderLedger
 from passerelle.platforms import (
     FilePlatform,
     PlatformUnavailableError,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from passerelle.checkout import Order
 from passerelle.events import OrderEvent
-from passerelle.orders import Order
 from passerelle.platforms import Store, TranslationContext, WebhookPlatform, WebhookRequest
 
 __all__ = [
