@@ -91,6 +91,8 @@ class ConnectorConfig:
     store_url: str
     port: int = field(default_factory=free_port)
     workers: int = 4
+    concurrency: int | None = None
+    """Back-end calls in flight; the connector's default when None."""
     lease: float = 30.0
     max_attempts: int = 10
     # Short waits: retries and deferrals come round in well under a second.
@@ -100,6 +102,9 @@ class ConnectorConfig:
     """The ``[[stores]]`` entries, in TOML; the test platform's store when None."""
     files_folder: Path | None = None
     """With it, also a store of the file platform (`FILES_STORE`) watching this folder."""
+
+    def _concurrency(self) -> str:
+        return "" if self.concurrency is None else f"concurrency = {self.concurrency}\n"
 
     def write(self, path: Path) -> Path:
         stores = self.stores or (
@@ -120,7 +125,7 @@ url = {json.dumps(self.store_url)}
 {self._files_store()}
 [dispatcher]
 workers = {self.workers}
-lease = {self.lease}
+{self._concurrency()}lease = {self.lease}
 max_attempts = {self.max_attempts}
 backoff_base = {self.backoff_base}
 backoff_cap = {self.backoff_cap}

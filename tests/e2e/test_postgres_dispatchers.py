@@ -69,7 +69,8 @@ def test_two_dispatchers_share_the_work_without_doubles_and_keep_each_orders_ord
 
     journal = tmp_path / "journal.jsonl"
     env = subprocess_env(plugin_site, journal)
-    config = ConnectorConfig(sandbox.url, postgres_store_url, workers=2)
+    # Few deliveries in hand each, so that one dispatcher cannot claim the whole backlog at once.
+    config = ConnectorConfig(sandbox.url, postgres_store_url, workers=2, concurrency=2)
     path = config.write(tmp_path / "passerelle.toml")
     names = [f"passerelle-dispatcher-{n}" for n in range(DISPATCHERS)]
     with ExitStack() as stack:
