@@ -19,7 +19,8 @@ from types import SimpleNamespace
 import httpx
 
 from passerelle.clock import FixedClock
-from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.dispatch_policy import DispatchPolicy
+from passerelle.connector.dispatcher import Dispatcher
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import Delivery, DeliveryStatus, NewDelivery, open_store
 from passerelle.orders import Order, OrderLedger
