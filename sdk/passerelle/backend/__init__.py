@@ -1,17 +1,7 @@
 """The payment back end: its API contract (`models`), problem codes (`problems`), exceptions
 (`errors`), retry policy (`retry`) and clients (`BackendClient`, `AsyncBackendClient`)."""
 
-from passerelle.backend.client import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_RETRY,
-    DEFAULT_TIMEOUT,
-    DEFAULT_TOTAL_TIMEOUT,
-    IDEMPOTENCY_HEADER,
-    MERCHANT_HEADER,
-    USER_AGENT,
-    AsyncBackendClient,
-    BackendClient,
-)
+from passerelle.backend.client import AsyncBackendClient, BackendClient
 from passerelle.backend.errors import (
     ERROR_CLASSES,
     REQUEST_ID_HEADER,
@@ -22,6 +12,15 @@ from passerelle.backend.errors import (
     BackendError,
     CardDeclinedError,
     error_for,
+)
+from passerelle.backend.exchange import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
+    IDEMPOTENCY_HEADER,
+    MERCHANT_HEADER,
+    USER_AGENT,
 )
 from passerelle.backend.models import (
     Amount,

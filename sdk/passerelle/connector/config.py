@@ -35,7 +35,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from passerelle.backend.client import (
+from passerelle.backend.exchange import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,

@@ -33,11 +33,9 @@ import contextlib
 import functools
 import json
 import logging
-import math
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import TypeVar
 
 import httpx
@@ -45,11 +43,19 @@ import httpx
 from passerelle.backend.calls import call_backend
 from passerelle.backend.client import BackendClient
 from passerelle.backend.errors import APIStatusError, BackendError, UnknownOrderError
-from passerelle.backend.retry import RetryPolicy, exponential_backoff, parse_retry_after
-from passerelle.batches import BatchPastCutoff, Rescheduled, StoreCutoffs
+from passerelle.backend.retry import parse_retry_after
+from passerelle.batches import BatchPastCutoff, Rescheduled
 from passerelle.clock import Clock, SystemClock
 from passerelle.codes import is_transient_status
 from passerelle.connector import metrics
+from passerelle.connector.dispatch_outcomes import (
+    DeferError,
+    PermanentError,
+    TransientError,
+    Verdict,
+    log_outcome,
+)
+from passerelle.connector.dispatch_policy import DispatchPolicy
 from passerelle.connector.files import describe_edit, translate_file
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.outages import StoreWait
@@ -61,7 +67,7 @@ from passerelle.connector.store import (
     StoreError,
     StoreUnavailableError,
 )
-from passerelle.connector.workers import DEFAULT_CONCURRENCY, LeaseKeeper, Slots, WorkerPool
+from passerelle.connector.workers import LeaseKeeper, Slots, WorkerPool
 from passerelle.events import (
     BatchFileEdited,
     Envelope,
@@ -86,105 +92,6 @@ __all__ = ["DispatchPolicy", "Dispatcher"]
 log = logging.getLogger("passerelle.dispatcher")
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DispatchPolicy:
-    """How the dispatcher works and how patient it is."""
-
-    workers: int = 4
-    """Threads that claim deliveries; each keeps its share of `in_hand` deliveries."""
-    concurrency: int = DEFAULT_CONCURRENCY
-    """Back-end calls in flight at most, over all workers. The back end's latency divided into
-    it bounds the deliveries per second."""
-    lease: timedelta = timedelta(minutes=2)
-    """How long a claim is held before another worker may take the delivery over. A worker
-    renews it every third of it while it works, so only a worker that stopped (crashed, hung)
-    loses its deliveries to another."""
-    max_attempts: int = 12
-    """Attempts at a delivery failing transiently before it goes to the action center."""
-    backoff: RetryPolicy = field(
-        default_factory=lambda: RetryPolicy(initial_delay=1.0, max_delay=300.0)
-    )
-    """Waits between attempts: its backoff grows with the attempts, and a ``Retry-After`` is
-    honoured up to its `max_delay` (its `max_attempts` and `max_retry_after` are not used here)."""
-    defer_for: timedelta = timedelta(hours=24)
-    """How long an event may wait for the one it depends on before the action center, from its
-    first deferral (or from a retry or replay by hand)."""
-    defer_delay: timedelta = timedelta(seconds=5)
-    """First wait of a deferred delivery; it doubles up to the backoff's cap."""
-    idle_wait: float = 0.5
-    """Seconds an idle worker waits before looking for work again (a wake-up cuts it short)."""
-    cutoffs: StoreCutoffs = field(default_factory=StoreCutoffs)
-    """Until when each store's batches may change: a batch file edit past its cutoff goes to the
-    action center (``batch_past_cutoff``) before any hook runs."""
-    quarantine_after: int = 3
-    """Attempts in a row that ended abnormally (the worker died, hung or was killed while it
-    held the delivery, so its lease ran out) before the delivery is quarantined: filed to the
-    action center and not claimed again until a person retries it."""
-    store_wait: timedelta = timedelta(seconds=2)
-    """Longest wait between two tries of a store that is unavailable: dispatch resumes within
-    it once the store is back."""
-    supervise_every: float = 1.0
-    """Seconds between two checks that every worker runs; a worker that stopped is restarted."""
-
-    def defer_wait(self, attempt: int, waited: timedelta) -> timedelta:
-        """The wait before the next try of a delivery deferred at `attempt`, which has waited
-        `waited` so far: `defer_delay` doubling up to the backoff's cap, and never past
-        `defer_for`, so that the last try comes when the wait is up."""
-        grown = exponential_backoff(
-            self.defer_delay.total_seconds(), attempt, cap=self.backoff.max_delay
-        )
-        left = max(timedelta(0), self.defer_for - waited)
-        return min(timedelta(seconds=grown), left)
-
-    @property
-    def in_hand(self) -> int:
-        """Deliveries in hand at most: twice `concurrency`, so that while some wait on their
-        claim or settle, others keep every call in flight."""
-        return 2 * self.concurrency
-
-    @property
-    def slots_per_worker(self) -> int:
-        """Deliveries each worker keeps in hand at most: its share of `in_hand`."""
-        return math.ceil(self.in_hand / self.workers)
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
-        if self.concurrency < self.workers:
-            raise ValueError(
-                f"concurrency must be at least workers ({self.workers}): each worker keeps one"
-                f" delivery in hand at least, got {self.concurrency}"
-            )
-        if self.quarantine_after < 1:
-            raise ValueError(f"quarantine_after must be at least 1, got {self.quarantine_after}")
-
-
-class _TransientError(Exception):
-    """An attempt failed for a reason that may pass; retry after `wait` seconds (or backoff)."""
-
-    def __init__(self, error: ErrorInfo, wait: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.wait = wait
-
-
-class _DeferError(Exception):
-    def __init__(self, error: ErrorInfo) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class _PermanentError(Exception):
-    def __init__(self, error: ErrorInfo) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-_Verdict = _TransientError | _DeferError | _PermanentError | list[str] | str
-"""What an attempt came to: an error to settle by its kind, the outcomes of the events applied,
-or why the delivery is ignored."""
 
 
 class Dispatcher:
@@ -364,22 +271,22 @@ class Dispatcher:
             verdict = self._attempt(claim)
             self._conclude(claim, verdict)
 
-    def _attempt(self, claim: Claim) -> _Verdict:
+    def _attempt(self, claim: Claim) -> Verdict:
         """Process the claim; what it came to, exceptions included, as a verdict to settle."""
         try:
             quarantined = self._quarantined(claim)
             if quarantined is not None:
-                return _PermanentError(quarantined)
+                return PermanentError(quarantined)
             return self._process(claim)
-        except (_TransientError, _DeferError, _PermanentError) as verdict:
+        except (TransientError, DeferError, PermanentError) as verdict:
             return verdict
         except StoreUnavailableError as exc:
-            return _TransientError(ErrorInfo("store_unavailable", str(exc)))
+            return TransientError(ErrorInfo("store_unavailable", str(exc)))
         except Exception as exc:  # a plugin's or an observer's bug, or the dispatcher's own
             log.exception("delivery %s failed unexpectedly", claim.id)
-            return _TransientError(ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}"))
+            return TransientError(ErrorInfo("internal_error", f"{type(exc).__name__}: {exc}"))
 
-    def _conclude(self, claim: Claim, verdict: _Verdict) -> None:
+    def _conclude(self, claim: Claim, verdict: Verdict) -> None:
         store_wait = StoreWait(cap=self.policy.store_wait.total_seconds())
         while True:
             try:
@@ -405,23 +312,23 @@ class Dispatcher:
                     self._fail(claim, error)
                 return
 
-    def _settle(self, claim: Claim, verdict: _Verdict) -> None:
-        if isinstance(verdict, _TransientError):
+    def _settle(self, claim: Claim, verdict: Verdict) -> None:
+        if isinstance(verdict, TransientError):
             self._retry(claim, verdict)
-        elif isinstance(verdict, _DeferError):
+        elif isinstance(verdict, DeferError):
             self._defer(claim, verdict.error)
-        elif isinstance(verdict, _PermanentError):
+        elif isinstance(verdict, PermanentError):
             self._fail(claim, verdict.error)
         elif isinstance(verdict, str):
             self._store.ignore(claim, verdict)
-            _log_outcome(claim, "ignored", verdict)
+            log_outcome(claim, "ignored", verdict)
         else:
             self._store.complete(claim, json.dumps(verdict))
-            _log_outcome(claim, "done", "; ".join(verdict) or "no events")
+            log_outcome(claim, "done", "; ".join(verdict) or "no events")
 
     def _fail(self, claim: Claim, error: ErrorInfo) -> None:
         self._store.fail(claim, error)
-        _log_outcome(claim, "failed", error.message, code=error.code, level=logging.WARNING)
+        log_outcome(claim, "failed", error.message, code=error.code, level=logging.WARNING)
 
     def _quarantined(self, claim: Claim) -> ErrorInfo | None:
         """Why the delivery is quarantined, if the attempts before this one all ended
@@ -442,12 +349,12 @@ class Dispatcher:
         delivery = claim.delivery
         platform = self._platforms.get(delivery.platform)
         if platform is None:
-            raise _PermanentError(
+            raise PermanentError(
                 ErrorInfo("unknown_platform", f"no installed plugin provides {delivery.platform!r}")
             )
         store = self._stores.get((delivery.platform, delivery.store))
         if store is None:
-            raise _PermanentError(
+            raise PermanentError(
                 ErrorInfo(
                     "unknown_store",
                     f"store {delivery.store!r} of {delivery.platform} is no longer configured",
@@ -506,7 +413,7 @@ class Dispatcher:
             code = getattr(exc, "code", None)
             if code in (None, "unreadable_delivery"):
                 code = "unreadable_file"
-            raise _PermanentError(ErrorInfo(str(code), str(exc))) from exc
+            raise PermanentError(ErrorInfo(str(code), str(exc))) from exc
 
     def _stale(self, platform: WebhookPlatform, request: WebhookRequest) -> str | None:
         """Why `request` is stale; None when it is not (its version, if any, is recorded)."""
@@ -514,7 +421,7 @@ class Dispatcher:
             version = platform.version(request)
         except Exception as exc:
             message = f"version: {type(exc).__name__}: {exc}"
-            raise _PermanentError(ErrorInfo("unreadable_delivery", message)) from exc
+            raise PermanentError(ErrorInfo("unreadable_delivery", message)) from exc
         if version is None:
             return None
         try:
@@ -522,7 +429,7 @@ class Dispatcher:
                 request.platform, request.store, version.subject, version.as_of
             )
         except StoreError as exc:
-            raise _TransientError(ErrorInfo("store_unavailable", str(exc))) from exc
+            raise TransientError(ErrorInfo("store_unavailable", str(exc))) from exc
         if newer is None:
             return None
         return (
@@ -538,12 +445,12 @@ class Dispatcher:
         except TranslationError as exc:
             # A platform may file an authentic act it has no event for under its own code.
             code = getattr(exc, "code", None) or "unreadable_delivery"
-            raise _PermanentError(ErrorInfo(str(code), str(exc))) from exc
+            raise PermanentError(ErrorInfo(str(code), str(exc))) from exc
         except PlatformUnavailableError as exc:
             wait = self._retry_after(exc.retry_after)
-            raise _TransientError(ErrorInfo("platform_unavailable", str(exc)), wait) from exc
+            raise TransientError(ErrorInfo("platform_unavailable", str(exc)), wait) from exc
         except httpx.TransportError as exc:
-            raise _TransientError(
+            raise TransientError(
                 ErrorInfo("platform_unreachable", f"{type(exc).__name__}: {exc}")
             ) from exc
         except httpx.HTTPStatusError as exc:
@@ -551,8 +458,8 @@ class Dispatcher:
             message = f"the platform's API answered {status} to {exc.request.url.path}"
             if is_transient_status(status):
                 wait = self._retry_after(exc.response.headers.get("Retry-After"))
-                raise _TransientError(ErrorInfo("platform_unavailable", message), wait) from exc
-            raise _PermanentError(ErrorInfo("platform_refused", message)) from exc
+                raise TransientError(ErrorInfo("platform_unavailable", message), wait) from exc
+            raise PermanentError(ErrorInfo("platform_refused", message)) from exc
 
     def _apply(self, envelope: Envelope) -> str:
         event = envelope.event
@@ -571,9 +478,9 @@ class Dispatcher:
             try:
                 after, effect = before.apply(event)
             except EventNotYetApplicable as exc:
-                raise _DeferError(ErrorInfo(exc.code, str(exc))) from exc
+                raise DeferError(ErrorInfo(exc.code, str(exc))) from exc
             except LedgerError as exc:
-                raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
+                raise PermanentError(ErrorInfo(exc.code, str(exc))) from exc
         if effect.is_noop:
             why = "already applied" if before.has_applied(event.kind, event.id) else "no change"
             return f"{event.kind} {event.id} of order {event.order}: {why}"
@@ -595,11 +502,11 @@ class Dispatcher:
         that nothing will now capture or release."""
         try:
             ledger = self._call_backend(lambda: self._mirror.refresh(order))
-        except _DeferError:
+        except DeferError:
             return  # the back end does not know the order: it holds nothing of it
         held = ledger.remaining_authorization
         if held.amount > 0:
-            raise _PermanentError(
+            raise PermanentError(
                 ErrorInfo(
                     "money_held",
                     f"{reason}, but order {order} still holds {held} authorized and not"
@@ -623,7 +530,7 @@ class Dispatcher:
                 event.batch, date, event.changes, self._clock.now()
             )
         except BatchPastCutoff as exc:
-            raise _PermanentError(ErrorInfo(exc.code, str(exc))) from exc
+            raise PermanentError(ErrorInfo(exc.code, str(exc))) from exc
 
     def _call_backend(self, work: Callable[[], T]) -> T:
         """`_call` for work that calls the back end: within `concurrency` calls at once."""
@@ -637,7 +544,7 @@ class Dispatcher:
         except UnknownOrderError as exc:
             # Orders are created at checkout, outside the connector; the webhook may be faster.
             metrics.record_backend_error(exc.code or "unknown_order")
-            raise _DeferError(ErrorInfo(exc.code or "unknown_order", str(exc))) from exc
+            raise DeferError(ErrorInfo(exc.code or "unknown_order", str(exc))) from exc
         except BackendError as exc:
             code = getattr(exc, "code", None) or type(exc).__name__
             metrics.record_backend_error(code)
@@ -647,8 +554,8 @@ class Dispatcher:
                 # raises a timeout caused by the answer that asked for it.
                 answer = exc if isinstance(exc, APIStatusError) else exc.__cause__
                 asked = answer.retry_after if isinstance(answer, APIStatusError) else None
-                raise _TransientError(error, self._retry_after(asked)) from exc
-            raise _PermanentError(error) from exc
+                raise TransientError(error, self._retry_after(asked)) from exc
+            raise PermanentError(error) from exc
 
     def _retry_after(self, value: str | None) -> float | None:
         """The wait a ``Retry-After`` asks for, within the backoff's cap; None without one (the
@@ -658,7 +565,7 @@ class Dispatcher:
 
     # Settling --------------------------------------------------------------------------------
 
-    def _retry(self, claim: Claim, transient: _TransientError) -> None:
+    def _retry(self, claim: Claim, transient: TransientError) -> None:
         # A merchant who retries a delivery from the action center gives it a fresh budget.
         attempts = claim.attempts_since_action
         if attempts >= self.policy.max_attempts:
@@ -674,7 +581,7 @@ class Dispatcher:
         at = self._clock.now() + timedelta(seconds=wait)
         self._store.retry_later(claim, at, transient.error)
         error = transient.error
-        _log_outcome(claim, "retry", error.message, code=error.code, until=at)
+        log_outcome(claim, "retry", error.message, code=error.code, until=at)
 
     def _defer(self, claim: Claim, error: ErrorInfo) -> None:
         now = self._clock.now()
@@ -689,52 +596,7 @@ class Dispatcher:
             return
         until = now + self.policy.defer_wait(claim.attempt, waited)
         self._store.defer(claim, until, error)
-        _log_outcome(claim, "deferred", error.message, code=error.code, until=until)
-
-
-def _log_outcome(
-    claim: Claim,
-    outcome: str,
-    detail: str,
-    *,
-    code: str | None = None,
-    until: datetime | None = None,
-    level: int = logging.INFO,
-) -> None:
-    """Count the settled attempt, and log it in one line: the delivery, its store and order,
-    what became of it and why; never a body or a secret. The fields are also given apart, for a
-    JSON log."""
-    metrics.record_dispatch(outcome, code)
-    if not log.isEnabledFor(level):
-        return
-    delivery = claim.delivery
-    fields: dict[str, object] = {
-        "delivery": delivery.id,
-        "platform": delivery.platform,
-        "store": delivery.store,
-        "order": delivery.ordering_key,
-        "outcome": outcome,
-        "attempt": claim.attempt,
-    }
-    what = outcome
-    if code is not None:
-        fields["code"] = code
-        what += f" ({code})"
-    if until is not None:
-        fields["until"] = until.isoformat()
-        what += f" until {until.isoformat()}"
-    order = f" order {delivery.ordering_key}" if delivery.ordering_key else ""
-    log.log(
-        level,
-        "delivery %d %s/%s%s %s: %s",
-        delivery.id,
-        delivery.platform,
-        delivery.store,
-        order,
-        what,
-        detail,
-        extra=fields,
-    )
+        log_outcome(claim, "deferred", error.message, code=error.code, until=until)
 
 
 def _hours(delta: timedelta) -> str:

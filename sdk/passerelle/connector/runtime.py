@@ -29,7 +29,8 @@ from passerelle.connector.api import bearer_protected, create_api
 from passerelle.connector.batch_office import BatchOffice
 from passerelle.connector.config import ConfigError, Settings
 from passerelle.connector.config_checks import store_problems
-from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.dispatch_policy import DispatchPolicy
+from passerelle.connector.dispatcher import Dispatcher
 from passerelle.connector.dispatcher_process import DispatcherProcess
 from passerelle.connector.file_upload import create_file_upload
 from passerelle.connector.folders import FolderWatcher

@@ -13,8 +13,8 @@ import passerelle.sandbox.admin as admin
 import passerelle.sandbox.batches as batches
 import passerelle.sandbox.disbursements as disbursements
 import passerelle.sandbox.orders as orders
-from passerelle.backend.client import IDEMPOTENCY_HEADER
 from passerelle.backend.errors import REQUEST_ID_HEADER
+from passerelle.backend.exchange import IDEMPOTENCY_HEADER
 from passerelle.backend.models import Problem
 from passerelle.backend.problems import PROBLEM_CONTENT_TYPE, PROBLEMS, explain
 from passerelle.sandbox.deps import (

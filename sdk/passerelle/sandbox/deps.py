@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from passerelle.backend.client import IDEMPOTENCY_HEADER, MERCHANT_HEADER
+from passerelle.backend.exchange import IDEMPOTENCY_HEADER, MERCHANT_HEADER
 from passerelle.backend.models import Problem
 from passerelle.backend.problems import PROBLEM_CONTENT_TYPE
 from passerelle.sandbox.db import Transaction

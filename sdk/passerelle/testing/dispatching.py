@@ -20,7 +20,8 @@ import httpx
 
 from passerelle.checkout import Order
 from passerelle.clock import FixedClock
-from passerelle.connector.dispatcher import Dispatcher, DispatchPolicy
+from passerelle.connector.dispatch_policy import DispatchPolicy
+from passerelle.connector.dispatcher import Dispatcher
 from passerelle.connector.mirror import OrderMirror
 from passerelle.connector.store import Delivery, DeliveryStatus, NewDelivery, open_store
 from passerelle.orders import OrderLedger
