@@ -201,12 +201,19 @@ def test_config_check_names_each_bad_option(tmp_path: Path) -> None:
         assert platform.check_store(good) == []
 
 
-def test_config_check_names_a_folder_this_user_cannot_read(tmp_path: Path) -> None:
+def test_config_check_names_a_folder_this_user_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "eft"
     folder.mkdir(mode=0o000)
+    # Root reads every folder whatever its mode: the user's access is what is asked, so ask
+    # as a user without it.
+    access = os.access
+    monkeypatch.setattr(
+        "passerelle_sage.options.os.access",
+        lambda path, mode: False if Path(path) == folder else access(path, mode),
+    )
     try:
-        if os.access(folder, os.R_OK):
-            pytest.skip("this user reads every folder (root): nothing to refuse")
         problems = platform.check_store(_store(folder=str(folder)))
     finally:
         folder.chmod(0o700)
