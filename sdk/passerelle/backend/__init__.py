@@ -1,6 +1,23 @@
 """The payment back end: its API contract (`models`), problem codes (`problems`), exceptions
 (`errors`), retry policy (`retry`) and clients (`BackendClient`, `AsyncBackendClient`)."""
 
+from passerelle.backend.batch_models import (
+    BatchCreate,
+    BatchEntriesCreate,
+    BatchEntriesReplace,
+    BatchEntryItem,
+    BatchFileUpload,
+    BatchFormat,
+    BatchReschedule,
+    BatchStatus,
+    BatchTotals,
+    BatchView,
+    DisbursementDay,
+    DisbursementList,
+    DisbursementOrder,
+    DisbursementQuery,
+    PendingRefund,
+)
 from passerelle.backend.client import AsyncBackendClient, BackendClient
 from passerelle.backend.errors import (
     ERROR_CLASSES,
@@ -24,25 +41,11 @@ from passerelle.backend.exchange import (
 )
 from passerelle.backend.models import (
     Amount,
-    BatchCreate,
-    BatchEntriesCreate,
-    BatchEntriesReplace,
-    BatchEntryItem,
-    BatchFileUpload,
-    BatchFormat,
-    BatchReschedule,
-    BatchStatus,
-    BatchTotals,
-    BatchView,
     CancellationCreate,
     CancellationResult,
     CartLineItem,
     CartUpdate,
     CartUpdateResult,
-    DisbursementDay,
-    DisbursementList,
-    DisbursementOrder,
-    DisbursementQuery,
     FieldError,
     Installment,
     LineQuantityItem,
@@ -52,7 +55,6 @@ from passerelle.backend.models import (
     OrderStatus,
     OrderView,
     PaymentPlan,
-    PendingRefund,
     Problem,
     ReturnCreate,
     ReturnResult,

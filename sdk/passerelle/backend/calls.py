@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from passerelle.backend.client import BackendClient
-from passerelle.backend.errors import UnknownBatchError
-from passerelle.backend.models import (
+from passerelle.backend.batch_models import (
     BatchEntriesCreate,
     BatchEntryItem,
     BatchStatus,
     BatchView,
+)
+from passerelle.backend.client import BackendClient
+from passerelle.backend.errors import UnknownBatchError
+from passerelle.backend.models import (
     CancellationCreate,
     CartUpdate,
     OrderView,

@@ -28,6 +28,13 @@ from typing import Self
 import anyio
 import httpx
 
+from passerelle.backend.batch_models import (
+    BatchEntriesCreate,
+    BatchEntryItem,
+    BatchFileUpload,
+    BatchView,
+    DisbursementList,
+)
 from passerelle.backend.endpoints import (
     create_batch_call,
     create_order_call,
@@ -56,15 +63,10 @@ from passerelle.backend.exchange import (
     token_problem,
 )
 from passerelle.backend.models import (
-    BatchEntriesCreate,
-    BatchEntryItem,
-    BatchFileUpload,
-    BatchView,
     CancellationCreate,
     CancellationResult,
     CartUpdate,
     CartUpdateResult,
-    DisbursementList,
     OrderCreate,
     OrderView,
     ReturnCreate,

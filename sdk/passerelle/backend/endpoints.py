@@ -8,8 +8,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
-from passerelle.backend.exchange import Call, M, printable_ascii
-from passerelle.backend.models import (
+from passerelle.backend.batch_models import (
     BatchEntriesCreate,
     BatchEntriesReplace,
     BatchEntryItem,
@@ -18,6 +17,9 @@ from passerelle.backend.models import (
     BatchView,
     DisbursementList,
     DisbursementQuery,
+)
+from passerelle.backend.exchange import Call, M, printable_ascii
+from passerelle.backend.models import (
     OrderCreate,
     OrderView,
 )

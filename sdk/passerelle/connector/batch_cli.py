@@ -25,7 +25,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from passerelle.backend.models import BatchView
+from passerelle.backend.batch_models import (
+    BatchView,
+)
 from passerelle.connector.actions_cli import ConfigOption, configured_store
 from passerelle.connector.batch_office import BatchActionError, BatchOffice, describe_back_end
 from passerelle.connector.config import Settings

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from passerelle.backend.batch_models import (
+    BatchView,
+)
 from passerelle.backend.client import BackendClient
 from passerelle.backend.errors import BackendError, UnknownBatchError
-from passerelle.backend.models import BatchView
 from passerelle.batches import BatchFile, BatchPastCutoff, Deleted, Rescheduled, StoreCutoffs
 from passerelle.clock import Clock, SystemClock
 from passerelle.connector.files import (

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from passerelle import formats
-from passerelle.backend.models import (
+from passerelle.backend.batch_models import (
     BatchCreate,
     BatchEntriesCreate,
     BatchEntriesReplace,
@@ -30,6 +30,8 @@ from passerelle.backend.models import (
     BatchStatus,
     BatchTotals,
     BatchView,
+)
+from passerelle.backend.models import (
     FieldError,
 )
 from passerelle.batches import (

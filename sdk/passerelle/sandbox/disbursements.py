@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from passerelle.backend.models import (
+from passerelle.backend.batch_models import (
     DisbursementDay,
     DisbursementList,
     DisbursementOrder,
