@@ -222,3 +222,14 @@ async def open_api(
                 return await getattr(aclient, method)(*args, **kwargs)
 
             yield call_async
+
+
+def order_json(reference: str = "A-100") -> dict[str, Any]:
+    return new_order(reference).model_dump(mode="json")
+
+
+def problem_of(response: httpx.Response) -> dict[str, Any]:
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == response.status_code
+    return body
