@@ -31,6 +31,7 @@ from passerelle.platforms import TranslationError
 
 __all__ = [
     "LONGEST_ID",
+    "WHOLE_BODY",
     "Amount",
     "Body",
     "Count",
@@ -42,6 +43,7 @@ __all__ = [
     "parse_json",
     "parse_model",
     "path_at",
+    "path_steps",
     "validate",
 ]
 
@@ -150,12 +152,30 @@ def validate(data: object, model: type[M], what: str, *, at: str = "") -> M:
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         message = error["msg"].removeprefix("Value error, ")
-        path = field_path(error["loc"])
+        path = field_path(_of_the_data(data, error["loc"]))
         raise TranslationError(
             f"{message} in the {what}", field=f"{at}{path}" if at else path
         ) from None
     except RecursionError:
         raise TranslationError(f"{what} is nested too deeply to read", field=at or None) from None
+
+
+def _of_the_data(data: object, loc: Sequence[int | str]) -> tuple[int | str, ...]:
+    """`loc` without the parts pydantic adds inside a union (the member's tag, its validator's
+    name): keys that no object of `data` on the way has, with more of the path after them."""
+    kept: list[int | str] = []
+    node: object = data
+    for position, part in enumerate(loc):
+        if isinstance(node, dict) and isinstance(part, str):
+            if part not in node and position < len(loc) - 1:
+                continue
+            node = node.get(part, _ABSENT)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = _ABSENT
+        kept.append(part)
+    return tuple(kept)
 
 
 def path_at(text: str, pos: int) -> str | None:
@@ -186,17 +206,27 @@ def path_at(text: str, pos: int) -> str | None:
     return field_path(parts) if parts else None
 
 
+WHOLE_BODY: Final = "(body)"
+"""The field path of an error about the body as a whole."""
+
+
 def field_path(loc: Sequence[int | str]) -> str:
     """A location as a path: ``("refund_line_items", 0, "quantity")`` is
     ``refund_line_items[0].quantity``."""
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
-    return path or "(body)"
+    return path or WHOLE_BODY
 
 
 _STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
 _ABSENT: Final = object()
+
+
+def path_steps(path: str) -> tuple[str | int, ...]:
+    """The keys and indexes of a field path: ``refunds[0].amount`` is
+    ``("refunds", 0, "amount")``."""
+    return tuple(key or int(index) for key, index in _STEP.findall(path))
 
 
 class Payload:
@@ -327,12 +357,11 @@ class Payload:
 
     def _lookup(self, path: str) -> object:
         node = self._value
-        for match in _STEP.finditer(path):
-            key, index = match.groups()
-            if key is not None and isinstance(node, dict):
-                node = node.get(key, _ABSENT)
-            elif index is not None and isinstance(node, list) and int(index) < len(node):
-                node = node[int(index)]
+        for step in path_steps(path):
+            if isinstance(step, str) and isinstance(node, dict):
+                node = node.get(step, _ABSENT)
+            elif isinstance(step, int) and isinstance(node, list) and step < len(node):
+                node = node[step]
             else:
                 return _ABSENT
             if node is _ABSENT:

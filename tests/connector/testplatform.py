@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from passerelle.events import Event
+from passerelle.payloads import field_path
 from passerelle.platforms import (
     PlatformUnavailableError,
     Store,
@@ -117,8 +118,10 @@ class TestPlatform(WebhookPlatform):
                 events.append(_EVENT.validate_python(raw))
             except ValidationError as exc:
                 first = exc.errors()[0]
-                where = ".".join(str(part) for part in first["loc"])
-                raise TranslationError(first["msg"], field=f"events[{index}].{where}") from None
+                # The first part of the location is the event's kind, the union's tag.
+                inner = first["loc"][1:]
+                where = f"events[{index}]" + (f".{field_path(inner)}" if inner else "")
+                raise TranslationError(first["msg"], field=where) from None
         if not events:
             return Translation.ignore("the delivery lists no event")
         return Translation(events=tuple(events))

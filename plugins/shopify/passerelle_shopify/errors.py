@@ -56,7 +56,7 @@ class FulfillmentReversedError(TranslationError):
                 f"{applied}, its units were captured, so refund or re-ship them by hand; if "
                 "it does not, nothing was captured for it: dismiss this delivery"
             )
-        super().__init__(message, code=code)
+        super().__init__(message, field="status", code=code)
         self.fulfillment = fulfillment
         self.order = order
         self.status = status

@@ -393,7 +393,7 @@ def _line_value(item: RefundLineItem, cur: Currency, field: str, shop: str | Non
         return EXACT.multiply(price, item.quantity)
     raise TranslationError(
         f"refunded line {item.line_item_id} has no amount (subtotal_set, subtotal or price)",
-        field=f"{field}.subtotal_set",
+        field=field,
     )
 
 

@@ -24,6 +24,7 @@ from shopify_support import store as shopify_store
 from passerelle.events import LineQuantity, OrderShipped
 from passerelle.testing import Sample, WebhookPlatformContract
 from passerelle.testing.golden import golden_path
+from passerelle.testing.json_paths import REMOVED
 from passerelle_shopify import HANDLED_TOPICS, ShopifyPlatform
 
 OTHER_TOPICS = (
@@ -124,13 +125,175 @@ def delivery(path: Path) -> Sample:
     )
 
 
+BASE_SAMPLES = (
+    *(delivery(path) for path in sorted(SAMPLES.glob("*.json"))),
+    *(delivery(FIXTURES / name) for name in FIXTURES_WITH_EVENTS),
+)
+_BY_NAME = {sample.name: sample for sample in BASE_SAMPLES}
+_SHIPMENT = json.loads((FIXTURES / "fulfillments_create.partial.json").read_bytes())
+_URL = "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="
+_REFUND_LINE = "refund_line_items[0]"
+_LINE = f"{_REFUND_LINE}.line_item"
+_NO_TRACKING = {
+    "tracking_company": None,
+    "tracking_number": None,
+    "tracking_numbers": [],
+    "tracking_url": None,
+    "tracking_urls": [],
+}
+
+
+def variant(base: str, label: str, changes: dict[str, object], *, refused: bool = False) -> Sample:
+    """A variant of the sample `base` for a case no real payload shows, not applied to an
+    order (the ledger's checks run on the samples themselves)."""
+    return _BY_NAME[base].variant(label, changes, refused=refused, order=None, before=())
+
+
+SHIPPED = "fixtures/fulfillments_create.partial.json"
+CANCELLED = "samples/orders_cancelled.json"
+CANCELLED_AFTER = "fixtures/orders_cancelled.after_shipment.json"
+RETURNED = "fixtures/refunds_create.return.json"
+VARIANTS = (
+    # A fulfillment's status decides whether anything shipped.
+    *(
+        variant(SHIPPED, status, {"status": status}, refused=True)
+        for status in ("cancelled", "failure", "error", "lost")
+    ),
+    variant(SHIPPED, "open", {"status": "open"}),
+    variant(SHIPPED, "without-status", {"status": None}),
+    variant(SHIPPED, "status-in-capitals", {"status": "SUCCESS"}),
+    variant(SHIPPED, "without-units", {"line_items[0].quantity": 0, "line_items[1].quantity": 0}),
+    variant(SHIPPED, "a-line-twice", {"line_items": [_SHIPMENT["line_items"][1]] * 2}),
+    variant(SHIPPED, "created-only", {"updated_at": None}),
+    variant(SHIPPED, "local-times", {"updated_at": "2026-01-14T10:15:00", "created_at": None}),
+    # Tracking: what a fulfillment carries, up to the lengths an event holds.
+    variant(SHIPPED, "without-tracking", _NO_TRACKING),
+    variant(SHIPPED, "carrier-only", {**_NO_TRACKING, "tracking_company": " UPS "}),
+    variant(SHIPPED, "number-only", {**_NO_TRACKING, "tracking_number": "1Z999"}),
+    variant(SHIPPED, "url-only", {**_NO_TRACKING, "tracking_url": f"{_URL}1"}),
+    variant(
+        SHIPPED, "url-of-2048", {**_NO_TRACKING, "tracking_urls": [_URL + "7" * (2048 - len(_URL))]}
+    ),
+    variant(
+        SHIPPED, "url-of-2049", {**_NO_TRACKING, "tracking_urls": [_URL + "7" * (2049 - len(_URL))]}
+    ),
+    variant(SHIPPED, "number-of-255", {**_NO_TRACKING, "tracking_numbers": ["7" * 255]}),
+    variant(
+        SHIPPED, "numbers-past-255", {**_NO_TRACKING, "tracking_numbers": ["7" * 200, "8" * 200]}
+    ),
+    variant(SHIPPED, "a-number-twice", {"tracking_numbers": ["1Z9", " 1Z9 ", "2Z9"]}),
+    # A cancellation: its reason, and what it needs.
+    *(
+        variant(CANCELLED, f"reason-{reason}", {"cancel_reason": reason})
+        for reason in ("fraud", "inventory", "declined", "other", "staff", "FRAUD")
+    ),
+    variant(CANCELLED, "without-reason", {"cancel_reason": None}),
+    variant(CANCELLED, "without-cancelled-at", {"cancelled_at": None}, refused=True),
+    variant(CANCELLED, "without-line-items", {"line_items": []}, refused=True),
+    variant(CANCELLED_AFTER, "without-refunds", {"refunds": []}),
+    variant(
+        CANCELLED_AFTER,
+        "local-times",
+        {"cancelled_at": "2026-01-16T09:00:00", "updated_at": "2026-01-16T09:00:00"},
+    ),
+    # A refund: cancelled or returned units, and the money.
+    variant(RETURNED, "cancel", {f"{_REFUND_LINE}.restock_type": "cancel"}),
+    variant(
+        RETURNED, "unknown-restock", {f"{_REFUND_LINE}.restock_type": "exchange"}, refused=True
+    ),
+    variant(
+        RETURNED,
+        "no-restock-fulfilled",
+        {f"{_REFUND_LINE}.restock_type": "no_restock", f"{_LINE}.fulfillment_status": "fulfilled"},
+    ),
+    variant(
+        RETURNED,
+        "no-restock-unfulfilled",
+        {f"{_REFUND_LINE}.restock_type": "no_restock", f"{_LINE}.fulfillment_status": None},
+    ),
+    variant(RETURNED, "no-restock-partial", {f"{_REFUND_LINE}.restock_type": "no_restock"}),
+    variant(
+        RETURNED,
+        "legacy-partial-both-units",
+        {
+            f"{_REFUND_LINE}.restock_type": "legacy_restock",
+            f"{_REFUND_LINE}.quantity": 2,
+            f"{_REFUND_LINE}.subtotal_set.presentment_money.amount": "240.00",
+            f"{_REFUND_LINE}.total_tax_set.presentment_money.amount": "31.20",
+        },
+    ),
+    variant(
+        RETURNED,
+        "partial-without-fulfillable",
+        {f"{_REFUND_LINE}.restock_type": None, f"{_LINE}.fulfillable_quantity": None},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "partial-without-quantity",
+        {f"{_REFUND_LINE}.restock_type": None, f"{_LINE}.quantity": None},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "unknown-fulfillment",
+        {f"{_REFUND_LINE}.restock_type": None, f"{_LINE}.fulfillment_status": "restocked"},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "without-line-item",
+        {f"{_REFUND_LINE}.restock_type": None, _LINE: REMOVED},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "lower-case-currency",
+        {
+            "transactions[1].currency": "usd",
+            f"{_REFUND_LINE}.subtotal_set.presentment_money.currency_code": "usd",
+        },
+    ),
+    variant(
+        RETURNED,
+        "mixed-currencies",
+        {f"{_REFUND_LINE}.subtotal_set.presentment_money.currency_code": "EUR"},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "more-decimals",
+        {f"{_REFUND_LINE}.subtotal_set.presentment_money.amount": "120.004"},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "bare-amounts",
+        {f"{_REFUND_LINE}.subtotal_set": REMOVED, f"{_REFUND_LINE}.total_tax_set": REMOVED},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "line-price-only",
+        {
+            f"{_REFUND_LINE}.subtotal_set": REMOVED,
+            f"{_REFUND_LINE}.subtotal": REMOVED,
+            f"{_REFUND_LINE}.total_tax_set": REMOVED,
+            f"{_REFUND_LINE}.total_tax": REMOVED,
+        },
+    ),
+    variant(RETURNED, "pending", {"transactions[1].status": "pending"}, refused=True),
+    variant(RETURNED, "failed", {"transactions[1].status": "failure"}),
+    variant(RETURNED, "goodwill", {"transactions[1].amount": "150.00"}),
+    variant(RETURNED, "created-only", {"processed_at": None}),
+)
+"""Cases the real payloads do not show, each a change to one of them."""
+
+
 class TestShopifyContract(WebhookPlatformContract):
     platform = ShopifyPlatform()
     store = shopify_store(options={"shop_domain": SHOP, "access_token": ACCESS_TOKEN})
-    samples = (
-        *(delivery(path) for path in sorted(SAMPLES.glob("*.json"))),
-        *(delivery(FIXTURES / name) for name in FIXTURES_WITH_EVENTS),
-    )
+    samples = (*BASE_SAMPLES, *VARIANTS)
     max_examples = 20
 
     @pytest.fixture

@@ -206,7 +206,7 @@ def _with_headers(delivery: WebhookRequest, headers: httpx.Headers) -> WebhookRe
 # -- through the dispatcher ------------------------------------------------------------------
 
 CANCELLED_MESSAGE = (
-    "Shopify reports fulfillment 9007199254741105 of order 9007199254740993 cancelled. "
+    "status: Shopify reports fulfillment 9007199254741105 of order 9007199254740993 cancelled. "
     "Passerelle never un-ships, and the delivery does not say whether the fulfillment shipped "
     "here: if the order's ledger lists order_shipped 9007199254741105, its units were "
     "captured, so record their return or refund in Shopify or ship them again; if it does "

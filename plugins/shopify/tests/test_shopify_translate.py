@@ -116,7 +116,7 @@ def test_a_cancelled_fulfillment_goes_to_a_person_under_its_own_code(
             platform, http, fixture("fulfillments_update.cancelled.json"), "fulfillments/update"
         )
     assert str(caught.value) == (
-        "Shopify reports fulfillment 9007199254741101 of order 9007199254740993 cancelled. "
+        "status: Shopify reports fulfillment 9007199254741101 of order 9007199254740993 cancelled. "
         "Passerelle never un-ships, and the delivery does not say whether the fulfillment "
         "shipped here: if the order's ledger lists order_shipped 9007199254741101, its units "
         "were captured, so record their return or refund in Shopify or ship them again; if it "
@@ -125,7 +125,7 @@ def test_a_cancelled_fulfillment_goes_to_a_person_under_its_own_code(
     # Authentic and readable: not filed as unreadable.
     assert isinstance(caught.value, TranslationError)
     assert caught.value.code == "fulfillment_cancelled"
-    assert caught.value.field is None
+    assert caught.value.field == "status"
 
 
 @pytest.mark.parametrize("status", ["failure", "error"])
@@ -137,7 +137,8 @@ def test_a_failed_fulfillment_goes_to_a_person(
     with pytest.raises(FulfillmentReversedError) as caught:
         translate(platform, http, dumps(body), "fulfillments/update")
     assert str(caught.value) == (
-        f"fulfillment 9007199254741101 of order 9007199254740993 ended in status {status}. "
+        f"status: fulfillment 9007199254741101 of order 9007199254740993 ended in status "
+        f"{status}. "
         "Passerelle never un-ships: if the order's ledger lists order_shipped "
         "9007199254741101, its units were captured, so refund or re-ship them by hand; if it "
         "does not, nothing was captured for it: dismiss this delivery"

@@ -2,7 +2,8 @@
 
 Beside a sample ``refunds_create.json`` the file ``refunds_create.events.txt`` holds what its
 delivery translates to: the events as the SDK stores them (kind, order, id, lines and quantities,
-amounts with their currency, reason, tracking), when it happened, or why it is ignored. The
+amounts with their currency, reason, tracking), when it happened, or why it is ignored; for a
+sample marked refused, the error's code, field and message. The
 contract suite compares; ``pytest --update-golden`` writes the files for review instead, and the
 suite's summary says how many samples have none.
 """
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pydantic import TypeAdapter
 
 from passerelle.events import Event
 from passerelle.platforms import Translation
+
+if TYPE_CHECKING:
+    from passerelle.testing.harness import Raised
 
 __all__ = ["UPDATE_OPTION", "Coverage", "golden_path", "render"]
 
@@ -29,9 +33,21 @@ def golden_path(sample: Path) -> Path:
     return sample.with_name(f"{sample.name.removesuffix('.json')}.events.txt")
 
 
-def render(translation: Translation) -> str:
+def render(translation: Translation | Raised) -> str:
     """`translation` in the canonical text form: sorted keys, one value a line, amounts as
-    decimal strings with their currency, times in UTC offset notation."""
+    decimal strings with their currency, times in UTC offset notation; a refusal as its code,
+    field and message."""
+    if not isinstance(translation, Translation):
+        field = translation.field
+        refusal = {
+            "error": translation.type.__name__,
+            "code": translation.code,
+            "field": field,
+            "message": translation.message.removeprefix(f"{field}: ")
+            if field
+            else translation.message,
+        }
+        return json.dumps({"refused": refusal}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     document = {
         "ignored": translation.ignored,
         "occurred_at": translation.occurred_at.isoformat() if translation.occurred_at else None,

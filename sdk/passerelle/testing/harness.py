@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Final
 
@@ -29,6 +30,7 @@ from passerelle.events import (
 from passerelle.hookspecs import hookimpl
 from passerelle.ledger_errors import LedgerError
 from passerelle.orders import OrderLedger
+from passerelle.payloads import WHOLE_BODY
 from passerelle.platforms import (
     FilePlatform,
     PlatformUnavailableError,
@@ -43,6 +45,7 @@ from passerelle.platforms import (
 )
 from passerelle.plugins import PluginError, Plugins
 from passerelle.testing.isolation import no_sockets
+from passerelle.testing.json_paths import resolves
 from passerelle.testing.malformed import AWKWARD_BODIES, malformed_bodies, swept
 from passerelle.testing.opt_outs import OptOuts, check_of, opt_out_problems
 from passerelle.testing.samples import (
@@ -62,6 +65,7 @@ __all__ = [
     "another_attempt",
     "check_registers",
     "fail_unless_configured",
+    "sweeps",
 ]
 
 _SDK_EVENTS: Final = (OrderShipped, OrderCancelled, OrderReturned, OrderEdited, BatchFileEdited)
@@ -112,8 +116,17 @@ class Raised:
 
     type: type[BaseException]
     message: str
-    offline: bool = field(default=False, compare=False)
+    offline: bool = dataclass_field(default=False, compare=False)
     """Raised because the suite's HTTP client is offline."""
+    code: str | None = None
+    """A `TranslationError`'s code."""
+    field: str | None = None
+    """A `TranslationError`'s field path."""
+
+    @property
+    def refused(self) -> bool:
+        """Whether this is the `TranslationError` of a delivery the platform refuses."""
+        return issubclass(self.type, TranslationError)
 
 
 Outcome = Translation | Raised
@@ -202,7 +215,8 @@ class ContractHarness:
             pytest.skip(f"{suite} opts out of the {name} check: {reason}")
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        """Run each test taking a `sample` once per sample, with the sample's name as its id."""
+        """Run each test taking a `sample` once per sample, with the sample's name as its id;
+        a test marked `sweeps` once per sample that is no variant."""
         if "sample" in metafunc.fixturenames:
             samples = getattr(self, "samples", ())
             valid = (
@@ -210,6 +224,8 @@ class ContractHarness:
                 if isinstance(samples, Sequence)
                 else []
             )
+            if getattr(metafunc.function, _SWEEPS, False):
+                valid = [s for s in valid if s.variant_of is None]
             metafunc.parametrize("sample", valid, ids=[s.name for s in valid])
 
     @pytest.fixture
@@ -356,10 +372,14 @@ class ContractHarness:
         )
         return version
 
-    def _translate(self, request: WebhookRequest, context: TranslationContext) -> Outcome:
+    def _translate(
+        self, request: WebhookRequest, context: TranslationContext, *, origin: bytes = b""
+    ) -> Outcome:
+        """`translate` of `request`, judged; `origin` is the sample's body `request`'s was made
+        from, whose fields an error may name."""
         opened: list[str] = []
         with contextlib.nullcontext() if "purity" in self.opt_outs else no_sockets(opened):
-            outcome = self._translate_once(request, context, opened)
+            outcome = self._translate_once(request, context, opened, origin)
         assert not opened, (
             f"translate opened a connection to {opened[0]} for the body {request.body[:60]!r}: "
             "reach the platform's API only through context.http (the suite serves it)"
@@ -367,7 +387,7 @@ class ContractHarness:
         return outcome
 
     def _translate_once(
-        self, request: WebhookRequest, context: TranslationContext, opened: list[str]
+        self, request: WebhookRequest, context: TranslationContext, opened: list[str], origin: bytes
     ) -> Outcome:
         asked: list[httpx.Request] = []
         hooks = context.http.event_hooks
@@ -376,8 +396,8 @@ class ContractHarness:
             translation = self.platform.translate(request, context)
         except TranslationError as exc:
             # An error about the platform's answer may name no field of the body.
-            self._check_translation_error(exc, request.body, about_the_body=not asked)
-            return Raised(type(exc), str(exc))
+            self._check_translation_error(exc, request.body, origin, about_the_body=not asked)
+            return Raised(type(exc), str(exc), code=exc.code, field=exc.field)
         except (httpx.TransportError, httpx.HTTPStatusError, PlatformUnavailableError) as exc:
             offline = isinstance(exc, OfflineError) or isinstance(exc.__cause__, OfflineError)
             return Raised(type(exc), str(exc), offline=offline)
@@ -396,10 +416,11 @@ class ContractHarness:
         return translation
 
     def _check_translation_error(
-        self, exc: TranslationError, body: bytes, *, about_the_body: bool
+        self, exc: TranslationError, body: bytes, origin: bytes, *, about_the_body: bool
     ) -> None:
         """A `TranslationError` as the action center shows it: a message, the field of a JSON
-        object's body it is about, and a code the core or the platform declares."""
+        object's body it is about (a path of the body, or of the `origin` it was made from
+        when the field is missing), and a code the core or the platform declares."""
         what = f"for the body {body[:60]!r}"
         field = exc.field
         message = str(exc).removeprefix(f"{field}: ") if field else str(exc)
@@ -411,6 +432,16 @@ class ContractHarness:
             assert (field or "").strip() not in {"", "None"}, (
                 f"translate raised TranslationError naming no field ({str(exc)!r}) {what}: name "
                 "the field path, so a person can find what to fix"
+            )
+            # A body made from a sample names a field of one of the two.
+            assert (
+                not origin
+                or field == WHOLE_BODY
+                or any(resolves(_loads(document), str(field)) for document in (body, origin))
+            ), (
+                f"translate raised TranslationError about the field {field!r} ({str(exc)!r}) "
+                f"{what}, which is no field of the body: name the path of the value at fault "
+                "(refunds[0].amount), so a person finds it"
             )
         codes = {*CONNECTOR_CODES, *(c.code for c in self.platform.error_codes)}
         assert exc.code in codes, (
@@ -515,6 +546,16 @@ class ContractHarness:
         )(run)()
 
 
+_SWEEPS: Final = "_passerelle_sweeps"
+
+
+def sweeps(test: Callable[..., None]) -> Callable[..., None]:
+    """Mark a test that sweeps a sample's shape with malformed bodies: a variant has its
+    sample's shape, so the test runs on samples only."""
+    setattr(test, _SWEEPS, True)
+    return test
+
+
 def another_attempt(value: str) -> str:
     """Another attempt's value of a per-attempt header, of the same shape: a time a day later,
     a number plus one, other text."""
@@ -527,6 +568,13 @@ def another_attempt(value: str) -> str:
     if value.strip().isdigit():
         return str(int(value) + 1)
     return f"{value}-2"
+
+
+def _loads(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _is_json_object(body: bytes) -> bool:

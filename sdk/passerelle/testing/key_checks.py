@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 
 from passerelle.platforms import Translation
-from passerelle.testing.harness import ContractHarness, another_attempt
+from passerelle.testing.harness import ContractHarness, another_attempt, sweeps
 from passerelle.testing.isolation import clock_at
 from passerelle.testing.opt_outs import check
 from passerelle.testing.samples import Sample
@@ -117,6 +117,7 @@ class KeyChecks(ContractHarness):
             )
 
     @check("structure")
+    @sweeps
     def test_keys_never_raise_on_a_malformed_body(self, sample: Sample) -> None:
         def check(body: bytes) -> None:
             request = self.signed_request(sample, body=body)

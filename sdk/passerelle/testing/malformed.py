@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import Final
 
 from hypothesis import strategies as st
+
+from passerelle.testing.json_paths import REMOVED, changed, value_at
 
 __all__ = [
     "AWKWARD_BODIES",
@@ -77,17 +79,14 @@ def malformed_bodies(body: bytes) -> st.SearchStrategy[bytes]:
     document = _loads(body)
     paths = _paths(document)
     if paths:
-        replacement = st.one_of(_json_values(), st.just(_REMOVED))
-        changed = st.builds(
-            lambda path, value: _dumps(_replaced(document, path, value)),
+        replacement = st.one_of(_json_values(), st.just(REMOVED))
+        one_changed = st.builds(
+            lambda path, value: _dumps(changed(document, path, value)),
             st.sampled_from(paths),
             replacement,
         )
-        choices += [changed, changed]
+        choices += [one_changed, one_changed]
     return st.one_of(choices)
-
-
-_REMOVED: Final = object()
 
 
 def _json_values() -> st.SearchStrategy[object]:
@@ -120,8 +119,8 @@ def swept(body: bytes) -> Iterator[bytes]:
         if shape in seen:
             continue
         seen.add(shape)
-        for value in (_REMOVED, None, *_wrong_values(_at(document, path))):
-            yield _dumps(_replaced(document, path, value))
+        for value in (REMOVED, None, *_wrong_values(value_at(document, path))):
+            yield _dumps(changed(document, path, value))
 
 
 _DEEP: Final = json.loads("[" * 64 + "]" * 64)
@@ -142,13 +141,6 @@ def _wrong_values(value: object) -> tuple[object, ...]:
     if isinstance(value, str):
         return (0, "", "\u20ac\U0001f600", "9" * 300)
     return ("x", 0)
-
-
-def _at(document: object, path: Sequence[str | int]) -> object:
-    node: Any = document
-    for key in path:
-        node = node[key]
-    return node
 
 
 def _loads(body: bytes) -> object:
@@ -179,16 +171,3 @@ def _paths(document: object) -> list[tuple[str | int, ...]]:
             paths.append((*path, key))
             queue.append(((*path, key), child))
     return paths[:_MOST_PATHS]
-
-
-def _replaced(node: Any, path: Sequence[str | int], value: object) -> Any:
-    """A copy of `node` with the value at `path` replaced by `value` (removed: `_REMOVED`)."""
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    copy: Any = dict(node) if isinstance(node, dict) else list(node)
-    if not rest and value is _REMOVED:
-        del copy[head]
-    else:
-        copy[head] = _replaced(node[head], rest, value)
-    return copy

@@ -7,16 +7,20 @@ client that is offline unless one is given.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from passerelle.checkout import Order
 from passerelle.events import OrderEvent
+from passerelle.payloads import path_steps
 from passerelle.platforms import Store, TranslationContext, WebhookPlatform, WebhookRequest
+from passerelle.testing.json_paths import changed
 
 __all__ = [
     "OfflineError",
@@ -52,6 +56,43 @@ class Sample:
     golden: Path | None = None
     """The file of the events the delivery must become (`passerelle.testing.golden`), usually
     `golden_path` of the sample's file; written by ``pytest --update-golden``."""
+    refused: bool = False
+    """The platform refuses the delivery with a `TranslationError`: its golden expectations
+    hold the error's code, field and message."""
+    variant_of: str | None = None
+    """The name of the sample this one is a `variant` of: the malformed-body sweeps, which
+    would only repeat the sample's, skip it."""
+
+    def variant(self, label: str, changes: Mapping[str, object], **fields: Any) -> Sample:
+        """This sample with the values at the field paths of `changes` replaced
+        (``{"line_items[0].quantity": 2}``; `passerelle.testing.json_paths.REMOVED` removes
+        one), the body written anew as JSON. It is named ``{name}#{label}``; its golden
+        expectations lie beside the sample's (``refunds_create.{label}.events.txt``).
+        `fields` set the variant's other fields (``refused=True``)."""
+        document = json.loads(self.body)
+        for path, value in changes.items():
+            try:
+                document = changed(document, path_steps(path), value)
+            except (KeyError, IndexError, TypeError):
+                raise ValueError(
+                    f"{self.name} has no field {path}: {label} cannot change it"
+                ) from None
+        golden = (
+            self.golden.with_name(self.golden.name.replace(".events.txt", f".{label}.events.txt"))
+            if self.golden is not None
+            else None
+        )
+        return replace(
+            self,
+            **{
+                "name": f"{self.name}#{label}",
+                "body": json.dumps(document, ensure_ascii=False).encode(),
+                "golden": golden,
+                "newer_than": None,
+                "variant_of": self.variant_of or self.name,
+                **fields,
+            },
+        )
 
 
 class OfflineError(httpx.ConnectError):

@@ -12,7 +12,7 @@ import pytest
 
 from passerelle.platforms import Translation, WebhookRequest
 from passerelle.testing.golden import UPDATE_OPTION, Coverage, render
-from passerelle.testing.harness import ContractHarness, Raised
+from passerelle.testing.harness import ContractHarness, Raised, sweeps
 from passerelle.testing.isolation import connections_at_import
 from passerelle.testing.malformed import swept
 from passerelle.testing.opt_outs import check
@@ -41,11 +41,20 @@ class TranslateChecks(ContractHarness):
             f"{sample.name}: translation reads the platform's API ({first.message}); serve the "
             "answers it needs from fixtures by overriding the contract_http fixture"
         )
-        assert not isinstance(first, Raised), (
-            f"translate raised {first.type.__name__} for the sample {sample.name}: "
-            f"{first.message}; samples are deliveries that translate"
-        )
-        self._check_translation(first, f"the sample {sample.name}")
+        if sample.refused:
+            assert isinstance(first, Raised), (
+                f"translate {_outcome(first)} for the sample {sample.name}, marked refused: it "
+                "must raise TranslationError"
+            )
+            assert first.refused, (
+                f"translate raised {first.type.__name__} for {sample.name}, marked refused: it must raise TranslationError ({first.message})"
+            )
+        else:
+            assert not isinstance(first, Raised), (
+                f"translate raised {first.type.__name__} for the sample {sample.name}: "
+                f"{first.message}; samples are deliveries that translate, or are marked refused"
+            )
+            self._check_translation(first, f"the sample {sample.name}")
         assert self._translate(request, context) == first, (
             f"translate gave another result for the same delivery {sample.name}: it must be "
             "deterministic, a stored delivery is replayed after a fix"
@@ -70,9 +79,13 @@ class TranslateChecks(ContractHarness):
         outcome = self._translate(
             self.signed_request(sample), self.translation_context(contract_http)
         )
-        assert isinstance(outcome, Translation), (
-            f"translate raised {outcome.type.__name__} for the sample {sample.name}: "
-            f"{outcome.message}"
+        expected_kind = (
+            isinstance(outcome, Raised) and outcome.refused
+            if sample.refused
+            else isinstance(outcome, Translation)
+        )
+        assert expected_kind, f"translate {_outcome(outcome)} for the sample {sample.name}" + (
+            ", marked refused" if sample.refused else ""
         )
         rendered = render(outcome)
         where = f"{type(self).__name__}[{sample.name}]"
@@ -102,24 +115,28 @@ class TranslateChecks(ContractHarness):
             )
 
     @check("structure")
+    @sweeps
     def test_translate_reads_a_malformed_body_or_raises_translation_error(
         self, sample: Sample, contract_http: httpx.Client
     ) -> None:
         context = self.translation_context(contract_http)
+        # A refused sample may lack the field its error names, and so may a body made of it.
+        origin = b"" if sample.refused else sample.body
 
         def check(body: bytes) -> None:
             request = self.signed_request(sample, body=body)
             what = f"{sample.name} with the body {body[:60]!r}"
-            outcome = self._translate(request, context)
+            outcome = self._translate(request, context, origin=origin)
             if isinstance(outcome, Translation):
                 self._check_translation(outcome, what)
-            assert self._translate(request, context) == outcome, (
+            assert self._translate(request, context, origin=origin) == outcome, (
                 f"translate gave another result for the same delivery ({what})"
             )
 
         self._for_malformed_bodies(sample, check)
 
     @check("structure")
+    @sweeps
     def test_translate_reads_a_malformed_api_answer_or_raises_translation_error(
         self, sample: Sample, contract_http: httpx.Client
     ) -> None:
@@ -194,3 +211,12 @@ class TranslateChecks(ContractHarness):
             if point.module.partition(".")[0] == package
         )
         return list(dict.fromkeys((package, module, *sorted(entry_points))))
+
+
+def _outcome(outcome: Translation | Raised) -> str:
+    """What `translate` did, for a failure message."""
+    if isinstance(outcome, Raised):
+        return f"raised {outcome.type.__name__} ({outcome.message})"
+    if outcome.ignored is not None:
+        return f"ignored it ({outcome.ignored})"
+    return f"translated it to {len(outcome.events)} events"
