@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Annotated, Literal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import Field
 
 from passerelle.amounts import EXACT, amount_of, known_currency
 from passerelle.money import Money
-from passerelle.payloads import Amount, Body, Count, Id, Items, Payload, parse_model
+from passerelle.payloads import Amount, Body, Count, Id, Items, Payload, parse_model, path_steps
 from passerelle.platforms import TranslationError
 
 BODY = json.dumps(
@@ -204,3 +206,27 @@ def test_no_value_at_a_path_raises_anything_but_a_translation_error(value: objec
         if failed is not None:
             assert failed.field is not None
             assert failed.field.startswith("v")
+
+
+class _Shipped(Body):
+    kind: Literal["shipped"]
+    parcels: Count
+
+
+class _Returned(Body):
+    kind: Literal["returned"]
+    units: Count
+
+
+class _Delivery(Body):
+    acts: list[Annotated[_Shipped | _Returned, Field(discriminator="kind")]]
+
+
+def test_a_failing_path_inside_a_union_names_only_the_bodys_fields() -> None:
+    body = {"acts": [{"kind": "shipped", "parcels": 1}, {"kind": "returned"}]}
+    with pytest.raises(TranslationError) as refused:
+        parse_model(json.dumps(body).encode(), _Delivery, "delivery")
+    # pydantic's location holds the member's tag: acts.1.returned.units
+    assert refused.value.field == "acts[1].units"
+    assert path_steps("acts[1].units") == ("acts", 1, "units")
+    assert path_steps(refused.value.field) == ("acts", 1, "units")

@@ -22,9 +22,10 @@ from shopify_support import (
 from shopify_support import store as shopify_store
 
 from passerelle.events import LineQuantity, OrderShipped
+from passerelle.payloads import path_steps
 from passerelle.testing import Sample, WebhookPlatformContract
 from passerelle.testing.golden import golden_path
-from passerelle.testing.json_paths import REMOVED
+from passerelle.testing.json_paths import REMOVED, changed
 from passerelle_shopify import HANDLED_TOPICS, ShopifyPlatform
 
 OTHER_TOPICS = (
@@ -50,17 +51,86 @@ FIXTURES_WITH_EVENTS = (
 )
 
 ACCESS_TOKEN = "shpat_contract_token"
+API_VERSION = "2026-01"
+"""The samples' API version, newer than the plugin's default."""
 _SAMPLE_ORDER = (SAMPLES / "orders_updated.json").read_bytes()
+_EDITED_ORDER = (FIXTURES / "admin_order.edited.json").read_bytes()
+_TAX = {
+    "price": "1.35",
+    "price_set": {"presentment_money": {"amount": "1.00", "currency_code": "USD"}},
+}
+EDITED_ORDERS: dict[str, dict[str, object]] = {
+    # A tax-exclusive order: the tax of the unshipped units and shipping becomes a fee line.
+    "tax-exclusive": {
+        "taxes_included": False,
+        "line_items[0].tax_lines": [_TAX, _TAX],
+        "line_items[3].tax_lines": [_TAX],
+        "shipping_lines[0].tax_lines": [_TAX],
+    },
+    "tax-inclusive": {"taxes_included": True, "line_items[3].tax_lines": [_TAX]},
+    "unnamed": {
+        "line_items[3].name": None,
+        "line_items[3].title": None,
+        "shipping_lines[0].title": " ",
+    },
+    # Before API 2024-01: the shipped units are those of the successful fulfillments.
+    "without-current-quantities": {
+        f"line_items[{index}].current_quantity": REMOVED for index in range(4)
+    },
+    "shipping-removed": {"shipping_lines[0].is_removed": True},
+    "all-shipped": {f"line_items[{index}].fulfillable_quantity": 0 for index in range(4)},
+    "in-shop-currency": {
+        "currency": "USD",
+        "line_items[3].price_set": REMOVED,
+        "line_items[3].price": "30.00",
+        "shipping_lines[0].price_set": REMOVED,
+        "shipping_lines[0].price": "15.00",
+    },
+    "currency-from-prices": {"presentment_currency": None},
+}
+"""Orders as the Admin API answers them for ``orders/edited`` variants: changes to the edited
+order, each under an id of its own."""
+EDITED_REFUSED: dict[str, dict[str, object]] = {
+    "without-fulfillable": {"line_items[0].fulfillable_quantity": None},
+    "without-price": {"line_items[3].price_set": None, "line_items[3].price": None},
+    "negative-price": {"line_items[3].price_set.presentment_money.amount": "-1.00"},
+    "shipping-without-price": {
+        "shipping_lines[0].price_set": None,
+        "shipping_lines[0].price": None,
+    },
+    "negative-shipping": {"shipping_lines[0].price_set.presentment_money.amount": "-1.00"},
+    "bare-price-in-shop-currency": {"line_items[3].price_set": REMOVED},
+}
+"""Edited orders the plugin must refuse."""
+
+
+def edited_order_id(label: str) -> int:
+    """The id of the edited order changed by `label` (`EDITED_ORDERS`, `EDITED_REFUSED`)."""
+    return ORDER_ID + 1 + sorted([*EDITED_ORDERS, *EDITED_REFUSED]).index(label)
+
+
+def _edited_answer(label: str, changes: dict[str, object]) -> bytes:
+    order = json.loads(_EDITED_ORDER)["order"]
+    for path, value in {**changes, "id": edited_order_id(label)}.items():
+        order = changed(order, path_steps(path), value)
+    return json.dumps({"order": order}).encode()
+
+
 ADMIN_ORDERS = {
     json.loads(_SAMPLE_ORDER)["id"]: b'{"order": ' + _SAMPLE_ORDER + b"}",
-    ORDER_ID: (FIXTURES / "admin_order.edited.json").read_bytes(),
+    ORDER_ID: _EDITED_ORDER,
+    **{
+        edited_order_id(label): _edited_answer(label, changes)
+        for label, changes in {**EDITED_ORDERS, **EDITED_REFUSED}.items()
+    },
 }
 """The orders ``orders/edited`` deliveries make the plugin read, as the Admin API answers."""
 
 
 def admin_api(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     """Shopify's Admin API for `ADMIN_ORDERS`: ``GET /admin/api/{version}/orders/{id}.json``."""
-    found = re.fullmatch(r"/admin/api/[0-9a-z-]+/orders/([0-9]+)\.json", environ["PATH_INFO"])
+    # The delivery's API version only: its body was built with it.
+    found = re.fullmatch(rf"/admin/api/{API_VERSION}/orders/([0-9]+)\.json", environ["PATH_INFO"])
     order = ADMIN_ORDERS.get(int(found.group(1))) if found else None
     if environ.get("HTTP_X_SHOPIFY_ACCESS_TOKEN") != ACCESS_TOKEN:
         status, answer = "401 Unauthorized", b'{"errors": "Invalid API key or access token"}'
@@ -112,7 +182,7 @@ def delivery(path: Path) -> Sample:
             "Content-Type": "application/json",
             "X-Shopify-Topic": TOPIC_OF_FILE[path.name.split(".")[0]],
             "X-Shopify-Shop-Domain": SHOP,
-            "X-Shopify-API-Version": "2025-07",
+            "X-Shopify-API-Version": API_VERSION,
             "X-Shopify-Event-Id": f"contract-{name}",
             "X-Shopify-Webhook-Id": f"contract-webhook-{name}",
             "X-Shopify-Triggered-At": "2026-01-15T11:59:58Z",
@@ -131,6 +201,13 @@ BASE_SAMPLES = (
 )
 _BY_NAME = {sample.name: sample for sample in BASE_SAMPLES}
 _SHIPMENT = json.loads((FIXTURES / "fulfillments_create.partial.json").read_bytes())
+_CANCELLATION = json.loads((FIXTURES / "orders_cancelled.after_shipment.json").read_bytes())
+_NOTHING_REFUNDED = {
+    **_CANCELLATION["refunds"][0],
+    "id": 9007199254741300,
+    "refund_line_items": [],
+    "transactions": [],
+}
 _URL = "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="
 _REFUND_LINE = "refund_line_items[0]"
 _LINE = f"{_REFUND_LINE}.line_item"
@@ -153,6 +230,7 @@ SHIPPED = "fixtures/fulfillments_create.partial.json"
 CANCELLED = "samples/orders_cancelled.json"
 CANCELLED_AFTER = "fixtures/orders_cancelled.after_shipment.json"
 RETURNED = "fixtures/refunds_create.return.json"
+EDITED = "fixtures/orders_edited.json"
 VARIANTS = (
     # A fulfillment's status decides whether anything shipped.
     *(
@@ -179,6 +257,9 @@ VARIANTS = (
     ),
     variant(SHIPPED, "number-of-255", {**_NO_TRACKING, "tracking_numbers": ["7" * 255]}),
     variant(
+        SHIPPED, "numbers-of-255", {**_NO_TRACKING, "tracking_numbers": ["7" * 100, "8" * 153]}
+    ),
+    variant(
         SHIPPED, "numbers-past-255", {**_NO_TRACKING, "tracking_numbers": ["7" * 200, "8" * 200]}
     ),
     variant(SHIPPED, "a-number-twice", {"tracking_numbers": ["1Z9", " 1Z9 ", "2Z9"]}),
@@ -190,7 +271,30 @@ VARIANTS = (
     variant(CANCELLED, "without-reason", {"cancel_reason": None}),
     variant(CANCELLED, "without-cancelled-at", {"cancelled_at": None}, refused=True),
     variant(CANCELLED, "without-line-items", {"line_items": []}, refused=True),
+    variant(CANCELLED, "local-cancelled-at", {"cancelled_at": "2021-12-31T19:00:00"}),
     variant(CANCELLED_AFTER, "without-refunds", {"refunds": []}),
+    variant(
+        CANCELLED_AFTER,
+        "a-line-shipped-twice",
+        {"fulfillments[1].status": "success", "fulfillments[1].line_items[0].id": LINE_SHOES},
+    ),
+    variant(
+        CANCELLED_AFTER,
+        "a-refund-of-nothing-first",
+        {"refunds": [_NOTHING_REFUNDED, _CANCELLATION["refunds"][0]]},
+    ),
+    variant(
+        CANCELLED_AFTER,
+        "refund-naming-no-currency",
+        {
+            "refunds[0].transactions[0].currency": REMOVED,
+            "refunds[0].transactions[1].currency": REMOVED,
+            "refunds[0].refund_line_items[0].subtotal_set": REMOVED,
+            "refunds[0].refund_line_items[0].total_tax_set": REMOVED,
+        },
+        # The order's currency tells the refund's, whose bare amounts are in the shop's.
+        refused=True,
+    ),
     variant(
         CANCELLED_AFTER,
         "local-times",
@@ -222,29 +326,15 @@ VARIANTS = (
             f"{_REFUND_LINE}.total_tax_set.presentment_money.amount": "31.20",
         },
     ),
-    variant(
-        RETURNED,
-        "partial-without-fulfillable",
-        {f"{_REFUND_LINE}.restock_type": None, f"{_LINE}.fulfillable_quantity": None},
-        refused=True,
-    ),
-    variant(
-        RETURNED,
-        "partial-without-quantity",
-        {f"{_REFUND_LINE}.restock_type": None, f"{_LINE}.quantity": None},
-        refused=True,
-    ),
-    variant(
-        RETURNED,
-        "unknown-fulfillment",
-        {f"{_REFUND_LINE}.restock_type": None, f"{_LINE}.fulfillment_status": "restocked"},
-        refused=True,
-    ),
-    variant(
-        RETURNED,
-        "without-line-item",
-        {f"{_REFUND_LINE}.restock_type": None, _LINE: REMOVED},
-        refused=True,
+    # Without a restock type, the line's fulfillment decides: it must be stated.
+    *(
+        variant(RETURNED, label, {f"{_REFUND_LINE}.restock_type": None, path: value}, refused=True)
+        for label, path, value in (
+            ("partial-without-fulfillable", f"{_LINE}.fulfillable_quantity", None),
+            ("partial-without-quantity", f"{_LINE}.quantity", None),
+            ("unknown-fulfillment", f"{_LINE}.fulfillment_status", "restocked"),
+            ("without-line-item", _LINE, REMOVED),
+        )
     ),
     variant(
         RETURNED,
@@ -286,6 +376,18 @@ VARIANTS = (
     variant(RETURNED, "failed", {"transactions[1].status": "failure"}),
     variant(RETURNED, "goodwill", {"transactions[1].amount": "150.00"}),
     variant(RETURNED, "created-only", {"processed_at": None}),
+    # An order edit: the cart is the order the Admin API answers.
+    variant(EDITED, "created-only", {"order_edit.committed_at": None}),
+    *(
+        variant(EDITED, f"order-{label}", {"order_edit.order_id": edited_order_id(label)})
+        for label in EDITED_ORDERS
+    ),
+    *(
+        variant(
+            EDITED, f"order-{label}", {"order_edit.order_id": edited_order_id(label)}, refused=True
+        )
+        for label in EDITED_REFUSED
+    ),
 )
 """Cases the real payloads do not show, each a change to one of them."""
 

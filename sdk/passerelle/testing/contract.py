@@ -46,9 +46,10 @@ What the subclass sets:
     Deliveries as the platform sends them, without their signature: a name (the test id), the
     raw body and every other header (topic, delivery id, shop...). Use real bodies, byte for
     byte, and cover each kind of delivery the platform handles. Each must translate, to events
-    or to an ignore with a reason: deliveries that end in `TranslationError` belong in the
-    plugin's own tests. A sample may carry the `Order` it applies to (and events applied
+    or to an ignore with a reason, unless it is marked ``refused=True``: then it must raise
+    `TranslationError`. A sample may carry the `Order` it applies to (and events applied
     before it): its events must then apply to that order through the ledger.
+    `Sample.variant` makes a case no real body shows from a real sample, by field paths.
 ``sign(body, secret)`` (optional)
     The headers that carry the signature of `body` under `secret`, and only those (a
     timestamp the signature covers included): the suite removes and corrupts each of them.
@@ -103,13 +104,16 @@ What it checks, on every sample:
 - The malformed bodies include the sample with each value, at every depth (up to 500 paths;
   in a list, each path in the first item that has it), removed, made null and replaced by
   values of the wrong shape (another type, an empty one, a number too large, text that is not
-  ASCII): enumerated, so a mistake is caught in every run.
+  ASCII): enumerated, so a mistake is caught in every run. Variants, which have their
+  sample's shape, are not swept.
 - A sample whose translation reads the platform's API through ``context.http``: each JSON
   answer swept as the bodies are, `translate` still returns a well-formed `Translation` or one
   of the errors above.
 - A `TranslationError` has a message; on a body that is a JSON object it names its field
-  (unless it is about the platform's answer to a request through ``context.http``), and its
-  code is the core's or one of the platform's ``error_codes``.
+  (unless it is about the platform's answer to a request through ``context.http``), a path of
+  the malformed body or of the sample it was made from, and its code is the core's or one of
+  the platform's ``error_codes``. A sample marked refused gives one; its golden expectations
+  hold its code, field and message.
 - A sample carrying its `order`: the events it translates to name that order's reference and
   apply to it through the ledger (`OrderLedger`), after the sample's `before` events: a return
   of more than shipped, a line the order does not have, an act repeated with other content

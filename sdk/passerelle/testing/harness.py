@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
@@ -373,10 +374,15 @@ class ContractHarness:
         return version
 
     def _translate(
-        self, request: WebhookRequest, context: TranslationContext, *, origin: bytes = b""
+        self,
+        request: WebhookRequest,
+        context: TranslationContext,
+        *,
+        origin: tuple[bytes, ...] = (),
     ) -> Outcome:
-        """`translate` of `request`, judged; `origin` is the sample's body `request`'s was made
-        from, whose fields an error may name."""
+        """`translate` of `request`, judged; `origin` holds the documents `request` and the API's
+        answers were made from (the sample's body, the answers as the API gave them): when
+        given, an error names a field of one of them, or of the body."""
         opened: list[str] = []
         with contextlib.nullcontext() if "purity" in self.opt_outs else no_sockets(opened):
             outcome = self._translate_once(request, context, opened, origin)
@@ -387,7 +393,11 @@ class ContractHarness:
         return outcome
 
     def _translate_once(
-        self, request: WebhookRequest, context: TranslationContext, opened: list[str], origin: bytes
+        self,
+        request: WebhookRequest,
+        context: TranslationContext,
+        opened: list[str],
+        origin: tuple[bytes, ...],
     ) -> Outcome:
         asked: list[httpx.Request] = []
         hooks = context.http.event_hooks
@@ -416,11 +426,16 @@ class ContractHarness:
         return translation
 
     def _check_translation_error(
-        self, exc: TranslationError, body: bytes, origin: bytes, *, about_the_body: bool
+        self,
+        exc: TranslationError,
+        body: bytes,
+        origin: tuple[bytes, ...],
+        *,
+        about_the_body: bool,
     ) -> None:
         """A `TranslationError` as the action center shows it: a message, the field of a JSON
-        object's body it is about (a path of the body, or of the `origin` it was made from
-        when the field is missing), and a code the core or the platform declares."""
+        object's body it is about, a path of the body or of an `origin` document when those
+        are given, and a code the core or the platform declares."""
         what = f"for the body {body[:60]!r}"
         field = exc.field
         message = str(exc).removeprefix(f"{field}: ") if field else str(exc)
@@ -428,20 +443,22 @@ class ContractHarness:
             f"translate raised TranslationError without a message ({str(exc)!r}) {what}: the "
             "action center shows it"
         )
+        assert not _NONE.search(message), (
+            f"translate raised TranslationError whose message shows None ({str(exc)!r}) {what}: "
+            "a missing value was written into the text a person reads"
+        )
         if about_the_body and _is_json_object(body):
             assert (field or "").strip() not in {"", "None"}, (
                 f"translate raised TranslationError naming no field ({str(exc)!r}) {what}: name "
                 "the field path, so a person can find what to fix"
             )
-            # A body made from a sample names a field of one of the two.
-            assert (
-                not origin
-                or field == WHOLE_BODY
-                or any(resolves(_loads(document), str(field)) for document in (body, origin))
-            ), (
+        # Text that is not JSON has no fields: its error names where the parser stopped.
+        readable = _is_json_object(body) or not about_the_body
+        if origin and readable and field and field != WHOLE_BODY:
+            assert any(resolves(_loads(document), field) for document in (body, *origin)), (
                 f"translate raised TranslationError about the field {field!r} ({str(exc)!r}) "
-                f"{what}, which is no field of the body: name the path of the value at fault "
-                "(refunds[0].amount), so a person finds it"
+                f"{what}, which is no field of the body nor of the API's answer: name the path "
+                "of the value at fault (refunds[0].amount), so a person finds it"
             )
         codes = {*CONNECTOR_CODES, *(c.code for c in self.platform.error_codes)}
         assert exc.code in codes, (
@@ -546,6 +563,8 @@ class ContractHarness:
         )(run)()
 
 
+_NONE: Final = re.compile(r"(?<!['\"])\bNone\b(?!['\"])")
+"""Python's None, as text formatting writes it; quoted, it may be a value of the body."""
 _SWEEPS: Final = "_passerelle_sweeps"
 
 

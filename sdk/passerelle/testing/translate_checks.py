@@ -121,7 +121,7 @@ class TranslateChecks(ContractHarness):
     ) -> None:
         context = self.translation_context(contract_http)
         # A refused sample may lack the field its error names, and so may a body made of it.
-        origin = b"" if sample.refused else sample.body
+        origin = () if sample.refused else (sample.body,)
 
         def check(body: bytes) -> None:
             request = self.signed_request(sample, body=body)
@@ -160,7 +160,9 @@ class TranslateChecks(ContractHarness):
                     return httpx.Response(known.status_code, headers=headers, content=body)
 
                 with httpx.Client(transport=httpx.MockTransport(serve)) as http:
-                    outcome = self._translate(request, self.translation_context(http))
+                    outcome = self._translate(
+                        request, self.translation_context(http), origin=(content, answer.content)
+                    )
                 if isinstance(outcome, Translation):
                     what = f"{sample.name} with {asked[0]} {asked[1]} answering {content[:60]!r}"
                     self._check_translation(outcome, what)
