@@ -119,19 +119,12 @@ class RefundSplit:
         return max(EXACT.subtract(self.return_refund.amount, named), _ZERO)
 
 
-def refund_events(
-    refund: Refund, *, order: str, currency_hint: str | None = None, at: str = ""
-) -> tuple[RefundEvent, ...]:
-    """The events of `refund` for the order reference `order`, cancellation first.
-
-    `currency_hint` is the order's presentment currency when known; `at` prefixes field paths
-    (``"refunds[0]."`` inside an order body).
-    """
+def refund_events(refund: Refund, *, order: str) -> tuple[RefundEvent, ...]:
+    """The events of the ``refunds/create`` body `refund` for the order reference `order`,
+    cancellation first."""
     if not moves_anything(refund):
         return ()
-    return events_of_split(
-        refund, split_refund(refund, currency_hint=currency_hint, at=at), order=order
-    )
+    return events_of_split(refund, split_refund(refund), order=order)
 
 
 def moves_anything(refund: Refund) -> bool:

@@ -55,37 +55,76 @@ API_VERSION = "2026-01"
 """The samples' API version, newer than the plugin's default."""
 _SAMPLE_ORDER = (SAMPLES / "orders_updated.json").read_bytes()
 _EDITED_ORDER = (FIXTURES / "admin_order.edited.json").read_bytes()
-_TAX = {
-    "price": "1.35",
-    "price_set": {"presentment_money": {"amount": "1.00", "currency_code": "USD"}},
+
+
+def _usd(amount: str, currency: str = "USD") -> dict[str, object]:
+    return {"presentment_money": {"amount": amount, "currency_code": currency}}
+
+
+_TAX = {"price": "1.35", "price_set": _usd("1.00")}
+_DISCOUNT = {"amount": "2.70", "amount_set": _usd("2.00")}
+_SHIPPING = json.loads(_EDITED_ORDER)["order"]["shipping_lines"][0]
+_INSURANCE = {
+    **_SHIPPING,
+    "id": 9007199254741502,
+    "title": "Insurance",
+    "price": "2.70",
+    "price_set": _usd("2.00"),
+    "discount_allocations": [],
 }
 EDITED_ORDERS: dict[str, dict[str, object]] = {
     # A tax-exclusive order: the tax of the unshipped units and shipping becomes a fee line.
     "tax-exclusive": {
         "taxes_included": False,
         "line_items[0].tax_lines": [_TAX, _TAX],
-        "line_items[3].tax_lines": [_TAX],
+        "line_items[0].discount_allocations": [_DISCOUNT],
+        # A tax line with no amount adds nothing.
+        "line_items[3].tax_lines": [_TAX, {}],
         "shipping_lines[0].tax_lines": [_TAX],
+        # A line the edit removed: neither its tax nor its discounts are the cart's.
+        "line_items[2].tax_lines": [_TAX],
+        "line_items[2].discount_allocations": [_DISCOUNT],
     },
     "tax-inclusive": {"taxes_included": True, "line_items[3].tax_lines": [_TAX]},
     "unnamed": {
+        "line_items[0].title": "Trail Runner",
         "line_items[3].name": None,
         "line_items[3].title": None,
         "shipping_lines[0].title": " ",
     },
-    # Before API 2024-01: the shipped units are those of the successful fulfillments.
+    # Before API 2024-01: the shipped units are those of the successful fulfillments, up to
+    # the line's quantity less what is left to ship.
     "without-current-quantities": {
-        f"line_items[{index}].current_quantity": REMOVED for index in range(4)
+        **{f"line_items[{index}].current_quantity": REMOVED for index in range(4)},
+        # One line in two fulfillments, a line past its own count, a line left to ship.
+        "fulfillments[0].line_items": [
+            {"id": LINE_SHOES, "quantity": 2},
+            {"id": LINE_SOCKS, "quantity": 1},
+            {"id": 9007199254741007, "quantity": 1},
+        ],
+        "fulfillments[1].status": "success",
+        "fulfillments[1].line_items": [{"id": LINE_SOCKS, "quantity": 1}],
     },
-    "shipping-removed": {"shipping_lines[0].is_removed": True},
+    "shipping-removed": {"shipping_lines": [{**_SHIPPING, "is_removed": True}, _INSURANCE]},
     "all-shipped": {f"line_items[{index}].fulfillable_quantity": 0 for index in range(4)},
+    "free-line-and-cheap-shipping": {
+        "line_items[3].price_set.presentment_money.amount": "0.00",
+        "shipping_lines[0].price_set.presentment_money.amount": "0.50",
+    },
+    "cheap-line-and-free-shipping": {
+        "line_items[3].price_set.presentment_money.amount": "0.50",
+        "shipping_lines[0].price_set.presentment_money.amount": "0.00",
+    },
     "in-shop-currency": {
         "currency": "USD",
+        "taxes_included": False,
         "line_items[3].price_set": REMOVED,
         "line_items[3].price": "30.00",
+        "line_items[3].tax_lines": [{"price": "2.00"}],
         "shipping_lines[0].price_set": REMOVED,
         "shipping_lines[0].price": "15.00",
     },
+    "without-shop-currency": {"currency": None},
     "currency-from-prices": {"presentment_currency": None},
 }
 """Orders as the Admin API answers them for ``orders/edited`` variants: changes to the edited
@@ -94,12 +133,23 @@ EDITED_REFUSED: dict[str, dict[str, object]] = {
     "without-fulfillable": {"line_items[0].fulfillable_quantity": None},
     "without-price": {"line_items[3].price_set": None, "line_items[3].price": None},
     "negative-price": {"line_items[3].price_set.presentment_money.amount": "-1.00"},
+    "price-with-more-decimals": {"line_items[3].price_set.presentment_money.amount": "30.004"},
     "shipping-without-price": {
         "shipping_lines[0].price_set": None,
         "shipping_lines[0].price": None,
     },
     "negative-shipping": {"shipping_lines[0].price_set.presentment_money.amount": "-1.00"},
     "bare-price-in-shop-currency": {"line_items[3].price_set": REMOVED},
+    "unknown-shop-currency": {"currency": "XYZ"},
+    "another-order": {"id": ORDER_ID + 999},
+    "line-tax-in-another-currency": {
+        "taxes_included": False,
+        "line_items[0].tax_lines": [_TAX, {"price_set": _usd("1.00", "EUR")}],
+    },
+    "shipping-tax-in-another-currency": {
+        "taxes_included": False,
+        "shipping_lines[0].tax_lines": [{"price_set": _usd("1.00", "EUR")}],
+    },
 }
 """Edited orders the plugin must refuse."""
 
@@ -111,7 +161,7 @@ def edited_order_id(label: str) -> int:
 
 def _edited_answer(label: str, changes: dict[str, object]) -> bytes:
     order = json.loads(_EDITED_ORDER)["order"]
-    for path, value in {**changes, "id": edited_order_id(label)}.items():
+    for path, value in {"id": edited_order_id(label), **changes}.items():
         order = changed(order, path_steps(path), value)
     return json.dumps({"order": order}).encode()
 
@@ -211,6 +261,35 @@ _NOTHING_REFUNDED = {
 _URL = "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="
 _REFUND_LINE = "refund_line_items[0]"
 _LINE = f"{_REFUND_LINE}.line_item"
+_IN_USD_ONLY = {
+    f"{_REFUND_LINE}.subtotal_set": REMOVED,
+    f"{_REFUND_LINE}.total_tax_set": REMOVED,
+    f"{_REFUND_LINE}.subtotal": "240.00",
+    f"{_REFUND_LINE}.total_tax": "31.20",
+    f"{_LINE}.price_set": REMOVED,
+    f"{_LINE}.price": "120.00",
+    # Both units refunded, one shipped: the lines' values split the money.
+    f"{_REFUND_LINE}.restock_type": "no_restock",
+    f"{_REFUND_LINE}.quantity": 2,
+    "transactions[1].amount": "200.00",
+}
+"""A refund from a shop selling in its own currency alone: bare amounts, in that currency."""
+_CANCELLED_LINE = {
+    **json.loads((FIXTURES / "refunds_create.return.json").read_bytes())["refund_line_items"][0],
+    "restock_type": "cancel",
+    "subtotal_set": {"presentment_money": {"amount": "30.00", "currency_code": "USD"}},
+    "total_tax_set": {"presentment_money": {"amount": "0.00", "currency_code": "USD"}},
+}
+_ADJUSTMENT = json.loads((FIXTURES / "refunds_create.shipping_adjustment.json").read_bytes())[
+    "order_adjustments"
+][0]
+_DISCREPANCY = {
+    **_ADJUSTMENT,
+    "id": 9007199254741350,
+    "kind": "refund_discrepancy",
+    "amount_set": {"presentment_money": {"amount": "-1.00", "currency_code": "USD"}},
+    "tax_amount_set": None,
+}
 _NO_TRACKING = {
     "tracking_company": None,
     "tracking_number": None,
@@ -230,6 +309,8 @@ SHIPPED = "fixtures/fulfillments_create.partial.json"
 CANCELLED = "samples/orders_cancelled.json"
 CANCELLED_AFTER = "fixtures/orders_cancelled.after_shipment.json"
 RETURNED = "fixtures/refunds_create.return.json"
+SHIPPING_REFUNDED = "fixtures/refunds_create.shipping_only.json"
+SHIPPING_ADJUSTED = "fixtures/refunds_create.shipping_adjustment.json"
 EDITED = "fixtures/orders_edited.json"
 VARIANTS = (
     # A fulfillment's status decides whether anything shipped.
@@ -372,7 +453,59 @@ VARIANTS = (
             f"{_REFUND_LINE}.total_tax": REMOVED,
         },
     ),
+    *(
+        variant(RETURNED, label, {**_IN_USD_ONLY, **changes})
+        for label, changes in (
+            ("bare-amounts-in-shop-currency", {}),
+            ("bare-subtotal-without-tax", {f"{_REFUND_LINE}.total_tax": REMOVED}),
+            (
+                "bare-line-price",
+                {f"{_REFUND_LINE}.subtotal": REMOVED, f"{_REFUND_LINE}.total_tax": REMOVED},
+            ),
+        )
+    ),
+    variant(
+        RETURNED,
+        "line-price-with-more-decimals",
+        {
+            f"{_REFUND_LINE}.subtotal_set": REMOVED,
+            f"{_REFUND_LINE}.subtotal": REMOVED,
+            f"{_REFUND_LINE}.total_tax_set": REMOVED,
+            f"{_REFUND_LINE}.total_tax": REMOVED,
+            f"{_LINE}.price_set.presentment_money.amount": "120.004",
+        },
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "tax-with-more-decimals",
+        {f"{_REFUND_LINE}.total_tax_set.presentment_money.amount": "15.604"},
+        refused=True,
+    ),
     variant(RETURNED, "pending", {"transactions[1].status": "pending"}, refused=True),
+    # Refunded shipping counts only where money is left for a cancellation to cover.
+    variant(
+        SHIPPING_REFUNDED,
+        "with-a-cancelled-line",
+        {"refund_line_items": [_CANCELLED_LINE], "transactions[0].amount": "40.00"},
+    ),
+    *(
+        variant(SHIPPING_ADJUSTED, label, {"transactions[0].amount": "170.00", **changes})
+        for label, changes in (
+            ("short", {}),
+            ("short-after-a-discrepancy", {"order_adjustments": [_DISCREPANCY, _ADJUSTMENT]}),
+            ("short-without-tax", {"order_adjustments[0].tax_amount_set": REMOVED}),
+        )
+    ),
+    variant(
+        SHIPPING_ADJUSTED,
+        "bare-adjustment",
+        {
+            "order_adjustments[0].amount_set": REMOVED,
+            "order_adjustments[0].tax_amount_set": REMOVED,
+        },
+        refused=True,
+    ),
     variant(RETURNED, "failed", {"transactions[1].status": "failure"}),
     variant(RETURNED, "goodwill", {"transactions[1].amount": "150.00"}),
     variant(RETURNED, "created-only", {"processed_at": None}),

@@ -33,25 +33,23 @@ def golden_path(sample: Path) -> Path:
     return sample.with_name(f"{sample.name.removesuffix('.json')}.events.txt")
 
 
-def render(translation: Translation | Raised) -> str:
-    """`translation` in the canonical text form: sorted keys, one value a line, amounts as
+def render(outcome: Translation | Raised) -> str:
+    """`outcome` in the canonical text form: sorted keys, one value a line, amounts as
     decimal strings with their currency, times in UTC offset notation; a refusal as its code,
     field and message."""
-    if not isinstance(translation, Translation):
-        field = translation.field
+    if not isinstance(outcome, Translation):
+        field = outcome.field
         refusal = {
-            "error": translation.type.__name__,
-            "code": translation.code,
+            "error": outcome.type.__name__,
+            "code": outcome.code,
             "field": field,
-            "message": translation.message.removeprefix(f"{field}: ")
-            if field
-            else translation.message,
+            "message": outcome.message.removeprefix(f"{field}: ") if field else outcome.message,
         }
         return json.dumps({"refused": refusal}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     document = {
-        "ignored": translation.ignored,
-        "occurred_at": translation.occurred_at.isoformat() if translation.occurred_at else None,
-        "events": _EVENTS.dump_python(translation.events, mode="json"),
+        "ignored": outcome.ignored,
+        "occurred_at": outcome.occurred_at.isoformat() if outcome.occurred_at else None,
+        "events": _EVENTS.dump_python(outcome.events, mode="json"),
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 

@@ -46,7 +46,7 @@ from passerelle.platforms import (
 )
 from passerelle.plugins import PluginError, Plugins
 from passerelle.testing.isolation import no_sockets
-from passerelle.testing.json_paths import resolves
+from passerelle.testing.json_paths import document_of, resolves
 from passerelle.testing.malformed import AWKWARD_BODIES, malformed_bodies, swept
 from passerelle.testing.opt_outs import OptOuts, check_of, opt_out_problems
 from passerelle.testing.samples import (
@@ -455,7 +455,7 @@ class ContractHarness:
         # Text that is not JSON has no fields: its error names where the parser stopped.
         readable = _is_json_object(body) or not about_the_body
         if origin and readable and field and field != WHOLE_BODY:
-            assert any(resolves(_loads(document), field) for document in (body, *origin)), (
+            assert any(resolves(document_of(document), field) for document in (body, *origin)), (
                 f"translate raised TranslationError about the field {field!r} ({str(exc)!r}) "
                 f"{what}, which is no field of the body nor of the API's answer: name the path "
                 "of the value at fault (refunds[0].amount), so a person finds it"
@@ -587,13 +587,6 @@ def another_attempt(value: str) -> str:
     if value.strip().isdigit():
         return str(int(value) + 1)
     return f"{value}-2"
-
-
-def _loads(body: bytes) -> object:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
 
 
 def _is_json_object(body: bytes) -> bool:

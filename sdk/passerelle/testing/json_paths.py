@@ -3,12 +3,13 @@ variants change, and the field paths a `TranslationError` names (``refunds[0].am
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Final
 
 from passerelle.payloads import path_steps
 
-__all__ = ["REMOVED", "JsonPath", "changed", "resolves", "value_at"]
+__all__ = ["REMOVED", "JsonPath", "changed", "document_of", "resolves", "value_at"]
 
 JsonPath = tuple[str | int, ...]
 """Keys and indexes from the document's root: ``("refunds", 0, "amount")``."""
@@ -21,6 +22,14 @@ class _Removed:
 
 REMOVED: Final = _Removed()
 """Put in place of a value to remove it (its key from an object, its item from a list)."""
+
+
+def document_of(body: bytes) -> object:
+    """The JSON document `body` holds; None when it holds none (or nests too deeply)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 def value_at(document: object, path: Sequence[str | int]) -> object:

@@ -10,7 +10,7 @@ from typing import Final
 
 from hypothesis import strategies as st
 
-from passerelle.testing.json_paths import REMOVED, changed, value_at
+from passerelle.testing.json_paths import REMOVED, changed, document_of, value_at
 
 __all__ = [
     "AWKWARD_BODIES",
@@ -76,7 +76,7 @@ def malformed_bodies(body: bytes) -> st.SearchStrategy[bytes]:
         st.text(max_size=32).map(str.encode),
         _json_values().map(_dumps),
     ]
-    document = _loads(body)
+    document = document_of(body)
     paths = _paths(document)
     if paths:
         replacement = st.one_of(_json_values(), st.just(REMOVED))
@@ -112,7 +112,7 @@ def swept(body: bytes) -> Iterator[bytes]:
     wrong shape for it (see `_wrong_values`), one at a time, deterministically. Of a list's
     items, a path is swept in the first item that has it: the others are read by the same
     code, and sweeping each would make the suite too slow to run on every change."""
-    document = _loads(body)
+    document = document_of(body)
     seen: set[tuple[str | int, ...]] = set()
     for path in _paths(document):
         shape = tuple("[]" if isinstance(key, int) else key for key in path)
@@ -141,13 +141,6 @@ def _wrong_values(value: object) -> tuple[object, ...]:
     if isinstance(value, str):
         return (0, "", "\u20ac\U0001f600", "9" * 300)
     return ("x", 0)
-
-
-def _loads(body: bytes) -> object:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
 
 
 def _dumps(value: object) -> bytes:
