@@ -14,10 +14,11 @@ import pytest
 
 from connector.testplatform import TestPlatform
 from passerelle.events import OrderShipped
+from passerelle.payloads import WHOLE_BODY, parse_json
 from passerelle.platforms import Translation, TranslationContext, TranslationError, WebhookRequest
 from passerelle.testing import Sample
-from passerelle.testing.json_paths import REMOVED
-from test_contract_suite import SHIPPED, contract_for, updating
+from passerelle.testing.json_paths import REMOVED, Added, names_a_field
+from test_contract_suite import JSON, MUG_ORDER, SHIPPED, contract_for, updating
 
 REFUSED = Sample(
     "not a list",
@@ -62,7 +63,7 @@ def test_an_error_naming_a_field_of_neither_the_body_nor_its_sample_fails(
 ) -> None:
     with pytest.raises(
         AssertionError,
-        match=r"about the field .order_reference. .* which is no field of the body nor of the API",
+        match=r"about the field .order_reference. .* which is no field of the body, of the sample",
     ):
         contract_for(
             NamesAFieldTheBodyLacks()
@@ -130,7 +131,7 @@ def test_a_variant_changes_a_sample_by_field_paths() -> None:
     sample = replace(SHIPPED, golden=Path("samples/shipped.events.txt"))
     variant = sample.variant(
         "returned-too",
-        {"events[0].id": "f-9", "events[0].order": REMOVED, "note": "added"},
+        {"events[0].id": "f-9", "events[0].order": REMOVED, "note": Added("added")},
         refused=True,
     )
     assert variant.name == "shipped#returned-too"
@@ -145,10 +146,21 @@ def test_a_variant_changes_a_sample_by_field_paths() -> None:
     assert variant.headers == sample.headers
     assert json.loads(sample.body)["events"][0]["id"] == "f-1"
     assert variant.variant("again", {}).variant_of == "shipped"
-    with pytest.raises(ValueError, match=r"^shipped has no field events\[3\]\.id: late cannot"):
+    with pytest.raises(ValueError, match=r"^shipped has no field events\[3\]\.id .*: variant late"):
         sample.variant("late", {"events[3].id": "f-2"})
-    with pytest.raises(ValueError, match=r"^shipped has no field order\.id: nested cannot"):
+    with pytest.raises(ValueError, match=r"^shipped has no field order\.id .*: variant nested"):
         sample.variant("nested", {"order.id": "f-2"})
+    # A mistyped name is an error, not a new field that changes nothing.
+    with pytest.raises(
+        ValueError, match=r"^shipped has no field notes \(Added\(value\) adds one\)"
+    ):
+        sample.variant("typo", {"notes": "x"})
+    with pytest.raises(ValueError, match=r"'events\[x\]\.id' is not a field path"):
+        sample.variant("malformed", {"events[x].id": "f-2"})
+    with pytest.raises(ValueError, match=r"^variant label 'In Capitals': use lower case"):
+        sample.variant("In Capitals", {})
+    with pytest.raises(ValueError, match=r"shipped\.txt does not end in \.events\.txt"):
+        replace(sample, golden=Path("shipped.txt")).variant("again", {})
 
 
 def test_the_body_sweeps_skip_variants_and_the_other_checks_run_on_them() -> None:
@@ -204,8 +216,8 @@ def test_an_error_about_an_api_answer_names_a_field_of_the_answer() -> None:
         )
         with pytest.raises(
             AssertionError,
-            match=r"^translate raised TranslationError about the field 'order_id' .* nor of the "
-            r"API's answer",
+            match=r"^translate raised TranslationError about the field 'order_id' .* or of the "
+            r"platform's answers",
         ):
             contract_for(
                 NamesAFieldOfNoAnswer()
@@ -223,6 +235,16 @@ class WritesNoneIntoItsMessage(TestPlatform):
             raise TranslationError(f"{exc} in the {what}", field=exc.field) from None
 
 
+class SaysNoneOf(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        try:
+            return super().translate(request, context)
+        except TranslationError as exc:
+            raise TranslationError(
+                f"None of the events reads: {exc.message}", field=exc.field
+            ) from None
+
+
 def test_a_message_showing_none_fails_and_a_quoted_none_of_the_body_passes(
     http: httpx.Client,
 ) -> None:
@@ -230,7 +252,86 @@ def test_a_message_showing_none_fails_and_a_quoted_none_of_the_body_passes(
         contract_for(
             WritesNoneIntoItsMessage()
         ).test_translate_reads_a_malformed_body_or_raises_translation_error(SHIPPED, http)
+    contract_for(SaysNoneOf()).test_translate_reads_a_malformed_body_or_raises_translation_error(
+        SHIPPED, http
+    )
     # The sweep makes an event's kind null: pydantic quotes it, 'None', in its message.
     contract_for(TestPlatform()).test_translate_reads_a_malformed_body_or_raises_translation_error(
         SHIPPED, http
     )
+
+
+def test_a_field_names_a_value_a_source_or_a_key_of_an_added_object() -> None:
+    sample = {"status": "open", "refunds": []}
+    assert names_a_field("status", {}, (sample,))
+    assert names_a_field("refunds", {"refunds": "x"}, (sample,))
+    # The sweep put an object where the sample has none: its keys are the platform's to name.
+    assert names_a_field("refunds[0].id", {"refunds": [{}]}, (sample,))
+    assert not names_a_field("refunds[0].id", {"refunds": []}, (sample,))
+    # A key of an object the sample has must be one of its keys.
+    assert not names_a_field("state", {"status": "x"}, (sample,))
+    assert not names_a_field("status.code", {"status": "x"}, (sample,))
+
+
+class ParsesWithTheKit(TestPlatform):
+    """Reads the body with the kit: text that is not JSON is refused at the parser's path."""
+
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        parse_json(request.body, "test body")
+        return super().translate(request, context)
+
+
+class RefusesTheWholeBody(TestPlatform):
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        try:
+            return super().translate(request, context)
+        except TranslationError as exc:
+            raise TranslationError(exc.message, field=WHOLE_BODY) from None
+
+
+@pytest.mark.parametrize("platform", [ParsesWithTheKit(), RefusesTheWholeBody()])
+def test_an_error_about_text_that_is_not_json_or_the_whole_body_names_no_key(
+    platform: TestPlatform, http: httpx.Client
+) -> None:
+    contract_for(platform).test_translate_reads_a_malformed_body_or_raises_translation_error(
+        SHIPPED, http
+    )
+
+
+class ReadsTheAnswerItIsSent(TestPlatform):
+    """Reads the order at the body's ``fetch`` URL; carelessly when it is a version 2 URL."""
+
+    def translate(self, request: WebhookRequest, context: TranslationContext) -> Translation:
+        url = json.loads(request.body)["fetch"]
+        answer = context.http.get(url).json()
+        if url.endswith("/v2"):
+            order = answer["order"]["id"]
+        else:
+            found = answer.get("order") if isinstance(answer, dict) else None
+            order = found.get("id") if isinstance(found, dict) else None
+            if type(order) is not int:
+                raise TranslationError("the order the API answered has no id", field="order.id")
+        return Translation(events=(OrderShipped(order=str(order), id="f-1"),))
+
+
+def test_a_variant_reading_other_answers_has_them_swept() -> None:
+    def api(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"order": {"id": 1001}})
+
+    base = Sample("fetched", json.dumps({"fetch": "https://api.example/v1"}).encode(), JSON)
+    same = base.variant("same-answer", {})
+    other = base.variant("other-answer", {"fetch": "https://api.example/v2"})
+    contract = contract_for(ReadsTheAnswerItIsSent())
+    contract.samples = (base, same, other)
+    check = contract.test_translate_reads_a_malformed_api_answer_or_raises_translation_error
+    with httpx.Client(transport=httpx.MockTransport(api)) as answering:
+        check(base, answering)
+        check(same, answering)
+        with pytest.raises(AssertionError, match=r"^translate raised KeyError for the body"):
+            check(other, answering)
+
+
+def test_a_refused_sample_carrying_an_order_is_not_applied(http: httpx.Client) -> None:
+    contract = contract_for(TestPlatform())
+    contract.samples = (replace(REFUSED, order=MUG_ORDER),)
+    contract.test_the_events_of_each_sample_apply_to_its_order(http)

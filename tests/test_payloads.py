@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from passerelle.amounts import EXACT, amount_of, known_currency
 from passerelle.money import Money
@@ -217,6 +217,12 @@ class _Returned(Body):
     kind: Literal["returned"]
     units: Count
 
+    @model_validator(mode="after")
+    def _some_units(self) -> _Returned:
+        if not self.units:
+            raise ValueError("a return returns some units")
+        return self
+
 
 class _Delivery(Body):
     acts: list[Annotated[_Shipped | _Returned, Field(discriminator="kind")]]
@@ -230,3 +236,11 @@ def test_a_failing_path_inside_a_union_names_only_the_bodys_fields() -> None:
     assert refused.value.field == "acts[1].units"
     assert path_steps("acts[1].units") == ("acts", 1, "units")
     assert path_steps(refused.value.field) == ("acts", 1, "units")
+    # A model's own rule: pydantic's location ends with the member's tag, acts.0.returned
+    body = {"acts": [{"kind": "returned", "units": 0}]}
+    with pytest.raises(TranslationError) as refused:
+        parse_model(json.dumps(body).encode(), _Delivery, "delivery")
+    assert (refused.value.field, refused.value.message) == (
+        "acts[0]",
+        "a return returns some units in the delivery",
+    )

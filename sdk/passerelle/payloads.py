@@ -152,7 +152,7 @@ def validate(data: object, model: type[M], what: str, *, at: str = "") -> M:
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         message = error["msg"].removeprefix("Value error, ")
-        path = field_path(_of_the_data(data, error["loc"]))
+        path = field_path(_of_the_data(data, error["loc"], missing=error["type"] == "missing"))
         raise TranslationError(
             f"{message} in the {what}", field=f"{at}{path}" if at else path
         ) from None
@@ -160,14 +160,15 @@ def validate(data: object, model: type[M], what: str, *, at: str = "") -> M:
         raise TranslationError(f"{what} is nested too deeply to read", field=at or None) from None
 
 
-def _of_the_data(data: object, loc: Sequence[int | str]) -> tuple[int | str, ...]:
+def _of_the_data(data: object, loc: Sequence[int | str], *, missing: bool) -> tuple[int | str, ...]:
     """`loc` without the parts pydantic adds inside a union (the member's tag, its validator's
-    name): keys that no object of `data` on the way has, with more of the path after them."""
+    name): keys that no object of `data` on the way has, but the last one of a `missing`
+    field."""
     kept: list[int | str] = []
     node: object = data
     for position, part in enumerate(loc):
         if isinstance(node, dict) and isinstance(part, str):
-            if part not in node and position < len(loc) - 1:
+            if part not in node and not (missing and position == len(loc) - 1):
                 continue
             node = node.get(part, _ABSENT)
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):

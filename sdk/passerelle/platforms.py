@@ -175,6 +175,8 @@ class TranslationError(Exception):
         self, message: str, *, field: str | None = None, code: str = "unreadable_delivery"
     ) -> None:
         super().__init__(f"{field}: {message}" if field else message)
+        self.message = message
+        """The message without the field."""
         self.field = field
         self.code = code
 

@@ -104,16 +104,17 @@ What it checks, on every sample:
 - The malformed bodies include the sample with each value, at every depth (up to 500 paths;
   in a list, each path in the first item that has it), removed, made null and replaced by
   values of the wrong shape (another type, an empty one, a number too large, text that is not
-  ASCII): enumerated, so a mistake is caught in every run. Variants, which have their
-  sample's shape, are not swept.
+  ASCII): enumerated, so a mistake is caught in every run. A variant's body, which has its
+  sample's shape, is not swept.
 - A sample whose translation reads the platform's API through ``context.http``: each JSON
-  answer swept as the bodies are, `translate` still returns a well-formed `Translation` or one
-  of the errors above.
+  answer swept as the bodies are (for a variant, the answers its sample does not get),
+  `translate` still returns a well-formed `Translation` or one of the errors above.
 - A `TranslationError` has a message; on a body that is a JSON object it names its field
-  (unless it is about the platform's answer to a request through ``context.http``), a path of
-  the malformed body or of the sample it was made from, and its code is the core's or one of
-  the platform's ``error_codes``. A sample marked refused gives one; its golden expectations
-  hold its code, field and message.
+  (unless it is about the platform's answer to a request through ``context.http``): a path of
+  the malformed body, of the sample it was made from or of the platform's answers, or a key
+  missing from an object the sweep added. Its code is the core's or one of the platform's
+  ``error_codes``, and its message shows no bare ``None``. A sample marked refused gives one;
+  its golden expectations hold its code, field and message.
 - A sample carrying its `order`: the events it translates to name that order's reference and
   apply to it through the ledger (`OrderLedger`), after the sample's `before` events: a return
   of more than shipped, a line the order does not have, an act repeated with other content

@@ -22,15 +22,17 @@ from passerelle.platforms import Translation
 if TYPE_CHECKING:
     from passerelle.testing.harness import Raised
 
-__all__ = ["UPDATE_OPTION", "Coverage", "golden_path", "render"]
+__all__ = ["SUFFIX", "UPDATE_OPTION", "Coverage", "golden_path", "render"]
 
 UPDATE_OPTION: Final = "--update-golden"
+SUFFIX: Final = ".events.txt"
+"""How the name of a file of golden expectations ends."""
 _EVENTS: Final = TypeAdapter(tuple[Event, ...])
 
 
 def golden_path(sample: Path) -> Path:
     """Where the golden expectations of the sample file `sample` are kept."""
-    return sample.with_name(f"{sample.name.removesuffix('.json')}.events.txt")
+    return sample.with_name(f"{sample.name.removesuffix('.json')}{SUFFIX}")
 
 
 def render(outcome: Translation | Raised) -> str:
@@ -38,12 +40,11 @@ def render(outcome: Translation | Raised) -> str:
     decimal strings with their currency, times in UTC offset notation; a refusal as its code,
     field and message."""
     if not isinstance(outcome, Translation):
-        field = outcome.field
         refusal = {
             "error": outcome.type.__name__,
             "code": outcome.code,
-            "field": field,
-            "message": outcome.message.removeprefix(f"{field}: ") if field else outcome.message,
+            "field": outcome.field,
+            "message": outcome.detail,
         }
         return json.dumps({"refused": refusal}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     document = {

@@ -46,7 +46,7 @@ from passerelle.platforms import (
 )
 from passerelle.plugins import PluginError, Plugins
 from passerelle.testing.isolation import no_sockets
-from passerelle.testing.json_paths import document_of, resolves
+from passerelle.testing.json_paths import document_of, names_a_field
 from passerelle.testing.malformed import AWKWARD_BODIES, malformed_bodies, swept
 from passerelle.testing.opt_outs import OptOuts, check_of, opt_out_problems
 from passerelle.testing.samples import (
@@ -123,6 +123,8 @@ class Raised:
     """A `TranslationError`'s code."""
     field: str | None = None
     """A `TranslationError`'s field path."""
+    detail: str | None = None
+    """A `TranslationError`'s message without its field."""
 
     @property
     def refused(self) -> bool:
@@ -382,7 +384,7 @@ class ContractHarness:
     ) -> Outcome:
         """`translate` of `request`, judged; `origin` holds the documents `request` and the API's
         answers were made from (the sample's body, the answers as the API gave them): when
-        given, an error names a field of one of them, or of the body."""
+        given, an error names a field of one of them, of the body or of an answer."""
         opened: list[str] = []
         with contextlib.nullcontext() if "purity" in self.opt_outs else no_sockets(opened):
             outcome = self._translate_once(request, context, opened, origin)
@@ -400,14 +402,23 @@ class ContractHarness:
         origin: tuple[bytes, ...],
     ) -> Outcome:
         asked: list[httpx.Request] = []
+        answers: list[bytes] = []
+
+        def keep(response: httpx.Response) -> None:
+            answers.append(response.read())
+
         hooks = context.http.event_hooks
-        context.http.event_hooks = {**hooks, "request": [*hooks["request"], asked.append]}
+        context.http.event_hooks = {
+            "request": [*hooks["request"], asked.append],
+            "response": [*hooks["response"], keep],
+        }
         try:
             translation = self.platform.translate(request, context)
         except TranslationError as exc:
             # An error about the platform's answer may name no field of the body.
-            self._check_translation_error(exc, request.body, origin, about_the_body=not asked)
-            return Raised(type(exc), str(exc), code=exc.code, field=exc.field)
+            sources = (*origin, *answers) if origin else ()
+            self._check_translation_error(exc, request.body, sources, about_the_body=not asked)
+            return Raised(type(exc), str(exc), code=exc.code, field=exc.field, detail=exc.message)
         except (httpx.TransportError, httpx.HTTPStatusError, PlatformUnavailableError) as exc:
             offline = isinstance(exc, OfflineError) or isinstance(exc.__cause__, OfflineError)
             return Raised(type(exc), str(exc), offline=offline)
@@ -434,11 +445,12 @@ class ContractHarness:
         about_the_body: bool,
     ) -> None:
         """A `TranslationError` as the action center shows it: a message, the field of a JSON
-        object's body it is about, a path of the body or of an `origin` document when those
-        are given, and a code the core or the platform declares."""
+        object's body it is about, a path of the body or of an `origin` document (the sample's
+        body, the platform's answers) when those are given, and a code the core or the
+        platform declares."""
         what = f"for the body {body[:60]!r}"
         field = exc.field
-        message = str(exc).removeprefix(f"{field}: ") if field else str(exc)
+        message = exc.message
         assert message.strip() not in {"", "None"}, (
             f"translate raised TranslationError without a message ({str(exc)!r}) {what}: the "
             "action center shows it"
@@ -455,10 +467,12 @@ class ContractHarness:
         # Text that is not JSON has no fields: its error names where the parser stopped.
         readable = _is_json_object(body) or not about_the_body
         if origin and readable and field and field != WHOLE_BODY:
-            assert any(resolves(document_of(document), field) for document in (body, *origin)), (
+            sources = tuple(document_of(document) for document in origin)
+            assert names_a_field(field, document_of(body), sources), (
                 f"translate raised TranslationError about the field {field!r} ({str(exc)!r}) "
-                f"{what}, which is no field of the body nor of the API's answer: name the path "
-                "of the value at fault (refunds[0].amount), so a person finds it"
+                f"{what}, which is no field of the body, of the sample it was made from or of "
+                "the platform's answers: name the path of the value at fault "
+                "(refunds[0].amount), so a person finds it"
             )
         codes = {*CONNECTOR_CODES, *(c.code for c in self.platform.error_codes)}
         assert exc.code in codes, (
@@ -563,8 +577,9 @@ class ContractHarness:
         )(run)()
 
 
-_NONE: Final = re.compile(r"(?<!['\"])\bNone\b(?!['\"])")
-"""Python's None, as text formatting writes it; quoted, it may be a value of the body."""
+_NONE: Final = re.compile(r"(?<!['\"])(?<!^)\bNone\b(?!['\"]| of\b)")
+"""Python's None, as text formatting writes it; quoted, it may be a value of the body, and
+"None of" is English."""
 _SWEEPS: Final = "_passerelle_sweeps"
 
 

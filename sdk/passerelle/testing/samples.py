@@ -8,19 +8,20 @@ client that is offline unless one is given.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Final
 
 import httpx
 
 from passerelle.checkout import Order
 from passerelle.events import OrderEvent
-from passerelle.payloads import path_steps
 from passerelle.platforms import Store, TranslationContext, WebhookPlatform, WebhookRequest
-from passerelle.testing.json_paths import changed
+from passerelle.testing.golden import SUFFIX
+from passerelle.testing.json_paths import with_changes
 
 __all__ = [
     "OfflineError",
@@ -63,36 +64,48 @@ class Sample:
     """The name of the sample this one is a `variant` of: the malformed-body sweeps, which
     would only repeat the sample's, skip it."""
 
-    def variant(self, label: str, changes: Mapping[str, object], **fields: Any) -> Sample:
-        """This sample with the values at the field paths of `changes` replaced
+    def variant(
+        self,
+        label: str,
+        changes: Mapping[str, object],
+        *,
+        refused: bool = False,
+        order: Order | None = None,
+        before: tuple[OrderEvent, ...] = (),
+        versioned: bool | None = None,
+    ) -> Sample:
+        """This sample with the value at each field path of `changes` replaced
         (``{"line_items[0].quantity": 2}``; `passerelle.testing.json_paths.REMOVED` removes
-        one), the body written anew as JSON. It is named ``{name}#{label}``; its golden
-        expectations lie beside the sample's (``refunds_create.{label}.events.txt``).
-        `fields` set the variant's other fields (``refused=True``)."""
-        document = json.loads(self.body)
-        for path, value in changes.items():
-            try:
-                document = changed(document, path_steps(path), value)
-            except (KeyError, IndexError, TypeError):
-                raise ValueError(
-                    f"{self.name} has no field {path}: {label} cannot change it"
-                ) from None
-        golden = (
-            self.golden.with_name(self.golden.name.replace(".events.txt", f".{label}.events.txt"))
-            if self.golden is not None
-            else None
-        )
+        one, ``Added(value)`` adds one the sample lacks), the body written anew as JSON. It is named ``{name}#{label}`` (`label`: lower case, digits and ``-``), its golden
+        expectations lie beside the sample's (``refunds_create.{label}.events.txt``); it applies
+        to `order` after `before` when given, and is versioned as the sample unless told."""
+        if not _LABEL.fullmatch(label):
+            raise ValueError(f"variant label {label!r}: use lower case letters, digits and -")
+        try:
+            document = with_changes(json.loads(self.body), changes)
+        except ValueError as exc:
+            raise ValueError(f"{self.name} has {exc}: variant {label} cannot change it") from None
+        golden = None
+        if self.golden is not None:
+            stem = self.golden.name.removesuffix(SUFFIX)
+            if stem == self.golden.name:
+                raise ValueError(f"{self.golden} does not end in {SUFFIX}: see golden_path")
+            golden = self.golden.with_name(f"{stem}.{label}{SUFFIX}")
         return replace(
             self,
-            **{
-                "name": f"{self.name}#{label}",
-                "body": json.dumps(document, ensure_ascii=False).encode(),
-                "golden": golden,
-                "newer_than": None,
-                "variant_of": self.variant_of or self.name,
-                **fields,
-            },
+            name=f"{self.name}#{label}",
+            body=json.dumps(document, ensure_ascii=False).encode(),
+            golden=golden,
+            refused=refused,
+            order=order,
+            before=before,
+            versioned=self.versioned if versioned is None else versioned,
+            newer_than=None,
+            variant_of=self.variant_of or self.name,
         )
+
+
+_LABEL: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 class OfflineError(httpx.ConnectError):

@@ -35,7 +35,8 @@ class TranslateChecks(ContractHarness):
     ) -> None:
         context = self.translation_context(contract_http)
         request = self.signed_request(sample)
-        first = self._translate(request, context)
+        # A variant's refusal names a field of the variant or of the sample it was made from.
+        first = self._translate(request, context, origin=self._made_from(sample, contract_http))
         # A sample left untranslated would count as a pass: its API answers must be served.
         assert not (isinstance(first, Raised) and first.offline), (
             f"{sample.name}: translation reads the platform's API ({first.message}); serve the "
@@ -47,7 +48,8 @@ class TranslateChecks(ContractHarness):
                 "must raise TranslationError"
             )
             assert first.refused, (
-                f"translate raised {first.type.__name__} for {sample.name}, marked refused: it must raise TranslationError ({first.message})"
+                f"translate raised {first.type.__name__} for {sample.name}, marked refused: it "
+                f"must raise TranslationError ({first.message})"
             )
         else:
             assert not isinstance(first, Raised), (
@@ -69,7 +71,7 @@ class TranslateChecks(ContractHarness):
     ) -> None:
         context = self.translation_context(contract_http)
         for sample in self.samples:
-            if sample.order is not None:
+            if sample.order is not None and not sample.refused:
                 self._apply_to_order(sample, sample.order, context)
 
     @check("meaning")
@@ -136,13 +138,20 @@ class TranslateChecks(ContractHarness):
         self._for_malformed_bodies(sample, check)
 
     @check("structure")
-    @sweeps
     def test_translate_reads_a_malformed_api_answer_or_raises_translation_error(
         self, sample: Sample, contract_http: httpx.Client
     ) -> None:
         request = self.signed_request(sample)
         answers = self._answers(request, contract_http)
+        # A variant's answers are swept where its sample's are not: it asks for others.
+        made_from = self._sample_named(sample.variant_of)
+        swept_already = (
+            self._answers(self.signed_request(made_from), contract_http) if made_from else {}
+        )
+        sources = (sample.body, *self._made_from(sample, contract_http))
         for asked, answer in answers.items():
+            if swept_already.get(asked) is not None:
+                continue
             for content in swept(answer.content):
 
                 def serve(
@@ -161,11 +170,23 @@ class TranslateChecks(ContractHarness):
 
                 with httpx.Client(transport=httpx.MockTransport(serve)) as http:
                     outcome = self._translate(
-                        request, self.translation_context(http), origin=(content, answer.content)
+                        request, self.translation_context(http), origin=(answer.content, *sources)
                     )
                 if isinstance(outcome, Translation):
                     what = f"{sample.name} with {asked[0]} {asked[1]} answering {content[:60]!r}"
                     self._check_translation(outcome, what)
+
+    def _sample_named(self, name: str | None) -> Sample | None:
+        return next((s for s in self.samples if s.name == name), None) if name else None
+
+    def _made_from(self, sample: Sample, http: httpx.Client) -> tuple[bytes, ...]:
+        """The documents a variant was made from: its sample's body and the platform's answers
+        to it; none for a sample."""
+        made_from = self._sample_named(sample.variant_of)
+        if made_from is None:
+            return ()
+        answers = self._answers(self.signed_request(made_from), http)
+        return (made_from.body, *(answer.content for answer in answers.values()))
 
     def _answers(self, request: WebhookRequest, http: httpx.Client) -> dict[_Asked, httpx.Response]:
         """What the platform's API answered `translate` of `request`, by method and URL."""
