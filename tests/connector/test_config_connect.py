@@ -3,7 +3,9 @@ changed; one that does not answer is one line and exit status 2."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from typer.testing import CliRunner, Result
 
 from passerelle.cli import app
 from passerelle.connector.store import open_store
+from passerelle.connector.store.migrations import migrations
 
 
 @pytest.fixture
@@ -120,4 +123,50 @@ def test_an_unreachable_back_end_is_one_line(tmp_path: Path, closed_port: int) -
     assert result.stderr == (
         f"error: back end: cannot connect to {url} (127.0.0.1 port {closed_port}):"
         " Connection refused\n"
+    )
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_a_sqlite_store_a_newer_passerelle_migrated_is_refused(
+    tmp_path: Path, backend: str
+) -> None:
+    inbox = tmp_path / "inbox.db"
+    open_store(f"sqlite:///{inbox}").close()
+    known = len(migrations("sqlite"))
+    with contextlib.closing(sqlite3.connect(inbox)) as db, db:
+        db.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, 0)",
+            (known + 1, "from_a_newer_passerelle"),
+        )
+
+    result = check_connect(config(tmp_path, backend, f"sqlite:///{inbox}"))
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"error: store: SQLite store {inbox} has schema version {known + 1}; this version of"
+        f" Passerelle knows versions up to {known}"
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("clean_environment")
+def test_a_postgresql_store_a_newer_passerelle_migrated_is_refused(
+    tmp_path: Path, backend: str, postgres_store_url: str
+) -> None:
+    import psycopg
+
+    open_store(postgres_store_url).close()
+    with psycopg.connect(postgres_store_url, autocommit=True) as connection:
+        newer = len(migrations("postgresql")) + 1
+        connection.execute(
+            "INSERT INTO schema_version (version, name, applied_at)"
+            " VALUES (%s, 'from_a_newer_passerelle', now())",
+            (newer,),
+        )
+
+    result = check_connect(config(tmp_path, backend, postgres_store_url))
+
+    assert result.exit_code == 2, result.output
+    assert f"has schema version {newer}; this version of Passerelle knows versions up to" in (
+        result.stderr
     )

@@ -22,6 +22,7 @@ from passerelle.backend.errors import redact
 from passerelle.clock import Clock
 from passerelle.connector.config import BackendSettings, Settings, redact_url
 from passerelle.connector.store import DeliveryStore, StoreError, open_store
+from passerelle.connector.store.migrations import Backend, newer_schema
 from passerelle.plugins import PluginInfo
 from passerelle.serving import listening_socket
 
@@ -69,7 +70,8 @@ def probe_store(url: str, *, timeout: float = CONNECT_TIMEOUT) -> str:
     """Check, changing nothing, that the store at `url` can be opened; say how it stands
     (`StartupError` if it cannot). A SQLite file not made yet is fine where it can be made."""
     if url.partition(":")[0] in ("postgresql", "postgres"):
-        _reach_postgres(url, redact_url(url), urlsplit(url).password or "", timeout)
+        version = _reach_postgres(url, redact_url(url), urlsplit(url).password or "", timeout)
+        _refuse_newer_schema("postgresql", f"PostgreSQL store {redact_url(url)}", version)
         return "answers"
     path = Path(url[len("sqlite:///") :])
     if not path.exists():
@@ -83,23 +85,47 @@ def probe_store(url: str, *, timeout: float = CONNECT_TIMEOUT) -> str:
         return "not made yet; serve will create it"
     try:
         with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
-            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            made = db.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_version'"
+            ).fetchone()[0]
+            version = (
+                db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+                if made
+                else 0
+            )
     except sqlite3.Error as exc:
         raise StartupError(_sqlite_problem(url, str(exc))) from None
+    _refuse_newer_schema("sqlite", f"SQLite store {path}", int(version))
     return "opens"
 
 
-def _reach_postgres(url: str, where: str, password: str, timeout: float) -> None:
+def _refuse_newer_schema(backend: Backend, store: str, version: int) -> None:
+    # serve refuses such a store; saying so here spares finding out at start-up.
+    newer = newer_schema(backend, store, version)
+    if newer:
+        raise StartupError(f"store: {newer}")
+
+
+def _reach_postgres(url: str, where: str, password: str, timeout: float) -> int:
+    """The schema version of the PostgreSQL store at `url` (0 before its first start)."""
     # The store's pool retries for long in the background and then says only that it gave up:
     # one plain connection attempt says why, and soon.
     import psycopg
 
     try:
-        with psycopg.connect(url, connect_timeout=max(1, round(timeout))):
-            pass
+        with psycopg.connect(url, connect_timeout=max(1, round(timeout))) as connection:
+            made = connection.execute("SELECT to_regclass('schema_version')").fetchone()
+            row = (
+                connection.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+                ).fetchone()
+                if made and made[0] is not None
+                else None
+            )
     except psycopg.Error as exc:
         reason = _one_line(redact(str(exc), [password]))
         raise StartupError(f"store: cannot reach PostgreSQL at {where}: {reason}") from None
+    return int(row[0]) if row else 0
 
 
 def _sqlite_problem(url: str, reason: str) -> str:

@@ -45,7 +45,7 @@ from passerelle.connector.store.errors import (
     StoreUnavailableError,
 )
 from passerelle.connector.store.group_commit import GroupCommit, Outcome
-from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.migrations import migrations, newer_schema
 from passerelle.connector.store.records import AppendResult, Headers, NewDelivery
 from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
 from passerelle.redaction import redact_url
@@ -142,11 +142,9 @@ class PostgresStore(SQLDeliveryStore):
                 "SELECT COALESCE(MAX(version), 0) FROM schema_version"
             ).fetchone()
             current = int(row[0]) if row else 0
-            if current > len(known):
-                raise SchemaVersionError(
-                    f"PostgreSQL store {self._where} has schema version {current}; this version"
-                    f" of Passerelle knows versions up to {len(known)}"
-                )
+            newer = newer_schema("postgresql", f"PostgreSQL store {self._where}", current)
+            if newer:
+                raise SchemaVersionError(newer)
             for migration in known[current:]:
                 connection.execute(migration.sql.encode())
                 connection.execute(

@@ -50,7 +50,7 @@ from passerelle.connector.store.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from passerelle.connector.store.migrations import migrations
+from passerelle.connector.store.migrations import migrations, newer_schema
 from passerelle.connector.store.records import AppendResult, Headers, NewDelivery
 from passerelle.connector.store.sql import CLAIMABLE, SQLDeliveryStore, Tx
 
@@ -165,11 +165,9 @@ class SQLiteStore(SQLDeliveryStore):
             (current,) = connection.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_version"
             ).fetchone()
-            if current > len(known):
-                raise SchemaVersionError(
-                    f"SQLite store {self.path} has schema version {current}; this version of"
-                    f" Passerelle knows versions up to {len(known)}"
-                )
+            newer = newer_schema("sqlite", f"SQLite store {self.path}", current)
+            if newer:
+                raise SchemaVersionError(newer)
             for migration in known[current:]:
                 for statement in _statements(migration.sql):
                     connection.execute(statement)

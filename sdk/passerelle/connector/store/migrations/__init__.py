@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Literal
 
-__all__ = ["Migration", "migrations"]
+__all__ = ["Migration", "migrations", "newer_schema"]
 
 Backend = Literal["sqlite", "postgresql"]
 
@@ -40,3 +40,15 @@ def migrations(backend: Backend) -> list[Migration]:
             f"{backend} migrations must be numbered 1, 2, ... without gaps: {versions}"
         )
     return found
+
+
+def newer_schema(backend: Backend, store: str, current: int) -> str | None:
+    """Why the `store` at schema version `current` cannot be used by this version of
+    Passerelle (a newer one migrated it); None when it can."""
+    known = len(migrations(backend))
+    if current <= known:
+        return None
+    return (
+        f"{store} has schema version {current}; this version of Passerelle knows versions up"
+        f" to {known}"
+    )
