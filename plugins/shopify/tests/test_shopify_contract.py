@@ -271,8 +271,9 @@ _IN_USD_ONLY = {
     "transactions[1].amount": "200.00",
 }
 """A refund from a shop selling in its own currency alone: bare amounts, in that currency."""
+_RETURN = json.loads((FIXTURES / "refunds_create.return.json").read_bytes())
 _CANCELLED_LINE = {
-    **json.loads((FIXTURES / "refunds_create.return.json").read_bytes())["refund_line_items"][0],
+    **_RETURN["refund_line_items"][0],
     "restock_type": "cancel",
     "subtotal_set": {"presentment_money": {"amount": "30.00", "currency_code": "USD"}},
     "total_tax_set": {"presentment_money": {"amount": "0.00", "currency_code": "USD"}},
@@ -493,6 +494,100 @@ VARIANTS = (
         refused=True,
     ),
     variant(RETURNED, "pending", {"transactions[1].status": "pending"}, refused=True),
+    variant(RETURNED, "status-unknown", {"transactions[1].status": None}, refused=True),
+    variant(RETURNED, "negative", {"transactions[1].amount": "-1.00"}, refused=True),
+    variant(RETURNED, "refunding-nothing", {"transactions[1].amount": "0.00"}),
+    variant(RETURNED, "refunding-cents", {"transactions[1].amount": "0.50"}),
+    variant(
+        RETURNED,
+        "after-a-sale",
+        {
+            "transactions": [
+                {**_RETURN["transactions"][1], "kind": "sale"},
+                _RETURN["transactions"][1],
+            ]
+        },
+    ),
+    # A cancellation refunding nothing still cancels: the goods move.
+    variant(
+        RETURNED, "cancel-unpaid", {f"{_REFUND_LINE}.restock_type": "cancel", "transactions": []}
+    ),
+    variant(
+        RETURNED,
+        "a-line-in-two-parts",
+        {
+            "refund_line_items": [
+                {**_RETURN["refund_line_items"][0], "quantity": 0},
+                _RETURN["refund_line_items"][0],
+                {
+                    **_RETURN["refund_line_items"][0],
+                    "id": 9007199254741312,
+                    "restock_type": "cancel",
+                },
+            ],
+            "transactions[1].amount": "271.20",
+        },
+        applied=False,
+    ),
+    variant(
+        RETURNED,
+        "partial-nothing-shipped",
+        {f"{_REFUND_LINE}.restock_type": None, f"{_LINE}.fulfillable_quantity": 2},
+    ),
+    variant(
+        RETURNED,
+        "odd-cents-split",
+        {
+            f"{_REFUND_LINE}.restock_type": None,
+            f"{_REFUND_LINE}.quantity": 2,
+            f"{_REFUND_LINE}.subtotal_set.presentment_money.amount": "240.01",
+            f"{_REFUND_LINE}.total_tax_set.presentment_money.amount": "31.20",
+            "transactions[1].amount": "271.21",
+        },
+    ),
+    variant(
+        RETURNED,
+        "no-restock-partial-without-fulfillable",
+        {f"{_REFUND_LINE}.restock_type": "no_restock", f"{_LINE}.fulfillable_quantity": None},
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "returned-without-any-amount",
+        {
+            f"{_REFUND_LINE}.subtotal_set": REMOVED,
+            f"{_REFUND_LINE}.subtotal": REMOVED,
+            f"{_REFUND_LINE}.total_tax_set": REMOVED,
+            f"{_REFUND_LINE}.total_tax": REMOVED,
+            _LINE: REMOVED,
+        },
+        refused=True,
+    ),
+    variant(
+        RETURNED,
+        "bare-line-price-in-shop-currency-of-another",
+        {
+            f"{_REFUND_LINE}.subtotal_set": REMOVED,
+            f"{_REFUND_LINE}.subtotal": REMOVED,
+            f"{_REFUND_LINE}.total_tax": REMOVED,
+            f"{_LINE}.price_set": REMOVED,
+        },
+        refused=True,
+    ),
+    *(
+        variant(RETURNED, label, {**_IN_USD_ONLY, **changes}, refused=True)
+        for label, changes in (
+            ("bare-tax-with-more-decimals", {f"{_REFUND_LINE}.total_tax": "31.204"}),
+            (
+                "bare-line-price-with-more-decimals",
+                {
+                    f"{_REFUND_LINE}.subtotal": REMOVED,
+                    f"{_REFUND_LINE}.total_tax": REMOVED,
+                    f"{_LINE}.price": "120.004",
+                },
+            ),
+        )
+    ),
     # Refunded shipping counts only where money is left for a cancellation to cover.
     variant(
         SHIPPING_REFUNDED,
@@ -505,7 +600,30 @@ VARIANTS = (
             ("short", {}),
             ("short-after-a-discrepancy", {"order_adjustments": [_DISCREPANCY, _ADJUSTMENT]}),
             ("short-without-tax", {"order_adjustments[0].tax_amount_set": REMOVED}),
+            (
+                "short-in-the-shop-currency",
+                {
+                    # The shop sells in US dollars: bare amounts are in them.
+                    "refund_line_items[0].subtotal_set.shop_money.currency_code": "USD",
+                    "order_adjustments[0].amount_set": REMOVED,
+                    "order_adjustments[0].tax_amount_set": REMOVED,
+                    "order_adjustments[0].amount": "-15.00",
+                    "order_adjustments[0].tax_amount": "-1.95",
+                },
+            ),
         )
+    ),
+    variant(
+        SHIPPING_ADJUSTED,
+        "more-decimals",
+        {"order_adjustments[0].amount_set.presentment_money.amount": "-15.004"},
+        refused=True,
+    ),
+    variant(
+        SHIPPING_REFUNDED,
+        "more-decimals",
+        {"refund_shipping_lines[0].subtotal_amount_set.presentment_money.amount": "15.004"},
+        refused=True,
     ),
     variant(
         SHIPPING_ADJUSTED,
