@@ -56,6 +56,9 @@ SNAPSHOTS = {
         (),
     ),
     "fixtures/order.updated.cancelled.json": ("order.updated", None, ()),
+    # What WooCommerce sends when an order is trashed (its id alone) and restored (the order).
+    "fixtures/order.deleted.json": ("order.deleted", None, ()),
+    "fixtures/order.restored.json": ("order.restored", None, ()),
 }
 
 
@@ -82,7 +85,8 @@ def delivery(name: str) -> Sample:
         order=order,
         before=before,
         golden=golden_path(path),
-        versioned=True,
+        # A trashed or restored order reports no state to date.
+        versioned=topic in ("order.created", "order.updated"),
         newer_than=newer_than,
     )
 
@@ -94,10 +98,34 @@ def rest_api() -> FakeRestApi:
     return api
 
 
+TRACKED = "fixtures/order.updated.completed.after-refund.json"
+_TRACKING = "meta_data[2].value[0]"
+_URL = "https://tools.usps.com/go/TrackConfirmAction?tLabels="
+
+
+def tracked(label: str, changes: dict[str, object]) -> Sample:
+    """The completed order with its shipment's tracking changed."""
+    sample = delivery(TRACKED)
+    changes = {f"{_TRACKING}.{name}": value for name, value in changes.items()}
+    return sample.variant(label, changes, order=sample.order, before=sample.before)
+
+
+VARIANTS = (
+    tracked("custom-carrier", {"custom_tracking_provider": " Canada Post "}),
+    tracked("link", {"custom_tracking_link": f"{_URL}9400111899223100012345"}),
+    tracked("link-not-http", {"custom_tracking_link": "ftp://tools.usps.com/9400"}),
+    tracked("link-of-2048", {"custom_tracking_link": _URL + "4" * (2048 - len(_URL))}),
+    tracked("link-of-2049", {"custom_tracking_link": _URL + "4" * (2049 - len(_URL))}),
+    tracked("number-only", {"tracking_provider": " "}),
+    tracked("nothing-tracked", {"tracking_provider": "", "tracking_number": ""}),
+)
+"""Shipments tracked in ways the real payloads do not show."""
+
+
 class TestWooCommerceContract(WebhookPlatformContract):
     platform = WooCommercePlatform()
     store = store(base_url=CONTRACT_API)
-    samples = tuple(delivery(name) for name in SNAPSHOTS)
+    samples = (*(delivery(name) for name in SNAPSHOTS), *VARIANTS)
     max_examples = 20
 
     def sign(self, body: bytes, secret: str) -> dict[str, str]:
