@@ -125,6 +125,14 @@ EDITED_ORDERS: dict[str, dict[str, object]] = {
     },
     "without-shop-currency": {"currency": None},
     "currency-from-prices": {"presentment_currency": None},
+    # Without a presentment currency or prices in one, the shop's is the order's.
+    "currency-of-the-shop": {
+        "presentment_currency": None,
+        **{f"line_items[{index}].price_set": REMOVED for index in range(4)},
+        "shipping_lines[0].price_set": REMOVED,
+        "shipping_lines[0].discount_allocations": [],
+        "line_items[3].discount_allocations": [],
+    },
 }
 """Orders as the Admin API answers them for ``orders/edited`` variants: changes to the edited
 order, each under an id of its own."""
@@ -140,6 +148,15 @@ EDITED_REFUSED: dict[str, dict[str, object]] = {
     "negative-shipping": {"shipping_lines[0].price_set.presentment_money.amount": "-1.00"},
     "bare-price-in-shop-currency": {"line_items[3].price_set": REMOVED},
     "unknown-shop-currency": {"currency": "XYZ"},
+    "unknown-price-currency": {
+        "presentment_currency": None,
+        "line_items[0].price_set.presentment_money.currency_code": "ZZZ",
+    },
+    "no-currency-at-all": {
+        "presentment_currency": None,
+        "currency": None,
+        **{f"line_items[{index}].price_set": REMOVED for index in range(4)},
+    },
     "another-order": {"id": ORDER_ID + 999},
     "line-tax-in-another-currency": {
         "taxes_included": Added(False),
@@ -385,6 +402,18 @@ VARIANTS = (
             "refunds[0].refund_line_items[0].total_tax_set": REMOVED,
         },
         # The order's currency tells the refund's, whose bare amounts are in the shop's.
+        refused=True,
+    ),
+    variant(
+        CANCELLED_AFTER,
+        "refund-in-an-unknown-currency",
+        {
+            "presentment_currency": "ZZZ",
+            "refunds[0].transactions[0].currency": REMOVED,
+            "refunds[0].transactions[1].currency": REMOVED,
+            "refunds[0].refund_line_items[0].subtotal_set": REMOVED,
+            "refunds[0].refund_line_items[0].total_tax_set": REMOVED,
+        },
         refused=True,
     ),
     variant(
