@@ -258,7 +258,8 @@ def _currency(refund: Refund, hint: str | None, at: str) -> Currency:
     first = next(found, None)
     if first is None:
         if hint:
-            return known_currency(hint, f"{at}currency")
+            # The hint is the order's own currency, stated beside its refunds.
+            return known_currency(hint, "presentment_currency")
         raise TranslationError(
             f"refund {refund.id} of order {refund.order_id} names no currency",
             field=f"{at}transactions",
