@@ -152,7 +152,7 @@ class Pricing:
     adds_tax: bool
 
     @classmethod
-    def of(cls, order: Order, at: str = "") -> Pricing:
+    def of(cls, order: Order, at: str) -> Pricing:
         currency = presentment_currency(order, at)
         shop = currency_code(order.currency, f"{at}currency") if order.currency else None
         return cls(currency, shop, adds_tax=order.taxes_included is False)
