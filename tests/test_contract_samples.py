@@ -17,6 +17,7 @@ from passerelle.events import OrderShipped
 from passerelle.payloads import WHOLE_BODY, parse_json
 from passerelle.platforms import Translation, TranslationContext, TranslationError, WebhookRequest
 from passerelle.testing import Sample
+from passerelle.testing.golden import render
 from passerelle.testing.json_paths import REMOVED, Added, names_a_field
 from test_contract_suite import JSON, MUG_ORDER, SHIPPED, contract_for, updating
 
@@ -335,3 +336,14 @@ def test_a_refused_sample_carrying_an_order_is_not_applied(http: httpx.Client) -
     contract = contract_for(TestPlatform())
     contract.samples = (replace(REFUSED, order=MUG_ORDER),)
     contract.test_the_events_of_each_sample_apply_to_its_order(http)
+
+
+def test_golden_expectations_name_the_order_whose_held_money_needs_a_person() -> None:
+    held = json.loads(render(Translation.ignore("trashed", unless_money_held="1001")))
+    assert held == {
+        "events": [],
+        "ignored": "trashed",
+        "occurred_at": None,
+        "unless_money_held": "1001",
+    }
+    assert "unless_money_held" not in json.loads(render(Translation.ignore("trashed")))

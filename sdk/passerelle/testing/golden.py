@@ -2,8 +2,9 @@
 
 Beside a sample ``refunds_create.json`` the file ``refunds_create.events.txt`` holds what its
 delivery translates to: the events as the SDK stores them (kind, order, id, lines and quantities,
-amounts with their currency, reason, tracking), when it happened, or why it is ignored; for a
-sample marked refused, the error's code, field and message. The
+amounts with their currency, reason, tracking), when it happened, or why it is ignored (and the
+order whose money held then needs a person); for a sample marked refused, the error's code,
+field and message. The
 contract suite compares; ``pytest --update-golden`` writes the files for review instead, and the
 suite's summary says how many samples have none.
 """
@@ -52,6 +53,9 @@ def render(outcome: Translation | Raised) -> str:
         "occurred_at": outcome.occurred_at.isoformat() if outcome.occurred_at else None,
         "events": _EVENTS.dump_python(outcome.events, mode="json"),
     }
+    if outcome.unless_money_held is not None:
+        # Only where set, so that files written before it was rendered still hold.
+        document["unless_money_held"] = outcome.unless_money_held
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
