@@ -272,6 +272,13 @@ _NOTHING_REFUNDED = {
     "refund_line_items": [],
     "transactions": [],
 }
+_NO_REFUND_CURRENCY = {
+    "refunds[0].transactions[0].currency": REMOVED,
+    "refunds[0].transactions[1].currency": REMOVED,
+    "refunds[0].refund_line_items[0].subtotal_set": REMOVED,
+    "refunds[0].refund_line_items[0].total_tax_set": REMOVED,
+}
+"""A cancelled order's refund stating no currency of its own."""
 _URL = "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor="
 _REFUND_LINE = "refund_line_items[0]"
 _LINE = f"{_REFUND_LINE}.line_item"
@@ -395,12 +402,7 @@ VARIANTS = (
     variant(
         CANCELLED_AFTER,
         "refund-naming-no-currency",
-        {
-            "refunds[0].transactions[0].currency": REMOVED,
-            "refunds[0].transactions[1].currency": REMOVED,
-            "refunds[0].refund_line_items[0].subtotal_set": REMOVED,
-            "refunds[0].refund_line_items[0].total_tax_set": REMOVED,
-        },
+        _NO_REFUND_CURRENCY,
         # The order's currency tells the refund's, whose bare amounts are in the shop's.
         refused=True,
     ),
@@ -409,10 +411,7 @@ VARIANTS = (
         "refund-in-an-unknown-currency",
         {
             "presentment_currency": "ZZZ",
-            "refunds[0].transactions[0].currency": REMOVED,
-            "refunds[0].transactions[1].currency": REMOVED,
-            "refunds[0].refund_line_items[0].subtotal_set": REMOVED,
-            "refunds[0].refund_line_items[0].total_tax_set": REMOVED,
+            **_NO_REFUND_CURRENCY,
         },
         refused=True,
     ),
