@@ -168,7 +168,7 @@ def test_unreadable_content_and_ignored_topics(
     assert failed.status is DeliveryStatus.FAILED
     assert failed.last_error is not None
     assert failed.last_error.code == "unreadable_delivery"
-    assert failed.last_error.message == "events[0].order_shipped.id: Field required"
+    assert failed.last_error.message == "events[0].id: Field required"
     assert store.get(ignored).status is DeliveryStatus.IGNORED
     assert store.get(ignored).outcome == "topic customers/create is not handled"
 
