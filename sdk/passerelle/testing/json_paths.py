@@ -65,8 +65,12 @@ def value_at(document: object, path: JsonPath) -> object:
 
 def resolves(document: object, field: str) -> bool:
     """Whether the field path `field` names a value of `document` (null included)."""
+    return _has(document, path_steps(field))
+
+
+def _has(document: object, path: JsonPath) -> bool:
     try:
-        value_at(document, path_steps(field))
+        value_at(document, path)
     except (KeyError, IndexError, TypeError):
         return False
     return True
@@ -76,17 +80,14 @@ def names_a_field(field: str, body: object, sources: tuple[object, ...]) -> bool
     """Whether `field` names a value of `body` or of a document it was made from (`sources`),
     or a key missing from an object of `body` that none of `sources` has: an object the
     change added, whose keys only the platform knows."""
-    if any(resolves(document, field) for document in (body, *sources)):
-        return True
     steps = path_steps(field)
-    parent = field_path(steps[:-1]) if len(steps) > 1 else ""
-    if not parent:
+    if any(_has(document, steps) for document in (body, *sources)):
+        return True
+    parent = steps[:-1]
+    if not parent or not _has(body, parent):
         return False
-    try:
-        added = value_at(body, steps[:-1])
-    except (KeyError, IndexError, TypeError):
-        return False
-    return isinstance(added, dict) and not any(resolves(source, parent) for source in sources)
+    added = value_at(body, parent)
+    return isinstance(added, dict) and not any(_has(source, parent) for source in sources)
 
 
 def changed(node: Any, path: JsonPath, value: object) -> Any:

@@ -36,7 +36,8 @@ class TranslateChecks(ContractHarness):
         context = self.translation_context(contract_http)
         request = self.signed_request(sample)
         # A variant's refusal names a field of the variant or of the sample it was made from.
-        first = self._translate(request, context, origin=self._made_from(sample, contract_http))
+        made_from, _ = self._made_from(sample, contract_http)
+        first = self._translate(request, context, origin=made_from)
         # A sample left untranslated would count as a pass: its API answers must be served.
         assert not (isinstance(first, Raised) and first.offline), (
             f"{sample.name}: translation reads the platform's API ({first.message}); serve the "
@@ -144,11 +145,8 @@ class TranslateChecks(ContractHarness):
         request = self.signed_request(sample)
         answers = self._answers(request, contract_http)
         # A variant's answers are swept where its sample's are not: it asks for others.
-        made_from = self._sample_named(sample.variant_of)
-        swept_already = (
-            self._answers(self.signed_request(made_from), contract_http) if made_from else {}
-        )
-        sources = (sample.body, *self._made_from(sample, contract_http))
+        made_from, swept_already = self._made_from(sample, contract_http)
+        sources = (sample.body, *made_from)
         for asked, answer in answers.items():
             if swept_already.get(asked) is not None:
                 continue
@@ -176,17 +174,16 @@ class TranslateChecks(ContractHarness):
                     what = f"{sample.name} with {asked[0]} {asked[1]} answering {content[:60]!r}"
                     self._check_translation(outcome, what)
 
-    def _sample_named(self, name: str | None) -> Sample | None:
-        return next((s for s in self.samples if s.name == name), None) if name else None
-
-    def _made_from(self, sample: Sample, http: httpx.Client) -> tuple[bytes, ...]:
-        """The documents a variant was made from: its sample's body and the platform's answers
-        to it; none for a sample."""
-        made_from = self._sample_named(sample.variant_of)
+    def _made_from(
+        self, sample: Sample, http: httpx.Client
+    ) -> tuple[tuple[bytes, ...], dict[_Asked, httpx.Response]]:
+        """The documents a variant was made from (its sample's body and the platform's answers
+        to it), and those answers; none for a sample."""
+        made_from = next((s for s in self.samples if s.name == sample.variant_of), None)
         if made_from is None:
-            return ()
+            return (), {}
         answers = self._answers(self.signed_request(made_from), http)
-        return (made_from.body, *(answer.content for answer in answers.values()))
+        return (made_from.body, *(answer.content for answer in answers.values())), answers
 
     def _answers(self, request: WebhookRequest, http: httpx.Client) -> dict[_Asked, httpx.Response]:
         """What the platform's API answered `translate` of `request`, by method and URL."""
